@@ -1,0 +1,1 @@
+"""Wiring, runtimes and the command line of undersign."""

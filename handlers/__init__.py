@@ -1,0 +1,1 @@
+"""The conversation: framework-free steps from neutral events to neutral replies."""

@@ -1,0 +1,72 @@
+"""Neutral replies: what the conversation asks a runtime adapter to do.
+
+Texts are Telegram HTML: every user-supplied value must be escaped with
+``html.escape`` before it is put into one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+    switch_inline_query: str | None = None
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    chat_id: int
+    text: str
+    buttons: Keyboard = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EditMessage:
+    chat_id: int
+    message_id: int
+    text: str
+    buttons: Keyboard = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCallback:
+    callback_id: str
+    text: str | None = None
+    show_alert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SendDocument:
+    chat_id: int
+    path: Path
+    filename: str
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendPhoto:
+    chat_id: int
+    photo: bytes
+    filename: str = "chart.png"
+    caption: str = ""
+
+
+Reply = SendMessage | EditMessage | AnswerCallback | SendDocument | SendPhoto
+
+
+@dataclass(slots=True)
+class Delivered:
+    """What a runtime reports back after delivering one reply."""
+
+    message_id: int | None = None
+    ok: bool = True
+    error: str | None = None  # short description, never personal data
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Persistence: signatures and funnel counts (SQLAlchemy), conversation state (Redis/memory)."""

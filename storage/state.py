@@ -1,0 +1,32 @@
+"""The conversation-state store interface.
+
+Two implementations live beside it: ``storage.state_memory.MemoryStateStore``
+(embedded default, one process) and ``storage.state_redis.RedisStateStore``
+(several workers behind one webhook). Every key written has a TTL.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+
+class StateStore(Protocol):
+    async def load(self, key: str) -> dict[str, Any] | None:
+        """The state saved under ``key``, or None if absent or expired."""
+
+    async def save(self, key: str, data: dict[str, Any], ttl: int) -> None:
+        """Store JSON-serialisable ``data`` under ``key`` for ``ttl`` seconds."""
+
+    async def delete(self, key: str) -> None: ...
+
+    async def first_time(self, token: str, ttl: int) -> bool:
+        """True the first time ``token`` is seen within ``ttl`` seconds (update de-duplication)."""
+
+    def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
+        """Serialise work on ``key`` (one user's events) across tasks and workers."""
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached (used at start and by the health check)."""
+
+    async def close(self) -> None: ...
