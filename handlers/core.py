@@ -1,20 +1,131 @@
-"""The conversation core: one entry point shared by both runtimes.
+"""The conversation core: the one entry point both runtimes call.
 
-``Core.handle(event, deliver)`` de-duplicates the update, serialises each user's
-events with the state store's lock, runs the conversation step and delivers its
-replies in order through ``deliver`` (supplied by the runtime adapter).
+``Core.handle(event, deliver)``:
+
+1. serialises each user's events with the state store's lock (two quick taps are
+   handled one after the other, also across worker processes sharing Redis);
+2. de-duplicates the update by ``update_id`` (Telegram re-delivers webhooks);
+3. loads the user's state, runs one step of ``handlers.conversation``, saves the state;
+4. delivers the replies in order through ``deliver`` (the runtime's API calls),
+   inside the lock, so a user's messages never interleave.
+
+Any failure of the database, the state store or a step is logged once (type and
+step, never message text or names) and answered with a kind apology.
 """
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from handlers import conversation
+from handlers.campaign import load_campaign
 from handlers.events import Event
-from handlers.replies import Delivered, Reply
+from handlers.i18n import I18n
+from handlers.replies import AnswerCallback, Delivered, Reply, SendMessage
+from handlers.state import ConversationState
+from handlers.turn import Services, Turn
+from storage import signatures
+from storage.db import Database
+from storage.state import StateStore
+
+log = logging.getLogger(__name__)
 
 Deliver = Callable[[Reply], Awaitable[Delivered]]
 
+DEDUP_TTL = 24 * 3600  # Telegram gives up re-delivering long before this
+
 
 class Core:
-    async def handle(self, event: Event, deliver: Deliver) -> None:  # pragma: no cover - contract
-        raise NotImplementedError
+    def __init__(self, *, store: StateStore, services: Services, state_ttl: int) -> None:
+        self.store = store
+        self.services = services
+        self.state_ttl = state_ttl
+
+    async def handle(self, event: Event, deliver: Deliver) -> None:
+        owner = event.user.id if event.user else event.chat.id
+        replies: list[Reply] = []
+        try:
+            async with self.store.lock(f"lock:{owner}"):
+                if not await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL):
+                    log.info("update %s: duplicate, skipped", event.update_id)
+                    return
+                try:
+                    replies = await self._run(event, owner)
+                except BaseException:
+                    # Let a re-delivery of this update try again.
+                    await self.store.delete(f"update:{event.update_id}")
+                    raise
+                await self._deliver_all(replies, deliver)
+        except Exception as error:
+            log.error(
+                "update %s failed: %s\n%s",
+                event.update_id,
+                type(error).__name__,
+                "".join(traceback.format_tb(error.__traceback__)),
+            )
+            await self._deliver_all(self._apology(event), deliver)
+
+    async def _run(self, event: Event, owner: int) -> list[Reply]:
+        state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
+        turn = Turn(event=event, state=state, services=self.services)
+        await conversation.step(turn)
+        turn.answer()  # a pressed button is always answered, so the client's spinner stops
+        log.info("update %s: %s -> %s", event.update_id, event.kind.value, turn.state.step.value)
+        await self.store.save(f"state:{owner}", turn.state.to_dict(), self.state_ttl)
+        await self._count(turn)
+        return turn.replies
+
+    async def _count(self, turn: Turn) -> None:
+        """Anonymous funnel counts: a day, a language, a source; never who."""
+        today = datetime.now(UTC).date()
+        for step_name in turn.funnel:
+            await signatures.bump_funnel(
+                self.services.db,
+                campaign=self.services.campaign.slug,
+                step=step_name,
+                language=turn.t.locale,
+                source=turn.state.source or "",
+                day=today,
+            )
+
+    @staticmethod
+    async def _deliver_all(replies: list[Reply], deliver: Deliver) -> None:
+        for reply in replies:
+            result = await deliver(reply)
+            if not result.ok and result.error == "blocked":
+                return  # the user blocked the bot: nothing more can reach them
+
+    def _apology(self, event: Event) -> list[Reply]:
+        i18n = self.services.i18n
+        t = i18n.get(i18n.match(event.user.language_code if event.user else None))
+        text = t.gettext("Sorry, something went wrong on our side. Please try again in a minute.")
+        replies: list[Reply] = []
+        if event.callback_id:
+            replies.append(AnswerCallback(event.callback_id, text, show_alert=True))
+        elif event.chat.is_private:
+            replies.append(SendMessage(event.chat.id, text))
+        return replies
+
+
+def build_core(
+    *,
+    store: StateStore,
+    db: Database,
+    campaign: str,
+    default_locale: str,
+    admin_ids: frozenset[int],
+    state_ttl: int,
+    bot_username: str,
+) -> Core:
+    """Assemble the core from plain arguments (the wiring in ``bot/app.py`` calls this)."""
+    services = Services(
+        db=db,
+        campaign=load_campaign(campaign),
+        i18n=I18n(default_locale=default_locale),
+        bot_username=bot_username,
+        admin_ids=admin_ids,
+    )
+    return Core(store=store, services=services, state_ttl=state_ttl)

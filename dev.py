@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""One-command setup for people with nothing but Python 3.11+.
+
+    python3 dev.py run     # create .venv, install, compile catalogs, start the bot
+                           # (no BOT_TOKEN: a local Telegram emulator and a terminal chat)
+    python3 dev.py test    # the same setup plus dev tools, then lint, type-check and the tests
+
+Only the standard library is used here: this file must work before anything is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def say(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+def sh(*args: str | Path, check: bool = True, env: dict[str, str] | None = None) -> int:
+    return subprocess.run([str(a) for a in args], cwd=ROOT, check=check, env=env).returncode
+
+
+def ensure_venv(lock: str) -> None:
+    """Create .venv and install the locked dependencies; re-install only when the lock changes."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"undersign needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        say("creating .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    lock_path = ROOT / lock
+    stamp = VENV / f".installed-{lock}"
+    digest = hashlib.sha256(lock_path.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    say(f"installing dependencies from {lock}")
+    quiet = [] if os.environ.get("CI") else ["--quiet"]
+    sh(PYTHON, "-m", "pip", "install", *quiet, "--disable-pip-version-check", "-r", lock_path)
+    sh(PYTHON, "-m", "pip", "install", *quiet, "--disable-pip-version-check", "--no-deps", "-e", ".")
+    stamp.write_text(digest)
+
+
+def compile_catalogs() -> None:
+    sh(PYTHON, "-m", "bot", "i18n", "compile")
+
+
+def run(args: list[str]) -> int:
+    ensure_venv("requirements.lock")
+    compile_catalogs()
+    env_file = ROOT / ".env"
+    has_token = bool(os.environ.get("BOT_TOKEN")) or (
+        env_file.exists() and any(line.startswith("BOT_TOKEN=") and line.strip() != "BOT_TOKEN=" for line in env_file.read_text().splitlines())
+    )
+    command = ["run", *args] if has_token else ["demo", *args]
+    if not has_token:
+        say("no BOT_TOKEN: starting the local Telegram emulator and a terminal chat (type /start)")
+    return sh(PYTHON, "-m", "bot", *command, check=False)
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("requirements-dev.lock")
+    compile_catalogs()
+    steps: list[tuple[str, list[str | Path]]] = [
+        ("ruff check", [BIN / "ruff", "check", "."]),
+        ("ruff format --check", [BIN / "ruff", "format", "--check", "."]),
+        ("mypy", [PYTHON, "-m", "mypy", "bot", "handlers", "storage"]),
+    ]
+    if not args:  # a focused run (python3 dev.py test tests/test_x.py) skips the static checks
+        for name, command in steps:
+            say(name)
+            if sh(*command, check=False) != 0:
+                say(f"{name} failed")
+                return 1
+    say("pytest")
+    return sh(PYTHON, "-m", "pytest", *args, check=False)
+
+
+def main() -> int:
+    commands = {"run": run, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    try:
+        return commands[sys.argv[1]](sys.argv[2:])
+    except subprocess.CalledProcessError as error:
+        say(f"setup step failed (exit {error.returncode}): {' '.join(map(str, error.cmd))}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

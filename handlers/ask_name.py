@@ -1,0 +1,59 @@
+"""The name to sign with: the Telegram profile name in one tap, or a typed one."""
+
+from __future__ import annotations
+
+from handlers.names import NameProblem, clean_name
+from handlers.state import Step
+from handlers.turn import Turn, button, rows
+
+SIGN_AS = "asme"  # callback data: sign with the Telegram profile name
+
+
+def profile_name(turn: Turn) -> str | None:
+    user = turn.event.user
+    if user is None:
+        return None
+    name, problem = clean_name(user.full_name)
+    return name if problem is None else None
+
+
+async def ask(turn: Turn) -> None:
+    turn.answer()
+    turn.state.step = Step.NAME
+    t = turn.t
+    name = profile_name(turn)
+    text = t.gettext("What name should we sign with? Your name will be delivered with the letter.")
+    if name:
+        turn.send(
+            text + "\n\n" + t.gettext("Type the name you want to sign with, or use your Telegram name:"),
+            rows(button(t.gettext("Sign as {name}", name=name), SIGN_AS)),
+        )
+    else:
+        turn.send(text + "\n\n" + t.gettext("Please type the name you want to sign with."))
+
+
+def problem_text(turn: Turn, problem: NameProblem) -> str:
+    t = turn.t
+    return {
+        NameProblem.EMPTY: t.gettext("Please type your name."),
+        NameProblem.TOO_LONG: t.gettext("That is longer than 100 characters. Please type a shorter name."),
+        NameProblem.NO_LETTER: t.gettext("A name needs at least one letter. Please type your name."),
+        NameProblem.LINK: t.gettext("A name cannot contain a link or a @username. Please type just your name."),
+        NameProblem.INVISIBLE: t.gettext("Please type your name on one line, without special invisible characters."),
+    }[problem]
+
+
+def typed(turn: Turn) -> str | None:
+    """The valid name typed in this turn, or None after explaining kindly what to change."""
+    name, problem = clean_name(turn.event.text)
+    if problem is not None:
+        turn.send(problem_text(turn, problem))
+        return None
+    return name
+
+
+def from_profile(turn: Turn) -> str | None:
+    name = profile_name(turn)
+    if name is None:
+        turn.answer(turn.t.gettext("Please type the name you want to sign with."), alert=True)
+    return name

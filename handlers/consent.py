@@ -1,0 +1,86 @@
+"""Consent: plain words on what is stored and who receives it, then an explicit choice.
+
+Nothing is pre-ticked: "I agree and want to sign" is a button the person presses, and
+"keep me informed" is a separate choice that stays off unless they turn it on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from handlers.replies import Keyboard
+from handlers.state import Step
+from handlers.turn import Turn, button, rows
+
+AGREE = "agree"
+OPT_IN = "optin"  # toggles "keep me informed"
+NOT_NOW = "notnow"
+
+
+def consent_text(turn: Turn) -> str:
+    t = turn.t
+    campaign = turn.services.campaign
+    targets = ", ".join(t.plain(target) for target in campaign.targets)
+    return "\n\n".join(
+        [
+            "<b>" + t.gettext("Before you sign") + "</b>",
+            t.gettext(
+                "If you sign, we store your name, your country, your Telegram user id, "
+                "the date and the language you read the letter in."
+            ),
+            t.gettext(
+                "{organisation} will deliver your name and country with the letter to {targets}. "
+                "Your Telegram id is never delivered or shown to anyone.",
+                organisation=campaign.organisation,
+                targets=targets,
+            ),
+            t.gettext(
+                "You can see what is stored with /mysignature and withdraw your signature at any time "
+                "with /withdraw: it is then erased. The full privacy notice: /privacy"
+            ),
+        ]
+    )
+
+
+def consent_version(turn: Turn) -> str:
+    """A short hash of the consent wording exactly as this person read it."""
+    return hashlib.sha256(consent_text(turn).encode("utf-8")).hexdigest()[:12]
+
+
+def consent_buttons(turn: Turn) -> Keyboard:
+    t = turn.t
+    keep = (
+        t.gettext("☑ Keep me informed about this campaign")
+        if turn.state.opt_in
+        else t.gettext("☐ Keep me informed about this campaign")
+    )
+    return rows(
+        button(t.gettext("✅ I agree and want to sign"), AGREE),
+        button(keep, OPT_IN),
+        button(t.gettext("Not now"), NOT_NOW),
+    )
+
+
+async def ask(turn: Turn) -> None:
+    turn.answer()
+    turn.state.step = Step.CONSENT
+    turn.send(consent_text(turn), consent_buttons(turn))
+
+
+async def toggle_opt_in(turn: Turn) -> None:
+    turn.state.opt_in = not turn.state.opt_in
+    t = turn.t
+    turn.answer(
+        t.gettext("You will get news about this campaign.")
+        if turn.state.opt_in
+        else t.gettext("You will not get news about this campaign.")
+    )
+    turn.show(consent_text(turn), consent_buttons(turn))
+
+
+async def not_now(turn: Turn) -> None:
+    turn.answer()
+    turn.state.step = Step.WELCOME
+    turn.show(
+        turn.t.gettext("No problem. Nothing has been stored. You can come back any time with /start."),
+    )

@@ -1,0 +1,178 @@
+"""The whole conversation, top to bottom: which input, at which step, leads where.
+
+    /start ─► WELCOME ─[read]─► READING ─[sign]─► CONSENT ─[agree]─► NAME ─► COUNTRY ─► REVIEW
+                                                                                      │ [confirm]
+    /withdraw ◄──────────── SIGNED ◄──────────────────────────────────────────────────┘
+        └─► WITHDRAWING ─[yes]─► (erased) / [no]─► SIGNED
+
+Every input at every step has an answer here: commands (any time), buttons (only at
+the step that showed them; older ones are answered as stale), typed text (a name, a
+country, or a pointer to the buttons), media, edits, forwards and group chats.
+The step functions live in one module per concern; this file is only the map.
+"""
+
+from __future__ import annotations
+
+from handlers import (
+    ask_country,
+    ask_name,
+    consent,
+    fallback,
+    language,
+    my_signature,
+    reading,
+    review,
+    welcome,
+)
+from handlers.events import EventKind
+from handlers.state import Step
+from handlers.turn import Turn
+from storage import signatures
+from storage.models import Signature
+
+
+async def step(turn: Turn) -> None:
+    event = turn.event
+    if not event.chat.is_private:
+        fallback.group_chat(turn)
+        return
+    match event.kind:
+        case EventKind.COMMAND:
+            await on_command(turn, event.command or "")
+        case EventKind.BUTTON:
+            await on_button(turn, event.callback_data or "")
+        case EventKind.TEXT if event.forwarded:
+            fallback.forwarded(turn)
+        case EventKind.TEXT:
+            await on_text(turn)
+        case EventKind.EDITED:
+            fallback.edited_message(turn)
+        case EventKind.OTHER:
+            fallback.not_text(turn)
+
+
+async def on_command(turn: Turn, command: str) -> None:
+    match command:
+        case "start":
+            await start(turn)
+        case "language":
+            await language.show_picker(turn)
+        case "help":
+            fallback.help_text(turn)
+        case "mysignature":
+            await my_signature.show(turn)
+        case "withdraw":
+            await my_signature.ask_withdraw(turn)
+        case "privacy":
+            await my_signature.privacy(turn)
+        case "cancel":
+            fallback.cancel(turn)
+        case _:
+            fallback.unknown_command(turn)
+
+
+async def on_button(turn: Turn, data: str) -> None:
+    action, _, argument = data.partition(":")
+    step = turn.state.step
+    match action:
+        # Buttons that work from any message: reading, languages, starting to sign.
+        case welcome.READ:
+            await show_letter(turn)
+        case language.OPEN:
+            await language.show_picker(turn)
+        case language.PICK:
+            if language.choose(turn, argument):
+                await welcome.show(turn)
+        case reading.SIGN:
+            await start_signing(turn)
+        # Buttons that belong to one step.
+        case consent.AGREE if step is Step.CONSENT:
+            turn.count("consented")
+            await ask_name.ask(turn)
+        case consent.OPT_IN if step is Step.CONSENT:
+            await consent.toggle_opt_in(turn)
+        case consent.NOT_NOW if step is Step.CONSENT:
+            await consent.not_now(turn)
+        case ask_name.SIGN_AS if step is Step.NAME:
+            if name := ask_name.from_profile(turn):
+                await name_given(turn, name)
+        case ask_country.PICK if step is Step.COUNTRY:
+            if code := ask_country.picked(turn, argument):
+                await country_given(turn, code)
+        case ask_country.OTHER if step is Step.COUNTRY:
+            await ask_country.other(turn)
+        case review.CONFIRM if step is Step.REVIEW:
+            await review.confirm(turn)
+        case review.CHANGE_NAME if step is Step.REVIEW:
+            await ask_name.ask(turn)
+        case review.CHANGE_COUNTRY if step is Step.REVIEW:
+            await ask_country.ask(turn)
+        case my_signature.WITHDRAW_YES if step is Step.WITHDRAWING:
+            await my_signature.withdraw(turn)
+        case my_signature.WITHDRAW_NO if step is Step.WITHDRAWING:
+            await my_signature.keep(turn)
+        case _:
+            fallback.stale_button(turn)
+
+
+async def on_text(turn: Turn) -> None:
+    match turn.state.step:
+        case Step.NAME:
+            if name := ask_name.typed(turn):
+                await name_given(turn, name)
+        case Step.COUNTRY:
+            if code := ask_country.typed(turn):
+                await country_given(turn, code)
+        case Step.SIGNED:
+            fallback.already_signed_text(turn)
+        case _:
+            fallback.text_where_button_expected(turn)
+
+
+async def start(turn: Turn) -> None:
+    welcome.remember_source(turn)
+    welcome.detect_language(turn)
+    turn.count("started")
+    existing = await signed(turn)
+    if existing is not None:
+        turn.state.step = Step.SIGNED
+        await review.already_signed(turn, existing)
+        return
+    turn.state.step = Step.WELCOME
+    await welcome.show(turn)
+
+
+async def show_letter(turn: Turn) -> None:
+    turn.answer()
+    total = await signatures.count_signatures(turn.services.db, turn.services.campaign.slug)
+    reading.send_letter(turn, total, can_sign=turn.state.step is not Step.SIGNED)
+    if turn.state.step is Step.WELCOME:
+        turn.state.step = Step.READING
+    turn.count("read")
+
+
+async def start_signing(turn: Turn) -> None:
+    existing = await signed(turn)
+    if existing is not None:
+        turn.answer()
+        turn.state.step = Step.SIGNED
+        await review.already_signed(turn, existing)
+        return
+    await consent.ask(turn)
+
+
+async def name_given(turn: Turn, name: str) -> None:
+    turn.state.name = name
+    if turn.state.country:  # changing the name from the review
+        await review.ask(turn)
+    else:
+        await ask_country.ask(turn)
+
+
+async def country_given(turn: Turn, code: str) -> None:
+    turn.state.country = code
+    await review.ask(turn)
+
+
+async def signed(turn: Turn) -> Signature | None:
+    return await signatures.get_signature(turn.services.db, turn.services.campaign.slug, turn.user_id)

@@ -1,0 +1,93 @@
+"""Answers for everything that is not the expected next input."""
+
+from __future__ import annotations
+
+from handlers.replies import Button
+from handlers.state import Step
+from handlers.turn import Turn
+
+
+def help_text(turn: Turn) -> None:
+    t = turn.t
+    lines = [
+        t.gettext("Here is what you can do:"),
+        t.gettext("/start — read the letter and sign it"),
+        t.gettext("/mysignature — see what is stored about your signature"),
+        t.gettext("/withdraw — erase your signature"),
+        t.gettext("/privacy — how your data is used"),
+        t.gettext("/language — choose your language"),
+        t.gettext("/cancel — stop signing; nothing is stored"),
+        t.gettext("/help — this list"),
+    ]
+    turn.send("\n".join(lines))
+
+
+def unknown_command(turn: Turn) -> None:
+    turn.send(turn.t.gettext("I don't know that command. /help lists what I can do."))
+
+
+def text_where_button_expected(turn: Turn) -> None:
+    turn.send(turn.t.gettext("Please use the buttons under my last message, or send /start to begin again."))
+
+
+def not_text(turn: Turn) -> None:
+    """Stickers, photos, voice, locations, contacts: kindly ask for what the step needs."""
+    t = turn.t
+    match turn.state.step:
+        case Step.NAME:
+            turn.send(t.gettext("Please type your name as a text message."))
+        case Step.COUNTRY:
+            turn.send(t.gettext("Please type the name of your country as a text message, or choose it above."))
+        case _:
+            turn.send(
+                t.gettext("Thank you, but I can only read text messages and button presses. /help lists what I can do.")
+            )
+
+
+def forwarded(turn: Turn) -> None:
+    turn.send(turn.t.gettext("I can only use what you type yourself, not forwarded messages. Please type it."))
+
+
+def already_signed_text(turn: Turn) -> None:
+    turn.send(turn.t.gettext("You have already signed: thank you! /mysignature shows what is stored, /help the rest."))
+
+
+def cancel(turn: Turn) -> None:
+    """Forget the answers given so far (nothing was stored); keep the language and a signature."""
+    if turn.state.step in {Step.SIGNED, Step.WITHDRAWING}:
+        turn.state.step = Step.SIGNED
+        turn.send(turn.t.gettext("Nothing to cancel. Your signature stays on the letter."))
+        return
+    turn.state.step = Step.WELCOME
+    turn.state.name = turn.state.country = None
+    turn.state.opt_in = False
+    turn.send(turn.t.gettext("Stopped. Nothing has been stored. Send /start whenever you want to continue."))
+
+
+def edited_message(turn: Turn) -> None:
+    turn.send(turn.t.gettext("I only read new messages, not edits. Please send your message again."))
+
+
+def stale_button(turn: Turn) -> None:
+    """A button from an older message, or pressed twice: answer it, change nothing."""
+    if turn.state.step is Step.SIGNED:
+        turn.answer(turn.t.gettext("You have already signed. Thank you!"))
+    else:
+        turn.answer(
+            turn.t.gettext("This button is from an older message. Please use the latest one, or send /start."),
+            alert=True,
+        )
+
+
+def group_chat(turn: Turn) -> None:
+    """In groups the bot collects nothing: it only points to a private chat, and only when addressed."""
+    if turn.event.callback_id:
+        turn.answer(turn.t.gettext("Please open a private chat with me to sign."), alert=True)
+        return
+    if turn.event.command is None:
+        return
+    link = f"https://t.me/{turn.services.bot_username}?start=group"
+    turn.send(
+        turn.t.gettext("To read the letter and sign it, please open a private chat with me."),
+        ((Button(text=turn.t.gettext("Open a private chat"), url=link),),),
+    )

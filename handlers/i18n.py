@@ -1,0 +1,188 @@
+"""Translations, locale matching and CLDR formatting for the conversation.
+
+Catalogs are the Babel/gettext files in ``locales/<locale>/LC_MESSAGES/messages.po``,
+compiled to ``.mo`` by the install/run step. Every interpolated value is HTML-escaped
+here (secure by default); a fragment that is already HTML must be wrapped in ``Html``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+log = logging.getLogger(__name__)
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+SOURCE_LOCALE = "en"
+
+# Unicode "first strong isolate" and "pop directional isolate": keep a Latin name or
+# a number inside an Arabic-script sentence from scrambling it (isolates, never overrides).
+FSI, PDI = "\u2068", "\u2069"
+
+# Script subtags Telegram sends in lower case that must keep their title case.
+_SCRIPTS = {"hans": "Hans", "hant": "Hant", "latn": "Latn", "cyrl": "Cyrl", "arab": "Arab"}
+
+
+class Html(str):
+    """A string that is already valid Telegram HTML and must not be escaped again."""
+
+
+def normalise_locale(code: str) -> str:
+    """Telegram's ``pt-br``/``zh-hans``/``sr-latn``/``en_US`` → ``pt_BR``/``zh_Hans``/``sr_Latn``/``en_US``."""
+    parts = [p for p in code.replace("-", "_").split("_") if p]
+    if not parts:
+        return ""
+    result = [parts[0].lower()]
+    for part in parts[1:]:
+        lowered = part.lower()
+        if lowered in _SCRIPTS:
+            result.append(_SCRIPTS[lowered])
+        elif len(part) == 2 and part.isalpha():
+            result.append(part.upper())
+        else:
+            result.append(part)
+    return "_".join(result)
+
+
+def best_locale(language_code: str | None, available: Iterable[str], default: str) -> str:
+    """Exact match, then the base language, then any variant of it, then the default."""
+    available = list(available)
+    if language_code:
+        wanted = normalise_locale(language_code)
+        if wanted in available:
+            return wanted
+        base = wanted.split("_")[0]
+        if base in available:
+            return base
+        # Chinese: a bare "zh" (or zh_CN / zh_TW) is closest to a script variant.
+        aliases = {
+            "zh": "zh_Hans",
+            "zh_CN": "zh_Hans",
+            "zh_SG": "zh_Hans",
+            "zh_TW": "zh_Hant",
+            "zh_HK": "zh_Hant",
+        }
+        if aliases.get(wanted) in available:
+            return aliases[wanted]
+        if aliases.get(base) in available:
+            return aliases[base]
+        for candidate in available:
+            if candidate.split("_")[0] == base:
+                return candidate
+    return default if default in available else SOURCE_LOCALE
+
+
+def _load_catalog(directory: Path, locale: str) -> NullTranslations:
+    """The compiled catalog; compiled in memory from the ``.po`` if the ``.mo`` was not built."""
+    messages = directory / locale / "LC_MESSAGES"
+    mo_path, po_path = messages / f"{DOMAIN}.mo", messages / f"{DOMAIN}.po"
+    if mo_path.exists() and (not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime):
+        with mo_path.open("rb") as handle:
+            return Translations(handle, domain=DOMAIN)
+    if po_path.exists():
+        import io
+
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=locale)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog, use_fuzzy=False)
+        buffer.seek(0)
+        return Translations(buffer, domain=DOMAIN)
+    return NullTranslations()
+
+
+@dataclass(frozen=True, slots=True)
+class Translator:
+    """The words, numbers and dates of one locale."""
+
+    locale: str
+    catalog: NullTranslations
+
+    @property
+    def babel_locale(self) -> Locale:
+        return Locale.parse(self.locale)
+
+    @property
+    def rtl(self) -> bool:
+        return self.babel_locale.character_order == "right-to-left"
+
+    @property
+    def language_name(self) -> str:
+        return language_name(self.locale)
+
+    def _values(self, values: Mapping[str, object]) -> dict[str, str]:
+        formatted: dict[str, str] = {}
+        for key, value in values.items():
+            if isinstance(value, bool):
+                text = str(value)
+            elif isinstance(value, int | float):
+                text = self.number(value)
+            elif isinstance(value, datetime | date):
+                text = self.date(value)
+            else:
+                text = str(value)
+            if not isinstance(value, Html):
+                text = html.escape(text, quote=False)
+            formatted[key] = f"{FSI}{text}{PDI}" if self.rtl else text
+        return formatted
+
+    def gettext(self, message: str, **values: object) -> str:
+        """The translation of ``message`` with ``{placeholders}`` filled in (escaped)."""
+        text = self.catalog.gettext(message)
+        return text.format(**self._values(values)) if values else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
+        """The plural form for ``n`` (CLDR plural rules of the catalog); ``{n}`` is available."""
+        text = self.catalog.ngettext(singular, plural, n)
+        return text.format(**self._values({"n": n, **values}))
+
+    def plain(self, message: str) -> str:
+        """The translation of a text that is data (the letter), escaped for HTML."""
+        return html.escape(self.catalog.gettext(message), quote=False)
+
+    def number(self, value: float) -> str:
+        return format_decimal(value, locale=self.babel_locale)
+
+    def date(self, value: date | datetime) -> str:
+        return format_date(value, format="long", locale=self.babel_locale)
+
+
+def language_name(locale: str) -> str:
+    """The language's name in itself ("Deutsch", "中文 (简体)"), capitalised for a button."""
+    try:
+        parsed = Locale.parse(locale)
+    except (ValueError, UnknownLocaleError):
+        return locale
+    name = parsed.get_display_name(parsed) or locale
+    return name[:1].upper() + name[1:]
+
+
+class I18n:
+    """Every catalog, loaded once at start."""
+
+    def __init__(self, directory: Path = LOCALES_DIR, default_locale: str = SOURCE_LOCALE) -> None:
+        self.directory = directory
+        found = (
+            sorted(p.name for p in directory.iterdir() if (p / "LC_MESSAGES").is_dir()) if directory.is_dir() else []
+        )
+        self.locales: tuple[str, ...] = tuple(dict.fromkeys([SOURCE_LOCALE, *found]))
+        self.default_locale = best_locale(default_locale, self.locales, SOURCE_LOCALE)
+        self._translators = {locale: Translator(locale, _load_catalog(directory, locale)) for locale in self.locales}
+
+    def match(self, language_code: str | None) -> str:
+        return best_locale(language_code, self.locales, self.default_locale)
+
+    def get(self, locale: str | None) -> Translator:
+        return self._translators.get(locale or "", self._translators[self.default_locale])

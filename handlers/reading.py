@@ -1,0 +1,85 @@
+"""The case: the background, then the letter, split under Telegram's limit."""
+
+from __future__ import annotations
+
+from handlers.turn import Turn, button, rows
+
+SIGN = "sign"  # callback data: go on to sign
+
+# Telegram allows 4,096 characters after parsing; stay well under it so that a
+# translation a little longer than English still fits.
+MESSAGE_LIMIT = 3500
+
+
+def split_paragraphs(paragraphs: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join paragraphs into messages under ``limit``, breaking only between paragraphs.
+
+    A single paragraph longer than the limit is broken between sentences, then words:
+    never inside a word or an HTML tag (paragraphs here hold no tags spanning words).
+    """
+    pieces: list[str] = []
+    for paragraph in paragraphs:
+        pieces.extend(_split_long(paragraph, limit))
+    messages: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = f"{current}\n\n{piece}" if current else piece
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            messages.append(current)
+            current = piece
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _split_long(paragraph: str, limit: int) -> list[str]:
+    if len(paragraph) <= limit:
+        return [paragraph]
+    parts: list[str] = []
+    current = ""
+    for word in paragraph.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            parts.append(current)
+            current = word
+    if current:
+        parts.append(current)
+    return parts
+
+
+def letter_messages(turn: Turn, signed_count: int) -> list[str]:
+    """The background and the letter in the user's language, ready to send in order."""
+    t = turn.t
+    campaign = turn.services.campaign
+    letter = campaign.letter
+    background = [f"<b>{t.plain(campaign.title)}</b>", *(t.plain(p) for p in campaign.background)]
+    heading = t.gettext("The letter")
+    body = [
+        f"<b>{heading}</b>",
+        f"<i>{t.plain(letter.salutation)}</i>",
+        *(t.plain(p) for p in letter.paragraphs),
+        *(f"• {t.plain(d)}" for d in letter.demands),
+        t.plain(letter.closing),
+        progress(turn, signed_count),
+    ]
+    return [*split_paragraphs(background), *split_paragraphs(body)]
+
+
+def progress(turn: Turn, signed_count: int) -> str:
+    t = turn.t
+    signed = t.ngettext("{n} person has signed", "{n} people have signed", signed_count)
+    goal = t.gettext("goal {goal}", goal=turn.services.campaign.goal)
+    return f"<b>{signed}</b> — {goal}"
+
+
+def send_letter(turn: Turn, signed_count: int, *, can_sign: bool) -> None:
+    """Send the case and the letter; the last message carries the button to sign."""
+    messages = letter_messages(turn, signed_count)
+    for text in messages[:-1]:
+        turn.send(text)
+    buttons = rows(button(turn.t.gettext("✍️ Sign the letter"), SIGN)) if can_sign else ()
+    turn.send(messages[-1], buttons)

@@ -1,0 +1,108 @@
+"""Review and confirm: the one place a signature is stored, then thanks and a share link."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from handlers import ask_name, countries, reading
+from handlers.consent import consent_version
+from handlers.replies import Button, Keyboard
+from handlers.state import Step
+from handlers.turn import Turn, button, rows
+from storage import signatures
+from storage.models import Signature
+
+CONFIRM = "confirm"
+CHANGE_NAME = "chname"
+CHANGE_COUNTRY = "chcountry"
+
+
+async def ask(turn: Turn) -> None:
+    turn.answer()
+    turn.state.step = Step.REVIEW
+    t = turn.t
+    country = countries.country_name(turn.state.country or "", t.locale)
+    lines = [
+        t.gettext("Please check before you sign:"),
+        t.gettext("You are signing as <b>{name}</b>, {country}.", name=turn.state.name or "", country=country),
+        t.gettext("You will get news about this campaign.")
+        if turn.state.opt_in
+        else t.gettext("You will not get news about this campaign."),
+    ]
+    turn.send(
+        "\n\n".join(lines),
+        rows(
+            button(t.gettext("✅ Confirm and sign"), CONFIRM),
+            button(t.gettext("✏️ Change name"), CHANGE_NAME),
+            button(t.gettext("🌍 Change country"), CHANGE_COUNTRY),
+        ),
+    )
+
+
+async def confirm(turn: Turn) -> None:
+    """Store the signature in one transaction; a second tap or a second worker finds it signed."""
+    state = turn.state
+    services = turn.services
+    if not state.name or not state.country:  # a state record without answers: ask again
+        await ask_name.ask(turn)
+        return
+    try:
+        signature = await signatures.add_signature(
+            services.db,
+            campaign=services.campaign.slug,
+            user_id=turn.user_id,
+            name=state.name,
+            country=state.country,
+            language=turn.t.locale,
+            source=state.source,
+            opt_in=state.opt_in,
+            letter_version=services.campaign.version(turn.t.catalog.gettext),
+            consent_version=consent_version(turn),
+        )
+    except signatures.AlreadySigned as already:
+        state.step = Step.SIGNED
+        turn.answer()
+        await already_signed(turn, already.signature)
+        return
+    state.step = Step.SIGNED
+    state.name = state.country = None  # the database holds them now; the state keeps nothing personal
+    turn.funnel.append("signed")
+    turn.answer(turn.t.gettext("Thank you!"))
+    total = await signatures.count_signatures(services.db, services.campaign.slug)
+    t = turn.t
+    turn.show(
+        "\n\n".join(
+            [
+                t.gettext("Thank you, {name}! Your signature has been added to the letter.", name=signature.name),
+                reading.progress(turn, total),
+                t.gettext("Every name counts. Please share the letter with people who care:"),
+            ]
+        ),
+        share_buttons(turn, signature),
+    )
+
+
+def share_link(turn: Turn, signature: Signature) -> str:
+    return f"https://t.me/{turn.services.bot_username}?start={signature.referral_code}"
+
+
+def share_buttons(turn: Turn, signature: Signature) -> Keyboard:
+    """A Telegram share dialog with the signer's referral link (works without inline mode)."""
+    link = share_link(turn, signature)
+    text = turn.t.gettext("I signed this letter. Will you sign it too?")
+    url = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(text, safe='')}"
+    return ((Button(text=turn.t.gettext("📣 Share the letter"), url=url),),)
+
+
+async def already_signed(turn: Turn, signature: Signature) -> None:
+    t = turn.t
+    turn.send(
+        "\n\n".join(
+            [
+                t.gettext("You signed this letter on {date}. Thank you!", date=signature.signed_at),
+                t.gettext("/mysignature shows what is stored; /withdraw erases your signature."),
+                t.gettext("Every name counts. Please share the letter with people who care:"),
+            ]
+        ),
+        share_buttons(turn, signature),
+    )

@@ -1,0 +1,54 @@
+"""The conversation-state record: where a user is and their answers so far.
+
+Stored as JSON in the state store (Redis or memory) under ``state:<user id>`` with a
+TTL, so a restarted bot continues where the user was and nothing outlives the TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+
+class Step(StrEnum):
+    WELCOME = "welcome"  # greeted, language offered
+    READING = "reading"  # the background and letter shown
+    CONSENT = "consent"  # asked to agree to the data use
+    NAME = "name"  # asked for the name to sign with
+    COUNTRY = "country"  # asked for the country
+    REVIEW = "review"  # shown the summary, asked to confirm
+    SIGNED = "signed"  # signature stored
+    WITHDRAWING = "withdrawing"  # asked to confirm the withdrawal
+
+
+@dataclass(slots=True)
+class ConversationState:
+    step: Step = Step.WELCOME
+    locale: str | None = None  # chosen or detected catalog
+    locale_chosen: bool = False  # picked by the user (never overridden by language_code)
+    source: str | None = None  # deep-link payload of the first /start
+    opt_in: bool = False  # "keep me informed", off unless chosen
+    name: str | None = None
+    country: str | None = None
+    counted: tuple[str, ...] = ()  # funnel steps already counted for this person (each once)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["step"] = self.step.value
+        data["counted"] = list(self.counted)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ConversationState:
+        """Tolerant of records written by older versions: unknown keys are dropped."""
+        if not data:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        try:
+            values["step"] = Step(values.get("step", Step.WELCOME))
+        except ValueError:
+            values["step"] = Step.WELCOME
+        values["counted"] = tuple(values.get("counted") or ())
+        return cls(**values)

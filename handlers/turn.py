@@ -1,0 +1,80 @@
+"""One turn of the conversation: the event, the user's state and the replies being built.
+
+Step functions receive a ``Turn`` and append replies to it; they never talk to
+Telegram themselves, which keeps them testable without a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from handlers.events import Event, EventKind
+from handlers.replies import AnswerCallback, Button, EditMessage, Keyboard, Reply, SendMessage
+from handlers.state import ConversationState
+
+if TYPE_CHECKING:
+    from handlers.campaign import Campaign
+    from handlers.i18n import I18n, Translator
+    from storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What every step may use, built once by the wiring in ``bot/app.py``."""
+
+    db: Database
+    campaign: Campaign
+    i18n: I18n
+    bot_username: str
+    admin_ids: frozenset[int] = frozenset()
+
+
+@dataclass(slots=True)
+class Turn:
+    event: Event
+    state: ConversationState
+    services: Services
+    replies: list[Reply] = field(default_factory=list)
+    funnel: list[str] = field(default_factory=list)  # anonymous funnel steps reached in this turn
+
+    @property
+    def t(self) -> Translator:
+        return self.services.i18n.get(self.state.locale)
+
+    @property
+    def user_id(self) -> int:
+        return self.event.user.id if self.event.user else self.event.chat.id
+
+    def count(self, funnel_step: str) -> None:
+        """Count this person reaching a funnel step, once (the count itself is anonymous)."""
+        if funnel_step not in self.state.counted:
+            self.state.counted = (*self.state.counted, funnel_step)
+            self.funnel.append(funnel_step)
+
+    def send(self, text: str, buttons: Keyboard = ()) -> None:
+        self.replies.append(SendMessage(self.event.chat.id, text, buttons))
+
+    def show(self, text: str, buttons: Keyboard = ()) -> None:
+        """Replace the message whose button was pressed, or send a new one."""
+        if self.event.kind is EventKind.BUTTON and self.event.message_id is not None:
+            self.replies.append(EditMessage(self.event.chat.id, self.event.message_id, text, buttons))
+        else:
+            self.send(text, buttons)
+
+    def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Answer the pressed button (stops the client's spinner); at most once per turn."""
+        if self.event.callback_id and not any(isinstance(r, AnswerCallback) for r in self.replies):
+            self.replies.append(AnswerCallback(self.event.callback_id, text, alert))
+
+
+def button(text: str, data: str) -> Button:
+    """An inline button; ``data`` must stay within Telegram's 64 bytes."""
+    assert len(data.encode("utf-8")) <= 64, data
+    return Button(text=text, callback_data=data)
+
+
+def rows(*buttons: Button, width: int = 1) -> Keyboard:
+    """Lay out buttons ``width`` to a row."""
+    items = list(buttons)
+    return tuple(tuple(items[i : i + width]) for i in range(0, len(items), width))
