@@ -65,29 +65,6 @@ def _folded(locale: str) -> dict[str, str]:
     return {code: _fold(name) for code, name in country_names(locale).items()}
 
 
-def search(query: str, locale: str, all_locales: Iterable[str] = ()) -> list[str]:
-    """Codes whose name matches ``query``: exact name first, then word starts, then substrings."""
-    wanted = _fold(query)
-    if len(wanted) < 2:
-        return []
-    for locales in ((locale, "en"), tuple(all_locales)):
-        exact: list[str] = []
-        starts: list[str] = []
-        contains: list[str] = []
-        for loc in locales:
-            for code, name in _folded(loc).items():
-                if wanted == name or wanted == code.casefold():
-                    exact.append(code)
-                elif name.startswith(wanted) or any(w.startswith(wanted) for w in name.replace("-", " ").split()):
-                    starts.append(code)
-                elif len(wanted) >= 3 and wanted in name:
-                    contains.append(code)
-        found = list(dict.fromkeys(exact or [*starts, *contains]))
-        if found:
-            return found
-    return []
-
-
 # Where readers of each supported language mostly live, largest first (CLDR has no
 # populations to rank by). Names always come from CLDR; only the order is ours.
 LIKELY = {
@@ -110,6 +87,30 @@ LIKELY = {
     "pt_BR": ("BR", "PT", "AO", "MZ", "US", "JP"),
     "it": ("IT", "CH", "SM", "VA", "DE", "AR"),
 }
+
+
+def search(query: str, locale: str, all_locales: Iterable[str] = ()) -> list[str]:
+    """Codes whose name matches ``query``: exact name first, then word starts, then substrings."""
+    wanted = _fold(query)
+    if len(wanted) < 2:
+        return []
+    everywhere = tuple(dict.fromkeys([*all_locales, *LIKELY]))
+    for locales in ((locale, "en"), everywhere):
+        exact: list[str] = []
+        starts: list[str] = []
+        contains: list[str] = []
+        for loc in locales:
+            for code, name in _folded(loc).items():
+                if wanted == name or wanted == code.casefold():
+                    exact.append(code)
+                elif name.startswith(wanted) or any(w.startswith(wanted) for w in name.replace("-", " ").split()):
+                    starts.append(code)
+                elif len(wanted) >= 3 and wanted in name:
+                    contains.append(code)
+        found = list(dict.fromkeys(exact or [*starts, *contains]))
+        if found:
+            return found
+    return []
 
 
 def likely_countries(locale: str, limit: int = 6) -> list[str]:

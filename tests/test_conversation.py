@@ -1,0 +1,278 @@
+"""The conversation core without any network: events in, replies out.
+
+Runs on a real SQLite database and the in-memory state store; the end-to-end tests
+through the emulator cover the runtimes and the other backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from handlers.core import Core, build_core
+from handlers.events import Chat, Event, EventKind, User
+from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendMessage
+from storage import signatures
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.state_memory import MemoryStateStore
+
+ADA = User(id=42, first_name="Ada", last_name="Lovelace", language_code="en")
+_update_ids = itertools.count(1)
+
+
+class Chatter:
+    """One simulated person talking to the core; keeps what the bot sent."""
+
+    def __init__(self, core: Core, user: User = ADA, chat: Chat | None = None) -> None:
+        self.core = core
+        self.user = user
+        self.chat = chat or Chat(id=user.id, type="private")
+        self.replies: list[Reply] = []
+        self._message_ids = itertools.count(100)
+
+    async def send(self, event: Event) -> list[Reply]:
+        """Handle one event; the replies to it (also when several are handled at once)."""
+        mine: list[Reply] = []
+
+        async def deliver(reply: Reply) -> Delivered:
+            mine.append(reply)
+            self.replies.append(reply)
+            return Delivered(message_id=next(self._message_ids))
+
+        await self.core.handle(event, deliver)
+        return mine
+
+    def event(self, kind: EventKind, **fields: object) -> Event:
+        return Event(update_id=next(_update_ids), kind=kind, chat=self.chat, user=self.user, **fields)  # type: ignore[arg-type]
+
+    async def text(self, text: str) -> list[Reply]:
+        if text.startswith("/"):
+            command, _, args = text[1:].partition(" ")
+            return await self.send(self.event(EventKind.COMMAND, text=text, command=command, args=args))
+        return await self.send(self.event(EventKind.TEXT, text=text))
+
+    async def press(self, data: str, message_id: int = 1) -> list[Reply]:
+        return await self.send(
+            self.event(
+                EventKind.BUTTON, callback_data=data, callback_id=f"cb{next(_update_ids)}", message_id=message_id
+            )
+        )
+
+    def buttons(self) -> list[str]:
+        """callback_data of the buttons on the latest message that has some."""
+        for reply in reversed(self.replies):
+            if isinstance(reply, SendMessage | EditMessage) and reply.buttons:
+                return [b.callback_data or b.url or "" for row in reply.buttons for b in row]
+        return []
+
+
+def texts(replies: list[Reply]) -> str:
+    return "\n".join(r.text for r in replies if isinstance(r, SendMessage | EditMessage))
+
+
+def answers(replies: list[Reply]) -> list[AnswerCallback]:
+    return [r for r in replies if isinstance(r, AnswerCallback)]
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    await upgrade(url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def store() -> MemoryStateStore:
+    return MemoryStateStore()
+
+
+@pytest.fixture
+def core(db: Database, store: MemoryStateStore) -> Core:
+    return build_core(
+        store=store,
+        db=db,
+        campaign="xinjiang",
+        default_locale="en",
+        admin_ids=frozenset(),
+        state_ttl=3600,
+        bot_username="undersign_bot",
+    )
+
+
+async def sign_up_to_review(ada: Chatter) -> None:
+    await ada.text("/start")
+    await ada.press("read")
+    await ada.press("sign")
+    await ada.press("agree")
+    await ada.press("asme")
+    await ada.text("Germany")
+
+
+async def test_full_signature(core: Core, db: Database) -> None:
+    ada = Chatter(core)
+    welcome = await ada.text("/start campaign_x")
+    assert "mass internment" in texts(welcome)
+    assert "read" in ada.buttons() and "langs" in ada.buttons()
+
+    letter = await ada.press("read")
+    assert "Dear President Xi Jinping" in texts(letter)
+    assert "0 people have signed" in texts(letter)
+    assert all(len(r.text) <= 4096 for r in letter if isinstance(r, SendMessage))
+    assert ada.buttons() == ["sign"]
+
+    consent = await ada.press("sign")
+    assert "Telegram user id" in texts(consent) and "/withdraw" in texts(consent)
+    assert ada.buttons() == ["agree", "optin", "notnow"]
+    toggled = await ada.press("optin")
+    assert "☑" in str(next(r for r in toggled if isinstance(r, EditMessage)).buttons)
+
+    name_prompt = await ada.press("agree")
+    assert "Sign as Ada Lovelace" in str(name_prompt)
+    await ada.press("asme")
+    review = await ada.text("deutschland")
+    assert "You are signing as <b>Ada Lovelace</b>, Germany." in texts(review)
+
+    thanks = await ada.press("confirm")
+    assert "Thank you, Ada Lovelace!" in texts(thanks)
+    assert "1 person has signed" in texts(thanks)
+    share = ada.buttons()[0]
+    assert share.startswith("https://t.me/share/url?url=https%3A%2F%2Ft.me%2Fundersign_bot%3Fstart%3D")
+
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None
+    assert (stored.name, stored.country, stored.language, stored.source, stored.opt_in) == (
+        "Ada Lovelace",
+        "DE",
+        "en",
+        "campaign_x",
+        True,
+    )
+    assert len(stored.letter_version) == 12 and len(stored.consent_version) == 12
+
+
+async def test_double_confirm_is_one_signature(core: Core, db: Database) -> None:
+    ada = Chatter(core)
+    await sign_up_to_review(ada)
+    first, second = await asyncio.gather(ada.press("confirm"), ada.press("confirm"))
+    assert await signatures.count_signatures(db, "xinjiang") == 1
+    assert texts(first + second).count("Thank you, Ada Lovelace!") == 1
+    assert len(answers(first)) == 1 and len(answers(second)) == 1  # both spinners stopped
+
+
+async def test_typed_name_is_validated_kindly(core: Core) -> None:
+    ada = Chatter(core)
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    assert "longer than 100" in texts(await ada.text("x" * 10_000))
+    assert "at least one letter" in texts(await ada.text("12345"))
+    assert "link" in texts(await ada.text("visit https://spam.example"))
+    assert "invisible" in texts(await ada.text("Ada\u202eecalevol"))
+    assert "Which country" in texts(await ada.text("  مریم  <b>Rahimi</b> "))
+    review = await ada.text("Deutschland")
+    assert "&lt;b&gt;Rahimi&lt;/b&gt;" in texts(review)  # escaped, never markup
+
+
+async def test_country_search_pick_list_and_not_found(core: Core) -> None:
+    ada = Chatter(core)
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    await ada.text("Ada")
+    assert "could not find" in texts(await ada.text("Atlantis"))
+    picks = await ada.text("united")
+    assert "Which one do you mean?" in texts(picks)
+    assert {"cty:GB", "cty:US", "cty:AE"} <= set(ada.buttons())
+    review = await ada.press("cty:GB")
+    assert "United Kingdom" in texts(review)
+
+
+async def test_withdraw_erases(core: Core, db: Database) -> None:
+    ada = Chatter(core)
+    await sign_up_to_review(ada)
+    await ada.press("confirm")
+    shown = await ada.text("/mysignature")
+    assert "Ada Lovelace" in texts(shown) and "Germany" in texts(shown) and str(ADA.id) in texts(shown)
+    await ada.text("/withdraw")
+    assert ada.buttons() == ["wdyes", "wdno"]
+    erased = await ada.press("wdyes")
+    assert "erased" in texts(erased)
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
+    assert "not signed" in texts(await ada.text("/mysignature"))
+    counts = await signatures.funnel_counts(db, "xinjiang")
+    assert counts == {"started": 1, "read": 1, "consented": 1, "signed": 1, "withdrew": 1}
+
+
+async def test_signing_twice_is_answered_with_the_date(core: Core) -> None:
+    ada = Chatter(core)
+    await sign_up_to_review(ada)
+    await ada.press("confirm")
+    again = await ada.text("/start")
+    assert "You signed this letter on" in texts(again)
+
+
+async def test_every_other_input_has_an_answer(core: Core) -> None:
+    ada = Chatter(core)
+    assert "don't know that command" in texts(await ada.text("/nonsense"))
+    assert "only read text" in texts(await ada.send(ada.event(EventKind.OTHER, content_type="sticker")))
+    assert "not edits" in texts(await ada.send(ada.event(EventKind.EDITED, text="x")))
+    assert "buttons" in texts(await ada.text("hello"))
+    stale = await ada.press("confirm")
+    assert answers(stale) and answers(stale)[0].show_alert
+    forwarded = await ada.send(ada.event(EventKind.TEXT, text="hi", forwarded=True))
+    assert "forwarded" in texts(forwarded)
+    assert "/withdraw" in texts(await ada.text("/help"))
+    assert "Privacy notice" in texts(await ada.text("/privacy"))
+
+
+async def test_group_chat_points_to_private_chat_and_stores_nothing(core: Core, store: MemoryStateStore) -> None:
+    ada = Chatter(core, chat=Chat(id=-100, type="supergroup"))
+    replies = await ada.text("/start")
+    assert "private chat" in texts(replies)
+    assert ada.buttons() == ["https://t.me/undersign_bot?start=group"]
+    assert await ada.text("just chatting") == []
+    assert (await store.load(f"state:{ADA.id}") or {}).get("name") is None
+
+
+async def test_restart_mid_conversation_continues(db: Database, store: MemoryStateStore) -> None:
+    def fresh_core() -> Core:
+        return build_core(
+            store=store,
+            db=db,
+            campaign="xinjiang",
+            default_locale="en",
+            admin_ids=frozenset(),
+            state_ttl=3600,
+            bot_username="undersign_bot",
+        )
+
+    ada = Chatter(fresh_core())
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    await ada.text("Ada")
+    ada.core = fresh_core()  # the bot process restarted; the state store kept the state
+    assert "You are signing as <b>Ada</b>, France." in texts(await ada.text("France"))
+
+
+async def test_duplicate_update_is_handled_once(core: Core) -> None:
+    ada = Chatter(core)
+    event = ada.event(EventKind.COMMAND, text="/start", command="start")
+    assert await ada.send(event)
+    assert await ada.send(event) == []
+
+
+async def test_a_failing_database_gets_a_kind_apology(core: Core, db: Database) -> None:
+    ada = Chatter(core)
+    async with db.transaction() as session:
+        await session.execute(text("DROP TABLE signatures"))
+    replies = await ada.press("read")
+    assert answers(replies) and "something went wrong" in (answers(replies)[0].text or "")
