@@ -1,0 +1,104 @@
+"""The database handle: one async engine and session factory per process.
+
+SQLite is the embedded default and PostgreSQL the production database; both are
+reached through SQLAlchemy's async drivers (aiosqlite, asyncpg). URLs arrive
+already normalised by the settings (``sqlite+aiosqlite:///...`` or
+``postgresql+asyncpg://...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+# How long a SQLite writer waits for another writer before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _is_sqlite_memory(database: str | None) -> bool:
+    return database in (None, "", ":memory:") or (database or "").startswith("file::memory:")
+
+
+class Database:
+    """An async engine plus ``async_sessionmaker(expire_on_commit=False)``.
+
+    ``pool_size`` should match the bound on concurrently handled updates (the bot
+    passes its ``MAX_CONCURRENT_UPDATES``): a pool smaller than the number of
+    in-flight handlers makes them queue on connections, a much larger one only
+    costs server memory. ``max_overflow`` absorbs short bursts (organiser
+    commands running beside the conversation).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 5,
+        pool_timeout: float = 30.0,
+        echo: bool = False,
+    ) -> None:
+        parsed = make_url(url)
+        self.url = parsed
+        self.dialect_name: str = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect_name == "sqlite":
+            if not _is_sqlite_memory(parsed.database):
+                # A file database: a pool of connections lets readers run beside the
+                # single writer (WAL); an in-memory one must keep SQLAlchemy's static pool.
+                kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
+        else:
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+                pool_pre_ping=True,  # survive a database restart or a dropped idle connection
+                pool_recycle=1800,
+            )
+        self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
+        if self.dialect_name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect_name == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect_name == "postgresql"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session; the caller commits (``async with session.begin():`` or ``commit()``)."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside a transaction: committed on success, rolled back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection (on shutdown, and in tests between event loops)."""
+        await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"<Database {self.url.render_as_string(hide_password=True)}>"
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL lets readers proceed during a write; busy_timeout makes writers queue, not fail."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()

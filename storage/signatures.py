@@ -1,0 +1,187 @@
+"""The queries the conversation (and later the organiser tools) need.
+
+Every function takes the ``Database`` and runs its own short transaction, so a
+handler never holds a connection across a Telegram round trip.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.models import FunnelCount, Signature
+
+FUNNEL_STEPS = ("started", "read", "consented", "signed", "withdrew")
+"""The funnel steps the conversation counts; other ``[a-z_]`` names up to 16 characters are accepted."""
+
+REFERRAL_CODE_BYTES = 6  # -> 8 URL-safe characters, 2**48 codes: collisions are retried, and rare
+_MAX_ATTEMPTS = 5
+_STEP_RE = re.compile(r"[a-z_]{1,16}")
+_COUNTRY_RE = re.compile(r"[A-Z]{2}")
+
+
+class AlreadySigned(Exception):
+    """This person has already signed this campaign; ``signature`` is the existing row."""
+
+    def __init__(self, signature: Signature) -> None:
+        when = signature.signed_at.isoformat()
+        super().__init__(f"already signed campaign {signature.campaign!r} at {when}")
+        self.signature = signature
+
+
+def new_referral_code() -> str:
+    """A short code for share links: 8 characters of ``[A-Za-z0-9_-]`` (Telegram's start-payload alphabet)."""
+    return secrets.token_urlsafe(REFERRAL_CODE_BYTES)
+
+
+def _check_lengths(**values: tuple[str, int]) -> None:
+    """Refuse what PostgreSQL would refuse, on SQLite too (it does not enforce lengths)."""
+    for field, (value, limit) in values.items():
+        if len(value) > limit:
+            raise ValueError(f"{field} must be at most {limit} characters")
+
+
+async def count_signatures(db: Database, campaign: str) -> int:
+    async with db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(Signature).where(Signature.campaign == campaign))
+    return int(total or 0)
+
+
+async def get_signature(db: Database, campaign: str, user_id: int) -> Signature | None:
+    async with db.session() as session:
+        return await session.scalar(
+            select(Signature).where(Signature.campaign == campaign, Signature.telegram_user_id == user_id)
+        )
+
+
+async def find_by_referral(db: Database, campaign: str, code: str) -> Signature | None:
+    async with db.session() as session:
+        return await session.scalar(
+            select(Signature).where(Signature.campaign == campaign, Signature.referral_code == code)
+        )
+
+
+async def add_signature(
+    db: Database,
+    *,
+    campaign: str,
+    user_id: int,
+    name: str,
+    country: str,
+    language: str,
+    source: str | None,
+    opt_in: bool,
+    letter_version: str,
+    consent_version: str,
+) -> Signature:
+    """Store a signature; raise ``AlreadySigned`` if this person has signed this campaign.
+
+    The unique constraint (campaign, user) decides, not a prior SELECT: two
+    concurrent taps (or two workers handling a re-delivered update) produce one
+    row and one ``AlreadySigned``. The values are expected to be validated by the
+    conversation already; only what the schema cannot hold is refused here.
+    """
+    if not name or len(name) > 200:
+        raise ValueError("name must be 1-200 characters")
+    if not _COUNTRY_RE.fullmatch(country):
+        raise ValueError("country must be an ISO 3166-1 alpha-2 code such as 'DE'")
+    _check_lengths(
+        campaign=(campaign, 64),
+        language=(language, 16),
+        source=(source or "", 64),
+        letter_version=(letter_version, 64),
+        consent_version=(consent_version, 64),
+    )
+    for _ in range(_MAX_ATTEMPTS):
+        signature = Signature(
+            campaign=campaign,
+            telegram_user_id=user_id,
+            name=name,
+            country=country,
+            language=language,
+            source=source or None,
+            referral_code=new_referral_code(),
+            opt_in=opt_in,
+            signed_at=datetime.now(UTC),
+            letter_version=letter_version,
+            consent_version=consent_version,
+        )
+        try:
+            async with db.transaction() as session:
+                session.add(signature)
+            return signature
+        except IntegrityError:
+            # Either this person's row exists (the usual case) or, very rarely, the
+            # referral code collided or the existing row was withdrawn meanwhile: retry.
+            existing = await get_signature(db, campaign, user_id)
+            if existing is not None:
+                raise AlreadySigned(existing) from None
+    raise RuntimeError("could not store the signature after several attempts")
+
+
+async def withdraw_signature(db: Database, campaign: str, user_id: int) -> bool:
+    """Delete this person's signature (right to erasure); True if there was one."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(Signature).where(Signature.campaign == campaign, Signature.telegram_user_id == user_id)
+        )
+    return bool(cast("CursorResult[Any]", result).rowcount)
+
+
+async def bump_funnel(
+    db: Database,
+    *,
+    campaign: str,
+    step: str,
+    language: str,
+    source: str | None,
+    day: date | None = None,
+) -> None:
+    """Add one to today's (UTC) anonymous count for this step, language and source.
+
+    One ``INSERT ... ON CONFLICT DO UPDATE SET count = count + 1`` statement: no
+    read-modify-write, so concurrent bumps from many tasks or workers never lose one.
+    """
+    if not _STEP_RE.fullmatch(step):
+        raise ValueError(f"invalid funnel step {step!r}")
+    source = source or ""
+    _check_lengths(campaign=(campaign, 64), language=(language, 16), source=(source, 64))
+    values = {
+        "campaign": campaign,
+        "day": day or datetime.now(UTC).date(),
+        "step": step,
+        "language": language,
+        "source": source,
+        "count": 1,
+    }
+    keys = ["campaign", "day", "step", "language", "source"]
+    bump = {"count": FunnelCount.count + 1}  # the existing row's count, in both dialects
+    if db.is_postgres:
+        pg = pg_insert(FunnelCount).values(values)
+        statement: Any = pg.on_conflict_do_update(index_elements=keys, set_=bump)
+    elif db.is_sqlite:
+        lite = sqlite_insert(FunnelCount).values(values)
+        statement = lite.on_conflict_do_update(index_elements=keys, set_=bump)
+    else:  # pragma: no cover - only the two supported dialects reach here
+        raise NotImplementedError(f"bump_funnel does not support {db.dialect_name}")
+    async with db.transaction() as session:
+        await session.execute(statement)
+
+
+async def funnel_counts(db: Database, campaign: str) -> dict[str, int]:
+    """Totals per step over all days, languages and sources."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(FunnelCount.step, func.sum(FunnelCount.count))
+            .where(FunnelCount.campaign == campaign)
+            .group_by(FunnelCount.step)
+        )
+        return {step: int(total or 0) for step, total in rows}

@@ -1,0 +1,159 @@
+"""Conversation state in Redis, shared by several workers behind one webhook.
+
+Keys (all under ``prefix``, all with a TTL so nothing outlives it):
+
+* ``<prefix>state:<key>`` — the JSON state record (``SET ... EX``);
+* ``<prefix>seen:<token>`` — update de-duplication (``SET NX EX``);
+* ``<prefix>lock:<key>`` — the per-user lock (``SET NX PX`` + token-checked
+  release in Lua, via redis-py's ``Lock``), its lease equal to the lock timeout.
+
+The connection pool is a ``BlockingConnectionPool``: when every connection is
+busy a command waits up to ``pool_timeout`` for one instead of failing at once
+with ``MaxConnectionsError`` (see DESIGN "Pitfalls"). Size ``max_connections``
+to the bound on concurrently handled updates. Every Redis failure surfaces as
+``StateStoreError``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockNotOwnedError, RedisError
+
+from storage.errors import LockTimeout, StateStoreError
+
+log = logging.getLogger(__name__)
+
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+class RedisStateStore:
+    """A ``StateStore`` on Redis (``redis.asyncio``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "undersign:",
+        max_connections: int = 64,
+        pool_timeout: float = 10.0,
+        socket_timeout: float = 5.0,
+        lock_poll_interval: float = 0.01,
+    ) -> None:
+        if not prefix:
+            raise ValueError("a key prefix is required so the bot's keys can be told apart")
+        self.prefix = prefix
+        self._lock_poll_interval = lock_poll_interval
+        self._pool: BlockingConnectionPool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=pool_timeout,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            health_check_interval=30,
+        )
+        self._redis: Redis = Redis(connection_pool=self._pool)
+
+    @property
+    def client(self) -> Redis:
+        """The underlying client (for health checks and tests); keys must carry ``prefix``."""
+        return self._redis
+
+    def _state_key(self, key: str) -> str:
+        return f"{self.prefix}state:{key}"
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = await self._redis.get(self._state_key(key))
+        except _FAILURES as error:
+            raise StateStoreError(f"redis GET failed: {type(error).__name__}") from error
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError as error:
+            raise StateStoreError("stored state is not valid JSON") from error
+        if not isinstance(value, dict):
+            raise StateStoreError("stored state is not a JSON object")
+        return value
+
+    async def save(self, key: str, data: dict[str, Any], ttl: int) -> None:
+        _check_ttl(ttl)
+        # Serialise first: a value that cannot be stored fails before anything is written.
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        try:
+            await self._redis.set(self._state_key(key), raw.encode(), ex=ttl)
+        except _FAILURES as error:
+            raise StateStoreError(f"redis SET failed: {type(error).__name__}") from error
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._redis.delete(self._state_key(key))
+        except _FAILURES as error:
+            raise StateStoreError(f"redis DEL failed: {type(error).__name__}") from error
+
+    async def first_time(self, token: str, ttl: int) -> bool:
+        _check_ttl(ttl)
+        try:
+            created = await self._redis.set(f"{self.prefix}seen:{token}", b"1", nx=True, ex=ttl)
+        except _FAILURES as error:
+            raise StateStoreError(f"redis SET NX failed: {type(error).__name__}") from error
+        return bool(created)
+
+    def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
+        """Wait up to ``timeout`` s for the lock, then hold it for at most ``timeout`` s.
+
+        The lease bounds how long a crashed worker can block a user. If the work
+        outlives the lease, another worker may have entered meanwhile: that is
+        logged (never raised, the work is done) so the timeout can be raised.
+        """
+        return self._lock(key, seconds=timeout)
+
+    @asynccontextmanager
+    async def _lock(self, key: str, seconds: float) -> AsyncIterator[None]:
+        lock = Lock(
+            self._redis,
+            f"{self.prefix}lock:{key}",
+            timeout=seconds,
+            sleep=self._lock_poll_interval,
+            blocking=True,
+            blocking_timeout=seconds,
+            thread_local=False,  # one Lock object per acquisition; tasks share a thread
+        )
+        try:
+            acquired = await lock.acquire()
+        except _FAILURES as error:
+            raise StateStoreError(f"redis lock failed: {type(error).__name__}") from error
+        if not acquired:
+            raise LockTimeout(f"lock not obtained within {seconds} s")
+        try:
+            yield
+        finally:
+            try:
+                await lock.release()
+            except LockNotOwnedError:
+                log.warning("state lock expired before release (work took longer than %s s)", seconds)
+            except _FAILURES as error:
+                # The lease expires by itself; the work done under the lock stands.
+                log.warning("state lock release failed: %s", type(error).__name__)
+
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except _FAILURES as error:
+            raise StateStoreError(f"redis not reachable: {type(error).__name__}") from error
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+        await self._pool.aclose()
+
+
+def _check_ttl(ttl: int) -> None:
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
+        raise ValueError("ttl must be a whole number of seconds, at least 1")

@@ -1,0 +1,112 @@
+"""Both state stores (memory and Redis, via the ``state_store`` fixture) behave the same."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from storage.errors import LockTimeout
+from storage.state import StateStore
+from storage.state_memory import MemoryStateStore
+from storage.state_redis import RedisStateStore
+
+
+async def test_save_load_delete(state_store: StateStore) -> None:
+    assert await state_store.load("state:1") is None
+    data = {"step": "name", "locale": "pt_BR", "name": "Zoë 🌍 محمد", "country_matches": ["DE", "AT"]}
+    await state_store.save("state:1", data, ttl=60)
+    assert await state_store.load("state:1") == data
+    assert await state_store.load("state:2") is None
+
+    await state_store.save("state:1", {"step": "country"}, ttl=60)  # overwrite, not merge
+    assert await state_store.load("state:1") == {"step": "country"}
+
+    await state_store.delete("state:1")
+    assert await state_store.load("state:1") is None
+    await state_store.delete("state:1")  # deleting what is gone is fine
+
+
+async def test_loaded_state_is_a_copy(state_store: StateStore) -> None:
+    await state_store.save("k", {"answers": [1]}, ttl=60)
+    loaded = await state_store.load("k")
+    assert loaded is not None
+    loaded["answers"].append(2)
+    assert await state_store.load("k") == {"answers": [1]}
+
+
+async def test_unserialisable_state_fails_before_writing(state_store: StateStore) -> None:
+    await state_store.save("k", {"ok": True}, ttl=60)
+    with pytest.raises(TypeError):
+        await state_store.save("k", {"bad": object()}, ttl=60)
+    assert await state_store.load("k") == {"ok": True}
+
+
+@pytest.mark.parametrize("ttl", [0, -5])
+async def test_ttl_is_required(state_store: StateStore, ttl: int) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        await state_store.save("k", {}, ttl=ttl)
+    with pytest.raises(ValueError, match="ttl"):
+        await state_store.first_time("t", ttl=ttl)
+
+
+async def test_first_time(state_store: StateStore) -> None:
+    assert await state_store.first_time("update:1001", ttl=60) is True
+    assert await state_store.first_time("update:1001", ttl=60) is False
+    assert await state_store.first_time("update:1002", ttl=60) is True
+    results = await asyncio.gather(*(state_store.first_time("update:2000", ttl=60) for _ in range(20)))
+    assert results.count(True) == 1
+
+
+async def test_first_time_and_state_keys_do_not_collide(state_store: StateStore) -> None:
+    assert await state_store.first_time("same", ttl=60) is True
+    assert await state_store.load("same") is None
+    await state_store.save("other", {"a": 1}, ttl=60)
+    assert await state_store.first_time("other", ttl=60) is True
+
+
+async def test_lock_serialises_read_modify_write(state_store: StateStore) -> None:
+    await state_store.save("counter", {"n": 0}, ttl=60)
+
+    async def increment() -> None:
+        async with state_store.lock("user:7", timeout=10):
+            current = await state_store.load("counter")
+            assert current is not None
+            await asyncio.sleep(0)  # give the others every chance to interleave
+            await state_store.save("counter", {"n": current["n"] + 1}, ttl=60)
+
+    await asyncio.gather(*(increment() for _ in range(25)))
+    assert await state_store.load("counter") == {"n": 25}
+
+
+async def test_locks_on_different_keys_do_not_block_each_other(state_store: StateStore) -> None:
+    async with state_store.lock("user:1", timeout=5), state_store.lock("user:2", timeout=5):
+        pass
+
+
+async def test_lock_timeout(state_store: StateStore) -> None:
+    async with state_store.lock("user:9", timeout=5):
+        with pytest.raises(LockTimeout):
+            async with state_store.lock("user:9", timeout=0.2):
+                pytest.fail("entered a held lock")
+    async with state_store.lock("user:9", timeout=1):  # free again afterwards
+        pass
+
+
+async def test_lock_released_on_error(state_store: StateStore) -> None:
+    with pytest.raises(RuntimeError):
+        async with state_store.lock("user:3", timeout=5):
+            raise RuntimeError("handler failed")
+    async with state_store.lock("user:3", timeout=1):
+        pass
+
+
+async def test_ping_and_close(state_store: StateStore) -> None:
+    await state_store.ping()
+
+
+def test_both_stores_satisfy_the_protocol() -> None:
+    """Checked by mypy: both classes are assignable to ``StateStore``."""
+    memory: StateStore = MemoryStateStore()
+    redis: StateStore = RedisStateStore("redis://127.0.0.1:6379/15")  # no connection until used
+    assert memory is not redis
