@@ -1,0 +1,303 @@
+"""Wiring: the one place that picks the runtime, the state store and the database.
+
+``BotApp(settings, mode=...)`` connects to the state store and the database
+(failing with one line naming ``REDIS_URL`` or ``DATABASE_URL`` if they do not
+answer), applies migrations, calls getMe, builds the core and then either polls
+or serves the webhook. ``run(stop)`` does all of it until ``stop`` is set and
+shuts down gracefully: no new updates, in-flight ones finish (bounded), pools
+closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import text
+
+from bot.logs import mask, mask_url
+from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
+from bot.settings import Settings, load_settings
+from bot.webhook import WebhookServer, webhook_url
+from handlers.core import Deliver
+from handlers.events import Event
+from storage.db import Database
+from storage.state import StateStore
+
+log = logging.getLogger("bot.app")
+
+Mode = Literal["polling", "webhook"]
+SHUTDOWN_GRACE = 25.0  # platforms usually allow ~30 s between SIGTERM and SIGKILL
+DEMO_TOKEN = "123456:DEMO"  # noqa: S105 - a throwaway token only the local emulator accepts
+
+
+class StartupError(Exception):
+    """A service the bot needs is unreachable; the message is one line for the operator."""
+
+
+class CoreLike(Protocol):
+    async def handle(self, event: Event, deliver: Deliver) -> None: ...
+
+
+CoreFactory = Callable[..., CoreLike]  # keyword arguments as ``handlers.core.build_core``
+
+
+def _reason(error: BaseException) -> str:
+    """A short, secret-free reason: the exception type and the first line of its message."""
+    inner = getattr(error, "orig", None) or error.__cause__ or error
+    first = (str(inner).strip().splitlines() or [""])[0][:200]
+    return mask(f"{type(inner).__name__}: {first}" if first else type(inner).__name__)
+
+
+def make_store(settings: Settings) -> StateStore:
+    if settings.redis_url:
+        from storage.state_redis import RedisStateStore
+
+        return RedisStateStore(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            max_connections=settings.max_concurrent_updates + 16,  # + health checks and bursts
+        )
+    from storage.state_memory import MemoryStateStore
+
+    return MemoryStateStore()
+
+
+def make_database(settings: Settings) -> Database:
+    return Database(settings.database_url, pool_size=settings.max_concurrent_updates)
+
+
+async def migrate(database_url: str) -> str:
+    """Apply every migration and return the revision the database is now at."""
+    from storage.migrate import upgrade
+
+    try:
+        await upgrade(database_url)
+        db = Database(database_url, pool_size=1)
+        try:
+            async with db.engine.connect() as connection:
+                revision = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        finally:
+            await db.dispose()
+    except Exception as error:
+        raise StartupError(
+            f"DATABASE_URL {mask_url(database_url)} cannot be reached or migrated ({_reason(error)})"
+        ) from None
+    return str(revision or "base")
+
+
+def _default_core_factory(**kwargs: Any) -> CoreLike:
+    from handlers.core import build_core
+
+    return build_core(**kwargs)
+
+
+class BotApp:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        mode: Mode = "polling",
+        runtime: RuntimeName | None = None,
+        core_factory: CoreFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.mode = mode
+        self.runtime_name: RuntimeName = runtime or settings.bot_runtime
+        self._core_factory = core_factory
+        self.runtime: Runtime | None = None
+        self.store: StateStore | None = None
+        self.db: Database | None = None
+        self.server: WebhookServer | None = None
+        self.info: BotInfo | None = None
+        self.port: int | None = None
+        self._stop_polling = asyncio.Event()
+        self._polling: asyncio.Task[None] | None = None
+
+    async def start(self) -> BotInfo:
+        """Connect, migrate, getMe, build the core and start receiving updates."""
+        settings = self.settings
+        token = settings.token  # SettingsError before we touch anything
+        if self.mode == "webhook":
+            url, secret = settings.require_webhook()
+        self.store = make_store(settings)
+        try:
+            await self.store.ping()
+        except Exception as error:
+            raise StartupError(
+                f"REDIS_URL {mask_url(settings.redis_url or '')} is unreachable ({_reason(error)})"
+            ) from None
+        await migrate(settings.database_url)
+        self.db = make_database(settings)
+
+        self.runtime = make_runtime(
+            self.runtime_name,
+            token=token,
+            api_url=settings.telegram_api_url,
+            max_concurrent_updates=settings.max_concurrent_updates,
+        )
+        try:
+            self.info = await self.runtime.start()
+        except Exception as error:
+            raise StartupError(
+                f"getMe failed at TELEGRAM_API_URL {settings.telegram_api_url}: "
+                f"check BOT_TOKEN and the network ({_reason(error)})"
+            ) from None
+        factory = self._core_factory or _default_core_factory
+        try:
+            core = factory(
+                store=self.store,
+                db=self.db,
+                campaign=settings.campaign,
+                default_locale=settings.default_locale,
+                admin_ids=settings.admin_ids,
+                state_ttl=settings.state_ttl,
+                bot_username=self.info.username,
+            )
+        except Exception as error:
+            log.debug("building the core failed", exc_info=True)
+            raise StartupError(
+                f"cannot build the conversation for CAMPAIGN={settings.campaign!r}, "
+                f"DEFAULT_LOCALE={settings.default_locale!r} ({_reason(error)})"
+            ) from None
+        self.runtime.attach(core.handle)
+        await self._publish_commands(core)
+        log.info("bot @%s starting: runtime %s, %s mode", self.info.username, self.runtime_name, self.mode)
+
+        if self.mode == "polling":
+            try:
+                await self.runtime.delete_webhook()  # getUpdates is refused while a webhook is set
+            except Exception as error:
+                raise StartupError(f"deleteWebhook failed before polling ({_reason(error)})") from None
+            self._stop_polling.clear()
+            self._polling = asyncio.create_task(self.runtime.run_polling(self._stop_polling))
+            return self.info
+
+        self.server = WebhookServer(
+            self.runtime,
+            secret=secret,
+            max_concurrent_updates=settings.max_concurrent_updates,
+            health=self.healthy,
+        )
+        try:
+            self.port = await self.server.start(settings.webhook_listen, settings.port, grace=SHUTDOWN_GRACE)
+        except OSError as error:
+            raise StartupError(
+                f"cannot listen on WEBHOOK_LISTEN:PORT {settings.webhook_listen}:{settings.port} ({_reason(error)})"
+            ) from None
+        try:
+            await self.runtime.set_webhook(webhook_url(url), secret)
+        except Exception as error:
+            raise StartupError(f"setWebhook refused WEBHOOK_URL {webhook_url(url)} ({_reason(error)})") from None
+        return self.info
+
+    async def _publish_commands(self, core: CoreLike) -> None:
+        """Fill Telegram's command menu if the core offers one.
+
+        The core may define ``menu_commands() -> {language_code or None: [(command, description)]}``;
+        a failure here is logged and does not stop the bot.
+        """
+        menu = getattr(core, "menu_commands", None)
+        if menu is None or self.runtime is None:
+            return
+        for language, commands in menu().items():
+            try:
+                await self.runtime.set_commands([BotCommand(c, d) for c, d in commands], language_code=language)
+            except Exception as error:
+                log.warning("setMyCommands (%s) failed (%s)", language or "default", _reason(error))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start, serve until ``stop`` is set, then shut down.
+
+        If polling ends by itself (an unexpected error), the bot shuts down and
+        ``StartupError`` tells the caller to exit non-zero, so the platform restarts it.
+        """
+        polling_died = False
+        try:
+            await self.start()
+            stopped = asyncio.ensure_future(stop.wait())
+            waiters: set[asyncio.Future[Any]] = {stopped}
+            if self._polling is not None:
+                waiters.add(self._polling)
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            polling_died = stopped not in done
+        finally:
+            await self.stop()
+        if polling_died:
+            raise StartupError("polling stopped unexpectedly (see the log above); exiting so the bot is restarted")
+
+    async def stop(self) -> None:
+        """Stop receiving, let in-flight updates finish (bounded), close everything. Idempotent."""
+        if self._polling is not None:
+            self._stop_polling.set()
+            polling, self._polling = self._polling, None
+            try:
+                await asyncio.wait_for(polling, SHUTDOWN_GRACE)
+            except Exception as error:
+                log.error("polling stopped with an error (%s)", _reason(error))
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        if self.runtime is not None:
+            await self.runtime.drain(SHUTDOWN_GRACE)
+            await self.runtime.close()
+            self.runtime = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+        if self.db is not None:
+            await self.db.dispose()
+            self.db = None
+
+    async def healthy(self) -> bool:
+        """True when the state store and the database both answer (for ``/healthz``)."""
+        if self.store is None or self.db is None:
+            return False
+        try:
+            await self.store.ping()
+            async with self.db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:
+            log.warning("health check failed (%s)", _reason(error))
+            return False
+        return True
+
+
+async def run_demo(
+    *,
+    runtime: RuntimeName | None = None,
+    lang: str = "en",
+    user_id: int = 1001,
+    first_name: str = "Demo",
+    core_factory: CoreFactory | None = None,
+) -> None:
+    """The real bot, polling the in-process emulator, with a terminal chat in the foreground.
+
+    No token and no services: a throwaway token, a temporary SQLite file and the
+    in-memory state store.
+    """
+    from bot.emulator import Emulator
+    from bot.emulator.terminal import run_terminal_chat
+
+    emulator = Emulator(token=DEMO_TOKEN)
+    api_url = await emulator.start(port=0)
+    with tempfile.TemporaryDirectory(prefix="undersign-demo-") as tmp:
+        settings = load_settings(
+            bot_token=DEMO_TOKEN,
+            telegram_api_url=api_url,
+            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+            redis_url=None,
+            _env_file=None,
+        )
+        app = BotApp(settings, mode="polling", runtime=runtime, core_factory=core_factory)
+        try:
+            await app.start()
+            await run_terminal_chat(emulator, user_id=user_id, first_name=first_name, language_code=lang)
+        finally:
+            await app.stop()
+            await emulator.stop()

@@ -1,0 +1,177 @@
+"""The command line, as an operator meets it: real subprocesses, stderr, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.botapp import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = [[], ["run"], ["demo"], ["migrate"]]
+
+
+def python_m_bot(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_"))}
+    clean["PYTHONPATH"] = str(ROOT)
+    clean.update(env or {})
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=clean,
+        cwd=cwd or ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")
+def test_help_of_every_command(command: list[str]) -> None:
+    result = python_m_bot(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: python -m bot")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("runtime", ["aiogram", "ptb"])
+def test_demo_needs_no_token_and_answers_in_the_terminal(runtime: str, tmp_path: Path) -> None:
+    result = python_m_bot("demo", "--runtime", runtime, "--lang", "de", stdin="/start\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "bot: " in result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    assert list(tmp_path.iterdir()) == []  # the throwaway database is gone
+
+
+def test_run_with_a_malformed_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = python_m_bot("run", env={"BOT_TOKEN": "bad"}, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "BOT_TOKEN" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_run_without_a_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = python_m_bot("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: BOT_TOKEN is not set: get one from @BotFather, or try the bot locally with `python -m bot demo`"
+    ]
+
+
+def test_webhook_mode_without_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = python_m_bot("run", "--mode", "webhook", env={"BOT_TOKEN": "123:abc"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "WEBHOOK_URL" in result.stderr
+
+
+def test_unreachable_database_names_it_with_the_password_masked(tmp_path: Path) -> None:
+    result = python_m_bot(
+        "run",
+        env={"BOT_TOKEN": "123:abc", "DATABASE_URL": "postgresql://bot:hunter2@127.0.0.1:1/undersign"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: DATABASE_URL postgresql+asyncpg://bot:***@127.0.0.1:1/undersign")
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_redis_names_it_with_the_password_masked(tmp_path: Path) -> None:
+    result = python_m_bot(
+        "run", env={"BOT_TOKEN": "123:abc", "REDIS_URL": "redis://:hunter2@127.0.0.1:1/0"}, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: REDIS_URL redis://:***@127.0.0.1:1/0")
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_prints_the_revision(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    result = python_m_bot("migrate", env={"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("database is at revision ")
+    assert result.stdout.split()[-1] != "base"
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+@pytest.mark.parametrize("runtime", ["aiogram", "ptb"])
+async def test_run_answers_then_stops_cleanly_on_sigterm(
+    runtime: str, mode: str, emulator: Any, tmp_path: Path
+) -> None:
+    """``python -m bot run`` as the Procfile's processes run it, against the emulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        BOT_TOKEN=emulator.token,
+        TELEGRAM_API_URL=emulator.base_url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+        LOG_LEVEL="DEBUG",
+    )
+    if mode == "webhook":
+        port = free_port()
+        env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}", WEBHOOK_SECRET="cli-test-secret", PORT=str(port))
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "run", "--runtime", runtime, "--mode", mode),
+        env=env,
+        cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        user = emulator.user(3001, first_name="Ada", language_code="en")
+        await user.send("/start")
+        assert (await user.wait_message(timeout=30)).text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log
+    assert emulator.token not in log
+    assert "SIGTERM received" in log
+
+
+async def test_a_webhook_port_in_use_is_one_line_and_exit_1(emulator: Any, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_"))}
+        env.update(
+            PYTHONPATH=str(ROOT),
+            BOT_TOKEN=emulator.token,
+            TELEGRAM_API_URL=emulator.base_url,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+            WEBHOOK_URL=f"http://127.0.0.1:{port}",
+            WEBHOOK_SECRET="cli-test-secret",
+            WEBHOOK_LISTEN="127.0.0.1",
+            PORT=str(port),
+            LOG_LEVEL="WARNING",
+        )
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bot", "run", "--mode", "webhook"),
+            env=env,
+            cwd=tmp_path,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: cannot listen on WEBHOOK_LISTEN:PORT 127.0.0.1:{port} ")
+    assert "in use" in lines[0]
