@@ -28,12 +28,12 @@ def say(message: str) -> None:
 
 
 def sh(*args: str | Path, check: bool = True, env: dict[str, str] | None = None) -> int:
-    return subprocess.run([str(a) for a in args], cwd=ROOT, check=check, env=env).returncode
+    return subprocess.run([str(a) for a in args], cwd=ROOT, check=check, env=env).returncode  # noqa: S603
 
 
 def ensure_venv(lock: str) -> None:
     """Create .venv and install the locked dependencies; re-install only when the lock changes."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before anything checks the version
         sys.exit(f"undersign needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         say("creating .venv")
@@ -59,7 +59,10 @@ def run(args: list[str]) -> int:
     compile_catalogs()
     env_file = ROOT / ".env"
     has_token = bool(os.environ.get("BOT_TOKEN")) or (
-        env_file.exists() and any(line.startswith("BOT_TOKEN=") and line.strip() != "BOT_TOKEN=" for line in env_file.read_text().splitlines())
+        env_file.exists()
+        and any(
+            line.startswith("BOT_TOKEN=") and line.strip() != "BOT_TOKEN=" for line in env_file.read_text().splitlines()
+        )
     )
     command = ["run", *args] if has_token else ["demo", *args]
     if not has_token:

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from bot.app import BotApp, Mode, StartupError, migrate, run_demo
+from bot.i18n_commands import i18n
 from bot.logs import setup_logging
 from bot.runtimes import RuntimeName
 from bot.settings import Settings, SettingsError, load_settings
@@ -109,3 +110,6 @@ def migrate_command() -> None:
     setup_logging(settings.log_level, _secrets(settings))
     revision = asyncio.run(migrate(settings.database_url))
     click.echo(f"database is at revision {revision}")
+
+
+main.add_command(i18n)

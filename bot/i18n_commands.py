@@ -21,7 +21,7 @@ def pybabel(*args: str) -> None:
     previous = Path.cwd()
     os.chdir(ROOT)
     try:
-        CommandLineInterface().run(["pybabel", "--quiet", *args])
+        CommandLineInterface().run(["pybabel", "--quiet", *args])  # type: ignore[no-untyped-call]
     finally:
         os.chdir(previous)
 

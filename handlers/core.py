@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from handlers import conversation
+from handlers import conversation, fallback
 from handlers.campaign import load_campaign
 from handlers.events import Event
 from handlers.i18n import I18n
@@ -97,6 +97,21 @@ class Core:
             result = await deliver(reply)
             if not result.ok and result.error == "blocked":
                 return  # the user blocked the bot: nothing more can reach them
+
+    def menu_commands(self) -> dict[str | None, list[tuple[str, str]]]:
+        """Telegram's command menu per language (``setMyCommands`` takes ISO 639-1 codes)."""
+        i18n = self.services.i18n
+        menus: dict[str | None, list[tuple[str, str]]] = {}
+        for locale in i18n.locales:
+            language = None if locale == i18n.default_locale else locale.split("_")[0]
+            if language in menus:
+                continue  # zh_Hans and zh_Hant share "zh": the first catalog wins
+            entries = []
+            for line in fallback.command_lines(i18n.get(locale)):
+                command, _, description = line.partition(" ")
+                entries.append((command.lstrip("/"), description.lstrip(" —–-:").strip()[:256] or command))
+            menus[language] = entries
+        return menus
 
     def _apology(self, event: Event) -> list[Reply]:
         i18n = self.services.i18n

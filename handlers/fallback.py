@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from handlers.i18n import Translator
 from handlers.replies import Button
 from handlers.state import Step
 from handlers.turn import Turn
 
 
-def help_text(turn: Turn) -> None:
-    t = turn.t
-    lines = [
-        t.gettext("Here is what you can do:"),
+def command_lines(t: Translator) -> list[str]:
+    """One line per command, "/command — what it does", in the user's language."""
+    return [
         t.gettext("/start — read the letter and sign it"),
         t.gettext("/mysignature — see what is stored about your signature"),
         t.gettext("/withdraw — erase your signature"),
@@ -19,7 +19,10 @@ def help_text(turn: Turn) -> None:
         t.gettext("/cancel — stop signing; nothing is stored"),
         t.gettext("/help — this list"),
     ]
-    turn.send("\n".join(lines))
+
+
+def help_text(turn: Turn) -> None:
+    turn.send("\n".join([turn.t.gettext("Here is what you can do:"), *command_lines(turn.t)]))
 
 
 def unknown_command(turn: Turn) -> None:

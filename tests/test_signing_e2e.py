@@ -1,0 +1,140 @@
+"""The signing conversation end to end: the real bot process objects, real HTTP, the emulator.
+
+Every combination of runtime (aiogram, python-telegram-bot) and mode (polling, webhook)
+runs the same walk; the PostgreSQL + Redis variant runs it on the production backends.
+After every walk the emulator must have refused nothing the bot sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot.emulator.users import BotMessage, SimulatedUser
+from handlers.campaign import load_campaign
+from handlers.i18n import I18n
+from storage import signatures
+from storage.db import Database
+
+
+async def until(user: SimulatedUser, predicate: Callable[[BotMessage], bool], within: float = 10) -> BotMessage:
+    """The next bot message (or edit) in this chat for which ``predicate`` holds."""
+    async with asyncio.timeout(within):
+        while True:
+            message = await user.wait_message(timeout=within)
+            if predicate(message):
+                return message
+
+
+def has(text: str) -> Callable[[BotMessage], bool]:
+    return lambda message: text in message.text
+
+
+async def walk_to_signature(user: SimulatedUser, *, country_query: str) -> BotMessage:
+    await user.send("/start share_link_1")
+    await until(user, has("mass internment"))
+    await user.press("📖 Read the letter")
+    await until(user, has("people have signed"))
+    await user.press("✍️ Sign the letter")
+    await until(user, has("Before you sign"))
+    await user.press("✅ I agree and want to sign")
+    await until(user, has("What name should we sign with?"))
+    await user.send("Ada <Lovelace> & Co")
+    await until(user, has("Which country"))
+    await user.send(country_query)
+    review = await until(user, has("You are signing as"))
+    assert "Ada <Lovelace> & Co" in review.text  # escaped on the way, shown exactly
+    # A quick double tap on Confirm: both presses reach the bot before either is answered.
+    first, second = await asyncio.gather(user.press("✅ Confirm and sign"), user.press("✅ Confirm and sign"))
+    assert "already signed" in f"{first.text} {second.text}"
+    return await until(user, has("Thank you, Ada"))
+
+
+async def test_full_signature_on_every_runtime_and_mode(start_bot: Any) -> None:
+    bot = await start_bot(core="real")
+    user = bot.emulator.user(2001, first_name="Ada", last_name="Lovelace", language_code="en")
+    thanks = await walk_to_signature(user, country_query="deutschland")
+    assert "1 person has signed" in thanks.text
+    assert thanks.buttons[0][0].url.startswith("https://t.me/share/url?url=")
+
+    db = Database(bot.settings.database_url)
+    try:
+        stored = await signatures.get_signature(db, "xinjiang", 2001)
+        assert stored is not None
+        assert (stored.name, stored.country, stored.source) == ("Ada <Lovelace> & Co", "DE", "share_link_1")
+        assert await signatures.count_signatures(db, "xinjiang") == 1  # the double tap signed once
+    finally:
+        await db.dispose()
+
+    await user.send("/withdraw")
+    await until(user, has("withdraw your signature"))
+    await user.press("Yes, erase my signature")
+    await until(user, has("erased"))
+    assert bot.emulator.rejected == []
+
+
+async def test_groups_are_pointed_to_a_private_chat(start_bot: Any) -> None:
+    bot = await start_bot(core="real")
+    user = bot.emulator.user(2002, first_name="Bo", language_code="en")
+    group = bot.emulator.group(-100200, title="Supporters")
+    await group.send(user, "/start")
+    reply = await group.wait_message(timeout=10)
+    assert "private chat" in reply.text
+    assert reply.buttons[0][0].url == "https://t.me/undersign_bot?start=group"
+    assert bot.emulator.rejected == []
+
+
+async def test_stickers_edits_and_long_text_get_kind_answers(start_bot: Any) -> None:
+    bot = await start_bot(core="real")
+    user = bot.emulator.user(2003, first_name="Cy", language_code="en")
+    await user.send_sticker()
+    await until(user, has("only read text"))
+    await user.send("x" * 4096)  # the longest message Telegram lets a user send
+    await until(user, has("buttons"))
+    await user.edit_last("changed")
+    await until(user, has("not edits"))
+    assert bot.emulator.rejected == []
+
+
+# Telegram's language_code for each catalog, in the forms Telegram sends.
+TELEGRAM_CODES = {
+    "en": "en", "fr": "fr", "es": "es", "ar": "ar", "ug": "ug", "kk": "kk", "uz": "uz", "ky": "ky",
+    "tr": "tr", "ru": "ru", "zh_Hans": "zh-hans", "zh_Hant": "zh-hant", "de": "de", "fa": "fa",
+    "id": "id", "ur": "ur", "pt_BR": "pt-br", "it": "it",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", sorted(TELEGRAM_CODES))
+async def test_the_letter_in_the_user_s_language(start_webhook_bot: Any, locale: str) -> None:
+    bot = await start_webhook_bot(core="real")
+    t = I18n().get(locale)
+    campaign = load_campaign("xinjiang")
+    user = bot.emulator.user(2004, first_name="Dilnur", language_code=TELEGRAM_CODES[locale])
+    await user.send("/start")
+    welcome = await user.wait_message(timeout=10)
+    assert t.plain(campaign.title) in welcome.text
+    await user.press(t.gettext("📖 Read the letter"))
+    letter = await until(user, lambda m: bool(m.buttons))
+    assert t.plain(campaign.letter.demands[0]) in letter.text
+    assert letter.buttons[0][0].text == t.gettext("✍️ Sign the letter")
+    if locale != "en":  # really translated, not the English fallback
+        assert campaign.letter.demands[0] not in letter.text
+        assert letter.buttons[0][0].text != "✍️ Sign the letter"
+    assert bot.emulator.rejected == []
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_full_signature_on_postgres_and_redis(
+    start_webhook_bot: Any, scratch_postgres_url: str, redis_url: str, state_prefix: str
+) -> None:
+    bot = await start_webhook_bot(
+        core="real", database_url=scratch_postgres_url, redis_url=redis_url, redis_prefix=state_prefix
+    )
+    user = bot.emulator.user(2005, first_name="Ada", language_code="en")
+    thanks = await walk_to_signature(user, country_query="Allemagne")
+    assert "1 person has signed" in thanks.text
+    assert bot.emulator.rejected == []
