@@ -138,3 +138,62 @@ async def test_full_signature_on_postgres_and_redis(
     thanks = await walk_to_signature(user, country_query="Allemagne")
     assert "1 person has signed" in thanks.text
     assert bot.emulator.rejected == []
+
+
+@pytest.mark.redis
+async def test_a_restarted_bot_continues_where_the_user_was(
+    start_webhook_bot: Any, redis_url: str, state_prefix: str
+) -> None:
+    """The state lives in Redis: a new bot process picks the conversation up mid-flow."""
+    bot = await start_webhook_bot(core="real", redis_url=redis_url, redis_prefix=state_prefix)
+    user = bot.emulator.user(2006, first_name="Ada", language_code="en")
+    await user.send("/start")
+    await until(user, has("mass internment"))
+    await user.press("📖 Read the letter")
+    await until(user, has("people have signed"))
+    await user.press("✍️ Sign the letter")
+    await until(user, has("Before you sign"))
+    await user.press("✅ I agree and want to sign")
+    await until(user, has("What name"))
+    await bot.app.stop()
+
+    restarted = await start_webhook_bot(
+        core="real", redis_url=redis_url, redis_prefix=state_prefix, database_url=bot.settings.database_url
+    )
+    await user.send("Ada Restarted")
+    await until(user, has("Which country"))
+    await user.send("France")
+    await until(user, has("You are signing as"))
+    await user.press("✅ Confirm and sign")
+    await until(user, has("Thank you, Ada Restarted"))
+    assert restarted.emulator.rejected == []
+
+
+async def test_concurrent_signers_are_all_counted(start_webhook_bot: Any) -> None:
+    bot = await start_webhook_bot(core="real")
+    users = [bot.emulator.user(3000 + i, first_name=f"Signer{i}", language_code="en") for i in range(12)]
+
+    async def sign(user: SimulatedUser) -> None:
+        await user.send("/start")
+        await until(user, has("mass internment"))
+        await user.press("📖 Read the letter")
+        await until(user, has("people have signed"))
+        await user.press("✍️ Sign the letter")
+        await until(user, has("Before you sign"))
+        await user.press("✅ I agree and want to sign")
+        await until(user, has("What name"))
+        await user.press(f"Sign as {user.first_name}")
+        await until(user, has("Which country"))
+        await user.press("Canada")
+        await until(user, has("You are signing as"))
+        await user.press("✅ Confirm and sign")
+        await until(user, has("Thank you"))
+
+    await asyncio.gather(*(sign(user) for user in users))
+    db = Database(bot.settings.database_url)
+    try:
+        assert await signatures.count_signatures(db, "xinjiang") == 12
+        assert (await signatures.funnel_counts(db, "xinjiang"))["signed"] == 12
+    finally:
+        await db.dispose()
+    assert bot.emulator.rejected == []
