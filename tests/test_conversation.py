@@ -94,8 +94,7 @@ def store() -> MemoryStateStore:
     return MemoryStateStore()
 
 
-@pytest.fixture
-def core(db: Database, store: MemoryStateStore) -> Core:
+def make_core(db: Database, store: MemoryStateStore) -> Core:
     return build_core(
         store=store,
         db=db,
@@ -105,6 +104,11 @@ def core(db: Database, store: MemoryStateStore) -> Core:
         state_ttl=3600,
         bot_username="undersign_bot",
     )
+
+
+@pytest.fixture
+def core(db: Database, store: MemoryStateStore) -> Core:
+    return make_core(db, store)
 
 
 async def sign_up_to_review(ada: Chatter) -> None:
@@ -243,23 +247,12 @@ async def test_group_chat_points_to_private_chat_and_stores_nothing(core: Core, 
 
 
 async def test_restart_mid_conversation_continues(db: Database, store: MemoryStateStore) -> None:
-    def fresh_core() -> Core:
-        return build_core(
-            store=store,
-            db=db,
-            campaign="xinjiang",
-            default_locale="en",
-            admin_ids=frozenset(),
-            state_ttl=3600,
-            bot_username="undersign_bot",
-        )
-
-    ada = Chatter(fresh_core())
+    ada = Chatter(make_core(db, store))
     await ada.text("/start")
     await ada.press("sign")
     await ada.press("agree")
     await ada.text("Ada")
-    ada.core = fresh_core()  # the bot process restarted; the state store kept the state
+    ada.core = make_core(db, store)  # the bot process restarted; the state store kept the state
     assert "You are signing as <b>Ada</b>, France." in texts(await ada.text("France"))
 
 

@@ -33,8 +33,9 @@ def has(text: str) -> Callable[[BotMessage], bool]:
     return lambda message: text in message.text
 
 
-async def walk_to_signature(user: SimulatedUser, *, country_query: str) -> BotMessage:
-    await user.send("/start share_link_1")
+async def read_and_agree(user: SimulatedUser, start: str = "/start") -> None:
+    """From /start to the name question: read the letter, choose to sign, agree."""
+    await user.send(start)
     await until(user, has("mass internment"))
     await user.press("📖 Read the letter")
     await until(user, has("people have signed"))
@@ -42,6 +43,10 @@ async def walk_to_signature(user: SimulatedUser, *, country_query: str) -> BotMe
     await until(user, has("Before you sign"))
     await user.press("✅ I agree and want to sign")
     await until(user, has("What name should we sign with?"))
+
+
+async def walk_to_signature(user: SimulatedUser, *, country_query: str) -> BotMessage:
+    await read_and_agree(user, "/start share_link_1")
     await user.send("Ada <Lovelace> & Co")
     await until(user, has("Which country"))
     await user.send(country_query)
@@ -147,14 +152,7 @@ async def test_a_restarted_bot_continues_where_the_user_was(
     """The state lives in Redis: a new bot process picks the conversation up mid-flow."""
     bot = await start_webhook_bot(core="real", redis_url=redis_url, redis_prefix=state_prefix)
     user = bot.emulator.user(2006, first_name="Ada", language_code="en")
-    await user.send("/start")
-    await until(user, has("mass internment"))
-    await user.press("📖 Read the letter")
-    await until(user, has("people have signed"))
-    await user.press("✍️ Sign the letter")
-    await until(user, has("Before you sign"))
-    await user.press("✅ I agree and want to sign")
-    await until(user, has("What name"))
+    await read_and_agree(user)
     await bot.app.stop()
 
     restarted = await start_webhook_bot(
@@ -174,14 +172,7 @@ async def test_concurrent_signers_are_all_counted(start_webhook_bot: Any) -> Non
     users = [bot.emulator.user(3000 + i, first_name=f"Signer{i}", language_code="en") for i in range(12)]
 
     async def sign(user: SimulatedUser) -> None:
-        await user.send("/start")
-        await until(user, has("mass internment"))
-        await user.press("📖 Read the letter")
-        await until(user, has("people have signed"))
-        await user.press("✍️ Sign the letter")
-        await until(user, has("Before you sign"))
-        await user.press("✅ I agree and want to sign")
-        await until(user, has("What name"))
+        await read_and_agree(user)
         await user.press(f"Sign as {user.first_name}")
         await until(user, has("Which country"))
         await user.press("Canada")
