@@ -57,17 +57,8 @@ def compile_catalogs() -> None:
 def run(args: list[str]) -> int:
     ensure_venv("requirements.lock")
     compile_catalogs()
-    env_file = ROOT / ".env"
-    has_token = bool(os.environ.get("BOT_TOKEN")) or (
-        env_file.exists()
-        and any(
-            line.startswith("BOT_TOKEN=") and line.strip() != "BOT_TOKEN=" for line in env_file.read_text().splitlines()
-        )
-    )
-    command = ["run", *args] if has_token else ["demo", *args]
-    if not has_token:
-        say("no BOT_TOKEN: starting the local Telegram emulator and a terminal chat (type /start)")
-    return sh(PYTHON, "-m", "bot", *command, check=False)
+    # The bot reads BOT_TOKEN from the environment or .env; without one it starts the demo.
+    return sh(PYTHON, "-m", "bot", "run", "--demo-without-token", *args, check=False)
 
 
 def test(args: list[str]) -> int:

@@ -65,9 +65,19 @@ def main() -> None:
     help="polling: one process calls getUpdates. webhook: Telegram calls WEBHOOK_URL (several workers).",
 )
 @click.option("--runtime", type=RUNTIMES, default=None, help="Framework runtime [default: BOT_RUNTIME or aiogram].")
-def run(mode: Mode, runtime: RuntimeName | None) -> None:
+@click.option(
+    "--demo-without-token",
+    is_flag=True,
+    help="With no BOT_TOKEN, start the terminal demo instead of failing (the README's first command).",
+)
+@click.pass_context
+def run(ctx: click.Context, mode: Mode, runtime: RuntimeName | None, demo_without_token: bool) -> None:
     """Run the bot until SIGTERM or SIGINT (Ctrl-C), then shut down gracefully."""
     settings = load_settings()
+    if demo_without_token and settings.bot_token is None:
+        click.echo("No BOT_TOKEN: starting the local Telegram emulator and a terminal chat.", err=True)
+        ctx.invoke(demo, runtime=runtime)
+        return
     setup_logging(settings.log_level, _secrets(settings))
     settings.token  # noqa: B018 - fail now, with the one-line error, if BOT_TOKEN is missing
     if mode == "webhook":

@@ -56,7 +56,7 @@ async def on_command(turn: Turn, command: str) -> None:
         case "start":
             await start(turn)
         case "language":
-            await language.show_picker(turn)
+            language.show_picker(turn)
         case "help":
             fallback.help_text(turn)
         case "mysignature":
@@ -79,7 +79,7 @@ async def on_button(turn: Turn, data: str) -> None:
         case welcome.READ:
             await show_letter(turn)
         case language.OPEN:
-            await language.show_picker(turn)
+            language.show_picker(turn)
         case language.PICK:
             if language.choose(turn, argument):
                 await welcome.show(turn)

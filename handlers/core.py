@@ -74,7 +74,8 @@ class Core:
         await conversation.step(turn)
         turn.answer()  # a pressed button is always answered, so the client's spinner stops
         log.info("update %s: %s -> %s", event.update_id, event.kind.value, turn.state.step.value)
-        await self.store.save(f"state:{owner}", turn.state.to_dict(), self.state_ttl)
+        if event.chat.is_private:  # groups never hold a conversation: nothing to keep about anyone
+            await self.store.save(f"state:{owner}", turn.state.to_dict(), self.state_ttl)
         await self._count(turn)
         return turn.replies
 

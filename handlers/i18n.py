@@ -8,7 +8,7 @@ here (secure by default); a fragment that is already HTML must be wrapped in ``H
 from __future__ import annotations
 
 import html
-import logging
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,8 +20,6 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
-
-log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -92,8 +90,6 @@ def _load_catalog(directory: Path, locale: str) -> NullTranslations:
         with mo_path.open("rb") as handle:
             return Translations(handle, domain=DOMAIN)
     if po_path.exists():
-        import io
-
         with po_path.open("rb") as handle:
             catalog = read_po(handle, locale=locale)
         buffer = io.BytesIO()
@@ -105,18 +101,17 @@ def _load_catalog(directory: Path, locale: str) -> NullTranslations:
 
 @dataclass(frozen=True, slots=True)
 class Translator:
-    """The words, numbers and dates of one locale."""
+    """The words, numbers and dates of one locale (built once per locale at start)."""
 
     locale: str
     catalog: NullTranslations
+    babel_locale: Locale
+    rtl: bool
 
-    @property
-    def babel_locale(self) -> Locale:
-        return Locale.parse(self.locale)
-
-    @property
-    def rtl(self) -> bool:
-        return self.babel_locale.character_order == "right-to-left"
+    @classmethod
+    def for_locale(cls, locale: str, catalog: NullTranslations) -> Translator:
+        parsed = Locale.parse(locale)
+        return cls(locale, catalog, parsed, parsed.character_order == "right-to-left")
 
     @property
     def language_name(self) -> str:
@@ -179,7 +174,9 @@ class I18n:
         )
         self.locales: tuple[str, ...] = tuple(dict.fromkeys([SOURCE_LOCALE, *found]))
         self.default_locale = best_locale(default_locale, self.locales, SOURCE_LOCALE)
-        self._translators = {locale: Translator(locale, _load_catalog(directory, locale)) for locale in self.locales}
+        self._translators = {
+            locale: Translator.for_locale(locale, _load_catalog(directory, locale)) for locale in self.locales
+        }
 
     def match(self, language_code: str | None) -> str:
         return best_locale(language_code, self.locales, self.default_locale)

@@ -27,8 +27,8 @@ def picker(turn: Turn) -> Keyboard:
     return rows(*labels, width=2)
 
 
-async def show_picker(turn: Turn) -> None:
-    turn.answer()
+def show_picker(turn: Turn) -> None:
+    turn.answer()  # no-op if the button was already answered with a message
     turn.show(turn.t.gettext("Choose the language you want to read the letter in:"), picker(turn))
 
 
@@ -36,7 +36,7 @@ def choose(turn: Turn, locale: str) -> bool:
     """Switch to ``locale``; False (and the picker again) if it is not a language we have."""
     if locale not in turn.services.i18n.locales:
         turn.answer(turn.t.gettext("This language is not available. Please choose another one."))
-        turn.show(turn.t.gettext("Choose the language you want to read the letter in:"), picker(turn))
+        show_picker(turn)
         return False
     turn.state.locale = locale
     turn.state.locale_chosen = True

@@ -14,41 +14,27 @@ MESSAGE_LIMIT = 3500
 def split_paragraphs(paragraphs: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     """Join paragraphs into messages under ``limit``, breaking only between paragraphs.
 
-    A single paragraph longer than the limit is broken between sentences, then words:
-    never inside a word or an HTML tag (paragraphs here hold no tags spanning words).
+    A single paragraph longer than the limit is broken between words: never inside a
+    word or an HTML tag (paragraphs here hold no tags spanning words).
     """
-    pieces: list[str] = []
-    for paragraph in paragraphs:
-        pieces.extend(_split_long(paragraph, limit))
-    messages: list[str] = []
+    pieces = [part for paragraph in paragraphs for part in _pack(paragraph.split(" "), " ", limit)]
+    return _pack(pieces, "\n\n", limit)
+
+
+def _pack(pieces: list[str], separator: str, limit: int) -> list[str]:
+    """Greedily join ``pieces`` with ``separator`` into chunks of at most ``limit`` characters."""
+    chunks: list[str] = []
     current = ""
     for piece in pieces:
-        candidate = f"{current}\n\n{piece}" if current else piece
-        if len(candidate) <= limit:
+        candidate = f"{current}{separator}{piece}" if current else piece
+        if len(candidate) <= limit or not current:
             current = candidate
         else:
-            messages.append(current)
+            chunks.append(current)
             current = piece
     if current:
-        messages.append(current)
-    return messages
-
-
-def _split_long(paragraph: str, limit: int) -> list[str]:
-    if len(paragraph) <= limit:
-        return [paragraph]
-    parts: list[str] = []
-    current = ""
-    for word in paragraph.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if len(candidate) <= limit:
-            current = candidate
-        else:
-            parts.append(current)
-            current = word
-    if current:
-        parts.append(current)
-    return parts
+        chunks.append(current)
+    return chunks
 
 
 def letter_messages(turn: Turn, signed_count: int) -> list[str]:

@@ -19,18 +19,31 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = [[], ["run"], ["demo"], ["migrate"]]
 
 
+def bot_env(**settings: str) -> dict[str, str]:
+    """This environment without any bot setting of the developer's, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_"))}
+    return {**env, "PYTHONPATH": str(ROOT), **settings}
+
+
+def emulator_env(emulator: Any, tmp_path: Path, **settings: str) -> dict[str, str]:
+    """Settings for a bot process talking to ``emulator`` on a fresh SQLite file."""
+    return bot_env(
+        BOT_TOKEN=emulator.token,
+        TELEGRAM_API_URL=emulator.base_url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+        **settings,
+    )
+
+
 def python_m_bot(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_"))}
-    clean["PYTHONPATH"] = str(ROOT)
-    clean.update(env or {})
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
         text=True,
         input=stdin,
-        env=clean,
+        env=bot_env(**(env or {})),
         cwd=cwd or ROOT,
         timeout=60,
         check=False,
@@ -52,6 +65,20 @@ def test_demo_needs_no_token_and_answers_in_the_terminal(runtime: str, tmp_path:
     assert "bot: " in result.stdout
     assert "Traceback" not in result.stderr + result.stdout
     assert list(tmp_path.iterdir()) == []  # the throwaway database is gone
+
+
+def test_the_readme_run_command_falls_back_to_the_demo_without_a_token(tmp_path: Path) -> None:
+    result = python_m_bot("run", "--demo-without-token", stdin="/start\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "mass internment" in result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_the_readme_run_command_reads_the_token_from_dot_env(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BOT_TOKEN=bad\n")
+    result = python_m_bot("run", "--demo-without-token", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "BOT_TOKEN" in result.stderr
 
 
 def test_run_with_a_malformed_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -115,14 +142,7 @@ async def test_run_answers_then_stops_cleanly_on_sigterm(
     runtime: str, mode: str, emulator: Any, tmp_path: Path
 ) -> None:
     """``python -m bot run`` as the Procfile's processes run it, against the emulator."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        BOT_TOKEN=emulator.token,
-        TELEGRAM_API_URL=emulator.base_url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
-        LOG_LEVEL="DEBUG",
-    )
+    env = emulator_env(emulator, tmp_path, LOG_LEVEL="DEBUG")
     if mode == "webhook":
         port = free_port()
         env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}", WEBHOOK_SECRET="cli-test-secret", PORT=str(port))
@@ -151,12 +171,9 @@ async def test_a_webhook_port_in_use_is_one_line_and_exit_1(emulator: Any, tmp_p
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_"))}
-        env.update(
-            PYTHONPATH=str(ROOT),
-            BOT_TOKEN=emulator.token,
-            TELEGRAM_API_URL=emulator.base_url,
-            DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+        env = emulator_env(
+            emulator,
+            tmp_path,
             WEBHOOK_URL=f"http://127.0.0.1:{port}",
             WEBHOOK_SECRET="cli-test-secret",
             WEBHOOK_LISTEN="127.0.0.1",

@@ -243,7 +243,7 @@ async def test_group_chat_points_to_private_chat_and_stores_nothing(core: Core, 
     assert "private chat" in texts(replies)
     assert ada.buttons() == ["https://t.me/undersign_bot?start=group"]
     assert await ada.text("just chatting") == []
-    assert (await store.load(f"state:{ADA.id}") or {}).get("name") is None
+    assert await store.load(f"state:{ADA.id}") is None  # nothing kept about anyone in a group
 
 
 async def test_restart_mid_conversation_continues(db: Database, store: MemoryStateStore) -> None:

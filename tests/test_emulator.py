@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -12,26 +11,7 @@ import pytest
 from bot.emulator import Emulator
 from bot.emulator.html import parse_html, utf16_length
 from bot.emulator.spec import Spec
-
-Api = Callable[..., Coroutine[Any, Any, tuple[int, dict[str, Any]]]]
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-@pytest.fixture
-def api(emulator: Emulator, session: aiohttp.ClientSession) -> Api:
-    """Call a Bot API method with a JSON body; (HTTP status, decoded answer)."""
-
-    async def call(method: str, **params: Any) -> tuple[int, dict[str, Any]]:
-        url = f"{emulator.base_url}/bot{emulator.token}/{method}"
-        async with session.post(url, json=params) as response:
-            return response.status, await response.json()
-
-    return call
+from tests.fixtures.emulator import Api
 
 
 @pytest.fixture

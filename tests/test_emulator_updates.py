@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -13,24 +14,7 @@ from aiohttp import web
 
 from bot.emulator import Emulator, format_transcript
 from bot.emulator.terminal import run_terminal_chat
-
-Api = Callable[..., Coroutine[Any, Any, tuple[int, dict[str, Any]]]]
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-@pytest.fixture
-def api(emulator: Emulator, session: aiohttp.ClientSession) -> Api:
-    async def call(method: str, **params: Any) -> tuple[int, dict[str, Any]]:
-        url = f"{emulator.base_url}/bot{emulator.token}/{method}"
-        async with session.post(url, json=params) as response:
-            return response.status, await response.json()
-
-    return call
+from tests.fixtures.emulator import Api
 
 
 async def handle(api: Api, update: dict[str, Any]) -> None:
@@ -154,6 +138,22 @@ async def test_allowed_updates_filters_new_updates(api: Api, emulator: Emulator)
 # --- webhook ------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def webhook_receiver(handler: Callable[[web.Request], Awaitable[web.Response]]) -> AsyncIterator[str]:
+    """A local HTTP endpoint standing in for the bot's webhook; yields its URL."""
+    app = web.Application()
+    app.router.add_post("/hook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        await runner.cleanup()
+
+
 async def test_webhook_delivery_with_secret_and_retry(api: Api, emulator: Emulator) -> None:
     received: list[tuple[dict[str, Any], str | None]] = []
     answers = [500, 200, 200]
@@ -162,19 +162,10 @@ async def test_webhook_delivery_with_secret_and_retry(api: Api, emulator: Emulat
         received.append((await request.json(), request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
         return web.Response(status=answers.pop(0) if answers else 200)
 
-    app = web.Application()
-    app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with webhook_receiver(receive) as hook_url:
         user = emulator.user(1001, first_name="Ada")
         await user.send("queued before the webhook")
-        status, body = await api(
-            "setWebhook", url=f"http://127.0.0.1:{port}/hook", secret_token="s3cret", drop_pending_updates=True
-        )
+        status, body = await api("setWebhook", url=hook_url, secret_token="s3cret", drop_pending_updates=True)
         assert (status, body["result"]) == (200, True)
         status, body = await api("getUpdates")
         assert status == 409
@@ -200,8 +191,6 @@ async def test_webhook_delivery_with_secret_and_retry(api: Api, emulator: Emulat
         _, info = await api("getWebhookInfo")
         assert info["result"]["url"] == ""
         assert (await api("getUpdates"))[0] == 200
-    finally:
-        await runner.cleanup()
 
 
 async def test_webhook_retries_connection_errors_then_hands_back_to_polling(api: Api, emulator: Emulator) -> None:
@@ -223,20 +212,11 @@ async def test_webhook_replies_are_executed(api: Api, emulator: Emulator) -> Non
         update = await request.json()
         return web.json_response({"method": "sendMessage", "chat_id": update["message"]["chat"]["id"], "text": "hi"})
 
-    app = web.Application()
-    app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        await api("setWebhook", url=f"http://127.0.0.1:{port}/hook")
+    async with webhook_receiver(receive) as hook_url:
+        await api("setWebhook", url=hook_url)
         user = emulator.user(1001)
         await user.send("/start")
         assert (await user.wait_message(timeout=2)).text == "hi"
-    finally:
-        await runner.cleanup()
 
 
 # --- simulated users ----------------------------------------------------------------------
