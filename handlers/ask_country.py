@@ -20,6 +20,7 @@ async def ask(turn: Turn) -> None:
         t.gettext("Which country do you live in? Choose below, or type its name."),
         rows(
             *(button(countries.country_name(c, t.locale), f"{PICK}:{c}") for c in likely),
+            # Translators: button label, at most 40 characters (longer labels are cut on phones); asks the person to type their country.
             button(t.gettext("Other country…"), OTHER),
             width=2,
         ),
@@ -35,6 +36,7 @@ def picked(turn: Turn, code: str) -> str | None:
     """The chosen code if it is a real country."""
     if code in countries.country_codes():
         return code
+    # Translators: a pop-up, at most 200 characters.
     turn.answer(turn.t.gettext("Please choose a country from the list, or type its name."), alert=True)
     return None
 
@@ -48,12 +50,14 @@ def typed(turn: Turn) -> str | None:
         return found[0]
     if not found:
         turn.send(
+            # Translators: {query} is what the person typed.
             t.gettext(
                 "I could not find a country called “{query}”. Please check the spelling, or type the name in English.",
                 query=query,
             )
         )
     elif len(found) > MAX_CHOICES:
+        # Translators: {query} is what the person typed.
         turn.send(t.gettext("Many countries match “{query}”. Please type more of the name.", query=query))
     else:
         turn.send(

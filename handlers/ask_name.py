@@ -26,6 +26,7 @@ async def ask(turn: Turn) -> None:
     if name:
         turn.send(
             text + "\n\n" + t.gettext("Type the name you want to sign with, or use your Telegram name:"),
+            # Translators: button label, at most 40 characters (longer labels are cut on phones) with {name} filled in; {name} is the person's Telegram name.
             rows(button(t.gettext("Sign as {name}", name=name), SIGN_AS)),
         )
     else:

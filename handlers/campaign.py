@@ -42,7 +42,7 @@ class Campaign:
 
     def texts(self) -> tuple[str, ...]:
         """Every translatable string of the campaign, in reading order."""
-        return (self.title, *self.background, *self.letter.texts())
+        return (self.title, *self.targets, *self.background, *self.letter.texts())
 
     def version(self, translate: Callable[[str], str] | None = None) -> str:
         """A short hash identifying the exact wording shown (per language when ``translate`` is given)."""
@@ -98,6 +98,8 @@ def extract_campaign(
         found.append((line_of(value), None, value, [f"Campaign text: {where}. Keep the meaning exact."]))
 
     add(data["title"], "the petition's title (bold, at the top of the welcome and the letter)")
+    for target in data["targets"]:
+        add(target, "an addressee of the letter, as named in the consent text (spell it as your media do)")
     for number, paragraph in enumerate(data["background"], 1):
         add(paragraph, f"background, paragraph {number}")
     letter = data["letter"]

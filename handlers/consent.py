@@ -28,6 +28,7 @@ def consent_text(turn: Turn) -> str:
                 "If you sign, we store your name, your country, your Telegram user id, "
                 "the date and the language you read the letter in."
             ),
+            # Translators: {organisation} is “Amnesty International”; {targets} the addressees' names joined by commas.
             t.gettext(
                 "{organisation} will deliver your name and country with the letter to {targets}. "
                 "Your Telegram id is never delivered or shown to anyone.",
@@ -50,13 +51,17 @@ def consent_version(turn: Turn) -> str:
 def consent_buttons(turn: Turn) -> Keyboard:
     t = turn.t
     keep = (
+        # Translators: button label, at most 40 characters (longer labels are cut on phones); a ticked box: the person chose to get news.
         t.gettext("☑ Keep me informed about this campaign")
         if turn.state.opt_in
+        # Translators: button label, at most 40 characters (longer labels are cut on phones); an empty box: pressing it ticks it.
         else t.gettext("☐ Keep me informed about this campaign")
     )
     return rows(
+        # Translators: button label, at most 40 characters (longer labels are cut on phones); the explicit consent.
         button(t.gettext("✅ I agree and want to sign"), AGREE),
         button(keep, OPT_IN),
+        # Translators: button label, at most 40 characters (longer labels are cut on phones); leaves without signing.
         button(t.gettext("Not now"), NOT_NOW),
     )
 

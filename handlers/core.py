@@ -117,6 +117,7 @@ class Core:
     def _apology(self, event: Event) -> list[Reply]:
         i18n = self.services.i18n
         t = i18n.get(i18n.match(event.user.language_code if event.user else None))
+        # Translators: shown when the database or the bot fails; at most 200 characters (it may appear as a pop-up).
         text = t.gettext("Sorry, something went wrong on our side. Please try again in a minute.")
         replies: list[Reply] = []
         if event.callback_id:

@@ -11,6 +11,7 @@ from handlers.turn import Turn
 def command_lines(t: Translator) -> list[str]:
     """One line per command, "/command — what it does", in the user's language."""
     return [
+        # Translators: one line of /help and of Telegram's command menu: keep “/start” and the dash, then a short description.
         t.gettext("/start — read the letter and sign it"),
         t.gettext("/mysignature — see what is stored about your signature"),
         t.gettext("/withdraw — erase your signature"),
@@ -74,9 +75,11 @@ def edited_message(turn: Turn) -> None:
 def stale_button(turn: Turn) -> None:
     """A button from an older message, or pressed twice: answer it, change nothing."""
     if turn.state.step is Step.SIGNED:
+        # Translators: a pop-up, at most 200 characters.
         turn.answer(turn.t.gettext("You have already signed. Thank you!"))
     else:
         turn.answer(
+            # Translators: a pop-up, at most 200 characters.
             turn.t.gettext("This button is from an older message. Please use the latest one, or send /start."),
             alert=True,
         )
@@ -85,6 +88,7 @@ def stale_button(turn: Turn) -> None:
 def group_chat(turn: Turn) -> None:
     """In groups the bot collects nothing: it only points to a private chat, and only when addressed."""
     if turn.event.callback_id:
+        # Translators: a pop-up in group chats, at most 200 characters.
         turn.answer(turn.t.gettext("Please open a private chat with me to sign."), alert=True)
         return
     if turn.event.command is None:
@@ -92,5 +96,6 @@ def group_chat(turn: Turn) -> None:
     link = f"https://t.me/{turn.services.bot_username}?start=group"
     turn.send(
         turn.t.gettext("To read the letter and sign it, please open a private chat with me."),
+        # Translators: button label, at most 40 characters (longer labels are cut on phones); shown in group chats.
         ((Button(text=turn.t.gettext("Open a private chat"), url=link),),),
     )

@@ -40,5 +40,6 @@ def choose(turn: Turn, locale: str) -> bool:
         return False
     turn.state.locale = locale
     turn.state.locale_chosen = True
+    # Translators: {language} is a language's name in itself, e.g. “Deutsch”.
     turn.answer(turn.t.gettext("Language: {language}", language=language_name(locale)))
     return True

@@ -21,14 +21,20 @@ async def show(turn: Turn) -> None:
         return
     lines = [
         "<b>" + t.gettext("This is everything we store about your signature:") + "</b>",
+        # Translators: {name} is the signer's name as stored.
         t.gettext("Name: {name}", name=signature.name),
+        # Translators: {country} is a country's name in this language.
         t.gettext("Country: {country}", country=countries.country_name(signature.country, t.locale)),
+        # Translators: {language} is a language's name in itself, e.g. “Deutsch”.
         t.gettext("Language: {language}", language=language_name(signature.language)),
+        # Translators: {date} is a date in this language's long format.
         t.gettext("Signed on: {date}", date=signature.signed_at),
+        # Translators: {id} is a number such as 123456789.
         t.gettext("Telegram user id: {id}", id=str(signature.telegram_user_id)),
         t.gettext("News about this campaign: yes") if signature.opt_in else t.gettext("News about this campaign: no"),
     ]
     if signature.source:
+        # Translators: {source} is the code of the shared link the person opened, e.g. “campaign_x”.
         lines.append(t.gettext("Link you came from: {source}", source=signature.source))
     lines.append("")
     lines.append(t.gettext("/withdraw erases your signature."))
@@ -49,7 +55,9 @@ async def ask_withdraw(turn: Turn) -> None:
             "with the letter."
         ),
         rows(
+            # Translators: button label, at most 40 characters (longer labels are cut on phones); confirms the withdrawal.
             button(t.gettext("Yes, erase my signature"), WITHDRAW_YES),
+            # Translators: button label, at most 40 characters (longer labels are cut on phones); cancels the withdrawal.
             button(t.gettext("No, keep it"), WITHDRAW_NO),
         ),
     )
@@ -84,6 +92,7 @@ async def privacy(turn: Turn) -> None:
     campaign = turn.services.campaign
     paragraphs = [
         "<b>" + t.gettext("Privacy notice") + "</b>",
+        # Translators: {organisation} is “Amnesty International”.
         t.gettext(
             "Who: {organisation} runs this petition and is responsible for your data.",
             organisation=campaign.organisation,

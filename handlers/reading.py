@@ -57,7 +57,9 @@ def letter_messages(turn: Turn, signed_count: int) -> list[str]:
 
 def progress(turn: Turn, signed_count: int) -> str:
     t = turn.t
+    # Translators: {n} is the number of signatures, already formatted (e.g. 12,345); shown in bold, followed by “ — goal …”.
     signed = t.ngettext("{n} person has signed", "{n} people have signed", signed_count)
+    # Translators: after “{n} people have signed — ”; {goal} is a number such as 100,000.
     goal = t.gettext("goal {goal}", goal=turn.services.campaign.goal)
     return f"<b>{signed}</b> — {goal}"
 
@@ -67,5 +69,6 @@ def send_letter(turn: Turn, signed_count: int, *, can_sign: bool) -> None:
     messages = letter_messages(turn, signed_count)
     for text in messages[:-1]:
         turn.send(text)
+    # Translators: button label, at most 40 characters (longer labels are cut on phones); under the letter, starts signing.
     buttons = rows(button(turn.t.gettext("✍️ Sign the letter"), SIGN)) if can_sign else ()
     turn.send(messages[-1], buttons)

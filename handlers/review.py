@@ -24,6 +24,7 @@ async def ask(turn: Turn) -> None:
     country = countries.country_name(turn.state.country or "", t.locale)
     lines = [
         t.gettext("Please check before you sign:"),
+        # Translators: {name} is the name typed by the signer, {country} a country's name.
         t.gettext("You are signing as <b>{name}</b>, {country}.", name=turn.state.name or "", country=country),
         t.gettext("You will get news about this campaign.")
         if turn.state.opt_in
@@ -32,8 +33,11 @@ async def ask(turn: Turn) -> None:
     turn.send(
         "\n\n".join(lines),
         rows(
+            # Translators: button label, at most 40 characters (longer labels are cut on phones); stores the signature.
             button(t.gettext("✅ Confirm and sign"), CONFIRM),
+            # Translators: button label, at most 40 characters (longer labels are cut on phones).
             button(t.gettext("✏️ Change name"), CHANGE_NAME),
+            # Translators: button label, at most 40 characters (longer labels are cut on phones).
             button(t.gettext("🌍 Change country"), CHANGE_COUNTRY),
         ),
     )
@@ -73,6 +77,7 @@ async def confirm(turn: Turn) -> None:
     turn.show(
         "\n\n".join(
             [
+                # Translators: {name} is the name the person signed with.
                 t.gettext("Thank you, {name}! Your signature has been added to the letter.", name=signature.name),
                 reading.progress(turn, total),
                 t.gettext("Every name counts. Please share the letter with people who care:"),
@@ -91,6 +96,7 @@ def share_buttons(turn: Turn, signature: Signature) -> Keyboard:
     link = share_link(turn, signature)
     text = turn.t.gettext("I signed this letter. Will you sign it too?")
     url = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(text, safe='')}"
+    # Translators: button label, at most 40 characters (longer labels are cut on phones); opens Telegram's share dialog.
     return ((Button(text=turn.t.gettext("📣 Share the letter"), url=url),),)
 
 
@@ -99,6 +105,7 @@ async def already_signed(turn: Turn, signature: Signature) -> None:
     turn.send(
         "\n\n".join(
             [
+                # Translators: {date} is a date in this language's long format.
                 t.gettext("You signed this letter on {date}. Thank you!", date=signature.signed_at),
                 t.gettext("/mysignature shows what is stored; /withdraw erases your signature."),
                 t.gettext("Every name counts. Please share the letter with people who care:"),

@@ -30,15 +30,19 @@ async def show(turn: Turn) -> None:
     text = "\n\n".join(
         [
             f"<b>{t.plain(campaign.title)}</b>",
+            # Translators: {organisation} is the organisation's name, “Amnesty International”.
             t.gettext(
                 "Welcome! Here you can read {organisation}'s letter in your language and add your name to it.",
                 organisation=campaign.organisation,
             ),
+            # Translators: {language} is a language's name in itself, e.g. “Deutsch”.
             t.gettext("The letter is shown in {language}.", language=language_name(t.locale)),
         ]
     )
     buttons = rows(
+        # Translators: button label, at most 40 characters (longer labels are cut on phones); opens the letter.
         button(t.gettext("📖 Read the letter"), READ),
+        # Translators: button label, at most 40 characters (longer labels are cut on phones); opens the language list.
         button(t.gettext("🌐 Change language"), language.OPEN),
     )
     turn.answer()
