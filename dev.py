@@ -3,7 +3,7 @@
 
     python3 dev.py run     # create .venv, install, compile catalogs, start the bot
                            # (no BOT_TOKEN: a local Telegram emulator and a terminal chat)
-    python3 dev.py test    # the same setup plus dev tools, then lint, type-check and the tests
+    python3 dev.py test    # the same setup plus dev tools, then lint, type-check, catalog check, tests
 
 Only the standard library is used here: this file must work before anything is installed.
 """
@@ -68,6 +68,7 @@ def test(args: list[str]) -> int:
         ("ruff check", [BIN / "ruff", "check", "."]),
         ("ruff format --check", [BIN / "ruff", "format", "--check", "."]),
         ("mypy", [PYTHON, "-m", "mypy", "bot", "handlers", "storage"]),
+        ("i18n check", [PYTHON, "-m", "bot", "i18n", "check"]),
     ]
     if not args:  # a focused run (python3 dev.py test tests/test_x.py) skips the static checks
         for name, command in steps:

@@ -1,75 +1,77 @@
-"""``python -m bot i18n ...``: the translators' workflow, wrapping Babel's own commands."""
+"""``python -m bot i18n ...``: the translators' workflow (see ``locales/README.md``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import asyncio
+import sys
 
 import click
-from babel.messages.frontend import CommandLineInterface
 
-ROOT = Path(__file__).resolve().parent.parent
-LOCALES = ROOT / "locales"
-POT = LOCALES / "messages.pot"
-
-
-def pybabel(*args: str) -> None:
-    """Run one ``pybabel`` command in-process (Babel's own CLI, so its docs apply).
-
-    It runs from the project root so that the catalogs record relative source paths.
-    """
-    previous = Path.cwd()
-    os.chdir(ROOT)
-    try:
-        CommandLineInterface().run(["pybabel", "--quiet", *args])  # type: ignore[no-untyped-call]
-    finally:
-        os.chdir(previous)
+from bot import catalogs
+from bot.catalog_check import check_all
+from bot.preview import format_exchanges, rehearse
+from handlers.i18n import LOCALES_DIR, I18n
 
 
 @click.group()
 def i18n() -> None:
-    """Extract, update, compile and check the translation catalogs (see locales/README.md)."""
+    """Extract, update, compile, check and preview the translation catalogs."""
 
 
 @i18n.command()
 def extract() -> None:
     """Collect every message of the bot and the campaign text into locales/messages.pot."""
-    pybabel(
-        "extract",
-        "--mapping-file",
-        str(LOCALES / "babel.cfg"),
-        "--keywords",
-        "gettext ngettext:1,2",
-        "--add-comments",
-        "Translators:",
-        "--sort-by-file",
-        "--project",
-        "undersign",
-        "--msgid-bugs-address",
-        "translations@undersign.invalid",
-        "--output-file",
-        str(POT.relative_to(ROOT)),
-        ".",
-    )
-    click.echo(f"wrote {POT.relative_to(ROOT)}")
+    path = catalogs.extract()
+    click.echo(f"wrote {path.relative_to(catalogs.ROOT)}")
 
 
 @i18n.command()
 def update() -> None:
     """Merge messages.pot into every catalog (changed texts become fuzzy)."""
-    pybabel("update", "--input-file", str(POT), "--output-dir", str(LOCALES), "--previous")
+    catalogs.update()
 
 
 @i18n.command()
 @click.argument("language")
 def init(language: str) -> None:
-    """Start a catalog for LANGUAGE (for example pt_BR or zh_Hant)."""
-    pybabel("init", "--input-file", str(POT), "--output-dir", str(LOCALES), "--locale", language)
+    """Start a catalog for LANGUAGE (for example sw, pt_BR or zh_Hant)."""
+    catalogs.init(language)
 
 
 @i18n.command(name="compile")
 def compile_() -> None:
-    """Build the .mo files the bot loads (done by the run and test commands)."""
-    if not any(LOCALES.glob("*/LC_MESSAGES/messages.po")):
-        return
-    pybabel("compile", "--directory", str(LOCALES))
+    """Build the .mo files the bot loads (the run and test commands do this)."""
+    catalogs.compile_all()
+
+
+@i18n.command()
+def check() -> None:
+    """Fail, naming file, line and message, on any translation that would break the bot."""
+    problems = asyncio.run(check_all(LOCALES_DIR, catalogs.ROOT))
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    click.echo(f"All {len(catalogs.catalog_files(LOCALES_DIR))} catalogs are fine.")
+
+
+@i18n.command()
+def status() -> None:
+    """A table: language, translated %, fuzzy, untranslated, review status."""
+    rows = catalogs.status(LOCALES_DIR)
+    header = f"{'language':<24} {'translated':>10} {'fuzzy':>6} {'untranslated':>12}  review status"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for row in rows:
+        label = f"{row.locale} ({row.name})"
+        click.echo(f"{label:<24} {row.percent:>9.0f}% {row.fuzzy:>6} {row.untranslated:>12}  {row.review}")
+
+
+@i18n.command()
+@click.argument("language")
+def preview(language: str) -> None:
+    """Print the whole conversation in LANGUAGE, from /start to withdrawal, as plain text."""
+    if language not in I18n(LOCALES_DIR).locales:
+        raise click.BadParameter(f"no catalog for {language!r}; see `python -m bot i18n status`")
+    click.echo(format_exchanges(asyncio.run(rehearse(language))))

@@ -19,11 +19,12 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from handlers import conversation, fallback
 from handlers.campaign import load_campaign
 from handlers.events import Event
-from handlers.i18n import I18n
+from handlers.i18n import LOCALES_DIR, I18n
 from handlers.replies import AnswerCallback, Delivered, Reply, SendMessage
 from handlers.state import ConversationState
 from handlers.turn import Services, Turn
@@ -136,12 +137,13 @@ def build_core(
     admin_ids: frozenset[int],
     state_ttl: int,
     bot_username: str,
+    locales_dir: Path = LOCALES_DIR,
 ) -> Core:
     """Assemble the core from plain arguments (the wiring in ``bot/app.py`` calls this)."""
     services = Services(
         db=db,
         campaign=load_campaign(campaign),
-        i18n=I18n(default_locale=default_locale),
+        i18n=I18n(locales_dir, default_locale=default_locale),
         bot_username=bot_username,
         admin_ids=admin_ids,
     )

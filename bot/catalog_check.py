@@ -1,0 +1,187 @@
+"""``i18n check``: catch a translation that would break a message before it reaches anyone.
+
+Two passes:
+
+* each catalog, message by message (named by file, line and msgid): fuzzy or
+  untranslated, ``{placeholders}`` missing or added, HTML tags Telegram would refuse
+  or that differ from the English, plural forms missing for the language, button
+  labels and pop-ups too long once filled with realistic values;
+* the whole conversation rehearsed in each language (``bot.preview``), every reply
+  validated with the emulator's Telegram rules (4,096 characters after parsing,
+  64-byte callback data, 200-character pop-ups, at most 100 buttons).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel.messages.catalog import Message
+from babel.messages.plurals import get_plural
+
+from bot.catalogs import catalog_files, read_catalog
+from bot.emulator import rules
+from bot.emulator.errors import InvalidRequest
+from bot.emulator.html import parse_html, utf16_length
+from bot.preview import rehearse
+from handlers.i18n import LOCALES_DIR
+from handlers.replies import AnswerCallback, EditMessage, Keyboard, SendMessage
+
+BUTTON_LIMIT = 40  # characters a phone shows on a full-width button before cutting it
+POPUP_LIMIT = 200  # answerCallbackQuery text
+
+# Realistic values for every placeholder, the longest a real message will carry.
+SAMPLES = {
+    "name": "Maria Fernanda dos Santos Oliveira",
+    "country": "Saint Vincent and the Grenadines",
+    "n": "1,000,000",
+    "goal": "100,000",
+    "organisation": "Amnesty International",
+    "targets": "President Xi Jinping, Ma Xingrui, Erkin Tuniyaz",
+    "language": "Português (Brasil)",
+    "date": "27 September 2026",
+    "query": "Democratic Republic of the Congo",
+    "id": "1234567890",
+    "source": "spring_campaign_newsletter_2026",
+}
+# A button shows the Telegram name of a typical person, not the longest possible one.
+BUTTON_SAMPLES = {**SAMPLES, "name": "Maria Santos"}
+TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    where: str  # "locales/de/LC_MESSAGES/messages.po:123" or "de: after /start"
+    msgid: str
+    what: str
+
+    def __str__(self) -> str:
+        excerpt = self.msgid if len(self.msgid) <= 60 else self.msgid[:57] + "…"
+        return f"{self.where}: {self.what} — “{excerpt}”"
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def tags(text: str) -> list[str]:
+    return sorted(TAG.findall(text))
+
+
+def check_catalog(path: Path, root: Path | None = None) -> list[Problem]:
+    catalog = read_catalog(path)
+    shown = path.relative_to(root) if root else path
+    locale = path.parent.parent.name
+    problems: list[Problem] = []
+    expected_plurals = get_plural(locale).num_plurals
+    if catalog.num_plurals != expected_plurals:
+        problems.append(
+            Problem(
+                f"{shown}:1",
+                "Plural-Forms",
+                f"the header declares {catalog.num_plurals} plural forms; {locale} has {expected_plurals}",
+            )
+        )
+    for message in catalog:
+        if not message.id:
+            continue
+        problems.extend(Problem(f"{shown}:{message.lineno}", _source(message), what) for what in _problems(message))
+    return problems
+
+
+def _source(message: Message) -> str:
+    return message.id if isinstance(message.id, str) else message.id[0]
+
+
+def _problems(message: Message) -> list[str]:
+    if message.fuzzy:
+        return ["fuzzy: the English changed; check the translation, then remove the fuzzy flag"]
+    sources = [message.id] if isinstance(message.id, str) else list(message.id)
+    translations = [message.string] if isinstance(message.string, str) else list(message.string or ())
+    if not all(translations):
+        return ["untranslated" if not any(translations) else "a plural form is missing"]
+    found: list[str] = []
+    wanted = set().union(*(placeholders(s) for s in sources))
+    plural = len(sources) > 1
+    for translation in translations:
+        try:
+            used = placeholders(translation)
+        except ValueError:
+            found.append("broken {braces}: use {name} exactly as in the English")
+            continue
+        if used - wanted:
+            found.append(f"unknown placeholder {{{', '.join(sorted(used - wanted))}}}")
+        # A plural form may leave out the number itself ("one signature" for n = 1).
+        missing = wanted - used - ({"n"} if plural else set())
+        if missing:
+            found.append(f"missing placeholder {{{', '.join(sorted(missing))}}}")
+        if tags(translation) != tags(sources[0]):
+            found.append(f"HTML tags {tags(translation)} differ from the English {tags(sources[0])}")
+        found.extend(_rendered(message, translation))
+    return found
+
+
+def _rendered(message: Message, translation: str) -> list[str]:
+    """Fill the placeholders as the bot does, then apply Telegram's rules to the result."""
+    comments = " ".join(message.auto_comments).lower()
+    samples = BUTTON_SAMPLES if "button" in comments else SAMPLES
+    try:
+        text = translation.format(**samples)
+    except (KeyError, IndexError, ValueError):
+        return []  # already reported as a placeholder problem
+    try:
+        visible = parse_html(text).text
+    except InvalidRequest as error:
+        return [f"Telegram would refuse it: {error.description}"]
+    if "button label" in comments and len(visible) > BUTTON_LIMIT:
+        return [f"button label of {len(visible)} characters would be cut (at most {BUTTON_LIMIT})"]
+    if "pop-up" in comments and utf16_length(visible) > POPUP_LIMIT:
+        return [f"pop-up of {len(visible)} characters (Telegram allows {POPUP_LIMIT})"]
+    return []
+
+
+def _markup(keyboard: Keyboard) -> dict[str, Any]:
+    return {
+        "inline_keyboard": [
+            [
+                {
+                    "text": b.text,
+                    **{k: v for k, v in (("callback_data", b.callback_data), ("url", b.url)) if v is not None},
+                }
+                for b in row
+            ]
+            for row in keyboard
+        ]
+    }
+
+
+async def check_conversation(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Problem]:
+    """Rehearse the conversation in ``locale`` and validate every reply as Telegram would."""
+    problems: list[Problem] = []
+    for exchange in await rehearse(locale, locales_dir):
+        where = f"{locale}: after “{exchange.action}”"
+        if exchange.failed:
+            problems.append(Problem(where, exchange.action, "the bot failed (a translation raised an error)"))
+        for reply in exchange.replies:
+            try:
+                if isinstance(reply, SendMessage | EditMessage):
+                    rules.message_text(reply.text, "HTML")
+                    rules.inline_keyboard(_markup(reply.buttons))
+                elif isinstance(reply, AnswerCallback):
+                    rules.callback_answer_text(reply.text)
+            except InvalidRequest as error:
+                text = getattr(reply, "text", "") or ""
+                problems.append(Problem(where, text, f"Telegram would refuse it: {error.description}"))
+    return problems
+
+
+async def check_all(locales_dir: Path = LOCALES_DIR, root: Path | None = None) -> list[Problem]:
+    problems: list[Problem] = []
+    for path in catalog_files(locales_dir):
+        problems.extend(check_catalog(path, root))
+    for locale in ["en", *(path.parent.parent.name for path in catalog_files(locales_dir))]:
+        problems.extend(await check_conversation(locale, locales_dir))
+    return problems

@@ -1,0 +1,133 @@
+"""The translators' workflow on a project tree: Babel's own steps, plus a status table.
+
+Every function takes the project root, so tests can run the workflow on a copy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po
+
+from handlers.i18n import language_name
+
+ROOT = Path(__file__).resolve().parent.parent
+REVIEW_MARK = "Review status:"
+
+
+@contextmanager
+def _inside(root: Path) -> Iterator[None]:
+    """Babel records source paths relative to the working directory: work from the root."""
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def pybabel(root: Path, *args: str) -> None:
+    """Run one ``pybabel`` command in-process (Babel's own CLI, so its documentation applies)."""
+    with _inside(root):
+        CommandLineInterface().run(["pybabel", "--quiet", *args])  # type: ignore[no-untyped-call]
+
+
+def extract(root: Path = ROOT) -> Path:
+    """Every message of the code and of the campaign text into ``locales/messages.pot``."""
+    pybabel(
+        root,
+        "extract",
+        "--mapping-file=locales/babel.cfg",
+        "--keywords=gettext ngettext:1,2",
+        "--add-comments=Translators:",
+        "--sort-by-file",
+        "--project=undersign",
+        "--msgid-bugs-address=translations@undersign.invalid",
+        "--output-file=locales/messages.pot",
+        ".",
+    )
+    return root / "locales" / "messages.pot"
+
+
+def update(root: Path = ROOT) -> None:
+    """Merge the template into every catalog: changed texts become fuzzy, new ones empty."""
+    pybabel(root, "update", "--input-file=locales/messages.pot", "--output-dir=locales", "--previous")
+
+
+def init(language: str, root: Path = ROOT) -> None:
+    pybabel(root, "init", "--input-file=locales/messages.pot", "--output-dir=locales", f"--locale={language}")
+
+
+def compile_all(root: Path = ROOT) -> None:
+    """Build the ``.mo`` files the bot loads (never committed: the run and test commands build them)."""
+    if catalog_files(root / "locales"):
+        pybabel(root, "compile", "--directory=locales")
+
+
+def catalog_files(locales_dir: Path) -> list[Path]:
+    return sorted(locales_dir.glob("*/LC_MESSAGES/messages.po"))
+
+
+def read_catalog(path: Path) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle, locale=path.parent.parent.name)
+
+
+def review_status(path: Path) -> str:
+    """The catalog's first ``# Review status: …`` comment line, as written by its translators."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            if REVIEW_MARK in line:
+                return line.split(REVIEW_MARK, 1)[1].strip()
+    return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogStatus:
+    locale: str
+    name: str
+    total: int
+    translated: int
+    fuzzy: int
+    untranslated: int
+    review: str
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.translated / self.total if self.total else 100.0
+
+
+def status(locales_dir: Path) -> list[CatalogStatus]:
+    rows = []
+    for path in catalog_files(locales_dir):
+        catalog = read_catalog(path)
+        messages = [m for m in catalog if m.id]
+        fuzzy = sum(1 for m in messages if m.fuzzy)
+        empty = sum(1 for m in messages if not _translated(m.string))
+        locale = path.parent.parent.name
+        rows.append(
+            CatalogStatus(
+                locale=locale,
+                name=language_name(locale),
+                total=len(messages),
+                translated=len(messages) - fuzzy - empty,
+                fuzzy=fuzzy,
+                untranslated=empty,
+                review=review_status(path),
+            )
+        )
+    return rows
+
+
+def _translated(string: object) -> bool:
+    if isinstance(string, tuple | list):
+        return all(string)
+    return bool(string)

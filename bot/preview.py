@@ -1,0 +1,211 @@
+"""The whole conversation in one language, without Telegram or a token.
+
+``rehearse`` walks a simulated supporter through every step the bot has — from
+``/start`` to withdrawal, with the error replies on the way — against the real
+conversation core (a throwaway SQLite database, in-memory state). Translators read
+it with ``python -m bot i18n preview LANG``; ``i18n check`` validates every reply
+with the emulator's Telegram rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.emulator.errors import InvalidRequest
+from bot.emulator.html import parse_html
+from handlers.core import Core, build_core
+from handlers.events import Chat, Event, EventKind, User
+from handlers.i18n import LOCALES_DIR
+from handlers.replies import AnswerCallback, Delivered, EditMessage, Keyboard, Reply, SendMessage
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.state_memory import MemoryStateStore
+
+# Realistic values: a long but ordinary name, so limits are checked against real use.
+SAMPLE_NAME = "Maria Fernanda dos Santos Oliveira"
+USER_ID = 424242
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the supporter did, and everything the bot answered."""
+
+    action: str
+    replies: list[Reply] = field(default_factory=list)
+    failed: bool = False  # the core logged an error: the user saw the apology
+
+
+class _Failures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+class _Supporter:
+    """One simulated person, in a private chat or in a group."""
+
+    def __init__(self, core: Core, language_code: str) -> None:
+        self.core = core
+        self.user = User(id=USER_ID, first_name="Maria", last_name="Santos", language_code=language_code)
+        self.private = Chat(id=USER_ID, type="private")
+        self.exchanges: list[Exchange] = []
+        self._ids = itertools.count(1)
+        self._failures = _Failures()
+
+    async def _handle(self, action: str, kind: EventKind, *, chat: Chat | None = None, **fields: object) -> None:
+        exchange = Exchange(action)
+        event = Event(update_id=next(self._ids), kind=kind, chat=chat or self.private, user=self.user, **fields)  # type: ignore[arg-type]
+
+        async def deliver(reply: Reply) -> Delivered:
+            exchange.replies.append(reply)
+            return Delivered(message_id=next(self._ids))
+
+        before = self._failures.count
+        logger = logging.getLogger("handlers.core")
+        logger.addHandler(self._failures)
+        try:
+            await self.core.handle(event, deliver)
+        finally:
+            logger.removeHandler(self._failures)
+        exchange.failed = self._failures.count > before
+        self.exchanges.append(exchange)
+
+    async def say(self, text: str, chat: Chat | None = None) -> None:
+        if text.startswith("/"):
+            command, _, args = text[1:].partition(" ")
+            await self._handle(text, EventKind.COMMAND, chat=chat, text=text, command=command, args=args)
+        else:
+            shown = text if len(text) <= 60 else f"{text[:57]}… ({len(text)} characters)"
+            await self._handle(shown, EventKind.TEXT, chat=chat, text=text)
+
+    async def press(self, data: str, chat: Chat | None = None) -> None:
+        await self._handle(
+            f"[presses {data}]",
+            EventKind.BUTTON,
+            chat=chat,
+            callback_data=data,
+            callback_id=f"q{next(self._ids)}",
+            message_id=1,
+        )
+
+    async def other(
+        self, kind: EventKind, action: str, *, text: str = "", content_type: str = "text", forwarded: bool = False
+    ) -> None:
+        await self._handle(action, kind, text=text, content_type=content_type, forwarded=forwarded)
+
+
+async def _walk(person: _Supporter, locale: str) -> None:
+    """Every step and every error reply of the conversation, in reading order."""
+    group = Chat(id=-100777, type="supergroup")
+    await person.say("/start campaign_link")
+    await person.press("langs")
+    await person.press(f"lang:{locale}")
+    await person.say("hello")  # text where a button is expected
+    await person.press("read")
+    await person.press("sign")
+    await person.press("optin")
+    await person.press("optin")
+    await person.press("notnow")
+    await person.press("sign")
+    await person.press("agree")
+    await person.say("x" * 150)  # too long
+    await person.say("12345")  # no letter
+    await person.say("see https://example.org")  # a link
+    await person.say("Maria\u202eSantos")  # a bidi override
+    await person.other(EventKind.OTHER, "[sends a sticker]", content_type="sticker")
+    await person.press("asme")
+    await person.other(EventKind.OTHER, "[sends a photo]", content_type="photo")
+    await person.say("Atlantis")  # no such country
+    await person.say("sa")  # too many matches
+    await person.say("united")  # a pick-list
+    await person.press("ctyother")
+    await person.press("cty:DE")
+    await person.press("chname")
+    await person.say(SAMPLE_NAME)
+    await person.press("chcountry")
+    await person.press("cty:VC")  # Saint Vincent and the Grenadines: a long country name
+    await person.press("confirm")
+    await person.press("confirm")  # a second tap
+    await person.say("/start")  # signed already
+    await person.say("hello")
+    await person.say("/mysignature")
+    await person.say("/privacy")
+    await person.say("/help")
+    await person.say("/language")
+    await person.say("/cancel")
+    await person.say("/nonsense")
+    await person.other(EventKind.EDITED, "[edits a message]", text="edited")
+    await person.other(EventKind.TEXT, "[forwards a message]", text="forwarded", forwarded=True)
+    await person.say("/withdraw")
+    await person.press("wdno")
+    await person.say("/withdraw")
+    await person.press("wdyes")
+    await person.say("/mysignature")
+    await person.say("/withdraw")
+    await person.press("wdyes")  # a stale button
+    await person.say("/cancel")
+    await person.say("/start", chat=group)
+    await person.press("read", chat=group)
+
+
+async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Exchange]:
+    """The whole conversation as a supporter whose Telegram is set to ``locale`` sees it."""
+    with tempfile.TemporaryDirectory(prefix="undersign-preview-") as scratch:
+        url = f"sqlite+aiosqlite:///{Path(scratch) / 'preview.db'}"
+        await upgrade(url)
+        db = Database(url)
+        try:
+            core = build_core(
+                store=MemoryStateStore(),
+                db=db,
+                campaign="xinjiang",
+                default_locale="en",
+                admin_ids=frozenset(),
+                state_ttl=3600,
+                bot_username="undersign_bot",
+                locales_dir=locales_dir,
+            )
+            person = _Supporter(core, language_code=locale.replace("_", "-").lower())
+            await _walk(person, locale)
+            return person.exchanges
+        finally:
+            await db.dispose()
+
+
+def plain(html_text: str) -> str:
+    """The text as the user reads it (Telegram HTML parsed), or the raw text if it does not parse."""
+    try:
+        return parse_html(html_text).text
+    except InvalidRequest:
+        return html_text
+
+
+def _buttons(keyboard: Keyboard) -> list[str]:
+    return ["  ".join(f"[{button.text}]" for button in row) for row in keyboard]
+
+
+def format_exchanges(exchanges: list[Exchange]) -> str:
+    """A transcript for people: what the supporter did, then what the bot showed."""
+    lines: list[str] = []
+    for exchange in exchanges:
+        lines.append(f"> {exchange.action}")
+        for reply in exchange.replies:
+            if isinstance(reply, SendMessage | EditMessage):
+                label = "bot (edits its message)" if isinstance(reply, EditMessage) else "bot"
+                text = plain(reply.text).replace("\n", "\n    ")
+                lines.append(f"  {label}: {text}")
+                lines.extend(f"    {row}" for row in _buttons(reply.buttons))
+            elif isinstance(reply, AnswerCallback) and reply.text:
+                kind = "pop-up" if reply.show_alert else "notice"
+                lines.append(f"  bot ({kind}): {reply.text}")
+        if exchange.failed:
+            lines.append("  !! the bot failed here (see the log)")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""The translators' tools: check, status, preview, and the extract/update cycle.
+
+``check`` must pass on the real catalogs and fail, naming file, line and message,
+on seeded broken copies; an edit of the English letter must come back fuzzy in
+every language.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import write_po
+from click.testing import CliRunner
+
+from bot import catalogs
+from bot.catalog_check import check_all, check_catalog, check_conversation
+from bot.i18n_commands import i18n
+from handlers.i18n import LOCALES_DIR
+
+ROOT = catalogs.ROOT
+
+
+async def test_every_catalog_passes_the_check() -> None:
+    assert [str(p) for p in await check_all(LOCALES_DIR, ROOT)] == []
+
+
+@pytest.fixture
+def broken_copy(tmp_path: Path) -> Callable[[str, Callable[[Catalog], None]], Path]:
+    """A copy of the catalogs with one catalog changed by ``breaker``; its .po path."""
+    locales = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR, locales, ignore=shutil.ignore_patterns("*.mo"))
+
+    def breaker(locale: str, change: Callable[[Catalog], None]) -> Path:
+        path = locales / locale / "LC_MESSAGES" / "messages.po"
+        catalog = catalogs.read_catalog(path)
+        change(catalog)
+        with path.open("wb") as handle:
+            write_po(handle, catalog)
+        return path
+
+    return breaker
+
+
+def problems_for(path: Path, msgid: str) -> list[str]:
+    return [p.what for p in check_catalog(path) if p.msgid == msgid and p.where.startswith(f"{path}:")]
+
+
+def test_a_missing_placeholder_is_named(broken_copy: Callable[..., Path]) -> None:
+    def drop(catalog: Catalog) -> None:
+        catalog["Sign as {name}"].string = "Unterschreiben"
+
+    path = broken_copy("de", drop)
+    assert problems_for(path, "Sign as {name}") == ["missing placeholder {name}"]
+
+
+async def test_an_unknown_placeholder_is_named_and_breaks_the_rehearsal(broken_copy: Callable[..., Path]) -> None:
+    def add(catalog: Catalog) -> None:
+        catalog["Sign as {name}"].string = "Als {vorname} unterschreiben"
+
+    path = broken_copy("de", add)
+    assert problems_for(path, "Sign as {name}") == ["unknown placeholder {vorname}", "missing placeholder {name}"]
+    rehearsal = await check_conversation("de", path.parent.parent.parent)
+    assert any("the bot failed" in p.what for p in rehearsal)
+
+
+def test_a_bad_tag_is_named(broken_copy: Callable[..., Path]) -> None:
+    msgid = "You are signing as <b>{name}</b>, {country}."
+
+    def bad(catalog: Catalog) -> None:
+        catalog[msgid].string = "Sie unterschreiben als <b>{name}, {country}."
+
+    path = broken_copy("de", bad)
+    found = problems_for(path, msgid)
+    assert "HTML tags ['b'] differ from the English ['b', 'b']" in found
+    assert any(p.startswith("Telegram would refuse it:") and "can't parse entities" in p for p in found)
+
+
+def test_a_tag_telegram_does_not_know_is_named(broken_copy: Callable[..., Path]) -> None:
+    def bad(catalog: Catalog) -> None:
+        catalog["Not now"].string = "<div>Nicht jetzt</div>"
+
+    path = broken_copy("de", bad)
+    found = problems_for(path, "Not now")
+    assert any("differ from the English" in p for p in found)
+    assert any('Unsupported start tag "div"' in p for p in found)
+
+
+def test_a_missing_plural_form_is_named(broken_copy: Callable[..., Path]) -> None:
+    msgid = ("{n} person has signed", "{n} people have signed")
+
+    def drop(catalog: Catalog) -> None:
+        forms = list(catalog[msgid].string)
+        forms[-1] = ""
+        catalog[msgid].string = tuple(forms)
+
+    path = broken_copy("ru", drop)
+    assert problems_for(path, msgid[0]) == ["a plural form is missing"]
+
+
+def test_a_header_with_too_few_plural_forms_is_named(broken_copy: Callable[..., Path]) -> None:
+    def one_form(catalog: Catalog) -> None:
+        catalog._num_plurals = 1  # a translator's Plural-Forms: nplurals=1
+        catalog._plural_expr = "0"
+
+    path = broken_copy("ru", one_form)
+    assert any("declares 1 plural forms; ru has 3" in p.what for p in check_catalog(path))
+
+
+def test_an_over_long_button_label_is_named(broken_copy: Callable[..., Path]) -> None:
+    label = "Nein danke, vielleicht ein anderes Mal, wenn ich Zeit habe"
+
+    def long(catalog: Catalog) -> None:
+        catalog["Not now"].string = label
+
+    path = broken_copy("de", long)
+    assert problems_for(path, "Not now") == [f"button label of {len(label)} characters would be cut (at most 40)"]
+
+
+def test_fuzzy_and_untranslated_are_named(broken_copy: Callable[..., Path]) -> None:
+    def spoil(catalog: Catalog) -> None:
+        catalog["Not now"].flags.add("fuzzy")
+        catalog["No, keep it"].string = ""
+
+    path = broken_copy("fr", spoil)
+    assert problems_for(path, "Not now")[0].startswith("fuzzy")
+    assert problems_for(path, "No, keep it") == ["untranslated"]
+
+
+def test_an_edit_of_the_english_letter_comes_back_fuzzy_everywhere(tmp_path: Path) -> None:
+    for part in ("handlers", "bot", "campaigns", "locales"):
+        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
+    letter = tmp_path / "campaigns" / "xinjiang.toml"
+    old = "The human suffering has been immense."
+    letter.write_text(letter.read_text().replace(old, "The human suffering has been immense and lasting."))
+
+    catalogs.extract(tmp_path)
+    catalogs.update(tmp_path)
+
+    files = catalogs.catalog_files(tmp_path / "locales")
+    assert len(files) == 17
+    for path in files:
+        fuzzy = [p for p in check_catalog(path) if p.what.startswith("fuzzy")]
+        assert [p.msgid[:40] for p in fuzzy] == ["Since 2017, the government of China has "], path
+
+
+def test_status_lists_every_language_with_its_review_status() -> None:
+    result = CliRunner().invoke(i18n, ["status"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()[2:]
+    assert len(lines) == 17
+    assert all("100%" in line and "draft" in line for line in lines)
+    assert any(line.startswith("ug (ئۇيغۇرچە)") for line in lines)
+
+
+def test_preview_prints_the_whole_conversation_in_that_language() -> None:
+    result = CliRunner().invoke(i18n, ["preview", "de"])
+    assert result.exit_code == 0, result.output
+    for shown in ("[✅ Ich stimme zu und unterschreibe]", "Datenschutzhinweis", "Ihre Unterschrift wurde gelöscht"):
+        assert shown in result.output
+    assert "!! the bot failed" not in result.output
+    assert CliRunner().invoke(i18n, ["preview", "xx"]).exit_code != 0
+
+
+def test_check_command_passes_and_says_so() -> None:
+    result = CliRunner().invoke(i18n, ["check"])
+    assert result.exit_code == 0, result.output
+    assert "All 17 catalogs are fine." in result.output
