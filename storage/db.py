@@ -60,7 +60,8 @@ class Database:
                 pool_pre_ping=True,  # survive a database restart or a dropped idle connection
                 pool_recycle=1800,
             )
-        self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
+        # hide_parameters: an error message must never carry a signer's name into the logs.
+        self.engine: AsyncEngine = create_async_engine(parsed, hide_parameters=True, **kwargs)
         if self.dialect_name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)

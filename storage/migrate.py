@@ -53,7 +53,10 @@ async def downgrade(url: str, revision: str) -> None:
 
 
 async def _migrate(url: str, action: str, revision: str) -> None:
-    await asyncio.to_thread(_process_lock.acquire)
+    # Poll rather than block in a helper thread: a cancelled wait must not leave a
+    # thread behind that takes the lock later and never gives it back.
+    while not _process_lock.acquire(blocking=False):  # noqa: ASYNC110 - a threading lock shared by event loops
+        await asyncio.sleep(0.05)
     try:
         engine = create_async_engine(url, poolclass=pool.NullPool)
         try:

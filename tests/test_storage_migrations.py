@@ -81,11 +81,14 @@ def test_upgrade_sync_from_plain_code(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'sync.db'}"
     upgrade_sync(url)
     upgrade_sync(url)
+    asyncio.run(_check(url))
 
 
 async def test_upgrade_sync_inside_a_running_loop(tmp_path: Path) -> None:
     """Works from async code too (it runs in a thread of its own)."""
-    upgrade_sync(f"sqlite+aiosqlite:///{tmp_path / 'in-loop.db'}")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'in-loop.db'}"
+    upgrade_sync(url)
+    await _check(url)
 
 
 @pytest.mark.postgres
@@ -103,3 +106,19 @@ async def test_concurrent_upgrades_on_postgres_are_serialised(scratch_postgres_u
 async def test_concurrent_upgrades_in_one_process(empty_database_url: str) -> None:
     await asyncio.gather(*(upgrade(empty_database_url) for _ in range(3)))
     await _check(empty_database_url)
+
+
+async def test_a_cancelled_wait_for_the_migration_lock_leaves_it_free(tmp_path: Path) -> None:
+    """A worker stopped while waiting to migrate must not keep the lock for good."""
+    from storage import migrate
+
+    assert migrate._process_lock.acquire(blocking=False)  # another migration is running
+    waiting = asyncio.create_task(upgrade(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"))
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    migrate._process_lock.release()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"
+    await asyncio.wait_for(upgrade(url), 20)  # would hang if the cancelled wait had taken the lock
+    await _check(url)
