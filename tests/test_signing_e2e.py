@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from bot.emulator.users import BotMessage, SimulatedUser
+from bot.preview import plain
 from handlers.campaign import load_campaign
+from handlers.countries import country_name, likely_countries
 from handlers.i18n import I18n
 from storage import signatures
 from storage.db import Database
@@ -113,21 +115,40 @@ TELEGRAM_CODES = {
 
 
 @pytest.mark.parametrize("locale", sorted(TELEGRAM_CODES))
-async def test_the_letter_in_the_user_s_language(start_webhook_bot: Any, locale: str) -> None:
+async def test_signing_in_the_user_s_language(start_webhook_bot: Any, locale: str) -> None:
+    """Letter, buttons, numbers and the thanks in the language Telegram reports, never English fallbacks."""
     bot = await start_webhook_bot(core="real")
     t = I18n().get(locale)
     campaign = load_campaign("xinjiang")
-    user = bot.emulator.user(2004, first_name="Dilnur", language_code=TELEGRAM_CODES[locale])
+    user = bot.emulator.user(2004, first_name="Dilnur", last_name="Smith", language_code=TELEGRAM_CODES[locale])
     await user.send("/start")
     welcome = await user.wait_message(timeout=10)
     assert t.plain(campaign.title) in welcome.text
+
     await user.press(t.gettext("📖 Read the letter"))
     letter = await until(user, lambda m: bool(m.buttons))
     assert t.plain(campaign.letter.demands[0]) in letter.text
+    assert plain(t.gettext("goal {goal}", goal=campaign.goal)) in letter.text  # 100,000 / 100 000 / ١٠٠٬٠٠٠ …
     assert letter.buttons[0][0].text == t.gettext("✍️ Sign the letter")
     if locale != "en":  # really translated, not the English fallback
         assert campaign.letter.demands[0] not in letter.text
         assert letter.buttons[0][0].text != "✍️ Sign the letter"
+
+    await user.press(t.gettext("✍️ Sign the letter"))
+    await user.wait_message(timeout=10)
+    await user.press(t.gettext("✅ I agree and want to sign"))
+    await user.wait_message(timeout=10)
+    await user.press(t.gettext("Sign as {name}", name="Dilnur Smith"))  # the name isolated in RTL text
+    await user.wait_message(timeout=10)
+    await user.press(country_name(likely_countries(locale)[0], locale))
+    await user.wait_message(timeout=10)
+    await user.press(t.gettext("✅ Confirm and sign"))
+    thanks = await until(user, lambda m: bool(m.buttons))
+    assert plain(t.gettext("Thank you, {name}! Your signature has been added to the letter.", name="Dilnur Smith")) in (
+        thanks.text
+    )
+    assert plain(t.ngettext("{n} person has signed", "{n} people have signed", 1)) in thanks.text
+    assert thanks.buttons[0][0].text == t.gettext("📣 Share the letter")
     assert bot.emulator.rejected == []
 
 

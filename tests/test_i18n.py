@@ -1,0 +1,79 @@
+"""Locale matching, CLDR numbers and plurals, and right-to-left isolation."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.i18n import FSI, PDI, I18n, best_locale, language_name, normalise_locale
+
+CATALOGS = I18n().locales
+
+
+@pytest.mark.parametrize(
+    ("telegram", "expected"),
+    [
+        ("en", "en"),
+        ("en-US", "en"),
+        ("pt-br", "pt_BR"),
+        ("pt", "pt_BR"),  # the only Portuguese catalog
+        ("zh-hans", "zh_Hans"),
+        ("zh-hant", "zh_Hant"),
+        ("zh", "zh_Hans"),
+        ("zh-TW", "zh_Hant"),
+        ("ug", "ug"),
+        ("uz-latn", "uz"),
+        ("sr-latn", "en"),  # no Serbian catalog: the default
+        ("", "en"),
+        (None, "en"),
+        ("xx-unknown", "en"),
+    ],
+)
+def test_telegram_language_codes_map_to_the_best_catalog(telegram: str | None, expected: str) -> None:
+    assert best_locale(telegram, CATALOGS, "en") == expected
+
+
+def test_normalised_forms() -> None:
+    assert [normalise_locale(c) for c in ("pt-br", "zh-hans", "sr-latn", "EN_us")] == [
+        "pt_BR",
+        "zh_Hans",
+        "sr_Latn",
+        "en_US",
+    ]
+
+
+def test_all_eighteen_languages_are_there_with_their_own_names() -> None:
+    assert len(CATALOGS) == 18
+    names = {locale: language_name(locale) for locale in CATALOGS}
+    assert names["de"] == "Deutsch"
+    assert names["ug"] == "ئۇيغۇرچە"
+    assert names["zh_Hans"] == "中文 (简体)"
+
+
+def test_numbers_follow_the_language() -> None:
+    i18n = I18n()
+    assert (
+        i18n.get("en").ngettext("{n} person has signed", "{n} people have signed", 12345) == "12,345 people have signed"
+    )
+    assert i18n.get("en").ngettext("{n} person has signed", "{n} people have signed", 1) == "1 person has signed"
+    assert "12\u202f345" in i18n.get("fr").ngettext("{n} person has signed", "{n} people have signed", 12345)
+    assert "12.345" in i18n.get("de").ngettext("{n} person has signed", "{n} people have signed", 12345)
+
+
+def test_arabic_uses_its_plural_classes() -> None:
+    t = I18n().get("ar")
+
+    def wording(n: int) -> str:
+        return t.ngettext("{n} person has signed", "{n} people have signed", n).replace(t.number(n), "#")
+
+    # few (3-10), many (11-99) and other (100+) are three different grammatical forms in Arabic.
+    assert len({wording(3), wording(11), wording(100)}) == 3
+    assert "people have signed" not in wording(100)
+
+
+def test_right_to_left_text_isolates_what_is_filled_in() -> None:
+    ug = I18n().get("ug")
+    text = ug.gettext("Thank you, {name}! Your signature has been added to the letter.", name="Ada <Lovelace>")
+    assert f"{FSI}Ada &lt;Lovelace&gt;{PDI}" in text  # isolated and escaped
+    assert "\u202e" not in text and "\u202d" not in text  # isolates, never overrides
+    en = I18n().get("en")
+    assert FSI not in en.gettext("Thank you, {name}! Your signature has been added to the letter.", name="Ada")
