@@ -15,26 +15,27 @@ step, never message text or names) and answered with a kind apology.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from handlers import conversation, fallback
 from handlers.campaign import load_campaign
 from handlers.events import Event
 from handlers.i18n import LOCALES_DIR, I18n
-from handlers.replies import AnswerCallback, Delivered, Reply, SendMessage
+from handlers.replies import AnswerCallback, Reply, SendMessage
 from handlers.state import ConversationState
+from handlers.turn import Deliver as Deliver  # re-exported: the runtimes' side of the contract
 from handlers.turn import Services, Turn
 from storage import signatures
 from storage.db import Database
 from storage.state import StateStore
 
 log = logging.getLogger(__name__)
-
-Deliver = Callable[[Reply], Awaitable[Delivered]]
 
 DEDUP_TTL = 24 * 3600  # Telegram gives up re-delivering long before this
 
@@ -44,22 +45,24 @@ class Core:
         self.store = store
         self.services = services
         self.state_ttl = state_ttl
+        self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, event: Event, deliver: Deliver) -> None:
         owner = event.user.id if event.user else event.chat.id
-        replies: list[Reply] = []
         try:
             async with self.store.lock(f"lock:{owner}"):
                 if not await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL):
                     log.info("update %s: duplicate, skipped", event.update_id)
                     return
                 try:
-                    replies = await self._run(event, owner)
+                    turn = await self._run(event, owner)
                 except BaseException:
-                    # Let a re-delivery of this update try again.
+                    # Let a re-delivery of this update (Telegram's, after a timeout) try again.
                     await self.store.delete(f"update:{event.update_id}")
                     raise
-                await self._deliver_all(replies, deliver)
+                await self._deliver_all(turn.replies, deliver)
+            for followup in turn.followups:  # long work (exports) runs outside the user's lock
+                self._start(followup(deliver), event.update_id)
         except Exception as error:
             log.error(
                 "update %s failed: %s\n%s",
@@ -69,7 +72,25 @@ class Core:
             )
             await self._deliver_all(self._apology(event), deliver)
 
-    async def _run(self, event: Event, owner: int) -> list[Reply]:
+    def _start(self, work: Coroutine[Any, Any, None], update_id: int) -> None:
+        """Run a follow-up in the background; ``settle`` waits for it (tests, shutdown)."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception as error:  # logged once, like a failed step
+                log.error("update %s: follow-up failed: %s", update_id, type(error).__name__)
+
+        task = asyncio.create_task(guarded())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self, within: float | None = None) -> None:
+        """Wait for the follow-ups still running (at shutdown, and in tests)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=within)
+
+    async def _run(self, event: Event, owner: int) -> Turn:
         state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
         turn = Turn(event=event, state=state, services=self.services)
         await conversation.step(turn)
@@ -78,7 +99,7 @@ class Core:
         if event.chat.is_private:  # groups never hold a conversation: nothing to keep about anyone
             await self.store.save(f"state:{owner}", turn.state.to_dict(), self.state_ttl)
         await self._count(turn)
-        return turn.replies
+        return turn
 
     async def _count(self, turn: Turn) -> None:
         """Anonymous funnel counts: a day, a language, a source; never who."""

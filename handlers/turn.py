@@ -6,17 +6,21 @@ Telegram themselves, which keeps them testable without a network.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from handlers.events import Event, EventKind
-from handlers.replies import AnswerCallback, Button, EditMessage, Keyboard, Reply, SendMessage
+from handlers.replies import AnswerCallback, Button, Delivered, EditMessage, Keyboard, Reply, SendMessage
 from handlers.state import ConversationState
 
 if TYPE_CHECKING:
     from handlers.campaign import Campaign
     from handlers.i18n import I18n, Translator
     from storage.db import Database
+
+
+Deliver = Callable[[Reply], Awaitable[Delivered]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,9 @@ class Turn:
     services: Services
     replies: list[Reply] = field(default_factory=list)
     funnel: list[str] = field(default_factory=list)  # anonymous funnel steps reached in this turn
+    # Long work (an export) that runs after the replies, outside the user's lock, with the
+    # runtime's deliver function so it can send and edit messages as it goes.
+    followups: list[Callable[[Deliver], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     @property
     def t(self) -> Translator:
