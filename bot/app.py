@@ -4,8 +4,12 @@
 (failing with one line naming ``REDIS_URL`` or ``DATABASE_URL`` if they do not
 answer), applies migrations, calls getMe, builds the core and then either polls
 or serves the webhook. ``run(stop)`` does all of it until ``stop`` is set and
-shuts down gracefully: no new updates, in-flight ones finish (bounded), pools
-closed.
+shuts down gracefully within one deadline (``SHUTDOWN_DEADLINE``): no new
+updates, in-flight ones finish with whatever time is left, and the database and
+state-store pools are always closed at the end.
+
+Error messages name the setting at fault with URLs masked (``mask_url``) and every
+registered secret (``bot.logs.secret_filter``) replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import text
 
-from bot.logs import mask, mask_url
+from bot.logs import mask_secrets, mask_url
 from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
 from bot.settings import Settings, load_settings
 from bot.webhook import WebhookServer, webhook_url
@@ -31,7 +35,11 @@ from storage.state import StateStore
 log = logging.getLogger("bot.app")
 
 Mode = Literal["polling", "webhook"]
-SHUTDOWN_GRACE = 25.0  # platforms usually allow ~30 s between SIGTERM and SIGKILL
+# Platforms usually allow ~30 s between SIGTERM and SIGKILL: the whole stop fits in this, each
+# phase getting what the ones before it left. The last CLOSE_RESERVE seconds (at most a tenth of
+# the deadline) are kept for closing the HTTP session and the pools.
+SHUTDOWN_DEADLINE = 30.0
+CLOSE_RESERVE = 2.0
 DEMO_TOKEN = "123456:DEMO"  # noqa: S105 - a throwaway token only the local emulator accepts
 
 
@@ -50,7 +58,12 @@ def _reason(error: BaseException) -> str:
     """A short, secret-free reason: the exception type and the first line of its message."""
     inner = getattr(error, "orig", None) or error.__cause__ or error
     first = (str(inner).strip().splitlines() or [""])[0][:200]
-    return mask(f"{type(inner).__name__}: {first}" if first else type(inner).__name__)
+    return mask_secrets(f"{type(inner).__name__}: {first}" if first else type(inner).__name__)
+
+
+def _shown(url: str) -> str:
+    """A URL fit for an error message: its password and every registered secret masked."""
+    return mask_secrets(mask_url(url))
 
 
 def make_store(settings: Settings) -> StateStore:
@@ -85,7 +98,7 @@ async def migrate(database_url: str) -> str:
             await db.dispose()
     except Exception as error:
         raise StartupError(
-            f"DATABASE_URL {mask_url(database_url)} cannot be reached or migrated ({_reason(error)})"
+            f"DATABASE_URL {_shown(database_url)} cannot be reached or migrated ({_reason(error)})"
         ) from None
     return str(revision or "base")
 
@@ -129,7 +142,7 @@ class BotApp:
             await self.store.ping()
         except Exception as error:
             raise StartupError(
-                f"REDIS_URL {mask_url(settings.redis_url or '')} is unreachable ({_reason(error)})"
+                f"REDIS_URL {_shown(settings.redis_url or '')} is unreachable ({_reason(error)})"
             ) from None
         await migrate(settings.database_url)
         self.db = make_database(settings)
@@ -144,7 +157,7 @@ class BotApp:
             self.info = await self.runtime.start()
         except Exception as error:
             raise StartupError(
-                f"getMe failed at TELEGRAM_API_URL {settings.telegram_api_url}: "
+                f"getMe failed at TELEGRAM_API_URL {_shown(settings.telegram_api_url)}: "
                 f"check BOT_TOKEN and the network ({_reason(error)})"
             ) from None
         factory = self._core_factory or _default_core_factory
@@ -184,7 +197,7 @@ class BotApp:
             health=self.healthy,
         )
         try:
-            self.port = await self.server.start(settings.webhook_listen, settings.port, grace=SHUTDOWN_GRACE)
+            self.port = await self.server.start(settings.webhook_listen, settings.port, grace=SHUTDOWN_DEADLINE)
         except OSError as error:
             raise StartupError(
                 f"cannot listen on WEBHOOK_LISTEN:PORT {settings.webhook_listen}:{settings.port} ({_reason(error)})"
@@ -192,7 +205,9 @@ class BotApp:
         try:
             await self.runtime.set_webhook(webhook_url(url), secret)
         except Exception as error:
-            raise StartupError(f"setWebhook refused WEBHOOK_URL {webhook_url(url)} ({_reason(error)})") from None
+            raise StartupError(
+                f"setWebhook refused WEBHOOK_URL {_shown(webhook_url(url))} ({_reason(error)})"
+            ) from None
         return self.info
 
     async def _publish_commands(self, core: CoreLike) -> None:
@@ -231,28 +246,51 @@ class BotApp:
         if polling_died:
             raise StartupError("polling stopped unexpectedly (see the log above); exiting so the bot is restarted")
 
-    async def stop(self) -> None:
-        """Stop receiving, let in-flight updates finish (bounded), close everything. Idempotent."""
-        if self._polling is not None:
-            self._stop_polling.set()
-            polling, self._polling = self._polling, None
-            try:
-                await asyncio.wait_for(polling, SHUTDOWN_GRACE)
-            except Exception as error:
-                log.error("polling stopped with an error (%s)", _reason(error))
-        if self.server is not None:
-            await self.server.stop()
-            self.server = None
-        if self.runtime is not None:
-            await self.runtime.drain(SHUTDOWN_GRACE)
-            await self.runtime.close()
-            self.runtime = None
+    async def stop(self, deadline: float = SHUTDOWN_DEADLINE) -> None:
+        """Stop receiving, let in-flight updates finish, close everything, all within
+        ``deadline`` seconds. The pools are closed whatever happens before. Idempotent."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline - min(CLOSE_RESERVE, deadline / 10)  # kept for closing
+
+        def remaining() -> float:
+            return max(end - loop.time(), 0.0)
+
+        try:
+            if self._polling is not None:
+                self._stop_polling.set()
+                polling, self._polling = self._polling, None
+                try:
+                    await asyncio.wait_for(polling, remaining())
+                except Exception as error:
+                    log.error("polling stopped with an error (%s)", _reason(error))
+            if self.server is not None:
+                server, self.server = self.server, None
+                await server.stop(grace=remaining())
+            if self.runtime is not None:
+                runtime, self.runtime = self.runtime, None
+                try:
+                    await runtime.drain(remaining())
+                finally:
+                    try:
+                        await runtime.close()
+                    except Exception as error:
+                        log.warning("closing the %s runtime failed (%s)", self.runtime_name, _reason(error))
+        finally:
+            await self._close_pools()
+
+    async def _close_pools(self) -> None:
         if self.store is not None:
-            await self.store.close()
-            self.store = None
+            store, self.store = self.store, None
+            try:
+                await store.close()
+            except Exception as error:
+                log.warning("closing the state store failed (%s)", _reason(error))
         if self.db is not None:
-            await self.db.dispose()
-            self.db = None
+            db, self.db = self.db, None
+            try:
+                await db.dispose()
+            except Exception as error:
+                log.warning("closing the database pool failed (%s)", _reason(error))
 
     async def healthy(self) -> bool:
         """True when the state store and the database both answer (for ``/healthz``)."""

@@ -2,7 +2,10 @@
 
 Operator mistakes end with one line on stderr, never a traceback: a bad or
 missing setting exits with 2, an unreachable service (database, Redis,
-Telegram) with 1.
+Telegram) with 1. What the command line prints itself (not through logging) is
+masked as log records are: the token, the webhook secret, the passwords in
+``DATABASE_URL`` and ``REDIS_URL`` and anything shaped like a token or a URL
+password become ``***``; so is the traceback of an unexpected error.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import traceback
 from typing import Any
 
 import click
 
 from bot.app import BotApp, Mode, StartupError, migrate, run_demo
 from bot.i18n_commands import i18n
-from bot.logs import setup_logging
+from bot.logs import mask_secrets, protect, setup_logging, url_passwords
 from bot.runtimes import RuntimeName
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -32,19 +36,30 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SettingsError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {mask_secrets(str(error))}", err=True)
             ctx.exit(2)
         except StartupError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {mask_secrets(str(error))}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own: usage errors, --help, ctx.exit
+        except Exception:
+            # A bug: the traceback helps, but only masked (it can quote URLs and settings).
+            click.echo(mask_secrets(traceback.format_exc()), err=True, nl=False)
+            ctx.exit(1)
 
 
 def _secrets(settings: Settings) -> list[str | None]:
+    """Everything secret in the settings, for the log filter and what the CLI prints."""
     return [
         settings.bot_token.get_secret_value() if settings.bot_token else None,
         settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+        *url_passwords(settings.database_url),
+        *url_passwords(settings.redis_url),
+        *url_passwords(settings.telegram_api_url),
+        *url_passwords(settings.webhook_url),
     ]
 
 
@@ -74,6 +89,7 @@ def main() -> None:
 def run(ctx: click.Context, mode: Mode, runtime: RuntimeName | None, demo_without_token: bool) -> None:
     """Run the bot until SIGTERM or SIGINT (Ctrl-C), then shut down gracefully."""
     settings = load_settings()
+    protect(*_secrets(settings))  # before anything is printed, even by the demo fallback
     if demo_without_token and settings.bot_token is None:
         click.echo("No BOT_TOKEN: starting the local Telegram emulator and a terminal chat.", err=True)
         ctx.invoke(demo, runtime=runtime)

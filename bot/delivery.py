@@ -3,16 +3,26 @@
 Each runtime knows how to *send* a neutral reply with its framework and how to
 *classify* its framework's exceptions into an ``ApiError``; everything else —
 flood-control waits, what is retried, what is logged and how loudly — lives
-here, once:
+here, once. A ``Deliverer`` is built per update, so its budgets belong to the
+whole update, not to one reply:
 
-- 429: wait ``retry_after`` and retry, at most ``MAX_TRIES`` tries and
-  ``FLOOD_BUDGET`` seconds of waiting per reply (neither framework does this by
-  itself); then give up with a warning.
+- 429: wait ``retry_after`` and retry, at most ``MAX_TRIES`` tries per reply and
+  ``FLOOD_BUDGET`` seconds of waiting in total across all the update's replies
+  (neither framework does this by itself). The webhook answers within
+  ``bot.webhook.HANDLE_TIMEOUT`` and the core holds the user's lock (a lease of
+  about 30 s in Redis) while delivering, so the update must finish well within
+  both. When the budget is spent the reply is given up with one warning per
+  update. ``answerCallbackQuery`` never waits: the query expires within seconds.
 - 403 (the user blocked the bot, or it was kicked): logged once per update at
   INFO and never retried; later replies of the same update are skipped.
 - 400: logged at WARNING with the method and Telegram's description (never the
   text we tried to send); "message is not modified" on an edit is success.
-- network errors and 5xx: a couple of short retries, then a warning.
+- network errors: a couple of short retries, but only when a retry cannot send
+  a message twice — the request certainly never reached Telegram (``unsent``:
+  no connection could be made) or the call is idempotent (an edit, a callback
+  answer). A timeout, a dropped connection or a 5xx after a ``sendMessage``,
+  ``sendDocument`` or ``sendPhoto`` may mean Telegram already delivered it:
+  that is logged and not repeated.
 
 Nothing here raises: the core gets a ``Delivered(ok=False, error=...)`` and the
 framework never sees an exception.
@@ -38,11 +48,13 @@ from handlers.replies import (
 
 log = logging.getLogger("bot.delivery")
 
-MAX_TRIES = 3
-FLOOD_BUDGET = 30.0  # seconds of retry_after we are willing to wait for one reply
+MAX_TRIES = 3  # tries of one reply under flood control
+FLOOD_BUDGET = 20.0  # seconds of retry_after waited in total for one update, all replies together
 NETWORK_RETRY_DELAYS = (0.5, 1.5)
 
-ErrorKind = Literal["flood", "forbidden", "bad_request", "network", "other"]
+# "unsent": the request certainly did not reach Telegram (no connection could be made).
+# "network": it may have (a timeout or a dropped connection after sending, a 5xx answer).
+ErrorKind = Literal["flood", "forbidden", "bad_request", "unsent", "network", "other"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,9 @@ METHODS: dict[type, str] = {
     SendPhoto: "sendPhoto",
 }
 
+# Calls that change nothing when repeated, so a retry is safe even if the first try arrived.
+IDEMPOTENT: tuple[type, ...] = (EditMessage, AnswerCallback)
+
 
 def method_name(reply: Reply) -> str:
     return METHODS.get(type(reply), type(reply).__name__)
@@ -80,12 +95,13 @@ class Deliverer:
         self._update_id = update_id
         self._sleep = sleep
         self._blocked = False
+        self._flood_waited = 0.0  # seconds, across all replies of this update
+        self._flood_logged = False
 
     async def __call__(self, reply: Reply) -> Delivered:
         method = method_name(reply)
         if self._blocked and not isinstance(reply, AnswerCallback):
             return Delivered(ok=False, error="blocked")
-        waited = 0.0
         network_failures = 0
         tries = 0
         while True:
@@ -107,23 +123,17 @@ class Deliverer:
                 return Delivered(ok=False, error="internal")
 
             if error.kind == "flood":
-                if tries < MAX_TRIES and waited + error.retry_after <= FLOOD_BUDGET:
+                if self._may_wait(reply, tries, error.retry_after):
                     log.info(
                         "update %s: %s flood control, retrying in %ss",
                         self._update_id,
                         method,
                         error.retry_after,
                     )
-                    waited += error.retry_after
+                    self._flood_waited += error.retry_after
                     await self._sleep(error.retry_after)
                     continue
-                log.warning(
-                    "update %s: %s gave up after flood control (retry_after %ss, try %d)",
-                    self._update_id,
-                    method,
-                    error.retry_after,
-                    tries,
-                )
+                self._give_up_on_flood(method, error.retry_after, tries)
                 return Delivered(ok=False, error="flood")
 
             if error.kind == "forbidden":
@@ -137,10 +147,40 @@ class Deliverer:
                 log.warning("update %s: %s rejected: %s", self._update_id, method, error.description)
                 return Delivered(ok=False, error="bad_request")
 
-            if error.kind == "network" and network_failures < len(NETWORK_RETRY_DELAYS):
-                await self._sleep(NETWORK_RETRY_DELAYS[network_failures])
-                network_failures += 1
-                continue
+            if error.kind in ("unsent", "network"):
+                if error.kind == "network" and not isinstance(reply, IDEMPOTENT):
+                    log.warning(
+                        "update %s: %s failed (%s); not repeated, since Telegram may have acted on it",
+                        self._update_id,
+                        method,
+                        error.description or error.kind,
+                    )
+                    return Delivered(ok=False, error="network")
+                if network_failures < len(NETWORK_RETRY_DELAYS):
+                    await self._sleep(NETWORK_RETRY_DELAYS[network_failures])
+                    network_failures += 1
+                    continue
+                log.warning("update %s: %s failed: %s", self._update_id, method, error.description or error.kind)
+                return Delivered(ok=False, error="network")
 
             log.warning("update %s: %s failed: %s", self._update_id, method, error.description or error.kind)
             return Delivered(ok=False, error=error.kind)
+
+    def _may_wait(self, reply: Reply, tries: int, retry_after: float) -> bool:
+        """Whether another flood-control wait fits this reply and the update's budget."""
+        if isinstance(reply, AnswerCallback):
+            return False  # the query expires within seconds: a late answer is no answer
+        return tries < MAX_TRIES and self._flood_waited + retry_after <= FLOOD_BUDGET
+
+    def _give_up_on_flood(self, method: str, retry_after: float, tries: int) -> None:
+        if self._flood_logged:
+            return  # one line per update is enough to see the bot is being throttled
+        self._flood_logged = True
+        log.warning(
+            "update %s: %s gave up after flood control (retry_after %ss, try %d, %ss waited for this update)",
+            self._update_id,
+            method,
+            retry_after,
+            tries,
+            self._flood_waited,
+        )

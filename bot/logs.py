@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 _TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 _BARE_TOKEN = re.compile(r"\b\d{6,}:[A-Za-z0-9_-]{30,}\b")
@@ -43,6 +44,19 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
 def mask_url(url: str) -> str:
     """A connection URL fit for a log line or an error message (password masked)."""
     return _URL_PASSWORD.sub(r"\g<head>***@", url)
+
+
+def url_passwords(url: str | None) -> list[str]:
+    """The password of a connection URL, as written and percent-decoded, to register as secrets."""
+    if not url:
+        return []
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # a malformed URL: the pattern in ``mask`` still covers the usual forms
+        return []
+    if not password:
+        return []
+    return list(dict.fromkeys([password, unquote(password)]))
 
 
 class SecretFilter(logging.Filter):
@@ -108,6 +122,11 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str | None] = ()) -> No
         root.addHandler(handler)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` masked like a log record: for what is printed without logging (the CLI)."""
+    return mask(text, secret_filter.secrets)
 
 
 def protect(*secrets: str | None) -> None:

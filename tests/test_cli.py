@@ -128,6 +128,37 @@ def test_unreachable_redis_names_it_with_the_password_masked(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
 
 
+# Short enough that no general token pattern catches it: only its registration as a secret can.
+CLI_TOKEN = "123456:cli-token"
+
+
+@pytest.mark.parametrize(
+    ("settings", "names"),
+    [
+        ({"TELEGRAM_API_URL": "http://127.0.0.1:{port}/" + CLI_TOKEN}, "TELEGRAM_API_URL"),
+        ({"TELEGRAM_API_URL": "http://proxy:proxy-pa55word@127.0.0.1:{port}"}, "TELEGRAM_API_URL"),
+        ({"REDIS_URL": "redis://:redis-pa55word@127.0.0.1:{port}/0"}, "REDIS_URL"),
+    ],
+    ids=["token-in-api-url", "password-in-api-url", "password-in-redis-url"],
+)
+def test_startup_errors_never_print_a_secret(tmp_path: Path, settings: dict[str, str], names: str) -> None:
+    port = free_port()  # nothing listens there
+    env = {
+        "BOT_TOKEN": CLI_TOKEN,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "LOG_LEVEL": "DEBUG",
+        **{key: value.format(port=port) for key, value in settings.items()},
+    }
+    result = python_m_bot("run", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and names in last, result.stderr
+    output = result.stderr + result.stdout
+    for secret in (CLI_TOKEN, "cli-token", "proxy-pa55word", "redis-pa55word"):
+        assert secret not in output
+    assert "***" in last
+
+
 def test_migrate_prints_the_revision(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     result = python_m_bot("migrate", env={"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}, cwd=tmp_path)

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.delivery import ApiError, Deliverer
-from bot.logs import mask, protect
-from bot.runtimes import event_from_update
+from bot.app import Mode
+from bot.delivery import FLOOD_BUDGET, NETWORK_RETRY_DELAYS, ApiError, Deliverer
+from bot.emulator import Emulator
+from bot.logs import mask, protect, secret_filter
+from bot.runtimes import Runtime, RuntimeName, UpdateFailed, event_from_update, make_runtime
 from handlers.events import EventKind
 from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendMessage
+from tests.fixtures.botapp import COMBINATIONS, bot_factory, free_port
 
 USER = {"id": 1001, "is_bot": False, "first_name": "Ada", "last_name": "L", "language_code": "pt-br"}
 PRIVATE = {"id": 1001, "type": "private", "first_name": "Ada"}
@@ -117,19 +121,20 @@ def test_membership_changes_are_not_events() -> None:
 
 
 class Script:
-    """A send function that fails as scripted, then succeeds; sleeps are recorded, not slept."""
+    """A send function that fails as scripted (None: that call succeeds), then succeeds;
+    sleeps are recorded, not slept."""
 
-    def __init__(self, *failures: ApiError | Exception) -> None:
+    def __init__(self, *failures: ApiError | Exception | None) -> None:
         self.failures = list(failures)
         self.calls = 0
         self.slept: list[float] = []
 
     async def send(self, reply: Reply) -> int | None:
         self.calls += 1
-        if self.failures:
-            failure = self.failures.pop(0)
-            raise failure if isinstance(failure, Exception) else _Wrapped(failure)
-        return 42
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is None:
+            return 42
+        raise failure if isinstance(failure, Exception) else _Wrapped(failure)
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
@@ -166,6 +171,29 @@ async def test_flood_control_is_bounded_in_tries_and_time(caplog: pytest.LogCapt
     assert "gave up" in caplog.text
 
 
+async def test_the_flood_budget_belongs_to_the_whole_update(caplog: pytest.LogCaptureFixture) -> None:
+    """The waits of all replies of one update add up to at most FLOOD_BUDGET seconds."""
+    wait = 12.0
+    assert wait < FLOOD_BUDGET < 2 * wait
+    flood = ApiError("flood", retry_after=wait)
+    script = Script(flood, None, flood, flood)
+    deliver = script.deliverer()
+    assert (await deliver(MSG)).ok  # waited 12 s, then sent
+    assert (await deliver(MSG)).error == "flood"  # 12 more would exceed the budget: no wait
+    assert (await deliver(MSG)).error == "flood"
+    assert script.slept == [wait]
+    assert script.calls == 4
+    gave_up = [r for r in caplog.records if r.name == "bot.delivery" and "gave up" in r.getMessage()]
+    assert len(gave_up) == 1  # logged once per update, not per reply
+
+
+async def test_a_callback_answer_never_waits_for_flood_control(caplog: pytest.LogCaptureFixture) -> None:
+    script = Script(ApiError("flood", retry_after=1))
+    assert await script.deliverer()(AnswerCallback("cb")) == Delivered(ok=False, error="flood")
+    assert (script.calls, script.slept) == (1, [])
+    assert "answerCallbackQuery gave up" in caplog.text
+
+
 async def test_blocked_is_logged_once_and_not_retried(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot.delivery")
     script = Script(ApiError("forbidden", "Forbidden: bot was blocked by the user"))
@@ -193,11 +221,27 @@ async def test_an_unmodified_edit_is_not_an_error(caplog: pytest.LogCaptureFixtu
 
 
 async def test_network_errors_get_a_couple_of_short_retries() -> None:
-    script = Script(ApiError("network"), ApiError("network"))
+    """When the request certainly never reached Telegram (it could not connect)."""
+    script = Script(ApiError("unsent"), ApiError("unsent"))
     assert (await script.deliverer()(MSG)).ok
     assert script.calls == 3 and sum(script.slept) < 5
-    script = Script(*[ApiError("network")] * 3)
+    script = Script(*[ApiError("unsent")] * 3)
     assert (await script.deliverer()(MSG)).error == "network"
+
+
+async def test_a_message_that_may_have_arrived_is_never_sent_again(caplog: pytest.LogCaptureFixture) -> None:
+    """A read timeout or a 5xx after sendMessage: Telegram may have delivered it already."""
+    script = Script(ApiError("network", "Request timeout error"))
+    assert await script.deliverer()(MSG) == Delivered(ok=False, error="network")
+    assert (script.calls, script.slept) == (1, [])
+    assert "not repeated" in caplog.text and "secret text" not in caplog.text
+
+
+@pytest.mark.parametrize("reply", [EditMessage(1, 9, "x"), AnswerCallback("cb")], ids=["edit", "callback"])
+async def test_idempotent_calls_are_retried_after_any_network_error(reply: Reply) -> None:
+    script = Script(ApiError("network"), ApiError("network"))
+    assert (await script.deliverer()(reply)).ok
+    assert script.calls == 3
 
 
 async def test_unexpected_exceptions_never_escape(caplog: pytest.LogCaptureFixture) -> None:
@@ -266,26 +310,49 @@ async def test_flood_control_from_the_api_is_honoured(botapp: Any) -> None:
 
 async def test_a_blocked_user_is_logged_once_and_not_retried(botapp: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
+    botapp.core.copies = 2  # two replies to the user who blocked the bot
     botapp.emulator.fail_next(method="sendMessage", status=403)
     user = botapp.emulator.user(1004, first_name="Di", language_code="en")
     await user.send("/start")
     await botapp.core.wait_handled(1)
     blocked = [r for r in caplog.records if "cannot write to this chat" in r.getMessage()]
     assert len(blocked) == 1
-    assert botapp.core.delivered[-1] == Delivered(ok=False, error="blocked")
-    assert len(botapp.emulator.calls_to("sendMessage")) == 1  # not retried
+    assert botapp.core.delivered == [Delivered(ok=False, error="blocked")] * 2
+    assert len(botapp.emulator.calls_to("sendMessage")) == 1  # neither retried nor tried again
 
 
-async def test_the_token_never_reaches_the_logs(botapp: Any, caplog: pytest.LogCaptureFixture) -> None:
+# A token of the real shape (digits, a colon, 35 characters), deliberately NOT registered with
+# ``protect``: only the general token patterns of the log filter stand between it and the log.
+UNREGISTERED_TOKEN = "1234567890:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw8"
+
+
+@pytest.mark.parametrize(("runtime", "mode"), COMBINATIONS, ids=[f"{r}-{m}" for r, m in COMBINATIONS])
+async def test_the_token_never_reaches_the_logs(
+    runtime: RuntimeName, mode: Mode, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert len(UNREGISTERED_TOKEN.split(":")[1]) == 35
+    protect()  # the log filter, as setup_logging installs it, with no secret registered
+    assert UNREGISTERED_TOKEN not in secret_filter.secrets
     caplog.set_level(logging.DEBUG)
-    user = botapp.emulator.user(1005, first_name="Ed", language_code="en")
-    await user.send("/start")
-    await user.wait_message(timeout=10)
-    await botapp.core.wait_handled(1)
-    logging.getLogger("test").info("GET %s/bot%s/getMe", botapp.settings.telegram_api_url, botapp.settings.token)
-    assert caplog.records, "nothing was logged: the test would prove nothing"
-    assert botapp.settings.token not in caplog.text
-    assert "bot" + botapp.settings.token not in caplog.text
+    emulator = Emulator(token=UNREGISTERED_TOKEN)
+    await emulator.start(host="127.0.0.1", port=0)
+    try:
+        async with bot_factory(runtime, mode, emulator, tmp_path, register_token=False) as start:
+            bot = await start()
+            user = emulator.user(1005, first_name="Ed", language_code="en")
+            await user.send("/start")
+            await user.wait_message(timeout=10)
+            await bot.core.wait_handled(1)
+            assert caplog.records, "the bot logged nothing: the test would prove nothing"
+            assert UNREGISTERED_TOKEN not in caplog.text
+            # What a library logging a request URL or the bare token would produce:
+            logging.getLogger("test").info("GET %s/bot%s/getMe", bot.settings.telegram_api_url, UNREGISTERED_TOKEN)
+            logging.getLogger("test").info("token %s", UNREGISTERED_TOKEN)
+    finally:
+        await emulator.stop()
+    assert UNREGISTERED_TOKEN not in caplog.text
+    assert UNREGISTERED_TOKEN.split(":")[1] not in caplog.text
+    assert "/bot***/getMe" in caplog.text and "token ***" in caplog.text
 
 
 async def test_every_kind_of_message_arrives_as_its_event(botapp: Any) -> None:
@@ -318,5 +385,125 @@ async def test_shutdown_finishes_the_update_in_flight(botapp: Any) -> None:
     await user.send("/start")
     await asyncio.wait_for(botapp.core.started.wait(), 10)
     await botapp.app.stop()  # while the core is still "thinking"
-    assert botapp.core.delivered == [Delivered(message_id=botapp.core.delivered[0].message_id)]
+    assert len(botapp.core.delivered) == 1
+    assert botapp.core.delivered[0].ok and botapp.core.delivered[0].message_id is not None
     assert (await user.wait_message(timeout=1)).text == "command:start args="
+
+
+async def test_documents_and_photos_are_uploaded(botapp: Any) -> None:
+    user = botapp.emulator.user(1008, first_name="Ha", language_code="en")
+    await user.send("/files")
+    document, photo = await user.wait_messages(2, timeout=10)
+    await botapp.core.wait_handled(1)
+    assert document.document is not None and document.document.filename == "botapp.py"
+    assert document.caption == "document"
+    assert photo.photo is not None and photo.photo.startswith(b"\x89PNG")
+    assert [d.ok for d in botapp.core.delivered] == [True, True]
+    assert botapp.emulator.rejected == []
+
+
+async def test_a_callback_answer_under_flood_control_is_given_up_at_once(
+    botapp: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = botapp.emulator.user(1009, first_name="Io", language_code="en")
+    await user.send("/start")
+    await user.wait_message(timeout=10)
+    botapp.emulator.fail_next(method="answerCallbackQuery", status=429, retry_after=5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError):  # the press is never answered ...
+        await user.press("Press me", timeout=2)
+    edited = await user.wait_message(timeout=10)  # ... but the edit after it was not held up
+    assert edited.edited and botapp.emulator.conversations[user.id].bot_messages[edited.message_id].edited
+    await botapp.core.wait_handled(2)
+    assert botapp.core.delivered[-2:] == [Delivered(ok=False, error="flood"), Delivered(message_id=edited.message_id)]
+    assert len(botapp.emulator.calls_to("answerCallbackQuery")) == 1
+    assert loop.time() - started < 4.5  # no 5 s wait
+    assert "answerCallbackQuery gave up" in caplog.text
+
+
+async def test_shutdown_keeps_to_its_deadline_and_closes_the_pools(botapp: Any) -> None:
+    botapp.core.delay = 3.0  # longer than the deadline
+    user = botapp.emulator.user(1010, first_name="Ju", language_code="en")
+    await user.send("/start")
+    await asyncio.wait_for(botapp.core.started.wait(), 10)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await botapp.app.stop(deadline=1.0)
+    assert loop.time() - started < 2.0
+    assert (botapp.app.db, botapp.app.store, botapp.app.runtime) == (None, None, None)
+
+
+# --- one runtime against the emulator, without the app ------------------------------------------
+
+
+@pytest.fixture(params=["aiogram", "ptb"])
+async def runtime(request: pytest.FixtureRequest, emulator: Emulator) -> Any:
+    """A started runtime with short request timeouts, no core attached."""
+    assert emulator.base_url is not None
+    started = make_runtime(
+        request.param, token=emulator.token, api_url=emulator.base_url, max_concurrent_updates=4, request_timeout=0.5
+    )
+    await started.start()
+    yield started
+    await started.close()
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def deliverer_of(runtime: Runtime, sleep: Sleeps) -> Deliverer:
+    return Deliverer(runtime._send, runtime._classify, update_id=1, sleep=sleep)  # type: ignore[attr-defined]
+
+
+async def test_a_send_that_timed_out_is_not_sent_again(runtime: Runtime, emulator: Emulator) -> None:
+    """A read timeout: Telegram may have delivered the message, so it must not be re-sent."""
+    user = emulator.user(1101, first_name="Ka", language_code="en")
+    await user.send("/start")  # the chat exists (nobody polls: the update only waits)
+    emulator.fail_next(method="sendMessage", status=500, delay=1.0, times=3)
+    sleeps = Sleeps()
+    assert await deliverer_of(runtime, sleeps)(SendMessage(user.id, "once")) == Delivered(ok=False, error="network")
+    await asyncio.sleep(1.2)  # the emulator records the call once its delayed answer is due
+    assert len(emulator.calls_to("sendMessage")) == 1
+    assert sleeps.slept == []
+
+
+async def test_an_edit_that_timed_out_is_tried_again(runtime: Runtime, emulator: Emulator) -> None:
+    user = emulator.user(1102, first_name="Lu", language_code="en")
+    await user.send("/start")
+    deliver = deliverer_of(runtime, Sleeps())
+    sent = await deliver(SendMessage(user.id, "before"))
+    assert sent.ok and sent.message_id is not None
+    emulator.fail_next(method="editMessageText", status=500, delay=1.0)
+    assert (await deliver(EditMessage(user.id, sent.message_id, "after"))).ok
+    assert emulator.conversations[user.id].bot_messages[sent.message_id].text == "after"
+
+
+@pytest.mark.parametrize("name", ["aiogram", "ptb"])
+async def test_a_send_that_could_not_connect_is_retried(name: RuntimeName) -> None:
+    unreachable = make_runtime(
+        name, token="123456:TEST", api_url=f"http://127.0.0.1:{free_port()}", max_concurrent_updates=1
+    )
+    sleeps = Sleeps()
+    try:
+        result = await deliverer_of(unreachable, sleeps)(SendMessage(1, "hello"))
+    finally:
+        await unreachable.close()
+    assert result == Delivered(ok=False, error="network")
+    assert sleeps.slept == list(NETWORK_RETRY_DELAYS)  # every retry used: nothing can have arrived
+
+
+async def test_an_update_without_a_core_fails_loudly(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    """No handler attached: logged, and the webhook path raises UpdateFailed (500, re-delivered)."""
+    update = {
+        "update_id": 31,
+        "message": {"message_id": 1, "date": 1, "chat": PRIVATE, "from": USER, "text": "/start"},
+    }
+    with pytest.raises(UpdateFailed):
+        await runtime.process_update(update)
+    assert "update 31: no handler attached" in caplog.text

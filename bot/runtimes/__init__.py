@@ -5,7 +5,7 @@ Each is imported only when chosen, so running one does not load the other.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from bot.runtimes.base import (
     ALLOWED_UPDATES,
@@ -32,11 +32,25 @@ __all__ = [
 ]
 
 
-def make_runtime(name: RuntimeName, *, token: str, api_url: str, max_concurrent_updates: int) -> Runtime:
+def make_runtime(
+    name: RuntimeName,
+    *,
+    token: str,
+    api_url: str,
+    max_concurrent_updates: int,
+    request_timeout: float | None = None,
+) -> Runtime:
+    """The chosen runtime; ``request_timeout`` (seconds per Bot API call) defaults to the framework's."""
+    options: dict[str, Any] = {
+        "token": token,
+        "api_url": api_url,
+        "max_concurrent_updates": max_concurrent_updates,
+        "request_timeout": request_timeout,
+    }
     if name == "ptb":
         from bot.runtimes.ptb_runtime import PtbRuntime
 
-        return PtbRuntime(token=token, api_url=api_url, max_concurrent_updates=max_concurrent_updates)
+        return PtbRuntime(**options)
     from bot.runtimes.aiogram_runtime import AiogramRuntime
 
-    return AiogramRuntime(token=token, api_url=api_url, max_concurrent_updates=max_concurrent_updates)
+    return AiogramRuntime(**options)

@@ -2,16 +2,16 @@
 
 One router registers the same handler for every update type we ask for; it
 hands the update's JSON to ``RuntimeBase._dispatch``. FSM is disabled: the
-conversation state lives in our own store.
+conversation state lives in our own store. The Bot API calls, the reply
+dispatch and the error policy are shared with PTB in ``RuntimeBase``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -30,25 +30,16 @@ from aiogram.types import (
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
-    Message,
     TelegramObject,
     Update,
+    User,
 )
+from pydantic import ValidationError
 
-from bot.delivery import ApiError
-from bot.runtimes.base import ALLOWED_UPDATES, BotCommand, BotInfo, RuntimeBase
-from handlers.replies import (
-    AnswerCallback,
-    EditMessage,
-    Keyboard,
-    Reply,
-    SendDocument,
-    SendMessage,
-    SendPhoto,
-)
-
-log = logging.getLogger("bot.runtime.aiogram")
+from bot.runtimes.base import ALLOWED_UPDATES, BotCommand, ErrorTable, RuntimeBase, ignore_malformed
+from handlers.replies import Button, SendDocument, SendPhoto
 
 # Update types routed to the core (plus my_chat_member, which _dispatch logs and drops).
 _ROUTED = (
@@ -61,32 +52,26 @@ _ROUTED = (
 )
 
 
-def keyboard(buttons: Keyboard) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=button.text,
-                    callback_data=button.callback_data,
-                    url=button.url,
-                    switch_inline_query=button.switch_inline_query,
-                )
-                for button in row
-            ]
-            for row in buttons
-        ]
-    )
-
-
 class AiogramRuntime(RuntimeBase):
     name = "aiogram"
+    _errors: ErrorTable = (
+        (TelegramRetryAfter, "flood"),
+        (TelegramForbiddenError, "forbidden"),
+        (TelegramBadRequest, "bad_request"),
+        (TelegramNetworkError, "network"),  # timeouts and connection errors
+        (TelegramServerError, "network"),  # 5xx
+        (asyncio.TimeoutError, "network"),
+        (TelegramAPIError, "other"),
+    )
+    _unsent_causes = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
-    def __init__(self, *, token: str, api_url: str, max_concurrent_updates: int) -> None:
-        super().__init__()
-        self._limit = max_concurrent_updates
+    def __init__(
+        self, *, token: str, api_url: str, max_concurrent_updates: int, request_timeout: float | None = None
+    ) -> None:
+        super().__init__(max_concurrent_updates=max_concurrent_updates)
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), limit=max(100, 2 * max_concurrent_updates))
+        if request_timeout is not None:
+            session.timeout = request_timeout
         self.bot = Bot(
             token,
             session=session,
@@ -102,11 +87,6 @@ class AiogramRuntime(RuntimeBase):
 
     async def _on_event(self, event: TelegramObject, event_update: Update) -> None:
         await self._dispatch(event_update.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-    async def start(self) -> BotInfo:
-        me = await self.bot.get_me()
-        self._username = me.username
-        return BotInfo(id=me.id, username=me.username or "")
 
     async def run_polling(self, stop: asyncio.Event) -> None:
         polling = asyncio.create_task(
@@ -126,63 +106,42 @@ class AiogramRuntime(RuntimeBase):
         await polling  # re-raises if polling itself failed
 
     async def process_update(self, data: dict[str, Any]) -> None:
-        # feed_raw_update validates with the framework and awaits the handler to the end.
-        await self._failing_loudly(self.dispatcher.feed_raw_update(self.bot, data))
-
-    async def set_webhook(self, url: str, secret: str, *, drop_pending: bool = False) -> None:
-        await self.bot.set_webhook(
-            url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=drop_pending,
-            max_connections=min(100, self._limit),
-        )
-
-    async def delete_webhook(self, *, drop_pending: bool = False) -> None:
-        await self.bot.delete_webhook(drop_pending_updates=drop_pending)
-
-    async def set_commands(self, commands: Sequence[BotCommand], language_code: str | None = None) -> None:
-        await self.bot.set_my_commands(
-            [AiogramBotCommand(command=c.command, description=c.description) for c in commands],
-            language_code=language_code,
-        )
+        try:
+            update = Update.model_validate(data, context={"bot": self.bot})
+        except ValidationError:
+            # Never log the error itself: it quotes the input (names, message text).
+            ignore_malformed(data.get("update_id"))
+            return
+        # feed_update awaits the handler to the end.
+        await self._failing_loudly(self.dispatcher.feed_update(self.bot, update))
 
     async def close(self) -> None:
         await self.bot.session.close()
 
-    async def _send(self, reply: Reply) -> int | None:
-        bot = self.bot
-        sent: Message | bool
-        match reply:
-            case SendMessage():
-                sent = await bot.send_message(reply.chat_id, reply.text, reply_markup=keyboard(reply.buttons))
-            case EditMessage():
-                sent = await bot.edit_message_text(
-                    text=reply.text,
-                    chat_id=reply.chat_id,
-                    message_id=reply.message_id,
-                    reply_markup=keyboard(reply.buttons),
-                )
-            case AnswerCallback():
-                await bot.answer_callback_query(reply.callback_id, text=reply.text, show_alert=reply.show_alert)
-                return None
-            case SendDocument():
-                document = FSInputFile(reply.path, filename=reply.filename)
-                sent = await bot.send_document(reply.chat_id, document, caption=reply.caption or None)
-            case SendPhoto():
-                photo = BufferedInputFile(reply.photo, filename=reply.filename)
-                sent = await bot.send_photo(reply.chat_id, photo, caption=reply.caption or None)
-        return sent.message_id if isinstance(sent, Message) else None
+    # -- the framework's pieces for RuntimeBase ------------------------------------------------
 
-    def _classify(self, exc: Exception) -> ApiError | None:
-        if isinstance(exc, TelegramRetryAfter):
-            return ApiError("flood", exc.message, float(exc.retry_after))
-        if isinstance(exc, TelegramForbiddenError):
-            return ApiError("forbidden", exc.message)
-        if isinstance(exc, TelegramBadRequest):
-            return ApiError("bad_request", exc.message)
-        if isinstance(exc, TelegramNetworkError | TelegramServerError | asyncio.TimeoutError):
-            return ApiError("network", getattr(exc, "message", type(exc).__name__))
-        if isinstance(exc, TelegramAPIError):
-            return ApiError("other", exc.message)
-        return None
+    @property
+    def _bot(self) -> Bot:
+        return self.bot
+
+    async def _get_me(self) -> User:
+        return await self.bot.get_me()
+
+    def _markup(self, rows: list[list[Any]]) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(inline_keyboard=rows)
+
+    def _button(self, button: Button) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=button.text,
+            callback_data=button.callback_data,
+            url=button.url,
+            switch_inline_query=button.switch_inline_query,
+        )
+
+    def _upload(self, reply: SendDocument | SendPhoto) -> InputFile:
+        if isinstance(reply, SendDocument):
+            return FSInputFile(reply.path, filename=reply.filename)
+        return BufferedInputFile(reply.photo, filename=reply.filename)
+
+    def _command(self, command: BotCommand) -> AiogramBotCommand:
+        return AiogramBotCommand(command=command.command, description=command.description)

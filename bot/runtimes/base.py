@@ -5,12 +5,16 @@ A runtime is a thin translation between one framework and the neutral
 free of copy-paste, each one turns its framework's update object back into the
 Bot API JSON it came from (``model_dump`` / ``to_dict``) and the translation to
 an ``Event`` is done once, here, on that JSON. The framework still parses,
-routes and sends; only the mapping is shared.
+routes and sends; only the mapping is shared. The Bot API calls are written once
+too (``RuntimeBase``): both frameworks name the methods and their parameters as
+the Bot API does, so a runtime only supplies its own classes (keyboards, files,
+commands) and the table of its exceptions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 from abc import ABC, abstractmethod
@@ -19,10 +23,19 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.delivery import ApiError, Deliverer
+from bot.delivery import ApiError, Deliverer, ErrorKind
 from handlers.core import Deliver
 from handlers.events import Chat, Event, EventKind, User
-from handlers.replies import Reply
+from handlers.replies import (
+    AnswerCallback,
+    Button,
+    EditMessage,
+    Keyboard,
+    Reply,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+)
 
 log = logging.getLogger("bot.runtime")
 
@@ -59,7 +72,13 @@ class Runtime(Protocol):
         """Poll getUpdates until ``stop`` is set, then finish in-flight updates."""
 
     async def process_update(self, data: dict[str, Any]) -> None:
-        """Webhook path: parse one update with the framework and handle it to the end."""
+        """Webhook path: parse one update with the framework and handle it to the end.
+
+        Returns normally when the update was handled, including when the core answered a
+        failed step with an apology, and when the update is malformed (it never will parse).
+        Raises ``UpdateFailed`` when handling failed outside the core, so that the webhook
+        answers 500 and Telegram re-delivers it.
+        """
 
     async def set_webhook(self, url: str, secret: str, *, drop_pending: bool = False) -> None: ...
 
@@ -68,7 +87,7 @@ class Runtime(Protocol):
     async def set_commands(self, commands: Sequence[BotCommand], language_code: str | None = None) -> None: ...
 
     async def drain(self, grace: float) -> None:
-        """Wait (at most ``grace`` seconds) for updates being handled to finish."""
+        """Wait (at most ``grace`` seconds) for updates being handled to finish; cancel the rest."""
 
     async def close(self) -> None:
         """Close the HTTP session; safe to call twice."""
@@ -134,20 +153,39 @@ def content_type(message: Mapping[str, Any]) -> str:
     return "unknown"
 
 
+def _int(data: Mapping[str, Any], key: str) -> int:
+    value = data[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{key} is not an integer")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str) -> str | None:
+    """A string field or None; anything else makes the update malformed.
+
+    PTB does not check types when it parses an update (aiogram does): without this check a
+    ``first_name`` sent as an object would reach the core as its ``str()``.
+    """
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{key} is not a string")
+    return value
+
+
 def _user(data: Mapping[str, Any] | None) -> User | None:
     if not data:
         return None
     return User(
-        id=int(data["id"]),
-        first_name=str(data.get("first_name") or ""),
-        last_name=data.get("last_name"),
-        username=data.get("username"),
-        language_code=data.get("language_code"),
+        id=_int(data, "id"),
+        first_name=_text(data, "first_name") or "",
+        last_name=_text(data, "last_name"),
+        username=_text(data, "username"),
+        language_code=_text(data, "language_code"),
     )
 
 
 def _chat(data: Mapping[str, Any]) -> Chat:
-    return Chat(id=int(data["id"]), type=str(data.get("type") or "private"))
+    return Chat(id=_int(data, "id"), type=_text(data, "type") or "private")
 
 
 def event_from_update(data: Mapping[str, Any], bot_username: str | None = None) -> Event | None:
@@ -181,7 +219,7 @@ def _button(update_id: int, query: Mapping[str, Any]) -> Event:
         kind=EventKind.BUTTON,
         chat=chat,
         user=user,
-        callback_data=query.get("data") or "",
+        callback_data=_text(query, "data") or "",
         callback_id=str(query["id"]),
         message_id=message.get("message_id"),
         content_type="callback_query",
@@ -190,8 +228,7 @@ def _button(update_id: int, query: Mapping[str, Any]) -> Event:
 
 def _message(update_id: int, message: Mapping[str, Any], edited: bool, bot_username: str | None) -> Event:
     ctype = content_type(message)
-    text = message.get("text") if ctype == "text" else message.get("caption")
-    text = text or ""
+    text = _text(message, "text" if ctype == "text" else "caption") or ""
     common: dict[str, Any] = {
         "update_id": update_id,
         "chat": _chat(message["chat"]),
@@ -220,39 +257,149 @@ def _message(update_id: int, message: Mapping[str, Any], edited: bool, bot_usern
 
 
 # --- shared runtime behaviour ---------------------------------------------------------------
+#
+# What happens when handling an update fails, by where it fails:
+#
+# - In a step of the conversation (the database, the state store, a bug in a step): the core
+#   (``handlers.core``) catches it, logs it once and answers the user with a kind apology. The
+#   update then counts as handled: a webhook answers 200 and Telegram does NOT re-deliver it.
+#   That is deliberate: the user was already told to try again, and a late re-delivery would
+#   surprise them.
+# - Before or around the core: the framework cannot dispatch the update, no core is attached
+#   yet, the handler itself raises (a bug outside the steps' safety net), or the process is
+#   shutting down. ``_dispatch`` logs it and reports it through ``_failing_loudly``, which raises
+#   ``UpdateFailed``; the webhook answers 500 (503 on a timeout or while stopping) and Telegram
+#   re-delivers the update later. In polling mode the update is already confirmed to Telegram,
+#   so such a failure is only logged.
+# - An update the framework cannot parse, or whose fields have the wrong types, can never be
+#   handled: both runtimes log one warning with its update_id (no content: that would be names
+#   and message text) and return normally, so a webhook answers 200 and it is not re-delivered.
 
 
 class UpdateFailed(Exception):
-    """The core raised while handling a webhook update: answer non-2xx so Telegram re-delivers it."""
+    """Handling a webhook update failed outside the core's own error handling (see above):
+    answer non-2xx so Telegram re-delivers it."""
 
 
-# Set by ``RuntimeBase._failing_loudly`` around webhook handling: where ``_dispatch`` reports
-# a core failure that the framework in between (PTB logs and swallows handler errors) would hide.
+# Set by ``RuntimeBase._failing_loudly`` around webhook handling: where ``_dispatch`` reports a
+# failure that the framework in between (PTB logs and swallows handler errors) would hide.
 _failures: ContextVar[list[BaseException] | None] = ContextVar("undersign_update_failures", default=None)
+
+# (framework exception type, kind), checked in order: the first match wins.
+ErrorTable = tuple[tuple[type[BaseException], ErrorKind], ...]
+
+
+class FrameworkUser(Protocol):
+    """What we read of getMe's answer; aiogram's and PTB's ``User`` both fit."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str | None: ...
+
+
+def ignore_malformed(update_id: object) -> None:
+    """The one log line for an update that can never be handled (never its content)."""
+    log.warning("update %s: malformed update ignored", update_id)
+
+
+def _seconds(value: object) -> float:
+    """``retry_after`` as seconds: aiogram gives an int, PTB an int or a timedelta."""
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return float(value) if isinstance(value, int | float) else 1.0
 
 
 class RuntimeBase(ABC):
-    """Dispatching, in-flight tracking and delivery for both runtimes.
+    """Dispatching, delivery, in-flight tracking and the Bot API calls both runtimes share.
 
-    A subclass supplies the framework specifics: ``_send`` (one reply → one API
-    call, returning the message id) and ``_classify`` (its exceptions →
-    ``ApiError``), and calls ``_dispatch`` with each update's JSON.
+    A subclass supplies the framework specifics:
+
+    - ``_bot``: the framework's bot object (aiogram ``Bot``, PTB ``ExtBot``). Both name the
+      Bot API methods alike, so the calls below are written once.
+    - ``_get_me``: open the HTTP session and call getMe.
+    - ``_markup``/``_button``: its inline keyboard classes; ``_upload``: a file for
+      sendDocument/sendPhoto; ``_command``: its ``BotCommand``.
+    - ``_errors``/``_unsent_causes``: how its exceptions map to ``ApiError`` kinds.
+
+    It calls ``_dispatch`` with each update's JSON, and wraps webhook handling in
+    ``_failing_loudly``.
     """
 
     name = "base"
+    _errors: ErrorTable = ()
+    # Low-level errors (the ``__cause__`` of a framework network error) that prove the request
+    # never reached Telegram: it could not connect. Only then is re-sending a message safe.
+    _unsent_causes: tuple[type[BaseException], ...] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_concurrent_updates: int) -> None:
+        self._limit = max_concurrent_updates
         self._handler: Handler | None = None
         self._username: str | None = None
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
+    # -- the framework's pieces ----------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def _bot(self) -> Any:
+        """The framework's bot object, on which the Bot API calls are made."""
+
+    @abstractmethod
+    async def _get_me(self) -> FrameworkUser:
+        """Open the HTTP session and call getMe."""
+
+    @abstractmethod
+    def _markup(self, rows: list[list[Any]]) -> Any:
+        """The framework's inline keyboard from rows of its buttons."""
+
+    @abstractmethod
+    def _button(self, button: Button) -> Any:
+        """The framework's inline keyboard button."""
+
+    @abstractmethod
+    def _upload(self, reply: SendDocument | SendPhoto) -> Any:
+        """The framework's input file for a document or photo."""
+
+    @abstractmethod
+    def _command(self, command: BotCommand) -> Any:
+        """The framework's ``BotCommand``."""
+
+    # -- lifecycle and Bot API calls -------------------------------------------------------------
+
     def attach(self, handler: Handler) -> None:
         self._handler = handler
 
+    async def start(self) -> BotInfo:
+        me = await self._get_me()
+        self._username = me.username
+        return BotInfo(id=me.id, username=me.username or "")
+
+    async def set_webhook(self, url: str, secret: str, *, drop_pending: bool = False) -> None:
+        await self._bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=drop_pending,
+            max_connections=min(100, self._limit),
+        )
+
+    async def delete_webhook(self, *, drop_pending: bool = False) -> None:
+        await self._bot.delete_webhook(drop_pending_updates=drop_pending)
+
+    async def set_commands(self, commands: Sequence[BotCommand], language_code: str | None = None) -> None:
+        await self._bot.set_my_commands([self._command(c) for c in commands], language_code=language_code)
+
+    # -- updates ----------------------------------------------------------------------------------
+
     async def _dispatch(self, data: Mapping[str, Any]) -> None:
-        """Translate one update and hand it to the core; never raises into the framework."""
+        """Translate one update and hand it to the core; never raises into the framework.
+
+        A failure is logged here and, on the webhook path, reported to ``_failing_loudly``.
+        """
         update_id = data.get("update_id")
         if "my_chat_member" in data:
             status = (data["my_chat_member"].get("new_chat_member") or {}).get("status")
@@ -260,14 +407,16 @@ class RuntimeBase(ABC):
             return
         try:
             event = event_from_update(data, self._username)
-        except (KeyError, TypeError, ValueError):
-            log.warning("update %s: malformed update ignored", update_id)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            ignore_malformed(update_id)
             return
         if event is None:
             log.debug("update %s: update type not handled", update_id)
             return
         if self._handler is None:
-            raise RuntimeError("no handler attached: call Runtime.attach(core.handle) first")
+            log.error("update %s: no handler attached (Runtime.attach was not called)", update_id)
+            _report(UpdateFailed("no handler attached"))
+            return
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
@@ -279,9 +428,7 @@ class RuntimeBase(ABC):
         except Exception as error:
             # The core answers users itself; anything escaping it is a bug worth a traceback.
             log.exception("update %s: unhandled error in the core", event.update_id)
-            failures = _failures.get()
-            if failures is not None:
-                failures.append(error)
+            _report(error)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -289,10 +436,11 @@ class RuntimeBase(ABC):
                     self._idle.set()
 
     async def _failing_loudly(self, handling: Awaitable[Any]) -> None:
-        """Await the framework's handling of one webhook update; raise ``UpdateFailed`` if the
-        core failed, so the webhook answers non-2xx instead of losing the update.
+        """Await the framework's handling of one webhook update; raise ``UpdateFailed`` if
+        ``_dispatch`` reported a failure, so the webhook answers 500 and Telegram re-delivers.
 
-        (Polling has already confirmed the update to Telegram; there a failure is only logged.)
+        This covers only failures that escape the core (see the notes above ``UpdateFailed``):
+        a step that fails inside the core is answered with an apology and never reaches here.
         """
         failures: list[BaseException] = []
         token = _failures.set(failures)
@@ -304,15 +452,77 @@ class RuntimeBase(ABC):
             raise UpdateFailed(type(failures[0]).__name__)
 
     async def drain(self, grace: float) -> None:
-        if self._in_flight:
-            log.info("waiting for %d update(s) in flight", len(self._in_flight))
-            try:
-                await asyncio.wait_for(self._idle.wait(), grace)
-            except TimeoutError:
-                log.warning("%d update(s) still in flight after %ss; stopping anyway", len(self._in_flight), grace)
+        """Wait at most ``grace`` seconds for the updates in flight; cancel those still running.
 
-    @abstractmethod
-    async def _send(self, reply: Reply) -> int | None: ...
+        Past the shutdown deadline the platform is about to kill the process: cancelling lets
+        each update end cleanly (the core forgets its ``update_id``, so a webhook re-delivery
+        is handled again) instead of running on against closed pools.
+        """
+        if not self._in_flight:
+            return
+        log.info("waiting for %d update(s) in flight", len(self._in_flight))
+        try:
+            await asyncio.wait_for(self._idle.wait(), max(grace, 0.0))
+        except TimeoutError:
+            left = list(self._in_flight)
+            log.warning("%d update(s) still in flight after %.1fs; cancelling them", len(left), grace)
+            for task in left:
+                task.cancel()
+            await asyncio.wait(left, timeout=1.0)
 
-    @abstractmethod
-    def _classify(self, exc: Exception) -> ApiError | None: ...
+    # -- replies ----------------------------------------------------------------------------------
+
+    def _keyboard(self, buttons: Keyboard) -> Any:
+        if not buttons:
+            return None
+        return self._markup([[self._button(button) for button in row] for row in buttons])
+
+    async def _send(self, reply: Reply) -> int | None:
+        """One reply, one Bot API call; the sent or edited message's id, if any."""
+        bot = self._bot
+        match reply:
+            case SendMessage():
+                sent = await bot.send_message(reply.chat_id, reply.text, reply_markup=self._keyboard(reply.buttons))
+            case EditMessage():
+                sent = await bot.edit_message_text(
+                    text=reply.text,
+                    chat_id=reply.chat_id,
+                    message_id=reply.message_id,
+                    reply_markup=self._keyboard(reply.buttons),
+                )
+            case AnswerCallback():
+                await bot.answer_callback_query(reply.callback_id, text=reply.text, show_alert=reply.show_alert)
+                return None
+            case SendDocument():
+                sent = await bot.send_document(reply.chat_id, self._upload(reply), caption=reply.caption or None)
+            case SendPhoto():
+                sent = await bot.send_photo(reply.chat_id, self._upload(reply), caption=reply.caption or None)
+        message_id = getattr(sent, "message_id", None)  # editing an inline message answers True
+        return message_id if isinstance(message_id, int) else None
+
+    def _classify(self, exc: Exception) -> ApiError | None:
+        """The framework's exception as an ``ApiError`` (None: not a Telegram API error)."""
+        for exc_type, kind in self._errors:
+            if isinstance(exc, exc_type):
+                description = str(getattr(exc, "message", "") or type(exc).__name__)
+                if kind == "flood":
+                    return ApiError(kind, description, _seconds(getattr(exc, "retry_after", None)))
+                if kind == "network" and self._never_sent(exc):
+                    kind = "unsent"
+                return ApiError(kind, description)
+        return None
+
+    def _never_sent(self, exc: BaseException) -> bool:
+        cause = exc.__cause__
+        while cause is not None:
+            if isinstance(cause, self._unsent_causes):
+                return True
+            cause = cause.__cause__
+        return False
+
+
+def _report(error: BaseException) -> None:
+    """Hand a failure to ``_failing_loudly`` if a webhook update is being handled."""
+    failures = _failures.get()
+    if failures is not None:
+        failures.append(error)
