@@ -1,0 +1,36 @@
+"""The CSV export: UTF-8 with a BOM, RFC 4180 quoting, CRLF line ends.
+
+The BOM makes Excel read the file as UTF-8 (without it Arabic, Cyrillic and CJK
+names turn into mojibake); the csv module's minimal quoting keeps commas, quotes
+and line breaks inside names intact for any RFC 4180 reader.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from storage.exports.rows import ExportRow
+from storage.exports.safe import cells, header
+
+
+class CsvWriter:
+    """Writes rows to ``path`` as they arrive; holds nothing but the open file."""
+
+    def __init__(self, path: Path, *, with_ids: bool) -> None:
+        self._with_ids = with_ids
+        # newline="" hands line-ending control to the csv module (RFC 4180 wants \r\n,
+        # and a \r or \n inside a quoted name must pass through untouched).
+        self._file = path.open("w", encoding="utf-8-sig", newline="")
+        self._writer = csv.writer(self._file, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        self._writer.writerow(header(with_ids=with_ids))
+
+    def write(self, rows: Sequence[ExportRow]) -> None:
+        self._writer.writerows(cells(row, with_ids=self._with_ids) for row in rows)
+
+    def finish(self) -> None:
+        self._file.close()
+
+    def abandon(self) -> None:
+        self._file.close()

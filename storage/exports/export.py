@@ -1,0 +1,197 @@
+"""Running one export: snapshot, stream batches into a writer, zip if too large, clean up.
+
+Reading and writing overlap: while a worker thread writes one batch, the event
+loop fetches the next. Writers are synchronous and CPU-bound (the PDF above all),
+so they run in ``asyncio.to_thread``: a bot exporting a large file keeps
+answering its supporters meanwhile.
+
+Failure leaves nothing behind: the temporary files (personal data) are deleted
+on any error or cancellation, and a count that disagrees with the rows written
+is an error rather than a silently inconsistent file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, Protocol, get_args
+
+from handlers.campaign import Campaign
+from storage.db import Database
+from storage.exports import archive
+from storage.exports.rows import ExportRow, snapshot
+
+log = logging.getLogger("storage.exports")
+
+ExportFormat = Literal["csv", "xlsx", "pdf"]
+FORMATS: tuple[str, ...] = get_args(ExportFormat)
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+class ExportError(Exception):
+    """The export cannot be made as asked; the message is one line for the organiser."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A finished export: ``path`` is a temporary file the caller sends, then deletes.
+
+    ``filename`` is the name to show (``...csv`` or ``...csv.zip``), ``rows`` the
+    number of signatories in it, ``size`` the file's size in bytes.
+    """
+
+    path: Path
+    filename: str
+    rows: int
+    compressed: bool
+    size: int
+    fmt: str
+
+
+class _Writer(Protocol):
+    def write(self, rows: Sequence[ExportRow]) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
+def _open_writer(fmt: str, path: Path, *, with_ids: bool, total: int, campaign: Campaign, now: datetime) -> _Writer:
+    # Imported here so that a CSV export never pays for loading fpdf2 or xlsxwriter.
+    if fmt == "csv":
+        from storage.exports.csv_export import CsvWriter
+
+        return CsvWriter(path, with_ids=with_ids)
+    if fmt == "xlsx":
+        from storage.exports.xlsx_export import XlsxWriter
+
+        return XlsxWriter(path, with_ids=with_ids, total=total)
+    from storage.exports.pdf_export import PdfWriter
+
+    return PdfWriter(path, campaign=campaign, total=total, generated_at=now)
+
+
+def export_filename(campaign: Campaign, fmt: str, *, with_ids: bool, now: datetime) -> str:
+    """``xinjiang-signatures-2026-03-12.csv``; ``-with-ids`` warns whoever receives that file."""
+    ids = "-with-ids" if with_ids else ""
+    kind = "letter-and-signatures" if fmt == "pdf" else "signatures"
+    return f"{campaign.slug}-{kind}{ids}-{now:%Y-%m-%d}.{fmt}"
+
+
+def _temporary_file(directory: Path, suffix: str) -> Path:
+    # mkstemp: a fresh name, created 0600 (the file holds personal data).
+    handle, name = tempfile.mkstemp(dir=directory, prefix=".undersign-export-", suffix=suffix)
+    os.close(handle)
+    return Path(name)
+
+
+async def export_signatures(
+    db: Database,
+    campaign: Campaign,
+    fmt: ExportFormat,
+    directory: Path,
+    *,
+    with_ids: bool = False,
+    batch_size: int = 5000,
+    progress: Progress | None = None,
+    compress: bool = True,
+) -> ExportResult:
+    """Export ``campaign``'s signatories as ``fmt`` into a temporary file in ``directory``.
+
+    ``progress(done, total)`` is awaited once before the first batch and after each
+    batch. With ``compress`` (the default, for Telegram) a file larger than
+    ``archive.ZIP_THRESHOLD_BYTES`` is replaced by a zip of it. The PDF is the
+    delivery document for the authorities and never carries Telegram ids.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt == "pdf" and with_ids:
+        raise ExportError("the PDF is the delivery document: it never carries Telegram ids (use csv or xlsx)")
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    filename = export_filename(campaign, fmt, with_ids=with_ids, now=now)
+    path = _temporary_file(directory, f".{fmt}")
+    zipped: Path | None = None
+    try:
+        async with snapshot(db, campaign.slug, with_ids=with_ids, batch_size=batch_size) as signatories:
+            total = await signatories.count()
+            writer = await asyncio.to_thread(
+                _open_writer, fmt, path, with_ids=with_ids, total=total, campaign=campaign, now=now
+            )
+            try:
+                done = await _stream(signatories.batches(), writer, total, progress)
+                if done != total:
+                    raise ExportError(f"the export read {done} rows but counted {total}: nothing was sent")
+                await asyncio.to_thread(writer.finish)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(writer.abandon)
+                raise
+        size = path.stat().st_size
+        if compress and size > archive.ZIP_THRESHOLD_BYTES:
+            zipped = _temporary_file(directory, f".{fmt}.zip")
+            await asyncio.to_thread(archive.zip_file, path, zipped, arcname=filename)
+            path.unlink()
+            path, filename, size = zipped, f"{filename}.zip", zipped.stat().st_size
+        log.info(
+            "export campaign=%s format=%s rows=%d bytes=%d zipped=%s seconds=%.1f",
+            campaign.slug,
+            fmt,
+            done,
+            size,
+            zipped is not None,
+            time.perf_counter() - started,
+        )
+        return ExportResult(path=path, filename=filename, rows=done, compressed=zipped is not None, size=size, fmt=fmt)
+    except BaseException:
+        for leftover in (path, zipped):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
+        raise
+
+
+async def _stream(
+    batches: AsyncIterator[Sequence[ExportRow]],
+    writer: _Writer,
+    total: int,
+    progress: Progress | None,
+) -> int:
+    """Write every batch, fetching the next one while a thread writes the current one."""
+    done = 0
+    if progress is not None:
+        await progress(0, total)
+    writing: asyncio.Task[int] | None = None
+
+    async def write(batch: Sequence[ExportRow]) -> int:
+        await asyncio.to_thread(writer.write, batch)
+        return len(batch)
+
+    try:
+        async for batch in batches:
+            if writing is not None:
+                done += await writing
+                writing = None
+                if progress is not None:
+                    await progress(done, total)
+            writing = asyncio.create_task(write(batch))
+        if writing is not None:
+            done += await writing
+            writing = None
+            if progress is not None:
+                await progress(done, total)
+    finally:
+        if writing is not None:
+            # A failed fetch or a cancellation: let the thread finish with the file
+            # before the caller closes and deletes it.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(writing)
+    return done

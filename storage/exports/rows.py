@@ -1,0 +1,129 @@
+"""The signatories, read in signing order as a consistent snapshot, one bounded batch at a time.
+
+Exports must never disagree with themselves: the count printed on the PDF's first
+page (and shown as progress) must equal the rows that follow. So the count and
+every batch are read inside one snapshot: a read-only REPEATABLE READ transaction
+on PostgreSQL, one read transaction on SQLite (WAL readers see the database as of
+their first read). Signatures and withdrawals arriving meanwhile are simply not in
+this export.
+
+Batches use keyset pagination on (signed_at, id), never OFFSET: each batch is an
+index range scan that starts where the previous one ended, so the cost per batch
+stays flat and memory holds one batch at a time, whatever the campaign's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import Database
+from storage.models import Signature
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """One signatory as exported; ``telegram_user_id`` is None unless ids were asked for."""
+
+    number: int
+    name: str
+    country: str
+    language: str
+    signed_at: datetime
+    source: str | None
+    telegram_user_id: int | None = None
+
+
+class SignatorySnapshot:
+    """Count and batches of one campaign's signatures, all from the same snapshot."""
+
+    def __init__(self, connection: AsyncConnection, campaign: str, *, with_ids: bool, batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._connection = connection
+        self._campaign = campaign
+        self._with_ids = with_ids
+        self._batch_size = batch_size
+
+    async def count(self) -> int:
+        total = await self._connection.scalar(
+            select(func.count()).select_from(Signature).where(Signature.campaign == self._campaign)
+        )
+        return int(total or 0)
+
+    def _page(self, after: tuple[datetime, int] | None) -> Select[Any]:
+        columns: list[Any] = [
+            Signature.id,
+            Signature.signed_at,
+            Signature.name,
+            Signature.country,
+            Signature.language,
+            Signature.source,
+        ]
+        if self._with_ids:  # data minimisation: the ids are not even read unless asked for
+            columns.append(Signature.telegram_user_id)
+        query = select(*columns).where(Signature.campaign == self._campaign)
+        if after is not None:
+            signed_at, row_id = after
+            # Spelled out rather than a row-value comparison so that ``signed_at >= ...``
+            # is an index condition on (campaign, signed_at) on both databases.
+            query = query.where(
+                and_(
+                    Signature.signed_at >= signed_at,
+                    or_(Signature.signed_at > signed_at, Signature.id > row_id),
+                )
+            )
+        return query.order_by(Signature.signed_at, Signature.id).limit(self._batch_size)
+
+    async def batches(self) -> AsyncIterator[Sequence[ExportRow]]:
+        """Rows numbered 1..N in signing order, ``batch_size`` at a time."""
+        after: tuple[datetime, int] | None = None
+        number = 0
+        while True:
+            result = await self._connection.execute(self._page(after))
+            batch: list[ExportRow] = []
+            for row in result:
+                number += 1
+                after = (row.signed_at, row.id)
+                batch.append(
+                    ExportRow(
+                        number=number,
+                        name=row.name,
+                        country=row.country,
+                        language=row.language,
+                        signed_at=row.signed_at,
+                        source=row.source,
+                        telegram_user_id=row.telegram_user_id if self._with_ids else None,
+                    )
+                )
+            if not batch:
+                return
+            yield batch
+            if len(batch) < self._batch_size:
+                return
+
+
+@asynccontextmanager
+async def snapshot(
+    db: Database, campaign: str, *, with_ids: bool = False, batch_size: int = 5000
+) -> AsyncIterator[SignatorySnapshot]:
+    """Open a read-only snapshot of ``campaign``'s signatures for as long as the block runs."""
+    async with db.engine.connect() as connection:
+        if db.is_postgres:
+            snapshot_connection = await connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            async with snapshot_connection.begin():
+                yield SignatorySnapshot(snapshot_connection, campaign, with_ids=with_ids, batch_size=batch_size)
+        else:
+            async with connection.begin():
+                # The sqlite3 driver opens a transaction only before writes; without this
+                # BEGIN each SELECT would see a different state of the database.
+                await connection.exec_driver_sql("BEGIN")
+                yield SignatorySnapshot(connection, campaign, with_ids=with_ids, batch_size=batch_size)

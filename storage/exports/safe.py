@@ -1,0 +1,57 @@
+"""Spreadsheet cells that are safe to open: the columns, and formula-injection neutralisation.
+
+A spreadsheet program treats a cell starting with ``=``, ``+``, ``-`` or ``@`` as a
+formula (and tab or carriage return can smuggle one past a naive check), so a
+signer named ``=HYPERLINK("http://evil")`` could make an organiser's spreadsheet
+fetch a URL or run a DDE command. Such cells get a leading apostrophe (the OWASP
+CSV-injection advice): spreadsheets show the text as typed, and the change is
+documented and exactly reversible (strip one leading ``'`` from a cell whose next
+character is one of the dangerous ones). The same neutralisation applies to every
+text cell of the CSV and the XLSX, so a file re-saved from one format to the
+other stays safe.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from handlers.countries import country_name
+from storage.exports.rows import ExportRow
+
+DANGEROUS_FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r")
+NEUTRALISING_PREFIX = "'"
+
+HEADER = ("number", "name", "country_code", "country", "language", "signed_at_utc", "source")
+ID_HEADER = "telegram_user_id"
+
+
+def neutralise(cell: str) -> str:
+    """The cell as text a spreadsheet will never evaluate."""
+    if cell.startswith(DANGEROUS_FIRST_CHARACTERS):
+        return NEUTRALISING_PREFIX + cell
+    return cell
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2026-03-12T09:15:00Z``: ISO 8601 in UTC to the second, sortable as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def header(*, with_ids: bool) -> list[str]:
+    return [*HEADER, ID_HEADER] if with_ids else list(HEADER)
+
+
+def cells(row: ExportRow, *, with_ids: bool) -> list[str]:
+    """The row's cells as neutralised strings, in ``header()`` order."""
+    values = [
+        str(row.number),
+        row.name,
+        row.country,
+        country_name(row.country, "en"),
+        row.language,
+        iso_utc(row.signed_at),
+        row.source or "",
+    ]
+    if with_ids:
+        values.append("" if row.telegram_user_id is None else str(row.telegram_user_id))
+    return [neutralise(value) for value in values]

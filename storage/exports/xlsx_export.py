@@ -1,0 +1,79 @@
+"""The XLSX export: xlsxwriter in ``constant_memory`` mode, every cell a string.
+
+``constant_memory`` flushes each row to disk once the next one starts, so memory
+stays flat at any size (rows must be written in order, which they are). Every
+cell goes through ``write_string``: never a formula, a number guessed from text,
+or a URL, whatever a name looks like; text cells are neutralised as in the CSV so
+that a copy re-saved as CSV is still safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import xlsxwriter
+
+from storage.exports.rows import ExportRow
+from storage.exports.safe import cells, header
+
+# Column widths in characters, in header order (the last one only with ids).
+# Names get the widest column; long and right-to-left names wrap or flow within it
+# as the spreadsheet program's bidi rules say (cells keep the "context" reading order).
+COLUMN_WIDTHS = (8, 36, 8, 26, 9, 21, 16, 16)
+MAX_ROWS_PER_SHEET = 1_048_576  # Excel's limit, header row included
+
+
+class XlsxWriter:
+    """Worksheets "Signatures" (then "Signatures 2", ... past Excel's row limit), header frozen."""
+
+    def __init__(self, path: Path, *, with_ids: bool, total: int) -> None:
+        self._with_ids = with_ids
+        self._total = total
+        self._sheets = 0
+        self._workbook = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,
+                # Temporary row files beside the export, so personal data is not spread
+                # over the system's /tmp (xlsxwriter deletes them on close).
+                "tmpdir": str(path.parent),
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
+        self._bold = self._workbook.add_format({"bold": True})
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        self._sheets += 1
+        title = "Signatures" if self._sheets == 1 else f"Signatures {self._sheets}"
+        self._sheet = self._workbook.add_worksheet(title)
+        names = header(with_ids=self._with_ids)
+        for column, width in enumerate(COLUMN_WIDTHS[: len(names)]):
+            self._sheet.set_column(column, column, width)
+        self._sheet.freeze_panes(1, 0)
+        rows_here = min(self._total - (self._sheets - 1) * (MAX_ROWS_PER_SHEET - 1), MAX_ROWS_PER_SHEET - 1)
+        self._sheet.autofilter(0, 0, max(rows_here, 1), len(names) - 1)
+        for column, name in enumerate(names):
+            self._sheet.write_string(0, column, name, self._bold)
+        self._row = 1
+
+    def write(self, rows: Sequence[ExportRow]) -> None:
+        for row in rows:
+            if self._row >= MAX_ROWS_PER_SHEET:
+                self._new_sheet()
+            sheet = self._sheet
+            for column, value in enumerate(cells(row, with_ids=self._with_ids)):
+                if value:  # an empty string would be a blank cell anyway
+                    sheet.write_string(self._row, column, value)
+            self._row += 1
+
+    def finish(self) -> None:
+        self._workbook.close()
+
+    def abandon(self) -> None:
+        # Closing is the only way to make xlsxwriter delete its temporary row files;
+        # the caller deletes the (partial) workbook itself.
+        self._workbook.close()

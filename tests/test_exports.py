@@ -1,0 +1,479 @@
+"""Signatory exports, on SQLite and PostgreSQL: every file is read back and compared with the database.
+
+Expected cells are computed here from the rows as stored, independently of the
+export code; the neutralisation rule is spelled out again so a change to it fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import re
+import tracemalloc
+import unicodedata
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from openpyxl.utils.escape import unescape
+from pypdf import PdfReader
+from sqlalchemy import insert, select
+
+from bot.export_command import export
+from handlers.campaign import Campaign, load_campaign
+from handlers.countries import country_name
+from storage.db import Database
+from storage.exports import ExportError, ExportFormat, ExportResult, archive, export_signatures
+from storage.exports.fonts import needs_shaping, printable
+from storage.exports.safe import neutralise
+from storage.models import Signature
+from storage.signatures import add_signature, withdraw_signature
+
+CAMPAIGN = "xinjiang"
+FIRST_USER_ID = 7_000_000_001  # large and distinctive, so a leaked id is easy to find in a file
+
+HOSTILE = [
+    ('=HYPERLINK("http://x")', "DE", "en", "news"),
+    ("+1", "FR", "fr", None),
+    ("-2", "US", "en", "-dash"),
+    ("@SUM(A1)", "GB", "en", None),
+    ("\tTab", "CA", "en", None),
+    ("\rCR", "AU", "en", None),
+    ('Smith, "Jr"', "IE", "en", "friend_1"),
+    ("Anna\nMaria Schmidt", "AT", "de", None),
+    ("محمد علي", "EG", "ar", None),
+    ("ئەركىن تۇنىياز", "TR", "ug", "uyghur_news"),
+    ("Ольга Петрова", "RU", "ru", None),
+    ("李小龍", "TW", "zh_Hant", None),
+    ("Emoji 😀 Fan", "BA", "en", None),
+    ("José Álvarez-Núñez", "MX", "es", None),
+    ("Odd_x0041_Name", "NL", "nl", None),  # looks like OOXML's escape: must stay literal
+]
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+CJK_OR_ARABIC = re.compile(r"[\u0600-\u06ff\u4e00-\u9fff]")
+
+
+async def _seed(db: Database, names: list[tuple[str, str, str, str | None]] = HOSTILE) -> None:
+    for offset, (name, country, language, source) in enumerate(names):
+        await add_signature(
+            db,
+            campaign=CAMPAIGN,
+            user_id=FIRST_USER_ID + offset,
+            name=name,
+            country=country,
+            language=language,
+            source=source,
+            opt_in=False,
+            letter_version="letter-1",
+            consent_version="consent-1",
+        )
+
+
+async def _bulk(db: Database, count: int, *, first_user_id: int = 1) -> None:
+    """Many plain rows at once (add_signature is one transaction per row)."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for chunk in range(0, count, 5000):
+        rows = [
+            {
+                "campaign": CAMPAIGN,
+                "telegram_user_id": first_user_id + i,
+                "name": f"Signer Number {i} Ålesund",
+                "country": ("DE", "CN", "KZ", "TR")[i % 4],
+                "language": "en",
+                "source": None,
+                "referral_code": f"b{first_user_id + i}",
+                "opt_in": False,
+                "signed_at": start + timedelta(seconds=i // 3),  # ties: order falls back to id
+                "letter_version": "v",
+                "consent_version": "c",
+            }
+            for i in range(chunk, min(count, chunk + 5000))
+        ]
+        async with db.transaction() as session:
+            await session.execute(insert(Signature), rows)
+
+
+async def _stored(db: Database) -> list[Signature]:
+    async with db.session() as session:
+        result = await session.scalars(
+            select(Signature).where(Signature.campaign == CAMPAIGN).order_by(Signature.signed_at, Signature.id)
+        )
+        return list(result)
+
+
+def _safe(cell: str) -> str:
+    return "'" + cell if cell.startswith(DANGEROUS) else cell
+
+
+def _expected(rows: list[Signature], *, with_ids: bool = False) -> list[list[str]]:
+    expected = []
+    for number, row in enumerate(rows, 1):
+        cells = [
+            str(number),
+            _safe(row.name),
+            row.country,
+            country_name(row.country, "en"),
+            row.language,
+            row.signed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            _safe(row.source or ""),
+        ]
+        if with_ids:
+            cells.append(str(row.telegram_user_id))
+        expected.append(cells)
+    return expected
+
+
+HEADER = ["number", "name", "country_code", "country", "language", "signed_at_utc", "source"]
+
+
+def _cell_text(value: object) -> str:
+    """A cell as Excel shows it: xlsxwriter writes control characters with OOXML's ``_xHHHH_``
+    escape (a literal CR would not survive XML parsing); Excel decodes it, openpyxl's
+    inline-string reader does not, so decode it here with openpyxl's own function."""
+    return "" if value is None else unescape(str(value))
+
+
+def _read_csv(data: bytes) -> list[list[str]]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM for spreadsheet programs"
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def _files(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir())
+
+
+@pytest.fixture
+def campaign() -> Campaign:
+    return load_campaign(CAMPAIGN)
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """The export directory: empty, apart from the SQLite database beside it."""
+    directory = tmp_path / "exports"
+    directory.mkdir()
+    return directory
+
+
+# --- the spreadsheet formats -----------------------------------------------------------
+
+
+async def test_csv_round_trips_every_name(database: Database, campaign: Campaign, out: Path) -> None:
+    await _seed(database)
+    result = await export_signatures(database, campaign, "csv", out)
+
+    assert result.rows == len(HOSTILE) and not result.compressed and result.fmt == "csv"
+    assert result.filename.startswith("xinjiang-signatures-") and result.filename.endswith(".csv")
+    assert result.path.parent == out and result.size == result.path.stat().st_size
+    data = result.path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfnumber,name,") and data.endswith(b"\r\n")
+    assert b"\r\n" in data.split(b"\n", 1)[0] + b"\n"  # CRLF record ends
+    rows = _read_csv(data)
+    assert rows[0] == HEADER
+    stored = await _stored(database)
+    assert rows[1:] == _expected(stored)
+    # The neutralisation is exactly the documented one: dangerous cells only.
+    names = {row[1] for row in rows[1:]}
+    assert {'\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "'\tTab", "'\rCR", "'-dash"} <= names | {
+        row[6] for row in rows[1:]
+    }
+    assert {'Smith, "Jr"', "Anna\nMaria Schmidt", "ئەركىن تۇنىياز", "李小龍", "Emoji 😀 Fan"} <= names
+    assert str(FIRST_USER_ID) not in data.decode("utf-8-sig")  # no ids unless asked for
+
+
+async def test_xlsx_round_trips_every_name(database: Database, campaign: Campaign, out: Path) -> None:
+    await _seed(database)
+    result = await export_signatures(database, campaign, "xlsx", out)
+
+    assert result.filename.endswith(".xlsx") and result.rows == len(HOSTILE)
+    workbook = openpyxl.load_workbook(result.path)
+    sheet = workbook["Signatures"]
+    assert sheet.freeze_panes == "A2"
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    for row in sheet.iter_rows():
+        for cell in row:
+            assert cell.value is None or cell.data_type == "s", "every cell is a string, never a formula"
+    got = [[_cell_text(value) for value in row] for row in values]
+    assert got[0] == HEADER
+    assert got[1:] == _expected(await _stored(database))
+    assert [name for name in (row[1] for row in got) if name.startswith("'")] == [
+        '\'=HYPERLINK("http://x")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tTab",
+        "'\rCR",
+    ]
+    assert _files(out) == [result.path], "xlsxwriter's temporary files are gone"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_ids_only_when_asked(database: Database, campaign: Campaign, out: Path, fmt: str) -> None:
+    await _seed(database)
+    result = await export_signatures(database, campaign, fmt, out, with_ids=True)  # type: ignore[arg-type]
+    assert "with-ids" in result.filename
+    if fmt == "csv":
+        rows = _read_csv(result.path.read_bytes())
+    else:
+        sheet = openpyxl.load_workbook(result.path, read_only=True)["Signatures"]
+        rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    assert rows[0] == [*HEADER, "telegram_user_id"]
+    assert rows[1:] == _expected(await _stored(database), with_ids=True)
+
+
+async def test_pdf_never_carries_ids(database: Database, campaign: Campaign, out: Path) -> None:
+    with pytest.raises(ExportError, match="never carries Telegram ids"):
+        await export_signatures(database, campaign, "pdf", out, with_ids=True)
+    assert _files(out) == []
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@A1", "'@A1"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Ann-Marie", "Ann-Marie"),
+        (" =1", " =1"),
+        ("'quoted", "'quoted"),
+        ("", ""),
+    ],
+)
+def test_neutralise(cell: str, safe: str) -> None:
+    assert neutralise(cell) == safe
+
+
+# --- the delivery document --------------------------------------------------------------
+
+
+def _pdf_text(path: Path) -> tuple[list[str], str]:
+    reader = PdfReader(path)
+    pages = [page.extract_text() for page in reader.pages]
+    # Glyphs without a Unicode mapping (Arabic dots drawn as separate glyphs) come out as
+    # control characters; they are not part of any word.
+    cleaned = "".join(" " if unicodedata.category(c) == "Cc" and c != "\n" else c for c in "\n".join(pages))
+    return pages, cleaned
+
+
+async def test_pdf_is_the_letter_with_every_name(database: Database, campaign: Campaign, out: Path) -> None:
+    await _seed(database)
+    result = await export_signatures(database, campaign, "pdf", out)
+
+    assert result.filename.endswith(".pdf") and result.rows == len(HOSTILE)
+    assert result.path.read_bytes().startswith(b"%PDF-")
+    pages, text = _pdf_text(result.path)
+    words = set(text.split())
+    compact = "".join(text.split())
+    for page_number, page in enumerate(pages, 1):
+        assert f"Page {page_number} of {len(pages)}" in page
+    total = f"{len(HOSTILE)} people signed this letter."
+    assert total in pages[0] and total in pages[-1]
+    for part in (campaign.title, *campaign.targets, campaign.letter.closing, *campaign.letter.demands[:1]):
+        assert " ".join(part.split()) in " ".join(text.split()) or all(w in words for w in part.split())
+    for name, country, _, _ in HOSTILE:
+        shown = printable(name)
+        for word in shown.split():
+            # Right-to-left names may come out in reversed word order, CJK with spaces
+            # between glyphs: compare words, and CJK/Arabic words without spaces.
+            assert word in words or (CJK_OR_ARABIC.search(word) and word in compact), (name, word)
+        assert country_name(country, "en") in text
+    assert "😀" not in text
+    assert "Emoji Fan" in text  # the emoji is dropped, the rest of the name kept
+    # Numbered in signing order.
+    numbers = [int(n) for n in re.findall(r"^(\d+) (?!people)", "\n".join(pages[1:]), flags=re.MULTILINE)]
+    assert numbers == list(range(1, len(HOSTILE) + 1))
+    latin = [(n, printable(name).split()[0]) for n, (name, *_) in enumerate(HOSTILE, 1) if name.isascii()]
+    for number, first_word in latin:
+        assert re.search(rf"^{number} {re.escape(first_word)}", text, flags=re.MULTILINE), (number, first_word)
+
+
+async def test_pdf_of_no_signatures(database: Database, campaign: Campaign, out: Path) -> None:
+    result = await export_signatures(database, campaign, "pdf", out)
+    pages, text = _pdf_text(result.path)
+    assert result.rows == 0
+    assert "0 people signed this letter." in pages[0]
+    assert "No one has signed this letter yet." in text
+
+
+async def test_pdf_pages_many_names(database: Database, campaign: Campaign, out: Path) -> None:
+    await _bulk(database, 600)
+    result = await export_signatures(database, campaign, "pdf", out, batch_size=250)
+    pages, text = _pdf_text(result.path)
+    assert len(pages) >= 4
+    assert all(f"Page {n} of {len(pages)}" in page for n, page in enumerate(pages, 1))
+    assert "600 people signed this letter." in pages[-1]
+    numbers = sorted(int(n) for n in re.findall(r"^(\d+) Signer", text, flags=re.MULTILINE))
+    assert numbers == list(range(1, 601))
+
+
+def test_printable_and_shaping() -> None:
+    assert printable("Anna\nMaria\t Schmidt") == "Anna Maria Schmidt"
+    assert printable("Emoji 😀 Fan") == "Emoji Fan"
+    assert printable("\u202eevil\u202c name") == "evil name"
+    assert printable("ئەركىن تۇنىياز") == "ئەركىن تۇنىياز"
+    assert printable("李小龍") == "李小龍"
+    assert not needs_shaping("José Ольга 李小龍")
+    assert needs_shaping("محمد") and needs_shaping("ئەركىن")
+    assert needs_shaping("e\u0301")  # a combining mark
+
+
+# --- size, progress, snapshot, cleanup ----------------------------------------------------
+
+
+async def test_large_export_is_zipped(
+    database: Database, campaign: Campaign, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed(database)
+    monkeypatch.setattr(archive, "ZIP_THRESHOLD_BYTES", 100)
+    result = await export_signatures(database, campaign, "csv", out)
+
+    assert result.compressed and result.filename.endswith(".csv.zip") and result.path.suffix == ".zip"
+    assert _files(out) == [result.path], "the uncompressed file is deleted"
+    assert result.size == result.path.stat().st_size
+    with zipfile.ZipFile(result.path) as archived:
+        assert archived.testzip() is None
+        (member,) = archived.infolist()
+        assert member.filename == result.filename.removesuffix(".zip")
+        assert member.compress_type == zipfile.ZIP_DEFLATED
+        rows = _read_csv(archived.read(member))
+    assert rows[1:] == _expected(await _stored(database))
+
+
+async def test_small_export_is_not_zipped_without_compress(
+    database: Database, campaign: Campaign, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed(database)
+    monkeypatch.setattr(archive, "ZIP_THRESHOLD_BYTES", 100)
+    result = await export_signatures(database, campaign, "csv", out, compress=False)
+    assert not result.compressed and result.filename.endswith(".csv")
+
+
+async def test_progress_reaches_the_total(database: Database, campaign: Campaign, out: Path) -> None:
+    await _bulk(database, 23)
+    calls: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+
+    result = await export_signatures(database, campaign, "csv", out, batch_size=5, progress=progress)
+    assert calls[0] == (0, 23) and calls[-1] == (23, 23)
+    assert [done for done, _ in calls] == [0, 5, 10, 15, 20, 23]
+    rows = _read_csv(result.path.read_bytes())
+    assert rows[1:] == _expected(await _stored(database)), "keyset pages neither skip nor repeat ties"
+
+
+async def test_export_is_one_snapshot(database: Database, campaign: Campaign, out: Path) -> None:
+    """Signatures and withdrawals during an export change neither its count nor its rows."""
+    await _bulk(database, 12)
+    before = await _stored(database)
+    seen: list[int] = []
+
+    async def progress(done: int, total: int) -> None:
+        seen.append(total)
+        if done == 4:
+            await withdraw_signature(database, CAMPAIGN, before[-1].telegram_user_id)
+            await _seed(database, [("Late Signer", "DE", "en", None)])
+
+    result = await export_signatures(database, campaign, "csv", out, batch_size=4, progress=progress)
+    rows = _read_csv(result.path.read_bytes())
+    assert result.rows == 12 and set(seen) == {12}
+    assert rows[1:] == _expected(before)
+    assert len(await _stored(database)) == 12  # one out, one in: the next export sees them
+
+
+async def test_failure_leaves_no_file(database: Database, campaign: Campaign, out: Path) -> None:
+    await _bulk(database, 10)
+
+    async def progress(done: int, total: int) -> None:
+        if done:
+            raise RuntimeError("the admin's chat went away")
+
+    formats: tuple[ExportFormat, ...] = ("csv", "xlsx", "pdf")
+    for fmt in formats:
+        with pytest.raises(RuntimeError):
+            await export_signatures(database, campaign, fmt, out, batch_size=3, progress=progress)
+        assert _files(out) == [], fmt
+
+
+async def test_unknown_format(database: Database, campaign: Campaign, out: Path) -> None:
+    with pytest.raises(ExportError, match="unknown export format"):
+        await export_signatures(database, campaign, "ods", out)  # type: ignore[arg-type]
+
+
+async def _peak(database: Database, campaign: Campaign, fmt: str, directory: Path) -> tuple[int, ExportResult]:
+    tracemalloc.start()
+    try:
+        result = await export_signatures(database, campaign, fmt, directory, batch_size=1000)  # type: ignore[arg-type]
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_memory_does_not_grow_with_rows(database: Database, campaign: Campaign, out: Path, fmt: str) -> None:
+    await _bulk(database, 2000)
+    await _peak(database, campaign, fmt, out)  # warm up: imports, caches, the connection pool
+    small, small_result = await _peak(database, campaign, fmt, out)
+    await _bulk(database, 18000, first_user_id=100_000)
+    large, large_result = await _peak(database, campaign, fmt, out)
+    assert (small_result.rows, large_result.rows) == (2000, 20000)
+    # Ten times the rows: the peak stays within a batch's worth of slack, not tenfold.
+    assert large < small * 1.5 + 512 * 1024, (small, large)
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def _run(database_url: str, *args: str) -> Any:
+    env = {"DATABASE_URL": database_url, "CAMPAIGN": CAMPAIGN}
+    return CliRunner().invoke(export, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
+async def test_cli_writes_the_file(database: Database, database_url: str, tmp_path: Path, fmt: str) -> None:
+    await _seed(database)
+    output = tmp_path / "out" / f"signatures.{fmt}"
+    output.parent.mkdir()
+    result = await _thread(_run, database_url, "--format", fmt, "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert f"{len(HOSTILE)} signatures written to {output}" in result.output
+    assert output.exists() and output.stat().st_size > 0
+    assert (output.stat().st_mode & 0o077) == 0, "personal data: readable by its owner only"
+    assert sorted(p.name for p in output.parent.iterdir()) == [output.name], "no temporary file left"
+    if fmt == "csv":
+        assert _read_csv(output.read_bytes())[1:] == _expected(await _stored(database))
+
+
+async def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> None:
+    result = await _thread(_run, database_url, "--format", "pdf", "--with-ids", "-o", str(tmp_path / "x.pdf"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        "error: the PDF is the delivery document: it never carries Telegram ids (use csv or xlsx)"
+    ]
+    missing = f"sqlite+aiosqlite:///{tmp_path / 'missing.db'}"
+    result = await _thread(_run, missing, "-o", str(tmp_path / "x.csv"))
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "missing.db").exists() and not (tmp_path / "x.csv").exists()
+    result = await _thread(_run, database_url, "-o", str(tmp_path / "nowhere" / "x.csv"))
+    assert result.exit_code == 1 and "no such directory" in result.output
+
+
+async def _thread(function: Any, *args: Any) -> Any:
+    """The command runs its own event loop (asyncio.run): give it a thread of its own."""
+    import asyncio
+
+    return await asyncio.to_thread(function, *args)
+
+
+def test_export_result_is_frozen(tmp_path: Path) -> None:
+    result = ExportResult(path=tmp_path / "x", filename="x.csv", rows=0, compressed=False, size=0, fmt="csv")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.rows = 1  # type: ignore[misc]
