@@ -88,6 +88,13 @@ class Signature(Base):
         UniqueConstraint("campaign", "telegram_user_id"),
         # Totals per day / "today" for the organiser's /stats, and ordered exports.
         Index("ix_signatures_campaign_signed_at", "campaign", "signed_at"),
+        # /stats breakdowns (migration 0002): each is an index-only scan of a narrow index
+        # (~7 MB per million rows on PostgreSQL) instead of a scan of the whole table.
+        Index("ix_signatures_campaign_country", "campaign", "country"),
+        Index("ix_signatures_campaign_language", "campaign", "language"),
+        Index("ix_signatures_campaign_source", "campaign", "source"),
+        Index("ix_signatures_campaign_letter_version", "campaign", "letter_version"),
+        Index("ix_signatures_campaign_opt_in", "campaign", "opt_in"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

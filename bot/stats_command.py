@@ -1,0 +1,173 @@
+"""``python -m bot stats``: the campaign's numbers in the terminal, for operators on the server.
+
+The same ``campaign_stats`` as the bot's ``/stats`` (so both always agree), shown as
+rich tables; ``--chart FILE`` writes the same PNG the bot sends. Read-only: it never
+migrates or writes. Any failure is one line on stderr (exit 2 for a bad setting,
+1 for an unreachable or unmigrated database), never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console, Group
+from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.logs import mask_secrets, mask_url
+from bot.settings import SettingsError, load_settings
+from handlers.campaign import CampaignError, load_campaign
+from handlers.chart import signatures_chart
+from handlers.countries import country_name
+from handlers.i18n import language_name
+from storage.db import Database
+from storage.stats import CampaignStats, campaign_stats
+
+FUNNEL_FLOW = ("started", "read", "consented", "signed")
+
+
+class StatsFailed(Exception):
+    """One line for the operator, with the exit code to leave with."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "–"
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", show_edge=False, pad_edge=False)
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    return table
+
+
+def _shares(table: Table, rows: Iterable[tuple[str, int]], total: int) -> Table:
+    for label, count in rows:
+        table.add_row(label, _n(count), _percent(count, total))
+    return table
+
+
+def render(stats: CampaignStats, *, campaign: str, goal: int) -> Group:
+    """Every field of ``stats`` as tables (separate from the command so it is easy to test)."""
+    total = stats.total
+    summary = _table(f"Campaign {campaign}", "", "signatures")
+    summary.add_row("Total", _n(total))
+    summary.add_row("Goal", f"{_n(goal)}  ({_percent(total, goal)} reached)")
+    summary.add_row("Today (UTC)", _n(stats.today))
+    summary.add_row("Last 7 days", _n(stats.last_7_days))
+    summary.add_row("Last 30 days", _n(stats.last_30_days))
+    summary.add_row("Opted in to updates", f"{_n(stats.opt_ins)}  ({_percent(stats.opt_ins, total)})")
+    summary.add_row("Withdrawn", _n(stats.withdrawals))
+
+    languages = _shares(
+        _table("Languages", "language", "signatures", "share"),
+        ((f"{language_name(code)} ({code})", count) for code, count in stats.by_language),
+        total,
+    )
+    countries = _shares(
+        _table("Countries (top 10)", "country", "signatures", "share"),
+        ((f"{country_name(code, 'en')} ({code})", count) for code, count in stats.by_country),
+        total,
+    )
+    if stats.other_countries:
+        countries.add_row("All other countries", _n(stats.other_countries), _percent(stats.other_countries, total))
+    sources = _shares(
+        _table("Sources (top 10)", "source", "signatures", "share"),
+        ((code or "(direct)", count) for code, count in stats.by_source),
+        total,
+    )
+    letters = _shares(
+        _table("Letter versions signed", "version", "signatures", "share"), stats.by_letter_version, total
+    )
+
+    funnel = _table("Funnel (anonymous daily counts)", "step", "people", "of previous", "of started")
+    started = stats.funnel.get("started", 0)
+    previous: int | None = None
+    for step in FUNNEL_FLOW:
+        count = stats.funnel.get(step, 0)
+        funnel.add_row(step, _n(count), "" if previous is None else _percent(count, previous), _percent(count, started))
+        previous = count
+    funnel.add_row("withdrew", _n(stats.funnel.get("withdrew", 0)), "", "")
+
+    per_day = _table("Per day (UTC, last 14 days)", "day", "signatures", "cumulative")
+    running = 0
+    cumulative = []
+    for day, count in stats.per_day:
+        running += count
+        cumulative.append((day, count, running))
+    for day, count, so_far in cumulative[-14:]:
+        per_day.add_row(day.isoformat(), _n(count), _n(so_far))
+    if not cumulative:
+        per_day.add_row("(no signatures yet)", "", "")
+
+    return Group(summary, "", languages, "", countries, "", sources, "", letters, "", funnel, "", per_day)
+
+
+def _check_sqlite_file(database_url: str) -> None:
+    """Opening a missing SQLite file would create an empty one: a typo must not leave files behind."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise StatsFailed(f"DATABASE_URL {mask_url(database_url)}: no such database file")
+
+
+async def _collect(database_url: str, campaign: str) -> CampaignStats:
+    db = Database(database_url, pool_size=3)
+    try:
+        return await campaign_stats(db, campaign, now=datetime.now(UTC))
+    except (SQLAlchemyError, OSError) as error:
+        inner = getattr(error, "orig", None) or error
+        first = (str(inner).strip().splitlines() or [""])[0][:200]
+        reason = mask_secrets(f"{type(inner).__name__}: {first}")
+        hint = " (run `python -m bot migrate` first?)" if "signatures" in first or "relation" in first else ""
+        raise StatsFailed(f"DATABASE_URL {mask_url(database_url)} cannot be read ({reason}){hint}") from None
+    finally:
+        await db.dispose()
+
+
+@click.command("stats", short_help="Show the campaign's numbers.")
+@click.option(
+    "--chart",
+    "chart_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also write the signatures-per-day chart (PNG, 1280×720) to this file.",
+)
+def stats(chart_path: Path | None) -> None:
+    """Print totals, goal progress, languages, countries, sources, the funnel and signatures per day.
+
+    Reads DATABASE_URL and CAMPAIGN (environment or .env); the same numbers as the bot's /stats.
+    """
+    try:
+        settings = load_settings()
+        campaign = load_campaign(settings.campaign)
+        _check_sqlite_file(settings.database_url)
+        result = asyncio.run(_collect(settings.database_url, settings.campaign))
+        Console().print(render(result, campaign=settings.campaign, goal=campaign.goal))
+        if chart_path is not None:
+            png = signatures_chart(
+                result.per_day, title=f"Signatures: {settings.campaign}", daily_label="per day", total_label="total"
+            )
+            try:
+                chart_path.write_bytes(png)
+            except OSError as error:
+                raise StatsFailed(f"cannot write the chart to {chart_path}: {error.strerror or error}") from None
+            click.echo(f"chart written to {chart_path}")
+    except (SettingsError, CampaignError) as error:
+        click.echo(f"error: {error}", err=True)
+        raise click.exceptions.Exit(2) from None
+    except StatsFailed as error:
+        click.echo(f"error: {error}", err=True)
+        raise click.exceptions.Exit(error.code) from None

@@ -1,0 +1,282 @@
+"""The organiser's ``/stats``: every count of one campaign, from one consistent snapshot.
+
+Counts are of the *current* signature rows (a withdrawal deletes its row), so
+they always equal the rows of an export taken at the same moment. Only the
+funnel and the number of withdrawals come from the anonymous daily counts,
+because nothing else about people who did not sign (or withdrew) is kept.
+
+Speed (target: well under a second at 1,000,000 signatures on PostgreSQL):
+
+* every breakdown is an index-only scan of a narrow ``(campaign, column)``
+  index (migration 0002; btree deduplication keeps each at ~7 MB per million
+  rows) instead of a scan of the whole table;
+* signatures per day are counted day by day as ranges of the existing
+  ``(campaign, signed_at)`` index (one short index-only scan per day), which
+  avoids computing a date for every row and a hash over a million of them;
+  total, today and the last 7/30 days are derived from that one result;
+* on PostgreSQL the queries run concurrently on separate connections that
+  share one exported snapshot (``pg_export_snapshot``, as ``pg_dump -j``
+  does), so they still add up exactly while signatures keep arriving; JIT is
+  switched off for them (compiling costs more than these short scans take).
+
+SQLite (small campaigns) runs the same breakdowns one after the other inside
+one read transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import QueryableAttribute
+
+from storage.db import Database
+from storage.models import FunnelCount, Signature
+from storage.signatures import FUNNEL_STEPS
+
+TOP = 10
+"""How many countries and sources are listed by name; the rest of the countries are summed."""
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    """Everything ``/stats`` shows. Lists are largest first, ties by key, so output is stable."""
+
+    total: int
+    today: int
+    last_7_days: int
+    last_30_days: int
+    by_language: list[tuple[str, int]]  # all, largest first
+    by_country: list[tuple[str, int]]  # top 10, largest first
+    other_countries: int  # the rest, summed
+    by_source: list[tuple[str, int]]  # top 10 sources ('' = direct), largest first
+    funnel: dict[str, int]  # started, read, consented, signed, withdrew (anonymous daily counts summed)
+    withdrawals: int
+    opt_ins: int
+    per_day: list[tuple[date, int]]  # per UTC day, oldest first, empty days between first and last as 0
+    by_letter_version: list[tuple[str, int]]
+
+
+# --- The queries, written once for both dialects (except signatures per day) ------------------
+
+_Query = Callable[[AsyncConnection], Awaitable[Any]]
+
+
+def _grouped(column: QueryableAttribute[Any], campaign: str) -> Any:
+    """``column, count(*)`` of one campaign; served by the ``(campaign, column)`` index."""
+    return select(column, func.count()).select_from(Signature).where(Signature.campaign == campaign).group_by(column)
+
+
+def _breakdown(column: QueryableAttribute[Any], campaign: str) -> _Query:
+    async def run(connection: AsyncConnection) -> list[tuple[Any, int]]:
+        result = await connection.execute(_grouped(column, campaign))
+        return [(key, int(count)) for key, count in result]
+
+    return run
+
+
+def _opt_ins(campaign: str) -> _Query:
+    async def run(connection: AsyncConnection) -> int:
+        statement = (
+            select(func.count())
+            .select_from(Signature)
+            .where(Signature.campaign == campaign, Signature.opt_in.is_(True))
+        )
+        return int(await connection.scalar(statement) or 0)
+
+    return run
+
+
+def _funnel(campaign: str) -> _Query:
+    async def run(connection: AsyncConnection) -> dict[str, int]:
+        result = await connection.execute(
+            select(FunnelCount.step, func.sum(FunnelCount.count))
+            .where(FunnelCount.campaign == campaign)
+            .group_by(FunnelCount.step)
+        )
+        return {step: int(total or 0) for step, total in result}
+
+    return run
+
+
+# One short index-only range scan per UTC day between the first and the last signature.
+# Day boundaries are computed as UTC wall-clock timestamps (``timestamp AT TIME ZONE 'UTC'``),
+# so the session's TimeZone setting and its daylight-saving days cannot shift them.
+_PER_DAY_POSTGRES = text(
+    """
+    WITH bounds AS (
+        SELECT min(signed_at) AS first, max(signed_at) AS last
+        FROM signatures WHERE campaign = :campaign
+    ), days AS (
+        SELECT generate_series(
+            date_trunc('day', first AT TIME ZONE 'UTC'),
+            date_trunc('day', last AT TIME ZONE 'UTC'),
+            interval '1 day'
+        ) AS day
+        FROM bounds
+    )
+    SELECT day::date, (
+        SELECT count(*) FROM signatures
+        WHERE campaign = :campaign
+          AND signed_at >= (day AT TIME ZONE 'UTC')
+          AND signed_at < ((day + interval '1 day') AT TIME ZONE 'UTC')
+    )
+    FROM days ORDER BY day
+    """
+)
+
+
+def _per_day(campaign: str, dialect: str) -> _Query:
+    async def run(connection: AsyncConnection) -> list[tuple[date, int]]:
+        if dialect == "postgresql":
+            result = await connection.execute(_PER_DAY_POSTGRES, {"campaign": campaign})
+            return [(day, int(count)) for day, count in result]
+        # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS...' text: its first 10 characters are the day.
+        day = func.substr(Signature.signed_at, 1, 10)
+        result = await connection.execute(
+            select(day, func.count())
+            .select_from(Signature)
+            .where(Signature.campaign == campaign)
+            .group_by(day)
+            .order_by(day)
+        )
+        return _fill_days((date.fromisoformat(str(key)), int(count)) for key, count in result)
+
+    return run
+
+
+def _fill_days(counted: Iterable[tuple[date, int]]) -> list[tuple[date, int]]:
+    """Insert the days without signatures (as 0) between the first and the last counted day."""
+    counts = dict(counted)
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    return [
+        (first + timedelta(days=n), counts.get(first + timedelta(days=n), 0)) for n in range((last - first).days + 1)
+    ]
+
+
+# --- Running them -----------------------------------------------------------------------------
+
+_SNAPSHOT_RE = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+
+
+async def _run_postgres(db: Database, queries: Sequence[_Query], parallel: int) -> list[Any]:
+    """Run ``queries`` on up to ``parallel`` connections sharing one snapshot."""
+    engine = db.engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    async with engine.connect() as leader:
+        await leader.execute(text("SET LOCAL jit = off"))
+        snapshot = str(await leader.scalar(text("SELECT pg_export_snapshot()")))
+        if not _SNAPSHOT_RE.fullmatch(snapshot):  # pragma: no cover - the server's own format
+            raise RuntimeError("unexpected snapshot id from pg_export_snapshot()")
+        pending = list(enumerate(queries))
+        results: list[Any] = [None] * len(queries)
+
+        async def worker(connection: AsyncConnection) -> None:
+            while pending:
+                index, query = pending.pop(0)
+                results[index] = await query(connection)
+
+        async def follower() -> None:
+            async with engine.connect() as connection:
+                # Must be the transaction's first statement: the follower then sees exactly
+                # the leader's snapshot (the leader's transaction stays open until all are done).
+                await connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+                await connection.execute(text("SET LOCAL jit = off"))
+                await worker(connection)
+                await connection.rollback()
+
+        followers = (follower() for _ in range(min(parallel, len(queries)) - 1))
+        # Let every task finish before the leader's transaction (and the snapshot) ends.
+        outcomes = await asyncio.gather(worker(leader), *followers, return_exceptions=True)
+        await leader.rollback()
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+    return results
+
+
+async def _run_sqlite(db: Database, queries: Sequence[_Query]) -> list[Any]:
+    """Run ``queries`` one after the other inside one read transaction (one snapshot)."""
+    async with db.engine.connect() as connection:
+        # pysqlite opens no transaction for SELECTs by itself: begin one, so every query
+        # reads the same snapshot even while the bot writes (WAL lets readers continue).
+        await connection.exec_driver_sql("BEGIN")
+        try:
+            return [await query(connection) for query in queries]
+        finally:
+            await connection.rollback()
+
+
+def _ranked(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Largest first; equal counts in key order, so the same data always prints the same."""
+    return sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
+
+
+def _merge(pairs: Iterable[tuple[str | None, int]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for key, count in pairs:
+        merged[key or ""] = merged.get(key or "", 0) + count
+    return merged
+
+
+def _window(per_day: Sequence[tuple[date, int]], last: date, days: int) -> int:
+    first = last - timedelta(days=days - 1)
+    return sum(count for day, count in per_day if first <= day <= last)
+
+
+async def campaign_stats(
+    db: Database, campaign: str, *, now: datetime | None = None, parallel: int = 3
+) -> CampaignStats:
+    """All of ``/stats`` for ``campaign``.
+
+    ``now`` (timezone-aware, default the current time) fixes "today" as its UTC
+    date; "last 7 days" is today and the 6 UTC days before it (likewise 30).
+    Signatures dated after ``now``'s day count in the total and ``per_day``
+    only. ``parallel`` is the number of PostgreSQL connections used at once
+    (1 runs everything on one connection).
+    """
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware value (UTC)")
+    today = now.astimezone(UTC).date()
+    queries: list[_Query] = [
+        _per_day(campaign, db.dialect_name),  # the longest first, so the others fill in beside it
+        _breakdown(Signature.country, campaign),
+        _breakdown(Signature.source, campaign),
+        _breakdown(Signature.language, campaign),
+        _breakdown(Signature.letter_version, campaign),
+        _opt_ins(campaign),
+        _funnel(campaign),
+    ]
+    if db.is_postgres:
+        results = await _run_postgres(db, queries, max(1, parallel))
+    else:
+        results = await _run_sqlite(db, queries)
+    per_day, countries, sources, languages, letters, opt_ins, funnel_rows = results
+
+    total = sum(count for _, count in per_day)
+    ranked_countries = _ranked(_merge(countries).items())
+    top_countries = ranked_countries[:TOP]
+    funnel = {step: funnel_rows.get(step, 0) for step in FUNNEL_STEPS}
+    return CampaignStats(
+        total=total,
+        today=_window(per_day, today, 1),
+        last_7_days=_window(per_day, today, 7),
+        last_30_days=_window(per_day, today, 30),
+        by_language=_ranked(_merge(languages).items()),
+        by_country=top_countries,
+        other_countries=total - sum(count for _, count in top_countries),
+        by_source=_ranked(_merge(sources).items())[:TOP],
+        funnel=funnel,
+        withdrawals=funnel["withdrew"],
+        opt_ins=opt_ins,
+        per_day=per_day,
+        by_letter_version=_ranked(_merge(letters).items()),
+    )
