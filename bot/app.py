@@ -213,17 +213,28 @@ class BotApp:
     async def _publish_commands(self, core: CoreLike) -> None:
         """Fill Telegram's command menu if the core offers one.
 
-        The core may define ``menu_commands() -> {language_code or None: [(command, description)]}``;
-        a failure here is logged and does not stop the bot.
+        The core may define ``menu_commands() -> {language_code or None: [(command, description)]}``
+        and ``admin_menu_commands()`` (the same shape) for each ``ADMIN_IDS`` chat; a failure
+        here is logged and does not stop the bot (Telegram refuses a chat scope for an
+        organiser who has never opened the bot: the menu appears after the next start).
         """
         menu = getattr(core, "menu_commands", None)
         if menu is None or self.runtime is None:
             return
-        for language, commands in menu().items():
-            try:
-                await self.runtime.set_commands([BotCommand(c, d) for c, d in commands], language_code=language)
-            except Exception as error:
-                log.warning("setMyCommands (%s) failed (%s)", language or "default", _reason(error))
+        menus: list[tuple[int | None, dict[str | None, list[tuple[str, str]]]]] = [(None, menu())]
+        # Organisers see their commands in their own menu only (a per-chat scope).
+        admin_menu = getattr(core, "admin_menu_commands", None)
+        if admin_menu is not None:
+            menus += [(admin, admin_menu()) for admin in sorted(self.settings.admin_ids)]
+        for chat_id, by_language in menus:
+            for language, commands in by_language.items():
+                try:
+                    await self.runtime.set_commands(
+                        [BotCommand(c, d) for c, d in commands], language_code=language, chat_id=chat_id
+                    )
+                except Exception as error:
+                    where = "an organiser's chat" if chat_id else "everyone"
+                    log.warning("setMyCommands (%s, %s) failed (%s)", where, language or "default", _reason(error))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start, serve until ``stop`` is set, then shut down.

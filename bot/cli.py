@@ -19,10 +19,12 @@ from typing import Any
 import click
 
 from bot.app import BotApp, Mode, StartupError, migrate, run_demo
+from bot.export_command import export
 from bot.i18n_commands import i18n
 from bot.logs import mask_secrets, protect, setup_logging, url_passwords
 from bot.runtimes import RuntimeName
 from bot.settings import Settings, SettingsError, load_settings
+from bot.stats_command import stats
 
 log = logging.getLogger("bot.cli")
 
@@ -139,3 +141,5 @@ def migrate_command() -> None:
 
 
 main.add_command(i18n)
+main.add_command(stats)
+main.add_command(export)

@@ -20,7 +20,16 @@ from bot.emulator.html import parse_html
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
 from handlers.i18n import LOCALES_DIR
-from handlers.replies import AnswerCallback, Delivered, EditMessage, Keyboard, Reply, SendMessage
+from handlers.replies import (
+    AnswerCallback,
+    Delivered,
+    EditMessage,
+    Keyboard,
+    Reply,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+)
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.state_memory import MemoryStateStore
@@ -72,6 +81,7 @@ class _Supporter:
         logger.addHandler(self._failures)
         try:
             await self.core.handle(event, deliver)
+            await self.core.settle()  # follow-ups (an export) deliver into this exchange too
         finally:
             logger.removeHandler(self._failures)
         exchange.failed = self._failures.count > before
@@ -153,6 +163,10 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("/cancel")
     await person.say("/start", chat=group)
     await person.press("read", chat=group)
+    # The organisers' commands (this supporter is also an organiser).
+    await person.say("/stats")
+    await person.say("/export")
+    await person.say("/export pdf ids")  # not allowed: the usage message
 
 
 async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Exchange]:
@@ -167,7 +181,7 @@ async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Exchang
                 db=db,
                 campaign="xinjiang",
                 default_locale="en",
-                admin_ids=frozenset(),
+                admin_ids=frozenset({USER_ID}),
                 state_ttl=3600,
                 bot_username="undersign_bot",
                 locales_dir=locales_dir,
@@ -202,6 +216,8 @@ def format_exchanges(exchanges: list[Exchange]) -> str:
                 text = plain(reply.text).replace("\n", "\n    ")
                 lines.append(f"  {label}: {text}")
                 lines.extend(f"    {row}" for row in _buttons(reply.buttons))
+            elif isinstance(reply, SendPhoto | SendDocument):
+                lines.append(f"  bot (sends {reply.filename}): {plain(reply.caption)}")
             elif isinstance(reply, AnswerCallback) and reply.text:
                 kind = "pop-up" if reply.show_alert else "notice"
                 lines.append(f"  bot ({kind}): {reply.text}")

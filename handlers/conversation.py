@@ -20,6 +20,7 @@ from handlers import (
     fallback,
     language,
     my_signature,
+    organiser,
     reading,
     review,
     welcome,
@@ -67,6 +68,11 @@ async def on_command(turn: Turn, command: str) -> None:
             await my_signature.privacy(turn)
         case "cancel":
             fallback.cancel(turn)
+        # Organiser commands: to anyone but an admin, exactly like an unknown command.
+        case "stats":
+            await organiser.stats(turn)
+        case "export":
+            await organiser.export(turn)
         case _:
             fallback.unknown_command(turn)
 

@@ -18,15 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from handlers import conversation, fallback
+from handlers import conversation, fallback, organiser
 from handlers.campaign import load_campaign
 from handlers.events import Event
-from handlers.i18n import LOCALES_DIR, I18n
+from handlers.i18n import LOCALES_DIR, I18n, Translator
 from handlers.replies import AnswerCallback, Reply, SendMessage
 from handlers.state import ConversationState
 from handlers.turn import Deliver as Deliver  # re-exported: the runtimes' side of the contract
@@ -123,6 +123,13 @@ class Core:
 
     def menu_commands(self) -> dict[str | None, list[tuple[str, str]]]:
         """Telegram's command menu per language (``setMyCommands`` takes ISO 639-1 codes)."""
+        return self._menus(fallback.command_lines)
+
+    def admin_menu_commands(self) -> dict[str | None, list[tuple[str, str]]]:
+        """The organisers' menu: everyone's commands plus /stats and /export."""
+        return self._menus(lambda t: [*fallback.command_lines(t), *organiser.command_lines(t)])
+
+    def _menus(self, lines: Callable[[Translator], list[str]]) -> dict[str | None, list[tuple[str, str]]]:
         i18n = self.services.i18n
         menus: dict[str | None, list[tuple[str, str]]] = {}
         for locale in i18n.locales:
@@ -130,7 +137,7 @@ class Core:
             if language in menus:
                 continue  # zh_Hans and zh_Hant share "zh": the first catalog wins
             entries = []
-            for line in fallback.command_lines(i18n.get(locale)):
+            for line in lines(i18n.get(locale)):
                 command, _, description = line.partition(" ")
                 entries.append((command.lstrip("/"), description.lstrip(" —–-:").strip()[:256] or command))
             menus[language] = entries

@@ -16,7 +16,7 @@ import pytest
 from tests.fixtures.botapp import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = [[], ["run"], ["demo"], ["migrate"]]
+COMMANDS = [[], ["run"], ["demo"], ["migrate"], ["stats"], ["export"], ["i18n"], ["i18n", "check"]]
 
 
 def bot_env(**settings: str) -> dict[str, str]:

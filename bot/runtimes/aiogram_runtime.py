@@ -26,6 +26,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BotCommand as AiogramBotCommand
 from aiogram.types import (
+    BotCommandScopeChat,
     BufferedInputFile,
     FSInputFile,
     InlineKeyboardButton,
@@ -145,3 +146,6 @@ class AiogramRuntime(RuntimeBase):
 
     def _command(self, command: BotCommand) -> AiogramBotCommand:
         return AiogramBotCommand(command=command.command, description=command.description)
+
+    def _chat_scope(self, chat_id: int) -> BotCommandScopeChat:
+        return BotCommandScopeChat(chat_id=chat_id)

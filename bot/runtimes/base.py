@@ -84,7 +84,10 @@ class Runtime(Protocol):
 
     async def delete_webhook(self, *, drop_pending: bool = False) -> None: ...
 
-    async def set_commands(self, commands: Sequence[BotCommand], language_code: str | None = None) -> None: ...
+    async def set_commands(
+        self, commands: Sequence[BotCommand], language_code: str | None = None, chat_id: int | None = None
+    ) -> None:
+        """The command menu for everyone, or for one private chat (``chat_id``: an organiser's menu)."""
 
     async def drain(self, grace: float) -> None:
         """Wait (at most ``grace`` seconds) for updates being handled to finish; cancel the rest."""
@@ -368,6 +371,10 @@ class RuntimeBase(ABC):
     def _command(self, command: BotCommand) -> Any:
         """The framework's ``BotCommand``."""
 
+    @abstractmethod
+    def _chat_scope(self, chat_id: int) -> Any:
+        """The framework's ``BotCommandScopeChat``: a menu for one chat only."""
+
     # -- lifecycle and Bot API calls -------------------------------------------------------------
 
     def attach(self, handler: Handler) -> None:
@@ -390,8 +397,11 @@ class RuntimeBase(ABC):
     async def delete_webhook(self, *, drop_pending: bool = False) -> None:
         await self._bot.delete_webhook(drop_pending_updates=drop_pending)
 
-    async def set_commands(self, commands: Sequence[BotCommand], language_code: str | None = None) -> None:
-        await self._bot.set_my_commands([self._command(c) for c in commands], language_code=language_code)
+    async def set_commands(
+        self, commands: Sequence[BotCommand], language_code: str | None = None, chat_id: int | None = None
+    ) -> None:
+        scope = None if chat_id is None else self._chat_scope(chat_id)
+        await self._bot.set_my_commands([self._command(c) for c in commands], scope=scope, language_code=language_code)
 
     # -- updates ----------------------------------------------------------------------------------
 

@@ -21,7 +21,15 @@ import httpx
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from telegram import BotCommand as PtbBotCommand
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Update, User
+from telegram import (
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Update,
+    User,
+)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, TypeHandler
 
@@ -129,3 +137,6 @@ class PtbRuntime(RuntimeBase):
 
     def _command(self, command: BotCommand) -> PtbBotCommand:
         return PtbBotCommand(command.command, command.description)
+
+    def _chat_scope(self, chat_id: int) -> BotCommandScopeChat:
+        return BotCommandScopeChat(chat_id)
