@@ -8,7 +8,8 @@ Two passes:
   labels and pop-ups too long once filled with realistic values;
 * the whole conversation rehearsed in each language (``bot.preview``), every reply
   validated with the emulator's Telegram rules (4,096 characters after parsing,
-  64-byte callback data, 200-character pop-ups, at most 100 buttons).
+  1,024-character captions, 64-byte callback data, 200-character pop-ups, at most
+  100 buttons).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bot.emulator.errors import InvalidRequest
 from bot.emulator.html import parse_html, utf16_length
 from bot.preview import rehearse
 from handlers.i18n import LOCALES_DIR
-from handlers.replies import AnswerCallback, EditMessage, Keyboard, SendMessage
+from handlers.replies import AnswerCallback, EditMessage, Keyboard, SendDocument, SendMessage, SendPhoto
 
 BUTTON_LIMIT = 40  # characters a phone shows on a full-width button before cutting it
 POPUP_LIMIT = 200  # answerCallbackQuery text
@@ -170,10 +171,12 @@ async def check_conversation(locale: str, locales_dir: Path = LOCALES_DIR) -> li
                 if isinstance(reply, SendMessage | EditMessage):
                     rules.message_text(reply.text, "HTML")
                     rules.inline_keyboard(_markup(reply.buttons))
+                elif isinstance(reply, SendPhoto | SendDocument):
+                    rules.caption(reply.caption, "HTML")
                 elif isinstance(reply, AnswerCallback):
                     rules.callback_answer_text(reply.text)
             except InvalidRequest as error:
-                text = getattr(reply, "text", "") or ""
+                text = getattr(reply, "text", None) or getattr(reply, "caption", "") or ""
                 problems.append(Problem(where, text, f"Telegram would refuse it: {error.description}"))
     return problems
 

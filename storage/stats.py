@@ -164,6 +164,8 @@ def _fill_days(counted: Iterable[tuple[date, int]]) -> list[tuple[date, int]]:
 
 # --- Running them -----------------------------------------------------------------------------
 
+FOLLOWER_WAIT = 0.2  # seconds a helper connection may take to come from the pool
+
 _SNAPSHOT_RE = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
@@ -184,13 +186,22 @@ async def _run_postgres(db: Database, queries: Sequence[_Query], parallel: int) 
                 results[index] = await query(connection)
 
         async def follower() -> None:
-            async with engine.connect() as connection:
+            connection = engine.connect()
+            try:
+                # A busy pool (an export holds connections) must not make /stats wait: the
+                # leader does the work alone if no second connection comes quickly.
+                await asyncio.wait_for(connection.start(), FOLLOWER_WAIT)
+            except TimeoutError:
+                return
+            try:
                 # Must be the transaction's first statement: the follower then sees exactly
                 # the leader's snapshot (the leader's transaction stays open until all are done).
                 await connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
                 await connection.execute(text("SET LOCAL jit = off"))
                 await worker(connection)
                 await connection.rollback()
+            finally:
+                await connection.close()
 
         followers = (follower() for _ in range(min(parallel, len(queries)) - 1))
         # Let every task finish before the leader's transaction (and the snapshot) ends.

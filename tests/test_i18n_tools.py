@@ -120,6 +120,15 @@ def test_an_over_long_button_label_is_named(broken_copy: Callable[..., Path]) ->
     assert problems_for(path, "Not now") == [f"button label of {len(label)} characters would be cut (at most 40)"]
 
 
+async def test_a_caption_telegram_would_refuse_is_found_by_the_rehearsal(broken_copy: Callable[..., Path]) -> None:
+    def bad(catalog: Catalog) -> None:
+        catalog["Signatures per day and in total"].string = "Unterschriften <b>pro Tag"
+
+    path = broken_copy("de", bad)
+    rehearsal = await check_conversation("de", path.parent.parent.parent)
+    assert any("can't parse entities" in p.what and p.msgid.startswith("Unterschriften") for p in rehearsal)
+
+
 def test_fuzzy_and_untranslated_are_named(broken_copy: Callable[..., Path]) -> None:
     def spoil(catalog: Catalog) -> None:
         catalog["Not now"].flags.add("fuzzy")

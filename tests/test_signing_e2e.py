@@ -22,7 +22,7 @@ from storage import signatures
 from storage.db import Database
 
 
-async def until(user: SimulatedUser, predicate: Callable[[BotMessage], bool], within: float = 10) -> BotMessage:
+async def until(user: SimulatedUser, predicate: Callable[[BotMessage], bool], within: float = 30) -> BotMessage:
     """The next bot message (or edit) in this chat for which ``predicate`` holds."""
     async with asyncio.timeout(within):
         while True:
