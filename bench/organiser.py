@@ -5,7 +5,8 @@
 Every figure is printed next to a baseline measured in the same run on the same
 rows, so the ratio stays meaningful on any machine (see bench/README.md):
 
-* ``/stats`` (``storage.stats.campaign_stats``, median and p95 of 10 runs)
+* ``/stats`` (``storage.stats.campaign_stats``, median and p95 of 10 runs; and the whole
+  reply an organiser waits for: figures, message text and chart)
   against ``SELECT count(*)`` of the campaign, the cheapest question one can
   ask about all of its rows;
 * the CSV export (``storage.exports.export_signatures``) against PostgreSQL's
@@ -39,7 +40,10 @@ from sqlalchemy.engine import URL, make_url
 
 from bench.measure import Measured, measure, median, p95, timings
 from handlers.campaign import Campaign, load_campaign
+from handlers.chart import signatures_chart
 from handlers.countries import country_names
+from handlers.i18n import I18n
+from handlers.organiser import stats_text
 from storage.db import Database
 from storage.exports import ExportFormat, ExportResult, export_signatures
 from storage.migrate import upgrade
@@ -286,6 +290,29 @@ async def run(url: URL, rows: int, small_rows: int, runs: int) -> list[Line]:
             )
         )
         lines.append(Line(f"/stats campaign_stats, p95 of {runs}", rows, _seconds(p95(stats_times))))
+        english = I18n().get("en")
+
+        async def whole_reply() -> bytes:
+            """What an organiser waits for: the figures, the message text and the chart."""
+            figures = await campaign_stats(db, CAMPAIGN)
+            stats_text(english, figures, load_campaign(CAMPAIGN).goal)
+            return await asyncio.to_thread(
+                signatures_chart,
+                figures.per_day,
+                title="Signatures per day",
+                daily_label="per day",
+                total_label="total",
+            )
+
+        reply_times = await asyncio.wait_for(timings(whole_reply, runs), STEP_TIMEOUT_S)
+        lines.append(
+            Line(
+                f"/stats whole reply (figures, text, chart), median of {runs}",
+                rows,
+                _seconds(median(reply_times)),
+                ratio=f"{median(reply_times) / base:.1f}x",
+            )
+        )
         lines.append(Line("  baseline: SELECT count(*), median", rows, _seconds(base), ratio="1.0x"))
 
         with tempfile.TemporaryDirectory(prefix="undersign-bench-") as scratch:
