@@ -5,8 +5,9 @@
 answer), applies migrations, calls getMe, builds the core and then either polls
 or serves the webhook. ``run(stop)`` does all of it until ``stop`` is set and
 shuts down gracefully within one deadline (``SHUTDOWN_DEADLINE``): no new
-updates, in-flight ones finish with whatever time is left, and the database and
-state-store pools are always closed at the end.
+updates, in-flight ones finish with whatever time is left, follow-ups (an export
+being made) get a short grace and are then cancelled so their temporary files are
+deleted, and the database and state-store pools are always closed at the end.
 
 Error messages name the setting at fault with URLs masked (``mask_url``) and every
 registered secret (``bot.logs.secret_filter``) replaced by ``***``.
@@ -40,6 +41,10 @@ Mode = Literal["polling", "webhook"]
 # the deadline) are kept for closing the HTTP session and the pools.
 SHUTDOWN_DEADLINE = 30.0
 CLOSE_RESERVE = 2.0
+# Follow-ups (an export being made and sent) get at most this long once the updates are done,
+# and never more than what the deadline leaves; the rest are cancelled and their files deleted.
+FOLLOWUP_GRACE = 10.0
+FOLLOWUP_CANCEL = 2.0  # kept within the deadline for cancelled follow-ups to clean up
 DEMO_TOKEN = "123456:DEMO"  # noqa: S105 - a throwaway token only the local emulator accepts
 
 
@@ -123,6 +128,7 @@ class BotApp:
         self.runtime_name: RuntimeName = runtime or settings.bot_runtime
         self._core_factory = core_factory
         self.runtime: Runtime | None = None
+        self.core: CoreLike | None = None
         self.store: StateStore | None = None
         self.db: Database | None = None
         self.server: WebhookServer | None = None
@@ -177,6 +183,7 @@ class BotApp:
                 f"cannot build the conversation for CAMPAIGN={settings.campaign!r}, "
                 f"DEFAULT_LOCALE={settings.default_locale!r} ({_reason(error)})"
             ) from None
+        self.core = core
         self.runtime.attach(core.handle)
         await self._publish_commands(core)
         log.info("bot @%s starting: runtime %s, %s mode", self.info.username, self.runtime_name, self.mode)
@@ -281,6 +288,8 @@ class BotApp:
                 runtime, self.runtime = self.runtime, None
                 try:
                     await runtime.drain(remaining())
+                    # Follow-ups still deliver through the runtime: settle them before closing it.
+                    await self._settle_followups(remaining)
                 finally:
                     try:
                         await runtime.close()
@@ -288,6 +297,19 @@ class BotApp:
                         log.warning("closing the %s runtime failed (%s)", self.runtime_name, _reason(error))
         finally:
             await self._close_pools()
+
+    async def _settle_followups(self, remaining: Callable[[], float]) -> None:
+        """Let the core's follow-ups (exports) finish briefly, then cancel the rest: an
+        export's cleanup deletes its temporary files, which hold names."""
+        core, self.core = self.core, None
+        settle = getattr(core, "settle", None)
+        if settle is None:
+            return
+        cancel_wait = min(FOLLOWUP_CANCEL, remaining() / 2)
+        try:
+            await settle(within=min(FOLLOWUP_GRACE, max(remaining() - cancel_wait, 0.0)), cancel=True)
+        except Exception as error:
+            log.warning("waiting for the follow-ups failed (%s)", _reason(error))
 
     async def _close_pools(self) -> None:
         if self.store is not None:

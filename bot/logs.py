@@ -25,8 +25,9 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@",
 # i.e. names and message text.
 _OWN_LOGGERS = ("bot", "handlers", "storage")
 # Too chatty even at INFO: httpx logs every request URL (python-telegram-bot),
-# aiogram.event every handled update.
-_QUIET_LOGGERS = ("httpx", "httpcore", "aiogram.event", "apscheduler", "alembic.runtime.plugins")
+# aiogram.event every handled update, fontTools the glyph names of every font it
+# subsets for the PDF export (the characters of the signers' names).
+_QUIET_LOGGERS = ("httpx", "httpcore", "aiogram.event", "apscheduler", "alembic.runtime.plugins", "fontTools")
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

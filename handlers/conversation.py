@@ -38,12 +38,12 @@ async def step(turn: Turn) -> None:
         fallback.group_chat(turn)
         return
     match event.kind:
+        case EventKind.COMMAND | EventKind.TEXT if event.forwarded:
+            fallback.forwarded(turn)  # someone else's words, even a command: only what they type counts
         case EventKind.COMMAND:
             await on_command(turn, event.command or "")
         case EventKind.BUTTON:
             await on_button(turn, event.callback_data or "")
-        case EventKind.TEXT if event.forwarded:
-            fallback.forwarded(turn)
         case EventKind.TEXT:
             await on_text(turn)
         case EventKind.EDITED:

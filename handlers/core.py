@@ -38,6 +38,7 @@ from storage.state import StateStore
 log = logging.getLogger(__name__)
 
 DEDUP_TTL = 24 * 3600  # Telegram gives up re-delivering long before this
+CANCEL_WAIT = 2.0  # seconds ``settle(cancel=True)`` gives cancelled follow-ups to clean up (delete files)
 
 
 class Core:
@@ -46,8 +47,16 @@ class Core:
         self.services = services
         self.state_ttl = state_ttl
         self._background: set[asyncio.Task[None]] = set()
+        self._handling = 0  # ``handle`` calls in progress (they may still start follow-ups)
 
     async def handle(self, event: Event, deliver: Deliver) -> None:
+        self._handling += 1
+        try:
+            await self._handle(event, deliver)
+        finally:
+            self._handling -= 1
+
+    async def _handle(self, event: Event, deliver: Deliver) -> None:
         owner = event.user.id if event.user else event.chat.id
         try:
             async with self.store.lock(f"lock:{owner}"):
@@ -85,10 +94,29 @@ class Core:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def settle(self, within: float | None = None) -> None:
-        """Wait for the follow-ups still running (at shutdown, and in tests)."""
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=within)
+    async def settle(self, within: float | None = None, *, cancel: bool = False) -> None:
+        """Wait (at most ``within`` seconds) until no update is being handled and no follow-up
+        runs, including follow-ups started meanwhile (in tests, and at shutdown).
+
+        With ``cancel`` the follow-ups still running then are cancelled and given
+        ``CANCEL_WAIT`` seconds to end: an export's ``finally`` deletes its files.
+        """
+        try:
+            async with asyncio.timeout(within):
+                while self._handling or self._background:
+                    if self._background:
+                        # A handle still running may start another follow-up: look again soon.
+                        await asyncio.wait(set(self._background), timeout=0.05 if self._handling else None)
+                    else:
+                        await asyncio.sleep(0.01)
+        except TimeoutError:
+            pass
+        if cancel and self._background:
+            left = list(self._background)
+            log.warning("%d follow-up(s) still running; cancelling them", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.wait(left, timeout=CANCEL_WAIT)
 
     async def _run(self, event: Event, owner: int) -> Turn:
         state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
@@ -167,7 +195,11 @@ def build_core(
     bot_username: str,
     locales_dir: Path = LOCALES_DIR,
 ) -> Core:
-    """Assemble the core from plain arguments (the wiring in ``bot/app.py`` calls this)."""
+    """Assemble the core from plain arguments (the wiring in ``bot/app.py`` calls this).
+
+    Also removes what exports left on disk when an earlier run stopped mid-export.
+    """
+    organiser.sweep_stale_exports()
     services = Services(
         db=db,
         campaign=load_campaign(campaign),

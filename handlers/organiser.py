@@ -3,14 +3,22 @@
 To anyone else, in any chat, they answer exactly as an unknown command does, so
 their existence is not revealed. Every use is logged: who (the admin's Telegram
 id), what and when — never a signer's data.
+
+Exports run one at a time per process, in a private folder under ``EXPORTS_ROOT``
+that is always deleted afterwards (sent, failed or cancelled at shutdown); what a
+killed process left there is swept when the next core is built.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
+import os
+import re
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -23,13 +31,25 @@ from handlers.countries import country_name
 from handlers.i18n import Translator, language_name
 from handlers.replies import EditMessage, SendDocument, SendMessage, SendPhoto
 from handlers.turn import Deliver, Turn
-from storage.exports import ExportFormat, export_signatures
+from storage.exports import ExportError, ExportFormat, export_signatures
 from storage.stats import CampaignStats, campaign_stats
 
 log = logging.getLogger(__name__)
 
 FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "pdf")
 PROGRESS_EVERY = 2.0  # seconds between progress edits: Telegram allows about one edit a second per chat
+CANCELLED_NOTICE = 1.0  # seconds to tell the admin an export was cancelled (at shutdown)
+
+# Every export is written into its own folder under this one, named "<pid>-<random>", so a
+# bot that was killed mid-export leaves its personal data only here, where the next start
+# sweeps it away (``sweep_stale_exports``). Read at call time: tests point it elsewhere.
+EXPORTS_ROOT = Path(tempfile.gettempdir()) / "undersign-exports"
+_FOLDER = re.compile(r"(?P<pid>[0-9]+)-")
+
+# One export at a time in this process: a PDF holds about 130 MB per 100,000 names while it
+# is written. Never awaited while held (a second /export is refused instead), so it never
+# binds to an event loop.
+_exporting = asyncio.Semaphore(1)
 
 
 def command_lines(t: Translator) -> list[str]:
@@ -161,13 +181,39 @@ async def export(turn: Turn) -> None:
         return
     fmt, with_ids = parsed
     log.info("admin %s: /export %s%s", turn.user_id, fmt, " with ids" if with_ids else "")
+    if _exporting.locked():
+        log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)
+        turn.send(_busy(turn.t))
+        return
     turn.followups.append(lambda deliver: _run_export(turn, fmt, with_ids, deliver))
 
 
+def _busy(t: Translator) -> str:
+    # Translators: an organiser asked for /export while another organiser's export is still being made.
+    return t.gettext("Another export is still running. Please try again when it has finished.")
+
+
 async def _run_export(turn: Turn, fmt: ExportFormat, with_ids: bool, deliver: Deliver) -> None:
-    """Export to a temporary file, showing progress in one edited message, send it, delete it."""
+    """One export at a time in this process: a second one asked for meanwhile is refused."""
+    if _exporting.locked():  # another export started between the command and this follow-up
+        log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)
+        await deliver(SendMessage(turn.event.chat.id, _busy(turn.t)))
+        return
+    async with _exporting:  # free, so taken without waiting: nothing can slip in between
+        await _export_and_send(turn, fmt, with_ids, deliver)
+
+
+async def _export_and_send(turn: Turn, fmt: ExportFormat, with_ids: bool, deliver: Deliver) -> None:
+    """Export to a temporary file, showing progress in one edited message, send it, delete it.
+
+    Any failure — the export itself, the upload refused by Telegram, a cancellation at
+    shutdown — turns the progress message into the failure notice, is logged without
+    personal data (an ``ExportError``'s message, a type name, Telegram's error kind), and
+    always deletes the file.
+    """
     t = turn.t
     chat = turn.event.chat.id
+    admin = turn.user_id
     started = await deliver(SendMessage(chat, t.gettext("Exporting… {percent}", percent=_percent(t, 0, 1))))
     last_edit = time.monotonic()
 
@@ -179,23 +225,125 @@ async def _run_export(turn: Turn, fmt: ExportFormat, with_ids: bool, deliver: De
         text = t.gettext("Exporting… {percent}", percent=_percent(t, done, total))
         await deliver(EditMessage(chat, started.message_id, text))
 
-    directory = Path(tempfile.mkdtemp(prefix="undersign-export-"))
+    async def tell_failed() -> None:
+        failed = t.gettext("The export failed. Nothing was sent; the reason is in the bot's log.")
+        if started.message_id is not None:
+            await deliver(EditMessage(chat, started.message_id, failed))
+        else:
+            await deliver(SendMessage(chat, failed))
+
+    directory: Path | None = None
+    cancelled = False
     try:
+        directory = _new_export_folder()
         try:
             result = await export_signatures(
                 turn.services.db, turn.services.campaign, fmt, directory, with_ids=with_ids, progress=progress
             )
-        except Exception:
-            if started.message_id is not None:
-                failed = t.gettext("The export failed. Nothing was sent; the reason is in the bot's log.")
-                await deliver(EditMessage(chat, started.message_id, failed))
+        except ExportError as error:
+            log.warning("admin %s: /export %s failed: %s", admin, fmt, error)  # its message names no one
+            raise
+        except Exception as error:
+            # Other messages may quote data (a database error quoting a row): the type only.
+            log.error("admin %s: /export %s failed: %s", admin, fmt, type(error).__name__)
             raise
         caption = t.ngettext("{n} signature", "{n} signatures", result.rows)
         if result.compressed:
             caption += " · " + t.gettext("zipped: the file was larger than Telegram's 50 MB limit")
-        await deliver(SendDocument(chat, result.path, result.filename, caption))
+        sent = await deliver(SendDocument(chat, result.path, result.filename, caption))
+        if not sent.ok:
+            # bot.delivery logged Telegram's own description of the refusal just before.
+            log.warning("admin %s: /export %s not delivered: sendDocument failed (%s)", admin, fmt, sent.error)
+            await tell_failed()
+            return
         if started.message_id is not None:
             await deliver(EditMessage(chat, started.message_id, t.gettext("Export ready: {n} rows.", n=result.rows)))
-        log.info("admin %s: /export %s done, %s rows", turn.user_id, fmt, result.rows)
+        log.info("admin %s: /export %s done, %s rows", admin, fmt, result.rows)
+    except asyncio.CancelledError:
+        cancelled = True
+        log.warning("admin %s: /export %s cancelled (the bot is stopping); nothing was sent", admin, fmt)
+        raise
+    except Exception:
+        await tell_failed()
+        raise
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+            _ours.discard(directory)
+        if cancelled:  # the files are gone; tell the organiser, briefly, if Telegram still answers
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(tell_failed(), CANCELLED_NOTICE)
+
+
+# --- the exports folder ---------------------------------------------------------------------
+
+_ours: set[Path] = set()  # folders of exports running in this process: never swept
+
+
+def _exports_root() -> Path | None:
+    """``EXPORTS_ROOT``, created private to this user; None if it is not ours to trust."""
+    root = EXPORTS_ROOT
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = root.lstat()
+        if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+            log.warning("%s is not a folder of this user: exports go to a fresh temporary folder", root)
+            return None
+        if stat.S_IMODE(info.st_mode) != 0o700:
+            root.chmod(0o700)
+    except OSError as error:
+        log.warning("%s cannot be used (%s): exports go to a fresh temporary folder", root, type(error).__name__)
+        return None
+    return root
+
+
+def _new_export_folder() -> Path:
+    """A fresh folder (0700) for one export, "<pid>-<random>" under ``EXPORTS_ROOT``."""
+    root = _exports_root()
+    if root is None:
+        folder = Path(tempfile.mkdtemp(prefix="undersign-export-"))
+    else:
+        folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    _ours.add(folder)
+    return folder
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # cannot tell cheaply and safely: keep the folder
+    if pid == os.getpid():
+        return False  # our own pid, left by an earlier run (a container's bot is often pid 1)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    except OSError:
+        return False
+    return True
+
+
+def sweep_stale_exports() -> int:
+    """Delete what exports left under ``EXPORTS_ROOT`` when a bot stopped mid-export (killed,
+    crashed): every entry but the folders of exports running now, here or in a live process.
+    Called when the core is built. Returns how many entries were removed."""
+    root = _exports_root()
+    if root is None:
+        return 0
+    swept = 0
+    try:
+        for entry in root.iterdir():
+            match = _FOLDER.match(entry.name)
+            if entry in _ours or (match is not None and _running(int(match["pid"]))):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            swept += 1
+    except OSError as error:  # never a reason not to start; the next start tries again
+        log.warning("sweeping %s failed (%s)", root, type(error).__name__)
+    if swept:
+        log.info("removed %d export folder(s) left by an earlier run", swept)
+    return swept

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from handlers import organiser
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
-from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendMessage
+from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendDocument, SendMessage
 from storage import signatures
 from storage.db import Database
+from storage.exports import ExportError, ExportResult, export_signatures
 from storage.migrate import upgrade
 from storage.state_memory import MemoryStateStore
 
@@ -269,3 +273,190 @@ async def test_a_failing_database_gets_a_kind_apology(core: Core, db: Database) 
         await session.execute(text("DROP TABLE signatures"))
     replies = await ada.press("read")
     assert answers(replies) and "something went wrong" in (answers(replies)[0].text or "")
+
+
+# --- organiser exports: failures, one at a time, cleanup --------------------------------
+
+ORGANISER = User(id=77, first_name="Org", language_code="en")
+CO_ORGANISER = User(id=78, first_name="Co", language_code="en")
+EXPORT_FAILED = "The export failed. Nothing was sent; the reason is in the bot's log."
+
+
+@pytest.fixture
+def exports_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "exports"
+    monkeypatch.setattr(organiser, "EXPORTS_ROOT", root)
+    return root
+
+
+@pytest.fixture
+def organiser_core(db: Database, store: MemoryStateStore, exports_root: Path) -> Core:
+    return build_core(
+        store=store,
+        db=db,
+        campaign="xinjiang",
+        default_locale="en",
+        admin_ids=frozenset({ORGANISER.id, CO_ORGANISER.id}),
+        state_ttl=3600,
+        bot_username="undersign_bot",
+    )
+
+
+def leftovers(root: Path) -> list[Path]:
+    return sorted(root.iterdir()) if root.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("error", "logged", "not_logged"),
+    [
+        (ExportError("the export read 3 rows but counted 4: nothing was sent"), "read 3 rows but counted 4", None),
+        (RuntimeError("row of Ada Lovelace cannot be encoded"), "/export csv failed: RuntimeError", "Ada"),
+    ],
+)
+async def test_a_failed_export_tells_the_organiser_and_logs_its_reason_without_names(
+    organiser_core: Core,
+    exports_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+    logged: str,
+    not_logged: str | None,
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    async def failing(db: Database, campaign: object, fmt: str, directory: Path, **kwargs: object) -> ExportResult:
+        (directory / "partial.csv").write_text("Ada Lovelace\r\n")
+        raise error
+
+    monkeypatch.setattr(organiser, "export_signatures", failing)
+    org = Chatter(organiser_core, ORGANISER)
+    replies = await org.text("/export")
+    await organiser_core.settle()
+    assert texts(replies).startswith("Exporting…")
+    assert isinstance(replies[-1], EditMessage) and replies[-1].text == EXPORT_FAILED
+    assert not any(isinstance(r, SendDocument) for r in replies)
+    assert logged in caplog.text  # "the reason is in the bot's log"
+    if not_logged:
+        assert not_logged not in caplog.text  # other exceptions' messages may quote names: type only
+    assert leftovers(exports_root) == []
+
+
+async def test_a_refused_upload_is_a_failure_not_export_ready(
+    organiser_core: Core, db: Database, exports_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await signatures.add_signature(
+        db,
+        campaign="xinjiang",
+        user_id=9000,
+        name="Ada Lovelace",
+        country="DE",
+        language="en",
+        source=None,
+        opt_in=False,
+        letter_version="v1",
+        consent_version="c1",
+    )
+    sent: list[Reply] = []
+
+    async def deliver(reply: Reply) -> Delivered:
+        sent.append(reply)
+        if isinstance(reply, SendDocument):
+            assert reply.path.exists()
+            return Delivered(ok=False, error="bad_request")
+        return Delivered(message_id=len(sent))
+
+    await organiser_core.handle(
+        Event(
+            update_id=next(_update_ids),
+            kind=EventKind.COMMAND,
+            chat=Chat(id=ORGANISER.id, type="private"),
+            user=ORGANISER,
+            text="/export",
+            command="export",
+        ),
+        deliver,
+    )
+    await organiser_core.settle()
+    assert [type(r).__name__ for r in sent] == ["SendMessage", "SendDocument", "EditMessage"]
+    assert isinstance(sent[-1], EditMessage) and sent[-1].text == EXPORT_FAILED
+    assert "Export ready" not in texts(sent)
+    assert "not delivered: sendDocument failed (bad_request)" in caplog.text
+    assert "Ada" not in caplog.text
+    assert leftovers(exports_root) == []
+
+
+async def test_one_export_at_a_time(organiser_core: Core, exports_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_export = export_signatures
+    release, running = asyncio.Event(), asyncio.Event()
+
+    async def slow(*args: Any, **kwargs: Any) -> ExportResult:
+        running.set()
+        await release.wait()
+        return await real_export(*args, **kwargs)
+
+    monkeypatch.setattr(organiser, "export_signatures", slow)
+    busy = "Another export is still running. Please try again when it has finished."
+    org, co = Chatter(organiser_core, ORGANISER), Chatter(organiser_core, CO_ORGANISER)
+
+    await org.text("/export pdf")
+    await asyncio.wait_for(running.wait(), 5)
+    assert texts(await co.text("/export")) == busy  # answered at once, nothing started
+    assert texts(await org.text("/export xlsx")) == busy
+    release.set()
+    await organiser_core.settle()
+    assert [r.filename for r in org.replies + co.replies if isinstance(r, SendDocument)] == [
+        next(r.filename for r in org.replies if isinstance(r, SendDocument))
+    ]
+
+    # Both asked at the same moment: both commands pass, but only one export runs.
+    release.clear()
+    running.clear()
+    before = len(org.replies), len(co.replies)
+    await asyncio.gather(org.text("/export"), co.text("/export"))
+    await asyncio.wait_for(running.wait(), 5)
+    release.set()
+    await organiser_core.settle()
+    new = org.replies[before[0] :] + co.replies[before[1] :]
+    assert sum(isinstance(r, SendDocument) for r in new) == 1
+    assert texts(new).count(busy) == 1
+    assert leftovers(exports_root) == []
+
+
+async def test_settle_waits_for_the_update_being_handled_and_its_follow_ups(
+    organiser_core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = Chatter(organiser_core, ORGANISER)
+    handling = asyncio.create_task(org.text("/export"))
+    await asyncio.sleep(0)  # the update is being handled; its export is not started yet
+    await organiser_core.settle()
+    assert handling.done()
+    assert any(isinstance(r, SendDocument) for r in org.replies)
+
+
+async def test_settle_with_cancel_stops_an_export_and_deletes_its_file(
+    organiser_core: Core, exports_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_export = export_signatures
+    writing = asyncio.Event()
+
+    async def never_ending(*args: Any, progress: Any, **kwargs: Any) -> ExportResult:
+        async def stuck(done: int, total: int) -> None:
+            writing.set()
+            await asyncio.Event().wait()
+
+        return await real_export(*args, progress=stuck, **kwargs)
+
+    monkeypatch.setattr(organiser, "export_signatures", never_ending)
+    org = Chatter(organiser_core, ORGANISER)
+    await org.text("/export xlsx")
+    await asyncio.wait_for(writing.wait(), 5)
+    assert leftovers(exports_root)
+    await organiser_core.settle(within=0.1, cancel=True)
+    assert leftovers(exports_root) == []
+    assert texts(org.replies).endswith(EXPORT_FAILED)
+    # and the next export is not refused: the cancelled one let go of its turn
+    monkeypatch.setattr(organiser, "export_signatures", real_export)
+    await org.text("/export")
+    await organiser_core.settle()
+    assert any(isinstance(r, SendDocument) for r in org.replies)

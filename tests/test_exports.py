@@ -6,10 +6,14 @@ export code; the neutralisation rule is spelled out again so a change to it fail
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import io
+import logging
 import re
+import threading
+import time
 import tracemalloc
 import unicodedata
 import zipfile
@@ -29,7 +33,7 @@ from handlers.campaign import Campaign, load_campaign
 from handlers.countries import country_name
 from storage.db import Database
 from storage.exports import ExportError, ExportFormat, ExportResult, archive, export_signatures
-from storage.exports.fonts import needs_shaping, printable
+from storage.exports.fonts import MISSING, needs_shaping, printable, shown
 from storage.exports.safe import neutralise
 from storage.models import Signature
 from storage.signatures import add_signature, withdraw_signature
@@ -55,6 +59,16 @@ HOSTILE = [
     ("Odd_x0041_Name", "NL", "nl", None),  # looks like OOXML's escape: must stay literal
 ]
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+# A formula a spreadsheet splits off at a list separator (";" in much of Europe, "," or a tab).
+SEPARATED_FORMULA = re.compile(r"([;,\t] *)(?=[=+\-@])")
+SEPARATED = [
+    ("Ann;=cmd|' /C calc'!A0", "DE", "de", None),
+    ("Bob, +1", "FR", "fr", "a;-b"),
+    ("Eve\t-2", "IT", "it", None),
+    ("Zoe ;  @SUM(A1)", "ES", "es", None),
+    ("=1;=2", "PT", "pt", None),
+    ("Plain; name, here", "BE", "nl", None),
+]
 CJK_OR_ARABIC = re.compile(r"[\u0600-\u06ff\u4e00-\u9fff]")
 
 
@@ -107,7 +121,14 @@ async def _stored(db: Database) -> list[Signature]:
 
 
 def _safe(cell: str) -> str:
+    cell = SEPARATED_FORMULA.sub(r"\1'", cell)
     return "'" + cell if cell.startswith(DANGEROUS) else cell
+
+
+def _no_formula_when_split(cell: str) -> bool:
+    """Whether every piece of ``cell`` split at ``;``, ``,`` or a tab is text to a spreadsheet."""
+    pieces = re.split(r"[;,\t]", cell)
+    return not pieces[0].startswith(DANGEROUS) and not any(p.lstrip(" ").startswith(DANGEROUS) for p in pieces[1:])
 
 
 def _expected(rows: list[Signature], *, with_ids: bool = False) -> list[list[str]]:
@@ -245,10 +266,56 @@ async def test_pdf_never_carries_ids(database: Database, campaign: Campaign, out
         (" =1", " =1"),
         ("'quoted", "'quoted"),
         ("", ""),
+        ("Ann;=cmd|' /C calc'!A0", "Ann;'=cmd|' /C calc'!A0"),
+        ("Bob, +1", "Bob, '+1"),
+        ("Eve\t-2", "Eve\t'-2"),
+        ("Zoe ;  @SUM(A1)", "Zoe ;  '@SUM(A1)"),
+        ("=1;=2", "'=1;'=2"),
+        ("\t=1", "'\t'=1"),
+        ("Smith, Jr", "Smith, Jr"),
+        ("Plain; name", "Plain; name"),
+        ("Ann-Marie; Bob", "Ann-Marie; Bob"),
     ],
 )
 def test_neutralise(cell: str, safe: str) -> None:
     assert neutralise(cell) == safe
+    assert _no_formula_when_split(neutralise(cell))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_formula_behind_a_separator_is_neutralised(
+    database: Database, campaign: Campaign, out: Path, fmt: ExportFormat
+) -> None:
+    """``Ann;=cmd...`` opened where ``;`` separates cells must not leave a cell starting with ``=``."""
+    await _seed(database, [*SEPARATED, *HOSTILE])
+    result = await export_signatures(database, campaign, fmt, out)
+    if fmt == "csv":
+        data = result.path.read_bytes()
+        rows = _read_csv(data)
+        # Every data field quoted: a ";" inside a name stays inside quotes for any reader.
+        records = data.decode("utf-8-sig").split("\r\n")[1:-1]
+        assert records[0].startswith('"1","') and records[0].endswith('"')
+        for line in records:
+            if line.startswith('"') and not line.startswith('"Maria'):  # the record a name's newline split
+                assert line.count('","') >= len(HEADER) - 1, line
+        assert data.decode("utf-8-sig").count('"') % 2 == 0
+    else:
+        sheet = openpyxl.load_workbook(result.path, read_only=True)["Signatures"]
+        rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    assert rows[1:] == _expected(await _stored(database))
+    names = [row[1] for row in rows[1:]]
+    assert names[: len(SEPARATED)] == [
+        "Ann;'=cmd|' /C calc'!A0",
+        "Bob, '+1",
+        "Eve\t'-2",
+        "Zoe ;  '@SUM(A1)",
+        "'=1;'=2",
+        "Plain; name, here",
+    ]
+    assert rows[2][6] == "a;'-b"
+    for row in rows[1:]:
+        for cell in row:
+            assert _no_formula_when_split(cell), cell
 
 
 # --- the delivery document --------------------------------------------------------------
@@ -312,6 +379,95 @@ async def test_pdf_pages_many_names(database: Database, campaign: Campaign, out:
     assert "600 people signed this letter." in pages[-1]
     numbers = sorted(int(n) for n in re.findall(r"^(\d+) Signer", text, flags=re.MULTILINE))
     assert numbers == list(range(1, 601))
+
+
+# Covered by the fonts: printed exactly. Not covered: printed with a placeholder per letter and counted.
+SCRIPTS = [
+    ("שרה כהן", "IL", "he", None),  # Hebrew
+    ("สมชาย ใจดี", "TH", "th", None),  # Thai
+    ("राहुल शर्मा", "IN", "hi", None),  # Devanagari
+    ("김민준", "KR", "ko", None),  # Hangul
+    ("さくら たなか", "JP", "ja", None),  # hiragana
+    ("タナカ ハナコ", "JP", "ja", None),  # katakana
+    ("ნინო ბერიძე", "GE", "ka", None),  # Georgian
+    ("Արամ Սարգսյան", "AM", "hy", None),  # Armenian
+    ("አበበ ቢቂላ", "ET", "am", None),  # Ethiopic
+    ("রহিম উদ্দিন", "BD", "bn", None),  # Bengali
+    ("தமிழ் செல்வன்", "LK", "ta", None),  # Tamil
+    ("សុខ ចាន់", "KH", "km", None),  # Khmer
+]
+UNCOVERED = [
+    ("བཀྲ་ཤིས་ Dorje", "CN", "bo", None),  # Tibetan: no font
+    ("ދިވެހި", "MV", "dv", None),  # Thaana: no font
+]
+
+
+def test_scripts_are_printed_or_counted() -> None:
+    for name, *_ in SCRIPTS:
+        assert printable(name) == name and shown(name) == (name, True), name
+    assert shown("བཀྲ་ཤིས་ Dorje") == (MISSING * 8 + " Dorje", False)
+    assert shown("ދިވެހި") == (MISSING * 6, False)
+    assert shown("Emoji 😀 Fan") == ("Emoji Fan", False)  # left out, but counted
+    assert shown("👨\u200d👩\u200d👧") == ("", False)
+    assert shown("Anna\nMaria\t Schmidt") == ("Anna Maria Schmidt", True)
+    assert shown("\u202eevil\u202c name") == ("evil name", True)
+
+
+async def test_pdf_shows_every_script_or_says_it_cannot(database: Database, campaign: Campaign, out: Path) -> None:
+    await _seed(database, [*SCRIPTS, *UNCOVERED, ("Emoji 😀 Fan", "BA", "en", None)])
+    result = await export_signatures(database, campaign, "pdf", out)
+
+    assert result.rows == len(SCRIPTS) + 3
+    assert result.incomplete_names == 3  # Tibetan, Thaana, the emoji; every other script is drawn
+    pages, text = _pdf_text(result.path)
+    compact = "".join(text.split())
+    for name in ("김민준", "さくらたなか", "タナカハナコ", "ნინობერიძე", "ԱրամՍարգսյան", "አበበቢቂላ"):
+        assert name in compact, name
+    assert "שרה" in compact or "הרש" in compact  # right to left: either order, depending on the extractor
+    assert MISSING * 8 in compact and "Dorje" in text and MISSING * 6 in compact
+    closing = " ".join(pages[-1].split())
+    assert f"{len(SCRIPTS) + 3} people signed this letter." in closing
+    assert "This document cannot show every character of 3 names" in closing
+    assert "every name exactly as signed" in closing
+    # The spreadsheets have every name exactly.
+    csv_result = await export_signatures(database, campaign, "csv", out)
+    assert csv_result.incomplete_names == 0
+    names = [row[1] for row in _read_csv(csv_result.path.read_bytes())[1:]]
+    assert names == [name for name, *_ in [*SCRIPTS, *UNCOVERED]] + ["Emoji 😀 Fan"]
+
+
+async def test_pdf_of_complete_names_has_no_note(database: Database, campaign: Campaign, out: Path) -> None:
+    await _seed(database, SCRIPTS)
+    result = await export_signatures(database, campaign, "pdf", out)
+    _, text = _pdf_text(result.path)
+    assert result.incomplete_names == 0 and "cannot show" not in text and MISSING not in text
+
+
+async def test_pdf_keeps_names_out_of_the_log(
+    database: Database, campaign: Campaign, out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """fontTools logs the glyph names of every font it subsets: the characters of the names."""
+    names = [*SCRIPTS, *HOSTILE, ("Zoë Quigley-Xavier", "GB", "en", None)]
+    await _seed(database, names)
+    font_loggers = [logging.getLogger(n) for n in ("fontTools", "fontTools.subset", "fontTools.ttLib")]
+    levels = [logger.level for logger in font_loggers]
+    for logger in font_loggers:  # as for a library user who never called setup_logging
+        logger.setLevel(logging.NOTSET)
+    try:
+        caplog.set_level(logging.INFO)
+        await export_signatures(database, campaign, "pdf", out)
+    finally:
+        for logger, level in zip(font_loggers, levels, strict=True):
+            logger.setLevel(level)
+    assert caplog.records, "the export's own log line is captured"
+    assert not [r for r in caplog.records if r.name.startswith("fontTools")]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "lyph" not in logged
+    for name, *_ in names:
+        assert name not in logged
+        for char in name:
+            if not char.isascii():
+                assert char not in logged and f"uni{ord(char):04X}" not in logged, char
 
 
 def test_printable_and_shaping() -> None:
@@ -473,7 +629,73 @@ async def _thread(function: Any, *args: Any) -> Any:
     return await asyncio.to_thread(function, *args)
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "pdf"])
+async def test_too_large_even_zipped(
+    database: Database, campaign: Campaign, out: Path, monkeypatch: pytest.MonkeyPatch, fmt: ExportFormat
+) -> None:
+    """XLSX and PDF barely shrink when zipped: past the upload limit the organiser is sent to the CLI."""
+    await _seed(database)
+    monkeypatch.setattr(archive, "ZIP_THRESHOLD_BYTES", 100)
+    monkeypatch.setattr(archive, "UPLOAD_LIMIT_BYTES", 100)
+    with pytest.raises(ExportError) as raised:
+        await export_signatures(database, campaign, fmt, out)
+    message = str(raised.value)
+    assert "\n" not in message and "python -m bot export" in message and "zipped" in message
+    assert _files(out) == [], "neither the export nor its zip is left behind"
+    # Without compression (the command line) there is no limit.
+    result = await export_signatures(database, campaign, fmt, out, compress=False)
+    assert not result.compressed and _files(out) == [result.path]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
+async def test_cancelled_export_waits_for_the_writer(
+    database: Database, campaign: Campaign, out: Path, monkeypatch: pytest.MonkeyPatch, fmt: ExportFormat
+) -> None:
+    """Cancelled while a thread writes a batch: the write ends before the writer is abandoned and deleted."""
+    from storage.exports.csv_export import CsvWriter
+    from storage.exports.pdf_export import PdfWriter
+    from storage.exports.xlsx_export import XlsxWriter
+
+    writer_class: Any = {"csv": CsvWriter, "xlsx": XlsxWriter, "pdf": PdfWriter}[fmt]
+    await _bulk(database, 40)
+    writing = threading.Event()
+    events: list[str] = []
+    original_write, original_abandon = writer_class.write, writer_class.abandon
+
+    def slow_write(self: Any, rows: Any) -> None:
+        events.append("write")
+        writing.set()
+        time.sleep(0.3)
+        original_write(self, rows)
+        events.append("written")
+
+    def abandon(self: Any) -> None:
+        events.append("abandon")
+        original_abandon(self)
+
+    monkeypatch.setattr(writer_class, "write", slow_write)
+    monkeypatch.setattr(writer_class, "abandon", abandon)
+    lost: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: lost.append(context))
+    try:
+        task = asyncio.create_task(export_signatures(database, campaign, fmt, out, batch_size=10))
+        assert await asyncio.to_thread(writing.wait, 10)
+        await asyncio.sleep(0.05)  # well inside the write
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.5)  # a thread left running would finish (and fail) meanwhile
+    finally:
+        loop.set_exception_handler(None)
+    assert events[-1] == "abandon" and "abandon" not in events[:-1]
+    assert events.count("write") == events.count("written"), events
+    assert _files(out) == [], fmt
+    assert lost == [], "no exception from a thread or task went unretrieved"
+
+
 def test_export_result_is_frozen(tmp_path: Path) -> None:
     result = ExportResult(path=tmp_path / "x", filename="x.csv", rows=0, compressed=False, size=0, fmt="csv")
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.rows = 1  # type: ignore[misc]
+    assert result.incomplete_names == 0

@@ -201,7 +201,13 @@ async def test_concurrent_signers_are_all_counted(start_webhook_bot: Any) -> Non
         await user.press("✅ Confirm and sign")
         await until(user, has("Thank you"))
 
-    await asyncio.gather(*(sign(user) for user in users))
+    outcomes = await asyncio.gather(*(sign(user) for user in users), return_exceptions=True)
+    stuck = {
+        user.id: [(entry.who, (entry.text or "")[:40]) for entry in user.transcript[-4:]]
+        for user, outcome in zip(users, outcomes, strict=True)
+        if isinstance(outcome, BaseException)
+    }
+    assert stuck == {}, stuck  # who got stuck, and the last lines each of them saw
     db = Database(bot.settings.database_url)
     try:
         assert await signatures.count_signatures(db, "xinjiang") == 12

@@ -2,7 +2,9 @@
 
 Bots may upload documents of up to 50 MB; ``ZIP_THRESHOLD_BYTES`` keeps a margin
 below that (and below 50 MiB too, whichever one Telegram means). CSV compresses
-roughly tenfold, so a zipped export carries several million signatures.
+roughly tenfold, so a zipped export carries several million signatures; XLSX and
+PDF are zip and deflate streams already, and past ``UPLOAD_LIMIT_BYTES`` the
+export fails with a pointer to ``python -m bot export`` on the server.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from pathlib import Path
 
 ZIP_THRESHOLD_BYTES = 49 * 1000 * 1000
 """Exports larger than this are zipped; read at call time, so tests can monkeypatch it."""
+
+UPLOAD_LIMIT_BYTES = 49 * 1000 * 1000
+"""A zipped export still larger than this is not sent: XLSX and PDF are compressed
+already and barely shrink, so a large one is an error pointing to the command line."""
 
 
 def zip_file(source: Path, target: Path, *, arcname: str) -> None:

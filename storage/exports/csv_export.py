@@ -1,8 +1,12 @@
 """The CSV export: UTF-8 with a BOM, RFC 4180 quoting, CRLF line ends.
 
 The BOM makes Excel read the file as UTF-8 (without it Arabic, Cyrillic and CJK
-names turn into mojibake); the csv module's minimal quoting keeps commas, quotes
-and line breaks inside names intact for any RFC 4180 reader.
+names turn into mojibake). Every data field is quoted (``QUOTE_ALL``), which keeps
+commas, quotes and line breaks inside names intact for any RFC 4180 reader and
+marks every cell as text; the header row, fixed ASCII words, is written plain.
+Quoting alone does not stop a spreadsheet whose list separator is ``;`` from
+splitting ``"Ann;=cmd..."`` into a second cell that starts with ``=``: ``safe``
+neutralises such cells too.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from storage.exports.safe import cells, header
 class CsvWriter:
     """Writes rows to ``path`` as they arrive; holds nothing but the open file."""
 
+    incomplete_names = 0  # the CSV has every name exactly
+
     def __init__(self, path: Path, *, with_ids: bool) -> None:
         self._with_ids = with_ids
         # newline="" hands line-ending control to the csv module (RFC 4180 wants \r\n,
         # and a \r or \n inside a quoted name must pass through untouched).
         self._file = path.open("w", encoding="utf-8-sig", newline="")
-        self._writer = csv.writer(self._file, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        self._writer.writerow(header(with_ids=with_ids))
+        csv.writer(self._file, dialect="excel", lineterminator="\r\n").writerow(header(with_ids=with_ids))
+        self._writer = csv.writer(self._file, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_ALL)
 
     def write(self, rows: Sequence[ExportRow]) -> None:
         self._writer.writerows(cells(row, with_ids=self._with_ids) for row in rows)

@@ -7,7 +7,13 @@ answering its supporters meanwhile.
 
 Failure leaves nothing behind: the temporary files (personal data) are deleted
 on any error or cancellation, and a count that disagrees with the rows written
-is an error rather than a silently inconsistent file.
+is an error rather than a silently inconsistent file. A thread is never
+abandoned mid-write: on cancellation the export waits for the thread's current
+step (one batch, the final write, the zip) to end before it closes and deletes
+the files, so a cancelled export cannot recreate a file it just deleted.
+
+An export that even zipped is larger than Telegram lets a bot upload is an
+``ExportError`` telling the organiser to export on the server instead.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, TypeVar, get_args
 
 from handlers.campaign import Campaign
 from storage.db import Database
@@ -35,6 +41,7 @@ ExportFormat = Literal["csv", "xlsx", "pdf"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
 
 Progress = Callable[[int, int], Awaitable[None]]
+T = TypeVar("T")
 
 
 class ExportError(Exception):
@@ -47,6 +54,8 @@ class ExportResult:
 
     ``filename`` is the name to show (``...csv`` or ``...csv.zip``), ``rows`` the
     number of signatories in it, ``size`` the file's size in bytes.
+    ``incomplete_names`` counts the rows whose name the file cannot show in full
+    (only ever non-zero for the PDF, whose fonts do not cover every script).
     """
 
     path: Path
@@ -55,9 +64,13 @@ class ExportResult:
     compressed: bool
     size: int
     fmt: str
+    incomplete_names: int = 0
 
 
 class _Writer(Protocol):
+    @property
+    def incomplete_names(self) -> int: ...
+
     def write(self, rows: Sequence[ExportRow]) -> None: ...
 
     def finish(self) -> None: ...
@@ -85,6 +98,31 @@ def export_filename(campaign: Campaign, fmt: str, *, with_ids: bool, now: dateti
     ids = "-with-ids" if with_ids else ""
     kind = "letter-and-signatures" if fmt == "pdf" else "signatures"
     return f"{campaign.slug}-{kind}{ids}-{now:%Y-%m-%d}.{fmt}"
+
+
+async def _settle(task: asyncio.Future[Any]) -> bool:
+    """Wait until ``task`` is done without ever cancelling it; True if we were cancelled meanwhile."""
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled
+
+
+async def _in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``asyncio.to_thread``, except that a cancellation first lets the thread finish.
+
+    A cancelled ``to_thread`` returns at once while its thread goes on: the caller
+    would then close or delete files the thread is still writing.
+    """
+    task = asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
+    if await _settle(task):
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is what the caller must see
+        raise asyncio.CancelledError
+    return task.result()
 
 
 def _temporary_file(directory: Path, suffix: str) -> Path:
@@ -121,41 +159,60 @@ async def export_signatures(
     filename = export_filename(campaign, fmt, with_ids=with_ids, now=now)
     path = _temporary_file(directory, f".{fmt}")
     zipped: Path | None = None
+    unfinished: list[_Writer] = []  # the open writer, until it has finished
     try:
         async with snapshot(db, campaign.slug, with_ids=with_ids, batch_size=batch_size) as signatories:
             total = await signatories.count()
-            writer = await asyncio.to_thread(
-                _open_writer, fmt, path, with_ids=with_ids, total=total, campaign=campaign, now=now
-            )
-            try:
-                done = await _stream(signatories.batches(), writer, total, progress)
-                if done != total:
-                    raise ExportError(f"the export read {done} rows but counted {total}: nothing was sent")
-                await asyncio.to_thread(writer.finish)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(writer.abandon)
-                raise
+
+            def open_writer() -> None:  # in the thread, so a cancellation cannot lose the writer
+                unfinished.append(_open_writer(fmt, path, with_ids=with_ids, total=total, campaign=campaign, now=now))
+
+            await _in_thread(open_writer)
+            (writer,) = unfinished
+            done = await _stream(signatories.batches(), writer, total, progress)
+            if done != total:
+                raise ExportError(f"the export read {done} rows but counted {total}: nothing was sent")
+            await _in_thread(writer.finish)
+            unfinished.clear()
         size = path.stat().st_size
         if compress and size > archive.ZIP_THRESHOLD_BYTES:
             zipped = _temporary_file(directory, f".{fmt}.zip")
-            await asyncio.to_thread(archive.zip_file, path, zipped, arcname=filename)
+            await _in_thread(archive.zip_file, path, zipped, arcname=filename)
             path.unlink()
             path, filename, size = zipped, f"{filename}.zip", zipped.stat().st_size
+            if size > archive.UPLOAD_LIMIT_BYTES:
+                raise ExportError(
+                    f"the {fmt} export is {size / 1e6:.0f} MB even zipped, over what Telegram lets a bot send: "
+                    f"export it on the server with `python -m bot export --format {fmt}`"
+                )
         log.info(
-            "export campaign=%s format=%s rows=%d bytes=%d zipped=%s seconds=%.1f",
+            "export campaign=%s format=%s rows=%d bytes=%d zipped=%s incomplete_names=%d seconds=%.1f",
             campaign.slug,
             fmt,
             done,
             size,
             zipped is not None,
+            writer.incomplete_names,
             time.perf_counter() - started,
         )
-        return ExportResult(path=path, filename=filename, rows=done, compressed=zipped is not None, size=size, fmt=fmt)
+        return ExportResult(
+            path=path,
+            filename=filename,
+            rows=done,
+            compressed=zipped is not None,
+            size=size,
+            fmt=fmt,
+            incomplete_names=writer.incomplete_names,
+        )
     except BaseException:
-        for leftover in (path, zipped):
-            if leftover is not None:
-                leftover.unlink(missing_ok=True)
+        try:
+            for unfinished_writer in unfinished:
+                with contextlib.suppress(Exception):
+                    await _in_thread(unfinished_writer.abandon)
+        finally:
+            for leftover in (path, zipped):
+                if leftover is not None:
+                    leftover.unlink(missing_ok=True)
         raise
 
 
@@ -169,29 +226,36 @@ async def _stream(
     done = 0
     if progress is not None:
         await progress(0, total)
-    writing: asyncio.Task[int] | None = None
+    # The batch a thread is writing, as a future that nothing here ever cancels: awaiting
+    # a task directly would cancel it along with us, while its thread went on writing.
+    writing: asyncio.Future[None] | None = None
+    written = 0
 
-    async def write(batch: Sequence[ExportRow]) -> int:
-        await asyncio.to_thread(writer.write, batch)
-        return len(batch)
+    async def wait_for_write() -> None:
+        nonlocal writing, done
+        assert writing is not None
+        if await _settle(writing):
+            raise asyncio.CancelledError  # the thread is done: the file can be closed now
+        writing.result()
+        writing = None
+        done += written
+        if progress is not None:
+            await progress(done, total)
 
     try:
         async for batch in batches:
             if writing is not None:
-                done += await writing
-                writing = None
-                if progress is not None:
-                    await progress(done, total)
-            writing = asyncio.create_task(write(batch))
+                await wait_for_write()
+            writing, written = asyncio.ensure_future(asyncio.to_thread(writer.write, batch)), len(batch)
         if writing is not None:
-            done += await writing
-            writing = None
-            if progress is not None:
-                await progress(done, total)
+            await wait_for_write()
     finally:
         if writing is not None:
-            # A failed fetch or a cancellation: let the thread finish with the file
-            # before the caller closes and deletes it.
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(writing)
+            # A failed fetch, progress call or write, or a cancellation: let the thread
+            # finish with the file before the caller closes and deletes it.
+            cancelled = await _settle(writing)
+            if not writing.cancelled():
+                writing.exception()  # retrieved, so asyncio does not log it as lost
+            if cancelled:
+                raise asyncio.CancelledError
     return done

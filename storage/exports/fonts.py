@@ -1,14 +1,21 @@
 """Fonts for the delivery PDF, from the font packages the project installs, and what they can print.
 
 Names come in every script, so the document uses Noto Sans (Latin, Greek,
-Cyrillic, Devanagari) as its main font with Noto Sans Arabic (Arabic, Persian,
-Urdu, Uyghur) and Noto Sans CJK (Chinese, Japanese, Korean) as fallbacks. The
-files are found through the packages' own ``__file__``, never a system font
-directory, so every machine that installed the project renders the same glyphs.
+Cyrillic, Devanagari) as its main font and falls back to Noto Sans Arabic
+(Arabic, Persian, Urdu, Uyghur), Noto Sans CJK (Chinese, Japanese kana, Korean
+Hangul) and the per-script Noto Sans fonts of ``manimgx-fonts`` (Hebrew,
+Armenian, Georgian, Ethiopic, Thai, Lao, Khmer, Myanmar, Sinhala, Bengali,
+Gujarati, Gurmukhi, Oriya, Tamil, Telugu, Kannada, Malayalam). The files are
+found through the packages' own ``__file__``, never a system font directory, so
+every machine that installed the project renders the same glyphs.
 
-Characters no font covers (emoji above all: there is no emoji font, and colour
-emoji fonts do not embed well in PDF) are dropped by ``printable`` rather than
-printed as empty boxes or failing the export; the CSV and XLSX keep names exactly.
+What no font covers is never dropped silently (``shown``): a letter, mark,
+digit or punctuation mark of a script without a font (Tibetan, Syriac, Thaana, Mongolian, ...) is
+drawn as ``MISSING`` (□), one per character, so the reader sees that the name is
+incomplete; emoji and other symbols (there is no emoji font, and colour emoji do
+not embed well in PDF) are left out as decoration. Either way the name counts as
+incomplete, and the document says how many names are; the CSV and XLSX keep
+every name exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pathlib import Path
 import cvttf_NotoSansCJK_Regular
 import fontpkg_noto_sans
 import fontpkg_noto_sans_arabic
+import manimgx_fonts
 from fontTools.ttLib import TTFont
 
 
@@ -29,22 +37,63 @@ class FontError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Font:
+    """A font file and the family name the PDF registers it under."""
+
+    family: str
+    path: Path
+
+
+# The per-script fonts of manimgx-fonts, in fallback order (after Arabic and CJK).
+SCRIPT_FAMILIES = (
+    "NotoSansHebrew",
+    "NotoSansArmenian",
+    "NotoSansGeorgian",
+    "NotoSansEthiopic",
+    "NotoSansThai",
+    "NotoSansLao",
+    "NotoSansKhmer",
+    "NotoSansMyanmar",
+    "NotoSansBengali",
+    "NotoSansGujarati",
+    "NotoSansGurmukhi",
+    "NotoSansOriya",
+    "NotoSansTamil",
+    "NotoSansTelugu",
+    "NotoSansKannada",
+    "NotoSansMalayalam",
+    "NotoSansSinhala",
+)
+
+
+@dataclass(frozen=True, slots=True)
 class FontFiles:
     main: Path
-    arabic: Path
-    cjk: Path
+    fallbacks: tuple[Font, ...]
+    """Arabic, CJK, then ``SCRIPT_FAMILIES``: the order fpdf2 tries them in."""
+
+    @property
+    def arabic(self) -> Path:
+        return self.fallbacks[0].path
+
+    @property
+    def cjk(self) -> Path:
+        return self.fallbacks[1].path
 
     def all(self) -> tuple[Path, ...]:
-        return (self.main, self.arabic, self.cjk)
+        return (self.main, *(font.path for font in self.fallbacks))
 
 
-def _upright_variable_font(package_file: str | None, family: str) -> Path:
-    """``<package>/files/<Family>[wdth,wght].ttf``: the upright one, not ``-Italic``."""
-    files = Path(package_file or "").resolve().parent / "files"
-    found = sorted(files.glob(f"{family}[[]*].ttf"))
+def _upright_variable_font(directory: Path, family: str) -> Path:
+    """``<directory>/<Family>[wdth,wght].ttf``: the upright one, not ``-Italic``."""
+    found = sorted(directory.glob(f"{family}[[]*].ttf"))
     if not found:
-        raise FontError(f"no {family} font file in {files}: reinstall the project's dependencies")
+        raise FontError(f"no {family} font file in {directory}: reinstall the project's dependencies")
     return found[0]
+
+
+def _package_directory(package_file: str | None) -> Path:
+    return Path(package_file or "").resolve().parent
 
 
 @cache
@@ -53,43 +102,90 @@ def font_files() -> FontFiles:
         cjk = Path(cvttf_NotoSansCJK_Regular.get_TTF_path())
     except FileNotFoundError as error:
         raise FontError(f"Noto Sans CJK: {error}") from None
+    scripts = _package_directory(manimgx_fonts.__file__)
     return FontFiles(
-        main=_upright_variable_font(fontpkg_noto_sans.__file__, "NotoSans"),
-        arabic=_upright_variable_font(fontpkg_noto_sans_arabic.__file__, "NotoSansArabic"),
-        cjk=cjk,
+        main=_upright_variable_font(_package_directory(fontpkg_noto_sans.__file__) / "files", "NotoSans"),
+        fallbacks=(
+            Font(
+                "NotoSansArabic",
+                _upright_variable_font(
+                    _package_directory(fontpkg_noto_sans_arabic.__file__) / "files", "NotoSansArabic"
+                ),
+            ),
+            Font("NotoSansCJK", cjk),
+            *(Font(family, _upright_variable_font(scripts, family)) for family in SCRIPT_FAMILIES),
+        ),
     )
 
 
 @cache
-def covered_codepoints() -> frozenset[int]:
-    """Every code point at least one of the fonts has a glyph for (read once per process)."""
-    covered: set[int] = set()
-    for path in font_files().all():
-        font = TTFont(path, lazy=True)  # reads only the cmap table, not 16 MB of CJK outlines
+def font_for_codepoint() -> dict[int, int]:
+    """Code point -> index into ``font_files().all()`` of the first font with a glyph for it.
+
+    Read once per process, from the cmap tables only (not 16 MB of CJK outlines).
+    """
+    owner: dict[int, int] = {}
+    for index, path in enumerate(font_files().all()):
+        font = TTFont(path, lazy=True)
         try:
-            covered.update(font.getBestCmap() or {})
+            for code in font.getBestCmap() or {}:
+                owner.setdefault(code, index)
         finally:
             font.close()
-    return frozenset(covered)
+    return owner
+
+
+def covered_codepoints() -> frozenset[int]:
+    """Every code point at least one of the fonts has a glyph for."""
+    return frozenset(font_for_codepoint())
 
 
 # Explicit direction marks, embeddings, overrides and isolates: the name validation
 # refuses them, and here they could only scramble the layout of a neighbouring column.
 _BIDI_CONTROLS = frozenset({0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)})
+# Emoji presentation selectors and the like: they change no letter, so losing them loses nothing.
+_VARIATION_SELECTORS = frozenset({*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)})
+
+MISSING = "□"
+"""Drawn for each letter, mark, digit or punctuation mark no font has (U+25A1 WHITE SQUARE, in Noto Sans CJK)."""
+
+
+def shown(text: str) -> tuple[str, bool]:
+    """``text`` as the document prints it, and whether that is the whole of it.
+
+    One line; control characters and whitespace become single spaces; direction
+    controls and variation selectors are dropped (nothing visible is lost); a
+    letter, mark, digit or punctuation without a font becomes ``MISSING``; other characters
+    without a font (emoji, symbols, private use) are left out. The second value is
+    False when anything visible was replaced or left out.
+    """
+    owner = font_for_codepoint()
+    kept: list[str] = []
+    complete = True
+    for char in text:
+        code = ord(char)
+        category = unicodedata.category(char)
+        if char.isspace() or category == "Cc":
+            kept.append(" ")  # a newline or tab inside a name reads as a space on paper
+        elif code in _BIDI_CONTROLS or code in _VARIATION_SELECTORS:
+            continue
+        elif code in owner:
+            kept.append(char)
+        elif category == "Cf":
+            continue  # invisible format characters (a joiner in an emoji sequence)
+        else:
+            complete = False
+            if category[0] in "LMNP":
+                kept.append(MISSING)  # a letter of a script without a font: visibly missing
+    printed = " ".join("".join(kept).split())
+    if all(unicodedata.category(char) == "Cf" for char in printed):
+        printed = ""  # nothing visible left (the joiners of an emoji sequence)
+    return printed, complete
 
 
 def printable(text: str) -> str:
-    """``text`` on one line, without control characters or characters no font can print."""
-    covered = covered_codepoints()
-    kept: list[str] = []
-    for char in text:
-        if char.isspace() or unicodedata.category(char) == "Cc":
-            kept.append(" ")  # a newline or tab inside a name reads as a space on paper
-        elif ord(char) in _BIDI_CONTROLS or ord(char) not in covered:
-            continue  # emoji and other scripts without a font: dropped, see the module docstring
-        else:
-            kept.append(char)
-    return " ".join("".join(kept).split())
+    """``text`` on one line, as ``shown`` prints it."""
+    return shown(text)[0]
 
 
 # Ranges drawn correctly glyph by glyph, without a shaping engine: precomposed

@@ -8,12 +8,29 @@ the running title, the generation date and "Page n of N".
 
 Names are printed in their own script (see ``fonts``); only names that need it
 go through HarfBuzz (right-to-left and joining scripts), which keeps a
-100,000-name document fast. fpdf2 builds the document in memory and writes it on
-``finish``: unlike the CSV and XLSX, memory grows with the number of pages.
+100,000-name document fast. Names no font can show in full are printed with a
+placeholder per missing letter and counted (``incomplete_names``); the document
+ends with a note saying how many there are.
+
+Memory: fpdf2 builds the document in memory and writes it on ``finish``, so unlike
+the CSV and XLSX, memory grows with the number of pages; most of it is fonts.
+Each export loads its own fonts, the fallback ones only when a name needs them,
+and releases them with the document (also when abandoned). Peak Python heap
+(tracemalloc) of a whole export, measured on SQLite with one Chinese name among
+plain Latin ones: 56.5 MiB at 2,001 rows, 57.5 MiB at 20,001 (about 1 MiB more
+per 18,000 names: page content; the rest is Noto Sans CJK, 47 MiB to load).
+Without a CJK name the CJK font is never loaded: 5.3 MiB at 2,000 rows, where
+loading every font up front cost 55.9 MiB. After an export about 0.05 MiB stays
+allocated, however many exports ran (the code-point index of ``fonts`` is built
+once per process, ~4 MiB). The process's resident size
+is larger than the heap (fontTools' subsetting, buffers freed late by the
+allocator); a document of several hundred thousand names is for
+``python -m bot export`` on a machine with memory to spare.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +41,10 @@ from fpdf.fonts import TTFFont
 
 from handlers.campaign import Campaign
 from handlers.countries import country_name
-from storage.exports.fonts import font_files, needs_shaping, printable
+from storage.exports.fonts import MISSING, font_files, font_for_codepoint, needs_shaping, printable, shown
 from storage.exports.rows import ExportRow
 
-MAIN, ARABIC, CJK = "NotoSans", "NotoSansArabic", "NotoSansCJK"
+MAIN = "NotoSans"
 
 # Layout, in millimetres on A4 portrait.
 MARGIN = 16.0
@@ -40,9 +57,30 @@ NUMBER_W, COUNTRY_W = 11.0, 33.0  # the name gets the rest of each newspaper col
 GREY = 110
 NO_PRINTABLE_NAME = "—"  # a name made only of characters no font has (emoji): the row still counts
 
+# fontTools logs every subsetted font's glyph names at INFO: the character set of the
+# signers' names. The bot's logging setup quiets it too; this covers any other caller.
+_FONT_LOGGERS = ("fontTools", "fontTools.subset")
+
 
 def people(total: int) -> str:
     return f"{total:,} person signed this letter." if total == 1 else f"{total:,} people signed this letter."
+
+
+def incomplete(count: int) -> str:
+    """The closing note on names the document cannot show in full (the CSV and XLSX have them exactly)."""
+    names = "1 name" if count == 1 else f"{count:,} names"
+    return (
+        f"This document cannot show every character of {names}: letters without a font are drawn as {MISSING}, "
+        "emoji and symbols are left out. The electronic list of signatures has every name exactly as signed."
+    )
+
+
+def quiet_font_logging() -> None:
+    """Keep fontTools' subsetting chatter (glyph names, i.e. the names' characters) out of the log."""
+    for name in _FONT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 class _Document(FPDF):
@@ -89,17 +127,23 @@ class PdfWriter:
     """Lays the letter out on creation, the signatories batch by batch, and writes the file on ``finish``."""
 
     def __init__(self, path: Path, *, campaign: Campaign, total: int, generated_at: datetime) -> None:
+        quiet_font_logging()
         self._path = path
         self._total = total
         self._written = 0
+        self._incomplete = 0
         generated = f"{generated_at:%-d %B %Y, %H:%M} UTC"
-        pdf = _Document(campaign.title, f"{campaign.organisation} · generated {generated}")
+        running_title = printable(campaign.title)
+        footer_note = printable(f"{campaign.organisation} · generated {generated}")
+        pdf = _Document(running_title, footer_note)
         pdf.alias_nb_pages("{pages}")  # reserves room for a 5-digit page count, "{nb}" only for 3
-        fonts = font_files()
-        pdf.add_font(MAIN, "", fonts.main)
-        pdf.add_font(ARABIC, "", fonts.arabic)
-        pdf.add_font(CJK, "", fonts.cjk)
-        pdf.set_fallback_fonts([ARABIC, CJK])
+        # The main font now; each fallback font the first time a text needs it (Noto Sans
+        # CJK alone costs 47 MiB and 1.7 s to load). All of them belong to this document
+        # only and are released with it (``_release``).
+        self._fonts = font_files().all()
+        self._font_owner = font_for_codepoint()
+        self._fallbacks: dict[int, str] = {}
+        pdf.add_font(MAIN, "", self._fonts[0])
         pdf.set_margins(MARGIN, TOP, MARGIN)
         pdf.set_auto_page_break(True, margin=BOTTOM)
         pdf.set_title(campaign.title)
@@ -113,15 +157,40 @@ class PdfWriter:
         self._main_cmap = main.cmap
         self._main_widths = main.cw
         self._country_lines: dict[str, list[str]] = {}
+        self._use_fonts(running_title + footer_note)
         self._letter(campaign, generated)
         self._start_list()
+
+    @property
+    def incomplete_names(self) -> int:
+        """Names written so far that the document cannot show in full."""
+        return self._incomplete
+
+    def _use_fonts(self, text: str) -> None:
+        """Load the fallback fonts ``text`` needs that this document has not loaded yet."""
+        owner, main, loaded = self._font_owner, self._main_cmap, self._fallbacks
+        added = False
+        for char in text:
+            code = ord(char)
+            if code in main:
+                continue
+            index = owner.get(code)
+            if index and index not in loaded:
+                family = f"Fallback{index}"
+                self._pdf.add_font(family, "", self._fonts[index])
+                loaded[index] = family
+                added = True
+        if added:
+            self._pdf.set_fallback_fonts([loaded[index] for index in sorted(loaded)])
 
     # --- the letter -------------------------------------------------------------------
 
     def _paragraph(self, text: str, *, size: float = BODY_SIZE, line: float = BODY_LINE, after: float = 3) -> None:
         pdf = self._pdf
         pdf.set_font(MAIN, size=size)
-        pdf.multi_cell(0, line, printable(text), new_x="LMARGIN", new_y="NEXT")
+        text = printable(text)
+        self._use_fonts(text)
+        pdf.multi_cell(0, line, text, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(after)
 
     def _letter(self, campaign: Campaign, generated: str) -> None:
@@ -142,7 +211,9 @@ class PdfWriter:
             pdf.set_xy(MARGIN + 2, y)
             pdf.cell(5, BODY_LINE, "•")
             pdf.set_xy(MARGIN + 7, y)
-            pdf.multi_cell(pdf.epw - 7, BODY_LINE, printable(demand), new_x="LMARGIN", new_y="NEXT")
+            demand_text = printable(demand)
+            self._use_fonts(demand_text)
+            pdf.multi_cell(pdf.epw - 7, BODY_LINE, demand_text, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(2)
         pdf.ln(2)
         self._paragraph(letter.closing, after=1)
@@ -219,7 +290,9 @@ class PdfWriter:
         lines = self._country_lines.get(code)
         if lines is None:
             self._pdf.shaping(False)
-            lines = self._country_lines[code] = self._fit(printable(country_name(code, "en")), COUNTRY_W)
+            name = printable(country_name(code, "en"))
+            self._use_fonts(name)
+            lines = self._country_lines[code] = self._fit(name, COUNTRY_W)
         return lines
 
     def _entry(self, number: int, name: str, country: str) -> None:
@@ -230,6 +303,7 @@ class PdfWriter:
         if plain:
             name_lines = [name]
         else:
+            self._use_fonts(name)
             pdf.shaping(needs_shaping(name))
             name_lines = self._fit(name, self._name_width)
         height = max(len(name_lines), len(country_lines)) * LIST_LINE
@@ -257,7 +331,10 @@ class PdfWriter:
 
     def write(self, rows: Sequence[ExportRow]) -> None:
         for row in rows:
-            self._entry(row.number, printable(row.name) or NO_PRINTABLE_NAME, row.country)
+            name, complete = shown(row.name)
+            if not complete:
+                self._incomplete += 1
+            self._entry(row.number, name or NO_PRINTABLE_NAME, row.country)
         self._written += len(rows)
 
     def _closing_total(self) -> None:
@@ -275,10 +352,37 @@ class PdfWriter:
         pdf.set_font(MAIN, size=12)
         pdf.set_xy(MARGIN, y)
         pdf.cell(0, 8, people(self._written))
+        if self._incomplete:
+            pdf.set_font(MAIN, size=BODY_SIZE)
+            pdf.set_xy(MARGIN, y + 9)
+            note = incomplete(self._incomplete)
+            self._use_fonts(note)
+            pdf.multi_cell(0, BODY_LINE, note)
 
     def finish(self) -> None:
-        self._closing_total()
-        self._pdf.output(str(self._path))
+        try:
+            self._closing_total()
+            self._pdf.output(str(self._path))
+        finally:
+            self._release()
 
     def abandon(self) -> None:
         """Nothing is on disk before ``finish``; the document in memory is simply dropped."""
+        self._release()
+
+    def _release(self) -> None:
+        """Drop the document, its fonts and fpdf2's caches that would keep them alive.
+
+        fpdf2 memoises glyph lookups with ``functools.cache`` on methods, a cache shared
+        by every instance: until it is cleared it holds this document's fonts (fpdf2
+        clears it in ``output``, not when a document is dropped unfinished).
+        """
+        pdf = getattr(self, "_pdf", None)
+        if pdf is None:
+            return
+        for font in pdf.fonts.values():
+            if isinstance(font, TTFFont):
+                font.subset.pick.cache_clear()
+                font.subset.get_glyph.cache_clear()
+                font.close()
+        del self._pdf, self._main_cmap, self._main_widths

@@ -9,10 +9,20 @@ documented and exactly reversible (strip one leading ``'`` from a cell whose nex
 character is one of the dangerous ones). The same neutralisation applies to every
 text cell of the CSV and the XLSX, so a file re-saved from one format to the
 other stays safe.
+
+A formula can also hide behind a separator: a spreadsheet whose list separator
+is ``;`` (most of continental Europe) may split ``Ann;=cmd|' /C calc'!A0`` into a
+second cell starting with ``=``, and a paste or a "text to columns" does the same
+with commas and tabs. A leading apostrophe would protect only the first of those
+cells, so the apostrophe goes where the split would start the formula: after a
+``;``, ``,`` or tab and any spaces, before the dangerous character
+(``Ann;'=cmd|' /C calc'!A0``). To undo: drop one ``'`` that starts the cell, or
+follows such a separator and spaces, and is followed by a dangerous character.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from handlers.countries import country_name
@@ -20,13 +30,15 @@ from storage.exports.rows import ExportRow
 
 DANGEROUS_FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISING_PREFIX = "'"
+_FORMULA_AFTER_SEPARATOR = re.compile(r"(?P<separator>[;,\t] *)(?=[=+\-@])")
 
 HEADER = ("number", "name", "country_code", "country", "language", "signed_at_utc", "source")
 ID_HEADER = "telegram_user_id"
 
 
 def neutralise(cell: str) -> str:
-    """The cell as text a spreadsheet will never evaluate."""
+    """The cell as text a spreadsheet will never evaluate, even split at a separator."""
+    cell = _FORMULA_AFTER_SEPARATOR.sub(r"\g<separator>" + NEUTRALISING_PREFIX, cell)
     if cell.startswith(DANGEROUS_FIRST_CHARACTERS):
         return NEUTRALISING_PREFIX + cell
     return cell

@@ -27,6 +27,8 @@ MAX_ROWS_PER_SHEET = 1_048_576  # Excel's limit, header row included
 class XlsxWriter:
     """Worksheets "Signatures" (then "Signatures 2", ... past Excel's row limit), header frozen."""
 
+    incomplete_names = 0  # the XLSX has every name exactly
+
     def __init__(self, path: Path, *, with_ids: bool, total: int) -> None:
         self._with_ids = with_ids
         self._total = total
