@@ -24,7 +24,7 @@ from storage.db import Database
 from storage.exports import export_signatures
 from storage.exports.fonts import printable
 from tests.test_exports import CJK_OR_ARABIC, HEADER, _cell_text, _expected, _pdf_text, _stored
-from tests.test_signing_e2e import has, until
+from tests.test_signing_e2e import has, offers_to_sign, until
 
 ADMIN = 5001
 NAMES = ["Ada Lovelace", '=HYPERLINK("http://x")', "ئەركىن تۇنىياز", "李小龍", 'Smith, "Jr"']
@@ -353,7 +353,7 @@ async def sign_through_the_bot(user: SimulatedUser, *, start: str, name: str, co
     await user.send(start)
     await until(user, has("mass internment"))
     await user.press("📖 Read the letter")
-    await until(user, has("people have signed"))
+    await until(user, offers_to_sign)
     await user.press("✍️ Sign the letter")
     await until(user, has("Before you sign"))
     if opt_in:

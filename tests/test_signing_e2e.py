@@ -35,12 +35,17 @@ def has(text: str) -> Callable[[BotMessage], bool]:
     return lambda message: text in message.text
 
 
+def offers_to_sign(message: BotMessage) -> bool:
+    """The letter's last message: it carries the button to sign (whatever the count says)."""
+    return any(button.callback_data == "sign" for row in message.buttons for button in row)
+
+
 async def read_and_agree(user: SimulatedUser, start: str = "/start") -> None:
     """From /start to the name question: read the letter, choose to sign, agree."""
     await user.send(start)
     await until(user, has("mass internment"))
     await user.press("📖 Read the letter")
-    await until(user, has("people have signed"))
+    await until(user, offers_to_sign)  # "1 person has signed" when another signer was quicker
     await user.press("✍️ Sign the letter")
     await until(user, has("Before you sign"))
     await user.press("✅ I agree and want to sign")
