@@ -166,6 +166,7 @@ class BotApp:
                 f"getMe failed at TELEGRAM_API_URL {_shown(settings.telegram_api_url)}: "
                 f"check BOT_TOKEN and the network ({_reason(error)})"
             ) from None
+        receipt_key = await self._receipt_key()
         factory = self._core_factory or _default_core_factory
         try:
             core = factory(
@@ -176,6 +177,11 @@ class BotApp:
                 admin_ids=settings.admin_ids,
                 state_ttl=settings.state_ttl,
                 bot_username=self.info.username,
+                receipt_key=receipt_key,
+                campaign_end=settings.campaign_end,
+                retention_days=settings.retention_days,
+                milestones=settings.milestones,
+                flood_limit=settings.flood_limit,
             )
         except Exception as error:
             log.debug("building the core failed", exc_info=True)
@@ -216,6 +222,22 @@ class BotApp:
                 f"setWebhook refused WEBHOOK_URL {_shown(webhook_url(url))} ({_reason(error)})"
             ) from None
         return self.info
+
+    async def _receipt_key(self) -> bytes:
+        """The receipt secret (``RECEIPT_SECRET`` or the generated one in the database), and a
+        receipt for every signature stored before receipts existed."""
+        from storage import receipts
+
+        assert self.db is not None
+        secret = self.settings.receipt_secret
+        try:
+            key = await receipts.load_key(self.db, secret.get_secret_value() if secret else None)
+            assigned = await receipts.backfill(self.db, key)
+        except Exception as error:
+            raise StartupError(f"DATABASE_URL: cannot read the receipt secret ({_reason(error)})") from None
+        if assigned:
+            log.info("gave receipts to %d signature(s) stored before receipts existed", assigned)
+        return key
 
     async def _publish_commands(self, core: CoreLike) -> None:
         """Fill Telegram's command menu if the core offers one.

@@ -7,6 +7,7 @@ A bad or missing value must stop the bot with one line naming the setting:
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -39,6 +40,15 @@ class Settings(BaseSettings):
     state_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     max_concurrent_updates: int = Field(default=64, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # After the signature (#7).
+    campaign_end: date | None = None  # the day the campaign ends (YYYY-MM-DD); personal data has an end date
+    retention_days: int = Field(default=180, ge=0, le=3650)  # kept this long after CAMPAIGN_END, then purged
+    receipt_secret: SecretStr | None = None  # derives receipt codes; generated once and kept in the DB if unset
+    broadcast_rate: float = Field(default=25.0, gt=0, le=1000)  # messages per second, all chats together
+    milestones: Annotated[tuple[int, ...] | None, NoDecode] = (
+        None  # totals that trigger a message; default: the campaign's
+    )
+    flood_limit: int = Field(default=30, ge=5, le=10_000)  # updates per minute per person before "please slow down"
 
     @field_validator("bot_token")
     @classmethod
@@ -84,6 +94,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             parts = [part.strip() for part in value.replace(";", ",").split(",")]
             return frozenset(int(part) for part in parts if part)
+        return value
+
+    @field_validator("milestones", mode="before")
+    @classmethod
+    def _milestone_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip().replace("_", "") for part in value.replace(";", ",").split(",")]
+            numbers = tuple(sorted({int(part) for part in parts if part}))
+            if any(number < 1 for number in numbers):
+                raise ValueError("must be positive whole numbers, e.g. 1000,10000,100000")
+            return numbers
+        return value
+
+    @field_validator("receipt_secret")
+    @classmethod
+    def _receipt_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(
+                "must be at least 16 characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
         return value
 
     @field_validator("webhook_secret")

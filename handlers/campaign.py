@@ -39,6 +39,7 @@ class Campaign:
     targets: tuple[str, ...]
     background: tuple[str, ...]
     letter: Letter
+    milestones: tuple[int, ...] = ()  # totals announced to opted-in signers; the goal is always one
 
     def texts(self) -> tuple[str, ...]:
         """Every translatable string of the campaign, in reading order."""
@@ -52,14 +53,17 @@ class Campaign:
 
 
 def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
-    path = directory / f"{slug}.toml"
+    """The campaign ``slug`` from ``campaigns/``, or from a path to a ``.toml`` file
+    (``CAMPAIGN=/srv/letter-v2.toml``: a copy kept outside the code, as tests do)."""
+    path = Path(slug) if slug.endswith(".toml") else directory / f"{slug}.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         letter = data["letter"]
+        goal = int(data["goal"])
         return Campaign(
             slug=str(data["slug"]),
             organisation=str(data["organisation"]),
-            goal=int(data["goal"]),
+            goal=goal,
             title=str(data["title"]),
             targets=tuple(str(t) for t in data["targets"]),
             background=tuple(str(p) for p in data["background"]),
@@ -69,6 +73,7 @@ def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
                 demands=tuple(str(p) for p in letter["demands"]),
                 closing=str(letter["closing"]),
             ),
+            milestones=tuple(sorted({*(int(m) for m in data.get("milestones", ())), goal})),
         )
     except FileNotFoundError:
         raise CampaignError(f"CAMPAIGN is invalid: no campaign file {path}") from None

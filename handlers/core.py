@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import traceback
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -194,17 +195,34 @@ def build_core(
     state_ttl: int,
     bot_username: str,
     locales_dir: Path = LOCALES_DIR,
+    receipt_key: bytes | None = None,
+    campaign_end: date | None = None,
+    retention_days: int = 180,
+    milestones: tuple[int, ...] | None = None,
+    flood_limit: int = 30,
 ) -> Core:
     """Assemble the core from plain arguments (the wiring in ``bot/app.py`` calls this).
+
+    ``receipt_key`` is the receipt secret (``storage.receipts.load_key``); without it
+    (tests, the i18n rehearsal) a key of this process only is used. ``milestones``
+    default to the campaign file's, always including its goal.
 
     Also removes what exports left on disk when an earlier run stopped mid-export.
     """
     organiser.sweep_stale_exports()
+    loaded = load_campaign(campaign)
+    chosen = loaded.milestones if milestones is None else milestones
     services = Services(
         db=db,
-        campaign=load_campaign(campaign),
+        campaign=loaded,
         i18n=I18n(locales_dir, default_locale=default_locale),
         bot_username=bot_username,
+        store=store,
+        receipt_key=receipt_key or secrets.token_bytes(32),
         admin_ids=admin_ids,
+        campaign_end=campaign_end,
+        retention_days=retention_days,
+        milestones=tuple(sorted(set(chosen))),
+        flood_limit=flood_limit,
     )
     return Core(store=store, services=services, state_ttl=state_ttl)

@@ -15,9 +15,12 @@ from handlers.replies import AnswerCallback, Button, Delivered, EditMessage, Key
 from handlers.state import ConversationState
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from handlers.campaign import Campaign
     from handlers.i18n import I18n, Translator
     from storage.db import Database
+    from storage.state import StateStore
 
 
 Deliver = Callable[[Reply], Awaitable[Delivered]]
@@ -31,7 +34,13 @@ class Services:
     campaign: Campaign
     i18n: I18n
     bot_username: str
+    store: StateStore  # rate limits (flood control, /verify) shared by every worker
+    receipt_key: bytes  # the receipt secret (storage.receipts)
     admin_ids: frozenset[int] = frozenset()
+    campaign_end: date | None = None  # CAMPAIGN_END
+    retention_days: int = 180  # RETENTION_DAYS after CAMPAIGN_END, personal data is purged
+    milestones: tuple[int, ...] = ()  # totals that send a message to opted-in signers, ascending
+    flood_limit: int = 30  # updates per minute per person before "please slow down"
 
 
 @dataclass(slots=True)

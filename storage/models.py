@@ -3,10 +3,11 @@
 The schema is owned by the Alembic migrations in ``storage/migrations``; a test
 checks that they produce exactly these models on SQLite and PostgreSQL.
 
-Future needs are planned as plain column additions: a receipt code (nullable,
-unique), a ``purged_at`` timestamp once personal data is erased after the
-campaign (``name`` then becomes nullable), a removal reason. Rows are keyed by a
-surrogate ``id`` so none of these changes touches a key.
+Migration 0003 ("after the signature") added the receipt code, the
+``unreachable_at`` mark (the person blocked the bot during an update), the
+anonymous ``signature_tallies`` that keep the counts of purged signatures, the
+broadcasts with one delivery row per recipient (their progress survives a
+restart), the single-sender lease and the generated receipt secret.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -109,6 +112,13 @@ class Signature(Base):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     letter_version: Mapped[str] = mapped_column(String(64))
     consent_version: Mapped[str] = mapped_column(String(64))
+    # The signer's receipt, 8 characters of Crockford base32 without the dash ("K7QF2M9D"),
+    # derived with the server secret (storage.receipts). Null only for rows older than 0003
+    # until the bot assigns theirs at start.
+    receipt: Mapped[str | None] = mapped_column(String(8), unique=True, nullable=True)
+    # Set when Telegram answered 403 to an update for this person (they blocked the bot):
+    # no broadcast is sent to them again until they come back with /start.
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     def __repr__(self) -> str:
         # No name here: reprs end up in logs and logs never carry names.
@@ -130,3 +140,108 @@ class FunnelCount(Base):
     def __repr__(self) -> str:
         where = f"{self.campaign}/{self.day}/{self.step}/{self.language}/{self.source}"
         return f"<FunnelCount {where}={self.count}>"
+
+
+class SignatureTally(Base):
+    """Anonymous counts of signatures whose personal data was purged after retention.
+
+    ``python -m bot purge`` moves each purged signature into one of these counts
+    (per UTC day, country, language, source and letter version) before deleting the
+    row, so ``/stats`` totals and history stay right with no person left behind.
+    """
+
+    __tablename__ = "signature_tallies"
+
+    campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True, default="")  # "" = no source
+    letter_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    def __repr__(self) -> str:
+        return f"<SignatureTally {self.campaign}/{self.day}/{self.country}/{self.language}={self.count}>"
+
+
+class Broadcast(Base):
+    """One message to every opted-in signer: an organiser's text or a milestone.
+
+    ``texts`` maps a locale code to the organiser's text, "" meaning "every other
+    language". A milestone carries no text (its words are a catalog message) and
+    its number is unique per campaign: two workers crossing it at once create it once.
+    """
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (UniqueConstraint("campaign", "milestone"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # "message" or "milestone"
+    milestone: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)  # only signers of this language
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # the organiser; None: CLI/milestone
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="sending")  # sending, done, cancelled
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Where the sender shows its progress (the organiser's chat), edited as it goes.
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    progress_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<Broadcast id={self.id} kind={self.kind} status={self.status}>"
+
+
+class Delivery(Base):
+    """One recipient of one broadcast, and how sending it went.
+
+    Status: ``pending`` (to send; ``next_attempt_at`` after a failure), ``sending``
+    (handed to Telegram, answer not yet recorded), ``sent``, ``blocked`` (403: never
+    retried), ``failed`` (retries exhausted), ``skipped`` (withdrew or opted out
+    meanwhile), ``cancelled``, ``uncertain`` (the sender died while sending it).
+    Deleting the signature (withdrawal, removal, purge) deletes its deliveries.
+    """
+
+    __tablename__ = "broadcast_deliveries"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "signature_id"),
+        Index("ix_broadcast_deliveries_broadcast_id_status", "broadcast_id", "status"),
+        Index("ix_broadcast_deliveries_signature_id", "signature_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    signature_id: Mapped[int] = mapped_column(ForeignKey("signatures.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(64), nullable=True)  # an error kind, never text
+
+    def __repr__(self) -> str:
+        return f"<Delivery id={self.id} broadcast={self.broadcast_id} status={self.status}>"
+
+
+class Lease(Base):
+    """A named lease held by one process at a time (the broadcast sender), renewed while alive."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BotSecret(Base):
+    """Secrets the bot generates once and shares between workers (the receipt secret when
+    ``RECEIPT_SECRET`` is not set)."""
+
+    __tablename__ = "bot_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+    def __repr__(self) -> str:
+        return f"<BotSecret {self.name}>"  # never the value

@@ -18,12 +18,14 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.models import FunnelCount, Signature
+from storage.receipts import derive
 
-FUNNEL_STEPS = ("started", "read", "consented", "signed", "withdrew")
+FUNNEL_STEPS = ("started", "read", "consented", "signed", "withdrew", "removed")
 """The funnel steps the conversation counts; other ``[a-z_]`` names up to 16 characters are accepted."""
 
 REFERRAL_CODE_BYTES = 6  # -> 8 URL-safe characters, 2**48 codes: collisions are retried, and rare
 _MAX_ATTEMPTS = 5
+_PROCESS_KEY = secrets.token_bytes(32)  # receipts of signatures added without the server's key
 _STEP_RE = re.compile(r"[a-z_]{1,16}")
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 
@@ -81,12 +83,15 @@ async def add_signature(
     opt_in: bool,
     letter_version: str,
     consent_version: str,
+    receipt_key: bytes | None = None,
 ) -> Signature:
     """Store a signature; raise ``AlreadySigned`` if this person has signed this campaign.
 
     The unique constraint (campaign, user) decides, not a prior SELECT: two
     concurrent taps (or two workers handling a re-delivered update) produce one
-    row and one ``AlreadySigned``. The values are expected to be validated by the
+    row and one ``AlreadySigned``. ``receipt_key`` is the receipt secret
+    (``storage.receipts.load_key``); without it (tests, seeding) a key of this
+    process only is used. The values are expected to be validated by the
     conversation already; only what the schema cannot hold is refused here.
     """
     if not name or len(name) > 200:
@@ -100,7 +105,8 @@ async def add_signature(
         letter_version=(letter_version, 64),
         consent_version=(consent_version, 64),
     )
-    for _ in range(_MAX_ATTEMPTS):
+    for attempt in range(_MAX_ATTEMPTS):
+        signed_at = datetime.now(UTC)
         signature = Signature(
             campaign=campaign,
             telegram_user_id=user_id,
@@ -110,17 +116,18 @@ async def add_signature(
             source=source or None,
             referral_code=new_referral_code(),
             opt_in=opt_in,
-            signed_at=datetime.now(UTC),
+            signed_at=signed_at,
             letter_version=letter_version,
             consent_version=consent_version,
+            receipt=derive(receipt_key or _PROCESS_KEY, campaign, user_id, signed_at, attempt),
         )
         try:
             async with db.transaction() as session:
                 session.add(signature)
             return signature
         except IntegrityError:
-            # Either this person's row exists (the usual case) or, very rarely, the
-            # referral code collided or the existing row was withdrawn meanwhile: retry.
+            # Either this person's row exists (the usual case) or, very rarely, the referral
+            # code or the receipt collided or the existing row was withdrawn meanwhile: retry.
             existing = await get_signature(db, campaign, user_id)
             if existing is not None:
                 raise AlreadySigned(existing) from None

@@ -23,6 +23,10 @@ class StateStore(Protocol):
     async def first_time(self, token: str, ttl: int) -> bool:
         """True the first time ``token`` is seen within ``ttl`` seconds (update de-duplication)."""
 
+    async def hit(self, key: str, window: int) -> int:
+        """Count one more event under ``key`` in a fixed window of ``window`` seconds that starts
+        with the first event; returns the count so far (rate limits: flood control, /verify)."""
+
     def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
         """Serialise work on ``key`` (one user's events) across tasks and workers."""
 

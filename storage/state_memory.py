@@ -38,6 +38,7 @@ class MemoryStateStore:
         self._values: dict[str, tuple[float, str]] = {}  # key -> (expires at, JSON)
         self._seen: dict[str, float] = {}  # token -> expires at
         self._locks: dict[str, _LockEntry] = {}
+        self._counters: dict[str, tuple[float, int]] = {}  # key -> (window ends at, count)
 
     async def load(self, key: str) -> dict[str, Any] | None:
         entry = self._values.get(key)
@@ -71,6 +72,16 @@ class MemoryStateStore:
         self._seen[token] = now + ttl
         return True
 
+    async def hit(self, key: str, window: int) -> int:
+        _check_ttl(window)
+        now = self._clock()
+        ends_at, count = self._counters.get(key, (0.0, 0))
+        if ends_at <= now:
+            self._maybe_purge()
+            ends_at, count = now + window, 0
+        self._counters[key] = (ends_at, count + 1)
+        return count + 1
+
     def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
         """Per-key ``asyncio.Lock``; raises ``LockTimeout`` after waiting ``timeout`` seconds."""
         return self._lock(key, seconds=timeout)
@@ -101,16 +112,18 @@ class MemoryStateStore:
     async def close(self) -> None:
         self._values.clear()
         self._seen.clear()
+        self._counters.clear()
 
     def __len__(self) -> int:
         """Entries held (values, de-duplication tokens and live locks), expired ones included until swept."""
-        return len(self._values) + len(self._seen) + len(self._locks)
+        return len(self._values) + len(self._seen) + len(self._locks) + len(self._counters)
 
     def purge(self) -> None:
         """Drop every expired entry now (also done automatically every ``purge_interval`` seconds)."""
         now = self._clock()
         self._values = {k: v for k, v in self._values.items() if v[0] > now}
         self._seen = {k: t for k, t in self._seen.items() if t > now}
+        self._counters = {k: c for k, c in self._counters.items() if c[0] > now}
         self._next_purge = now + self._purge_interval
 
     def _maybe_purge(self) -> None:

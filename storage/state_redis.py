@@ -106,6 +106,19 @@ class RedisStateStore:
             raise StateStoreError(f"redis SET NX failed: {type(error).__name__}") from error
         return bool(created)
 
+    async def hit(self, key: str, window: int) -> int:
+        _check_ttl(window)
+        name = f"{self.prefix}hits:{key}"
+        try:
+            # One MULTI: the counter is created with its expiry, or counted up within it.
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(name, 0, nx=True, ex=window)
+                pipe.incr(name)
+                _, count = await pipe.execute()
+        except _FAILURES as error:
+            raise StateStoreError(f"redis INCR failed: {type(error).__name__}") from error
+        return int(count)
+
     def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
         """Wait up to ``timeout`` s for the lock, then hold it for at most ``timeout`` s.
 

@@ -51,6 +51,16 @@ async def test_ttl_is_required(state_store: StateStore, ttl: int) -> None:
         await state_store.first_time("t", ttl=ttl)
 
 
+async def test_hit_counts_within_a_window(state_store: StateStore) -> None:
+    assert [await state_store.hit("flood:1", window=60) for _ in range(3)] == [1, 2, 3]
+    assert await state_store.hit("flood:2", window=60) == 1  # another key counts apart
+    assert await state_store.hit("flood:3", window=1) == 1
+    await asyncio.sleep(1.1)
+    assert await state_store.hit("flood:3", window=1) == 1  # a new window starts afresh
+    with pytest.raises(ValueError, match="ttl"):
+        await state_store.hit("flood:1", window=0)
+
+
 async def test_first_time(state_store: StateStore) -> None:
     assert await state_store.first_time("update:1001", ttl=60) is True
     assert await state_store.first_time("update:1001", ttl=60) is False
