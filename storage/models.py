@@ -189,6 +189,7 @@ class Broadcast(Base):
     # Where the sender shows its progress (the organiser's chat), edited as it goes.
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     progress_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    progress_locale: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the organiser's language
 
     def __repr__(self) -> str:
         return f"<Broadcast id={self.id} kind={self.kind} status={self.status}>"

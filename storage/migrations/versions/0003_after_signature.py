@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("progress_chat_id", sa.BigInteger(), nullable=True),
         sa.Column("progress_message_id", sa.Integer(), nullable=True),
+        sa.Column("progress_locale", sa.String(length=16), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_broadcasts"),
         sa.UniqueConstraint("campaign", "milestone", name="uq_broadcasts_campaign_milestone"),
     )
