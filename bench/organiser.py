@@ -58,15 +58,19 @@ STEP_TIMEOUT_S = 900.0
 ROOT = Path(__file__).resolve().parent.parent
 
 # The CSV export's columns, in its order (storage/exports/safe.py), produced by the database
-# itself: number, name, country code, English country name, language, ISO 8601 UTC, source.
+# itself: number, name, receipt, country code, English country name, language, ISO 8601 UTC,
+# source, letter and consent versions.
 BASELINE_QUERY = """
 SELECT row_number() OVER (ORDER BY s.signed_at, s.id) AS number,
        s.name,
+       substr(s.receipt, 1, 4) || '-' || substr(s.receipt, 5) AS receipt,
        s.country AS country_code,
        coalesce(c.name, s.country) AS country,
        s.language,
        to_char(s.signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS signed_at_utc,
-       s.source  -- NULL (direct) is written as an empty field, as the export does
+       s.source,  -- NULL (direct) is written as an empty field, as the export does
+       s.letter_version,
+       s.consent_version
 FROM signatures s
 LEFT JOIN unnest($2::text[], $3::text[]) AS c(code, name) ON c.code = s.country
 WHERE s.campaign = $1

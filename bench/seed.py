@@ -31,6 +31,7 @@ COLUMNS = (
     "signed_at",
     "letter_version",
     "consent_version",
+    "receipt",
 )
 
 LANGUAGES = (
@@ -100,6 +101,13 @@ def _referral_code(index: int) -> str:
     return "".join(chars)
 
 
+def _receipt(index: int) -> str:
+    """Unique per row like the referral code, in the receipts' alphabet (Crockford base32, 8 characters)."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = (index * 0x9E3779B1) % (32**8)  # a bijection on 40 bits: unique, and not sequential-looking
+    return "".join(alphabet[(value >> (5 * n)) & 31] for n in range(8))
+
+
 def signature_rows(
     campaign: str,
     count: int,
@@ -135,6 +143,7 @@ def signature_rows(
             min(signed_at, end),
             letters[index],
             CONSENT_VERSION,
+            _receipt(code_offset + index),
         )
 
 

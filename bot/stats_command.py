@@ -71,6 +71,9 @@ def render(stats: CampaignStats, *, campaign: str, goal: int) -> Group:
     summary.add_row("Last 30 days", _n(stats.last_30_days))
     summary.add_row("Opted in to updates", f"{_n(stats.opt_ins)}  ({_percent(stats.opt_ins, total)})")
     summary.add_row("Withdrawn", _n(stats.withdrawals))
+    summary.add_row("Removed by organisers", _n(stats.removals))
+    if stats.purged:
+        summary.add_row("Erased after retention (counted, no personal data)", _n(stats.purged))
 
     languages = _shares(
         _table("Languages", "language", "signatures", "share"),
@@ -101,6 +104,7 @@ def render(stats: CampaignStats, *, campaign: str, goal: int) -> Group:
         funnel.add_row(step, _n(count), "" if previous is None else _percent(count, previous), _percent(count, started))
         previous = count
     funnel.add_row("withdrew", _n(stats.funnel.get("withdrew", 0)), "", "")
+    funnel.add_row("removed", _n(stats.funnel.get("removed", 0)), "", "")
 
     per_day = _table("Per day (UTC, last 14 days)", "day", "signatures", "cumulative")
     running = 0
@@ -154,8 +158,8 @@ def stats(chart_path: Path | None) -> None:
         settings = load_settings()
         campaign = load_campaign(settings.campaign)
         _check_sqlite_file(settings.database_url)
-        result = asyncio.run(_collect(settings.database_url, settings.campaign))
-        Console().print(render(result, campaign=settings.campaign, goal=campaign.goal))
+        result = asyncio.run(_collect(settings.database_url, campaign.slug))  # CAMPAIGN may be a path
+        Console().print(render(result, campaign=campaign.slug, goal=campaign.goal))
         if chart_path is not None:
             png = signatures_chart(
                 result.per_day, title=f"Signatures: {settings.campaign}", daily_label="per day", total_label="total"

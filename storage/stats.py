@@ -1,9 +1,12 @@
 """The organiser's ``/stats``: every count of one campaign, from one consistent snapshot.
 
 Counts are of the *current* signature rows (a withdrawal deletes its row), so
-they always equal the rows of an export taken at the same moment. Only the
-funnel and the number of withdrawals come from the anonymous daily counts,
-because nothing else about people who did not sign (or withdrew) is kept.
+they always equal the rows of an export taken at the same moment, plus the
+anonymous tallies that ``python -m bot purge`` left in place of the signatures it
+erased after the retention period (per UTC day, country, language, source and
+letter version), so totals and history stay right after a purge. Only the
+funnel and the numbers of withdrawals and removals come from the anonymous daily
+counts, because nothing else about people who did not sign (or withdrew) is kept.
 
 Speed (target: well under a second at 1,000,000 signatures on PostgreSQL):
 
@@ -14,6 +17,8 @@ Speed (target: well under a second at 1,000,000 signatures on PostgreSQL):
   ``(campaign, signed_at)`` index (one short index-only scan per day), which
   avoids computing a date for every row and a hash over a million of them;
   total, today and the last 7/30 days are derived from that one result;
+* the tallies of purged signatures are one small table (a row per day and
+  combination at most), read whole and added in Python;
 * on PostgreSQL the queries run concurrently on separate connections that
   share one exported snapshot (``pg_export_snapshot``, as ``pg_dump -j``
   does), so they still add up exactly while signatures keep arriving; JIT is
@@ -37,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import QueryableAttribute
 
 from storage.db import Database
-from storage.models import FunnelCount, Signature
+from storage.models import FunnelCount, Signature, SignatureTally
 from storage.signatures import FUNNEL_STEPS
 
 TOP = 10
@@ -56,11 +61,13 @@ class CampaignStats:
     by_country: list[tuple[str, int]]  # top 10, largest first
     other_countries: int  # the rest, summed
     by_source: list[tuple[str, int]]  # top 10 sources ('' = direct), largest first
-    funnel: dict[str, int]  # started, read, consented, signed, withdrew (anonymous daily counts summed)
+    funnel: dict[str, int]  # started, read, consented, signed, withdrew, removed (anonymous daily counts summed)
     withdrawals: int
     opt_ins: int
     per_day: list[tuple[date, int]]  # per UTC day, oldest first, empty days between first and last as 0
     by_letter_version: list[tuple[str, int]]
+    removals: int = 0  # signatures removed by organisers (/remove), from the funnel
+    purged: int = 0  # signatures erased after the retention period: counted in every figure above but opt_ins
 
 
 # --- The queries, written once for both dialects (except signatures per day) ------------------
@@ -101,6 +108,29 @@ def _funnel(campaign: str) -> _Query:
             .group_by(FunnelCount.step)
         )
         return {step: int(total or 0) for step, total in result}
+
+    return run
+
+
+_Tally = tuple[date, str, str, str, str, int]  # day, country, language, source, letter version, count
+
+
+def _tallies(campaign: str) -> _Query:
+    async def run(connection: AsyncConnection) -> list[_Tally]:
+        result = await connection.execute(
+            select(
+                SignatureTally.day,
+                SignatureTally.country,
+                SignatureTally.language,
+                SignatureTally.source,
+                SignatureTally.letter_version,
+                SignatureTally.count,
+            ).where(SignatureTally.campaign == campaign)
+        )
+        return [
+            (day, country, language, source, letter, int(count))
+            for day, country, language, source, letter, count in result
+        ]
 
     return run
 
@@ -265,12 +295,22 @@ async def campaign_stats(
         _breakdown(Signature.letter_version, campaign),
         _opt_ins(campaign),
         _funnel(campaign),
+        _tallies(campaign),
     ]
     if db.is_postgres:
         results = await _run_postgres(db, queries, max(1, parallel))
     else:
         results = await _run_sqlite(db, queries)
-    per_day, countries, sources, languages, letters, opt_ins, funnel_rows = results
+    per_day, countries, sources, languages, letters, opt_ins, funnel_rows, tallies = results
+    if tallies:  # a purge happened: its anonymous counts stand in for the erased rows
+        days = dict(per_day)
+        for day, country, language, source, letter, count in tallies:
+            days[day] = days.get(day, 0) + count
+            countries.append((country, count))
+            languages.append((language, count))
+            sources.append((source, count))
+            letters.append((letter, count))
+        per_day = _fill_days(days.items())
 
     total = sum(count for _, count in per_day)
     ranked_countries = _ranked(_merge(countries).items())
@@ -290,4 +330,6 @@ async def campaign_stats(
         opt_ins=opt_ins,
         per_day=per_day,
         by_letter_version=_ranked(_merge(letters).items()),
+        removals=funnel["removed"],
+        purged=sum(tally[-1] for tally in tallies),
     )

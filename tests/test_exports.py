@@ -131,17 +131,25 @@ def _no_formula_when_split(cell: str) -> bool:
     return not pieces[0].startswith(DANGEROUS) and not any(p.lstrip(" ").startswith(DANGEROUS) for p in pieces[1:])
 
 
+def _receipt(row: Signature) -> str:
+    """As shown to the signer ("K7QF-2M9D"); empty for a row stored without one (older than receipts)."""
+    return f"{row.receipt[:4]}-{row.receipt[4:]}" if row.receipt else ""
+
+
 def _expected(rows: list[Signature], *, with_ids: bool = False) -> list[list[str]]:
     expected = []
     for number, row in enumerate(rows, 1):
         cells = [
             str(number),
             _safe(row.name),
+            _receipt(row),
             row.country,
             country_name(row.country, "en"),
             row.language,
             row.signed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             _safe(row.source or ""),
+            row.letter_version,
+            row.consent_version,
         ]
         if with_ids:
             cells.append(str(row.telegram_user_id))
@@ -149,7 +157,19 @@ def _expected(rows: list[Signature], *, with_ids: bool = False) -> list[list[str
     return expected
 
 
-HEADER = ["number", "name", "country_code", "country", "language", "signed_at_utc", "source"]
+HEADER = [
+    "number",
+    "name",
+    "receipt",
+    "country_code",
+    "country",
+    "language",
+    "signed_at_utc",
+    "source",
+    "letter_version",
+    "consent_version",
+]
+SOURCE = HEADER.index("source")
 
 
 def _cell_text(value: object) -> str:
@@ -201,7 +221,7 @@ async def test_csv_round_trips_every_name(database: Database, campaign: Campaign
     # The neutralisation is exactly the documented one: dangerous cells only.
     names = {row[1] for row in rows[1:]}
     assert {'\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "'\tTab", "'\rCR", "'-dash"} <= names | {
-        row[6] for row in rows[1:]
+        row[SOURCE] for row in rows[1:]
     }
     assert {'Smith, "Jr"', "Anna\nMaria Schmidt", "ئەركىن تۇنىياز", "李小龍", "Emoji 😀 Fan"} <= names
     assert str(FIRST_USER_ID) not in data.decode("utf-8-sig")  # no ids unless asked for
@@ -312,7 +332,7 @@ async def test_formula_behind_a_separator_is_neutralised(
         "'=1;'=2",
         "Plain; name, here",
     ]
-    assert rows[2][6] == "a;'-b"
+    assert rows[2][SOURCE] == "a;'-b"
     for row in rows[1:]:
         for cell in row:
             assert _no_formula_when_split(cell), cell
@@ -351,7 +371,7 @@ async def test_pdf_is_the_letter_with_every_name(database: Database, campaign: C
             # Right-to-left names may come out in reversed word order, CJK with spaces
             # between glyphs: compare words, and CJK/Arabic words without spaces.
             assert word in words or (CJK_OR_ARABIC.search(word) and word in compact), (name, word)
-        assert country_name(country, "en") in text
+        assert country_name(country, "en") in " ".join(text.split())  # a long one wraps in its column
     assert "😀" not in text
     assert "Emoji Fan" in text  # the emoji is dropped, the rest of the name kept
     # Numbered in signing order.
@@ -699,3 +719,114 @@ def test_export_result_is_frozen(tmp_path: Path) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.rows = 1  # type: ignore[misc]
     assert result.incomplete_names == 0
+
+
+# --- receipts and the fingerprint ---------------------------------------------------------
+
+
+def _fingerprint_of(rows: list[Signature]) -> str:
+    """The documented rule, written out again here: a change to it must fail this test."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for number, row in enumerate(rows, 1):
+        name = _safe(row.name).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        digest.update(f"{number}\t{_receipt(row)}\t{name}\t{row.country}\n".encode())
+    return digest.hexdigest()
+
+
+def _fingerprint_command(path: Path) -> Any:
+    from bot.export_command import fingerprint
+
+    return CliRunner().invoke(fingerprint, [str(path)], catch_exceptions=False)
+
+
+async def test_pdf_prints_each_receipt_beside_its_name_and_the_fingerprint_last(
+    database: Database, campaign: Campaign, out: Path
+) -> None:
+    await _seed(database)
+    await _bulk(database, 3, first_user_id=FIRST_USER_ID + 100)  # stored before receipts existed: none
+    stored = await _stored(database)
+    assert sum(row.receipt is None for row in stored) == 3
+    result = await export_signatures(database, campaign, "pdf", out)
+
+    pages, text = _pdf_text(result.path)
+    lines = text.splitlines()
+    checked_lines = 0
+    for number, row in enumerate(stored, 1):
+        if row.receipt is None:
+            continue
+        receipt = _receipt(row)
+        assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", receipt)
+        assert text.count(receipt) == 1, receipt
+        # In its entry: "number name receipt country", before the next number (a wrapped name may come first).
+        assert re.search(rf"^{number} (?:(?!^{number + 1} ).)*? {receipt} ", text, flags=re.MULTILINE | re.DOTALL)
+        if row.name.isascii() and printable(row.name) == row.name:
+            line = f"{number} {row.name} {receipt} {country_name(row.country, 'en')}"
+            assert line in lines, line
+            checked_lines += 1
+    assert checked_lines >= 6
+    # The last page: the total, the fingerprint and how to check it.
+    last = " ".join(pages[-1].split())
+    assert f"{len(stored)} people signed this letter." in last
+    assert f"SHA-256 fingerprint of the signatory list: {result.fingerprint}" in last
+    assert "python -m bot fingerprint FILE.csv" in last
+    assert result.fingerprint not in " ".join("\n".join(pages[:-1]).split())
+    # The same fingerprint from the rows as stored, and from the CSV exported at the same moment.
+    assert result.fingerprint == _fingerprint_of(stored)
+    csv_result = await export_signatures(database, campaign, "csv", out)
+    assert csv_result.fingerprint == result.fingerprint
+    checked = await _thread(_fingerprint_command, csv_result.path)
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.splitlines() == [
+        f"{len(stored)} signatories",
+        f"SHA-256 fingerprint of the signatory list: {result.fingerprint}",
+    ]
+
+
+async def test_the_fingerprint_catches_any_change_to_the_list(
+    database: Database, campaign: Campaign, out: Path, tmp_path: Path
+) -> None:
+    await _seed(database, [*HOSTILE, *SEPARATED])
+    result = await export_signatures(database, campaign, "csv", out)
+    data = result.path.read_bytes().decode("utf-8-sig")
+    original = await _thread(_fingerprint_command, result.path)
+    assert result.fingerprint in original.output
+    # A zipped CSV (as /export sends a large one) gives the same.
+    zipped = tmp_path / "list.csv.zip"
+    with zipfile.ZipFile(zipped, "w") as archived:
+        archived.writestr("list.csv", result.path.read_bytes())
+    assert result.fingerprint in (await _thread(_fingerprint_command, zipped)).output
+    rows = _read_csv(result.path.read_bytes())
+    changes = {
+        "a name": data.replace("Ольга Петрова", "Ольга Петровa", 1),  # a Latin "a" for the Cyrillic one
+        "a receipt": data.replace(rows[3][2], rows[3][2][:-1] + ("0" if rows[3][2][-1] != "0" else "1"), 1),
+        "a country": data.replace('"RU","Russia"', '"UA","Russia"', 1),
+        "the order": data.replace('"1",', '"x",', 1).replace('"2",', '"1",', 1).replace('"x",', '"2",', 1),
+        "a line break inside a name": data.replace("Anna\nMaria", "Anna Maria", 1),
+    }
+    for what, changed in changes.items():
+        assert changed != data, what
+        path = tmp_path / "changed.csv"
+        path.write_text(changed, encoding="utf-8-sig", newline="")
+        output = (await _thread(_fingerprint_command, path)).output
+        assert "SHA-256 fingerprint" in output and result.fingerprint not in output, what
+
+
+async def test_the_fingerprint_command_explains_a_wrong_file(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = await _thread(_fingerprint_command, path)
+    assert result.exit_code == 1 and result.output.startswith("error: not a signatures CSV export")
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    result = await _thread(_fingerprint_command, path)
+    assert result.exit_code == 1 and "not a UTF-8 CSV export" in result.output and "Traceback" not in result.output
+
+
+async def test_cli_prints_the_fingerprint(database: Database, database_url: str, tmp_path: Path) -> None:
+    await _seed(database)
+    output = tmp_path / "list.pdf"
+    result = await _thread(_run, database_url, "--format", "pdf", "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert f"SHA-256 fingerprint of the signatory list: {_fingerprint_of(await _stored(database))}" in result.output
+    assert "erased" not in result.output  # nothing was purged

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import os
 import subprocess
@@ -149,7 +150,7 @@ async def test_every_field_on_a_hand_built_campaign(database: Database) -> None:
             ("", 6), ("s01", 4), ("s02", 3), ("s03", 3), ("s04", 2),
             ("s05", 2), ("s06", 2), ("s07", 1), ("s08", 1), ("s09", 1),
         ],
-        funnel={"started": 5, "read": 4, "consented": 3, "signed": 2, "withdrew": 0},
+        funnel={"started": 5, "read": 4, "consented": 3, "signed": 2, "withdrew": 0, "removed": 0},
         withdrawals=0,
         opt_ins=11,
         per_day=_per_day(EXPECTED_DAYS),
@@ -198,7 +199,8 @@ async def test_a_withdrawal_disappears_from_every_count(database: Database) -> N
     assert stats.by_letter_version == [("v2", 17), ("v1", 9)]
     assert stats.opt_ins == 11
     assert stats.withdrawals == 2
-    assert stats.funnel == {"started": 5, "read": 4, "consented": 3, "signed": 2, "withdrew": 2}
+    assert stats.funnel == {"started": 5, "read": 4, "consented": 3, "signed": 2, "withdrew": 2, "removed": 0}
+    assert (stats.removals, stats.purged) == (0, 0)
     assert stats.per_day == _per_day({**EXPECTED_DAYS, date(2026, 3, 10): 5, date(2026, 3, 12): 4})
 
 
@@ -278,7 +280,7 @@ async def test_an_empty_campaign(database: Database) -> None:
         by_country=[],
         other_countries=0,
         by_source=[],
-        funnel={"started": 0, "read": 0, "consented": 0, "signed": 0, "withdrew": 0},
+        funnel={"started": 0, "read": 0, "consented": 0, "signed": 0, "withdrew": 0, "removed": 0},
         withdrawals=0,
         opt_ins=0,
         per_day=[],
@@ -469,3 +471,47 @@ def test_the_benchmark_refuses_other_hosts() -> None:
     )
     assert completed.returncode == 1
     assert "only runs against 127.0.0.1" in completed.stderr
+
+
+# --- Removals, letter versions and purged signatures in /stats -----------------------------------
+
+
+async def test_removals_are_counted_apart_from_withdrawals(database: Database) -> None:
+    await _seed(database)
+    assert await withdraw_signature(database, CAMPAIGN, 1000)  # an organiser's /remove deletes the row too
+    await bump_funnel(database, campaign=CAMPAIGN, step="removed", language="en", source=None, day=date(2026, 3, 10))
+    stats = await campaign_stats(database, CAMPAIGN, now=NOW)
+    assert (stats.total, stats.removals, stats.withdrawals, stats.purged) == (27, 1, 0, 0)
+    assert stats.funnel["removed"] == 1
+
+
+def test_the_stats_message_shows_letter_versions_removals_and_erased() -> None:
+    from gettext import NullTranslations
+
+    from handlers.i18n import Translator
+    from handlers.organiser import stats_text
+
+    t = Translator.for_locale("en", NullTranslations())
+    stats = CampaignStats(
+        total=30,
+        today=0,
+        last_7_days=0,
+        last_30_days=0,
+        by_language=[("en", 30)],
+        by_country=[("DE", 30)],
+        other_countries=0,
+        by_source=[("", 30)],
+        funnel={"started": 40, "read": 35, "consented": 31, "signed": 30, "withdrew": 1, "removed": 2},
+        withdrawals=1,
+        opt_ins=3,
+        per_day=[],
+        by_letter_version=[("3f9a1c2b7d10", 20), ("<b>x</b>", 10)],
+        removals=2,
+        purged=0,
+    )
+    text = stats_text(t, stats, 100)
+    assert "<b>By letter version</b>\n<code>3f9a1c2b…</code>: 20\n<code>&lt;b&gt;x&lt;/b&gt;</code>: 10" in text
+    assert "Removed by organisers: 2" in text
+    assert "Erased after the retention period" not in text
+    erased = stats_text(t, dataclasses.replace(stats, purged=25), 100)
+    assert erased.endswith("Erased after the retention period (counted, no personal data): 25")

@@ -14,6 +14,12 @@ the files, so a cancelled export cannot recreate a file it just deleted.
 
 An export that even zipped is larger than Telegram lets a bot upload is an
 ``ExportError`` telling the organiser to export on the server instead.
+
+Every export computes the SHA-256 fingerprint of its signatory list while it
+streams (``fingerprint``: no second pass, memory flat); the PDF prints it on its
+last page, and ``python -m bot fingerprint`` recomputes it from a CSV. After
+``python -m bot purge`` the erased signatures are no longer rows of any export;
+``ExportResult.purged`` says how many there were, and the PDF says so too.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any, Literal, Protocol, TypeVar, get_args
 from handlers.campaign import Campaign
 from storage.db import Database
 from storage.exports import archive
+from storage.exports.fingerprint import Fingerprint
 from storage.exports.rows import ExportRow, snapshot
 
 log = logging.getLogger("storage.exports")
@@ -56,6 +63,9 @@ class ExportResult:
     number of signatories in it, ``size`` the file's size in bytes.
     ``incomplete_names`` counts the rows whose name the file cannot show in full
     (only ever non-zero for the PDF, whose fonts do not cover every script).
+    ``fingerprint`` is the SHA-256 of the signatory list (``storage.exports.fingerprint``),
+    ``purged`` the number of signatures erased after the retention period: counted
+    in the campaign's totals, but no longer in any export.
     """
 
     path: Path
@@ -65,6 +75,8 @@ class ExportResult:
     size: int
     fmt: str
     incomplete_names: int = 0
+    fingerprint: str = ""
+    purged: int = 0
 
 
 class _Writer(Protocol):
@@ -78,7 +90,17 @@ class _Writer(Protocol):
     def abandon(self) -> None: ...
 
 
-def _open_writer(fmt: str, path: Path, *, with_ids: bool, total: int, campaign: Campaign, now: datetime) -> _Writer:
+def _open_writer(
+    fmt: str,
+    path: Path,
+    *,
+    with_ids: bool,
+    total: int,
+    campaign: Campaign,
+    now: datetime,
+    fingerprint: Fingerprint,
+    purged: int,
+) -> _Writer:
     # Imported here so that a CSV export never pays for loading fpdf2 or xlsxwriter.
     if fmt == "csv":
         from storage.exports.csv_export import CsvWriter
@@ -90,7 +112,7 @@ def _open_writer(fmt: str, path: Path, *, with_ids: bool, total: int, campaign: 
         return XlsxWriter(path, with_ids=with_ids, total=total)
     from storage.exports.pdf_export import PdfWriter
 
-    return PdfWriter(path, campaign=campaign, total=total, generated_at=now)
+    return PdfWriter(path, campaign=campaign, total=total, generated_at=now, fingerprint=fingerprint, purged=purged)
 
 
 def export_filename(campaign: Campaign, fmt: str, *, with_ids: bool, now: datetime) -> str:
@@ -160,18 +182,33 @@ async def export_signatures(
     path = _temporary_file(directory, f".{fmt}")
     zipped: Path | None = None
     unfinished: list[_Writer] = []  # the open writer, until it has finished
+    fingerprint = Fingerprint()
     try:
         async with snapshot(db, campaign.slug, with_ids=with_ids, batch_size=batch_size) as signatories:
             total = await signatories.count()
+            purged = await signatories.purged()
 
             def open_writer() -> None:  # in the thread, so a cancellation cannot lose the writer
-                unfinished.append(_open_writer(fmt, path, with_ids=with_ids, total=total, campaign=campaign, now=now))
+                unfinished.append(
+                    _open_writer(
+                        fmt,
+                        path,
+                        with_ids=with_ids,
+                        total=total,
+                        campaign=campaign,
+                        now=now,
+                        fingerprint=fingerprint,
+                        purged=purged,
+                    )
+                )
 
             await _in_thread(open_writer)
             (writer,) = unfinished
-            done = await _stream(signatories.batches(), writer, total, progress)
+            done = await _stream(signatories.batches(), writer, fingerprint, total, progress)
             if done != total:
                 raise ExportError(f"the export read {done} rows but counted {total}: nothing was sent")
+            if fingerprint.rows != done:  # pragma: no cover - both are fed the same batches
+                raise ExportError("the fingerprint does not cover every row: nothing was sent")
             await _in_thread(writer.finish)
             unfinished.clear()
         size = path.stat().st_size
@@ -186,10 +223,11 @@ async def export_signatures(
                     f"export it on the server with `python -m bot export --format {fmt}`"
                 )
         log.info(
-            "export campaign=%s format=%s rows=%d bytes=%d zipped=%s incomplete_names=%d seconds=%.1f",
+            "export campaign=%s format=%s rows=%d purged=%d bytes=%d zipped=%s incomplete_names=%d seconds=%.1f",
             campaign.slug,
             fmt,
             done,
+            purged,
             size,
             zipped is not None,
             writer.incomplete_names,
@@ -203,6 +241,8 @@ async def export_signatures(
             size=size,
             fmt=fmt,
             incomplete_names=writer.incomplete_names,
+            fingerprint=fingerprint.hexdigest(),
+            purged=purged,
         )
     except BaseException:
         try:
@@ -219,10 +259,20 @@ async def export_signatures(
 async def _stream(
     batches: AsyncIterator[Sequence[ExportRow]],
     writer: _Writer,
+    fingerprint: Fingerprint,
     total: int,
     progress: Progress | None,
 ) -> int:
-    """Write every batch, fetching the next one while a thread writes the current one."""
+    """Write every batch, fetching the next one while a thread writes the current one.
+
+    The thread adds the batch to the fingerprint before writing it: the PDF's
+    ``finish`` prints the fingerprint of exactly the rows it was given.
+    """
+
+    def write(batch: Sequence[ExportRow]) -> None:
+        fingerprint.update(batch)
+        writer.write(batch)
+
     done = 0
     if progress is not None:
         await progress(0, total)
@@ -246,7 +296,7 @@ async def _stream(
         async for batch in batches:
             if writing is not None:
                 await wait_for_write()
-            writing, written = asyncio.ensure_future(asyncio.to_thread(writer.write, batch)), len(batch)
+            writing, written = asyncio.ensure_future(asyncio.to_thread(write, batch)), len(batch)
         if writing is not None:
             await wait_for_write()
     finally:

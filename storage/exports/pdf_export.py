@@ -3,8 +3,13 @@
 This is what the organisation hands to the addressees, so it reads as a letter:
 title, organisation, addressees, the total and the date, salutation, paragraphs,
 demands as bullets and the closing; then "Signatories", two newspaper columns of
-number, name and country per page; then the total once more. Every page carries
-the running title, the generation date and "Page n of N".
+number, name, receipt code and country per page; then, on the last page, the total
+once more and the SHA-256 fingerprint of the signatory list (``fingerprint``: the
+rule is printed beside it), so the delivered document is tamper-evident: anyone
+holding the electronic list can recompute the fingerprint and compare. When
+signatures were erased after the retention period (``python -m bot purge``), the
+last page says how many: they count, but no name of theirs is kept or printed.
+Every page carries the running title, the generation date and "Page n of N".
 
 Names are printed in their own script (see ``fonts``); only names that need it
 go through HarfBuzz (right-to-left and joining scripts), which keeps a
@@ -41,8 +46,10 @@ from fpdf.fonts import TTFFont
 
 from handlers.campaign import Campaign
 from handlers.countries import country_name
+from storage.exports.fingerprint import RULE, Fingerprint
 from storage.exports.fonts import MISSING, font_files, font_for_codepoint, needs_shaping, printable, shown
 from storage.exports.rows import ExportRow
+from storage.exports.safe import receipt_shown
 
 MAIN = "NotoSans"
 
@@ -53,7 +60,8 @@ BOTTOM = 16.0
 BODY_SIZE, BODY_LINE = 10.5, 5.2
 LIST_SIZE, LIST_LINE = 8.0, 3.8
 COLUMN_GAP = 6.0
-NUMBER_W, COUNTRY_W = 11.0, 33.0  # the name gets the rest of each newspaper column
+NUMBER_W, RECEIPT_W, COUNTRY_W = 11.0, 16.0, 25.0  # the name gets the rest of each newspaper column
+RECEIPT_SIZE = 7.0  # receipts are 9 ASCII characters; a wide one ("WWWW-MMMM") is set smaller to fit
 GREY = 110
 NO_PRINTABLE_NAME = "—"  # a name made only of characters no font has (emoji): the row still counts
 
@@ -64,6 +72,15 @@ _FONT_LOGGERS = ("fontTools", "fontTools.subset")
 
 def people(total: int) -> str:
     return f"{total:,} person signed this letter." if total == 1 else f"{total:,} people signed this letter."
+
+
+def erased(count: int, document: str = "document") -> str:
+    """The closing note after a purge: these signatures count, but nothing about the people is kept."""
+    signatures = "1 signature was" if count == 1 else f"{count:,} signatures were"
+    return (
+        f"{signatures} erased after the retention period: only their number is kept, "
+        f"with no name or other personal data, so they are not listed in this {document}."
+    )
 
 
 def incomplete(count: int) -> str:
@@ -126,10 +143,23 @@ class _Document(FPDF):
 class PdfWriter:
     """Lays the letter out on creation, the signatories batch by batch, and writes the file on ``finish``."""
 
-    def __init__(self, path: Path, *, campaign: Campaign, total: int, generated_at: datetime) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        campaign: Campaign,
+        total: int,
+        generated_at: datetime,
+        fingerprint: Fingerprint | None = None,
+        purged: int = 0,
+    ) -> None:
         quiet_font_logging()
         self._path = path
         self._total = total
+        # Fed the rows by the caller before ``write`` (see ``export._stream``), or here when not given.
+        self._own_fingerprint = fingerprint is None
+        self._fingerprint = Fingerprint() if fingerprint is None else fingerprint
+        self._purged = purged
         self._written = 0
         self._incomplete = 0
         generated = f"{generated_at:%-d %B %Y, %H:%M} UTC"
@@ -234,7 +264,7 @@ class PdfWriter:
         pdf.set_text_color(0)
         pdf.ln(2)
         self._column_width = (pdf.epw - COLUMN_GAP) / 2
-        self._name_width = self._column_width - NUMBER_W - COUNTRY_W
+        self._name_width = self._column_width - NUMBER_W - RECEIPT_W - COUNTRY_W
         self._list_page(pdf.get_y())
 
     def _list_page(self, top: float) -> None:
@@ -247,6 +277,7 @@ class PdfWriter:
             pdf.set_xy(x, top)
             pdf.cell(NUMBER_W, 4, "No.", align="R")
             pdf.cell(self._name_width, 4, "Name")
+            pdf.cell(RECEIPT_W, 4, "Receipt")
             pdf.cell(COUNTRY_W, 4, "Country")
             pdf.set_draw_color(180)
             pdf.line(x, top + 4.5, x + self._column_width, top + 4.5)
@@ -295,7 +326,18 @@ class PdfWriter:
             lines = self._country_lines[code] = self._fit(name, COUNTRY_W)
         return lines
 
-    def _entry(self, number: int, name: str, country: str) -> None:
+    def _receipt(self, x: float, y: float, receipt: str) -> None:
+        """The receipt code, in the column between name and country, set smaller if it is a wide one."""
+        pdf = self._pdf
+        room = RECEIPT_W - 2 * pdf.c_margin
+        pdf.set_font_size(RECEIPT_SIZE)
+        width = self._width(receipt)
+        if width > room:
+            pdf.set_font_size(RECEIPT_SIZE * room / width)
+        self._text(x + NUMBER_W + self._name_width + pdf.c_margin, y, receipt)
+        pdf.set_font_size(LIST_SIZE)
+
+    def _entry(self, number: int, name: str, receipt: str, country: str) -> None:
         pdf = self._pdf
         margin = pdf.c_margin
         country_lines = self._country(country)
@@ -324,40 +366,61 @@ class PdfWriter:
                 pdf.set_xy(x + NUMBER_W, y + index * LIST_LINE)
                 pdf.cell(self._name_width, LIST_LINE, line)
             pdf.shaping(False)
+        if receipt:  # drawn after the name: text extractors read "number name receipt country"
+            self._receipt(x, y, receipt)
         for index, line in enumerate(country_lines):
-            self._text(x + NUMBER_W + self._name_width + margin, y + index * LIST_LINE, line)
+            self._text(x + NUMBER_W + self._name_width + RECEIPT_W + margin, y + index * LIST_LINE, line)
         self._y = y + height
         self._lowest = max(self._lowest, self._y)
 
     def write(self, rows: Sequence[ExportRow]) -> None:
+        if self._own_fingerprint:
+            self._fingerprint.update(rows)
         for row in rows:
             name, complete = shown(row.name)
             if not complete:
                 self._incomplete += 1
-            self._entry(row.number, name or NO_PRINTABLE_NAME, row.country)
+            self._entry(row.number, name or NO_PRINTABLE_NAME, receipt_shown(row.receipt), row.country)
         self._written += len(rows)
 
     def _closing_total(self) -> None:
+        """The total, the erased and incomplete-name notes and the fingerprint, together on the last page."""
         pdf = self._pdf
         pdf.shaping(False)
-        if self._written == 0:
+        if self._written == 0 and not self._purged:
             pdf.set_xy(MARGIN, self._y + 2)
             pdf.set_font(MAIN, size=BODY_SIZE)
             pdf.cell(0, BODY_LINE, "No one has signed this letter yet.")
             self._lowest = self._y + 2 + BODY_LINE
+        # (size, line height, grey, space after, text): measured first, so the block is never split.
+        block: list[tuple[float, float, bool, float, str]] = [(12, 8, False, 1, people(self._written))]
+        if self._purged:
+            block.append((BODY_SIZE, BODY_LINE, False, 2, erased(self._purged)))
+        if self._incomplete:
+            block.append((BODY_SIZE, BODY_LINE, False, 2, incomplete(self._incomplete)))
+        block += [
+            (BODY_SIZE, BODY_LINE, False, 0.5, "SHA-256 fingerprint of the signatory list:"),
+            (BODY_SIZE, BODY_LINE, False, 1.5, self._fingerprint.hexdigest()),
+            (7.5, 3.6, True, 0, RULE),
+        ]
+        height = 0.0
+        pdf.set_x(MARGIN)  # the measured lines are as wide as the page's text
+        for size, line, _, after, text in block:
+            pdf.set_font(MAIN, size=size)
+            self._use_fonts(text)
+            lines = pdf.multi_cell(0, line, text, align="L", dry_run=True, output=MethodReturnValue.LINES)
+            height += line * max(1, len(lines) if isinstance(lines, list) else 1) + after
         y = self._lowest + 6
-        if y + 8 > pdf.h - BOTTOM:
+        if y + height > pdf.h - BOTTOM:
             pdf.add_page()
             y = TOP + 4
-        pdf.set_font(MAIN, size=12)
         pdf.set_xy(MARGIN, y)
-        pdf.cell(0, 8, people(self._written))
-        if self._incomplete:
-            pdf.set_font(MAIN, size=BODY_SIZE)
-            pdf.set_xy(MARGIN, y + 9)
-            note = incomplete(self._incomplete)
-            self._use_fonts(note)
-            pdf.multi_cell(0, BODY_LINE, note)
+        for size, line, grey, after, text in block:
+            pdf.set_font(MAIN, size=size)
+            pdf.set_text_color(GREY if grey else 0)
+            pdf.multi_cell(0, line, text, align="L", new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(after)
+        pdf.set_text_color(0)
 
     def finish(self) -> None:
         try:

@@ -24,7 +24,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.models import Signature
+from storage.models import Signature, SignatureTally
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,9 @@ class ExportRow:
     language: str
     signed_at: datetime
     source: str | None
+    receipt: str | None = None  # stored form, no dash ("K7QF2M9D"); None only for a signature older than receipts
+    letter_version: str = ""
+    consent_version: str = ""
     telegram_user_id: int | None = None
 
 
@@ -57,6 +60,13 @@ class SignatorySnapshot:
         )
         return int(total or 0)
 
+    async def purged(self) -> int:
+        """Signatures erased after the retention period (only counted now), from the same snapshot."""
+        erased = await self._connection.scalar(
+            select(func.coalesce(func.sum(SignatureTally.count), 0)).where(SignatureTally.campaign == self._campaign)
+        )
+        return int(erased or 0)
+
     def _page(self, after: tuple[datetime, int] | None) -> Select[Any]:
         columns: list[Any] = [
             Signature.id,
@@ -65,6 +75,9 @@ class SignatorySnapshot:
             Signature.country,
             Signature.language,
             Signature.source,
+            Signature.receipt,
+            Signature.letter_version,
+            Signature.consent_version,
         ]
         if self._with_ids:  # data minimisation: the ids are not even read unless asked for
             columns.append(Signature.telegram_user_id)
@@ -99,6 +112,9 @@ class SignatorySnapshot:
                         language=row.language,
                         signed_at=row.signed_at,
                         source=row.source,
+                        receipt=row.receipt,
+                        letter_version=row.letter_version,
+                        consent_version=row.consent_version,
                         telegram_user_id=row.telegram_user_id if self._with_ids else None,
                     )
                 )

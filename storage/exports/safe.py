@@ -27,12 +27,26 @@ from datetime import UTC, datetime
 
 from handlers.countries import country_name
 from storage.exports.rows import ExportRow
+from storage.receipts import display
 
 DANGEROUS_FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISING_PREFIX = "'"
 _FORMULA_AFTER_SEPARATOR = re.compile(r"(?P<separator>[;,\t] *)(?=[=+\-@])")
 
-HEADER = ("number", "name", "country_code", "country", "language", "signed_at_utc", "source")
+# The receipt sits beside the name, as in the PDF; the letter and consent versions tell
+# apart signatures given on different wordings of the letter.
+HEADER = (
+    "number",
+    "name",
+    "receipt",
+    "country_code",
+    "country",
+    "language",
+    "signed_at_utc",
+    "source",
+    "letter_version",
+    "consent_version",
+)
 ID_HEADER = "telegram_user_id"
 
 
@@ -49,6 +63,11 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def receipt_shown(code: str | None) -> str:
+    """The receipt as exports show it: ``K7QF-2M9D``, or empty for a signature older than receipts."""
+    return display(code) if code else ""
+
+
 def header(*, with_ids: bool) -> list[str]:
     return [*HEADER, ID_HEADER] if with_ids else list(HEADER)
 
@@ -58,11 +77,14 @@ def cells(row: ExportRow, *, with_ids: bool) -> list[str]:
     values = [
         str(row.number),
         row.name,
+        receipt_shown(row.receipt),
         row.country,
         country_name(row.country, "en"),
         row.language,
         iso_utc(row.signed_at),
         row.source or "",
+        row.letter_version,
+        row.consent_version,
     ]
     if with_ids:
         values.append("" if row.telegram_user_id is None else str(row.telegram_user_id))

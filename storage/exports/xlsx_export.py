@@ -20,7 +20,7 @@ from storage.exports.safe import cells, header
 # Column widths in characters, in header order (the last one only with ids).
 # Names get the widest column; long and right-to-left names wrap or flow within it
 # as the spreadsheet program's bidi rules say (cells keep the "context" reading order).
-COLUMN_WIDTHS = (8, 36, 8, 26, 9, 21, 16, 16)
+COLUMN_WIDTHS = (8, 36, 12, 8, 26, 9, 21, 16, 14, 14, 16)
 MAX_ROWS_PER_SHEET = 1_048_576  # Excel's limit, header row included
 
 
