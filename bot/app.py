@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import text
 
+from bot.broadcaster import Broadcaster
 from bot.logs import mask_secrets, mask_url
 from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
 from bot.settings import Settings, load_settings
@@ -136,6 +137,7 @@ class BotApp:
         self.port: int | None = None
         self._stop_polling = asyncio.Event()
         self._polling: asyncio.Task[None] | None = None
+        self.broadcaster: Broadcaster | None = None
 
     async def start(self) -> BotInfo:
         """Connect, migrate, getMe, build the core and start receiving updates."""
@@ -192,6 +194,7 @@ class BotApp:
         self.core = core
         self.runtime.attach(core.handle)
         await self._publish_commands(core)
+        self._start_broadcaster(core)
         log.info("bot @%s starting: runtime %s, %s mode", self.info.username, self.runtime_name, self.mode)
 
         if self.mode == "polling":
@@ -222,6 +225,14 @@ class BotApp:
                 f"setWebhook refused WEBHOOK_URL {_shown(webhook_url(url))} ({_reason(error)})"
             ) from None
         return self.info
+
+    def _start_broadcaster(self, core: CoreLike) -> None:
+        """Every process runs the broadcast sender; only the lease holder sends (bot.broadcaster)."""
+        services = getattr(core, "services", None)
+        if services is None or self.runtime is None:
+            return  # a stand-in core (tests) has no services to send with
+        self.broadcaster = Broadcaster(services, self.runtime, rate=self.settings.broadcast_rate)
+        self.broadcaster.start()
 
     async def _receipt_key(self) -> bytes:
         """The receipt secret (``RECEIPT_SECRET`` or the generated one in the database), and a
@@ -295,6 +306,8 @@ class BotApp:
         def remaining() -> float:
             return max(end - loop.time(), 0.0)
 
+        if self.broadcaster is not None:
+            self.broadcaster.request_stop()  # no new claims from now on
         try:
             if self._polling is not None:
                 self._stop_polling.set()
@@ -309,6 +322,8 @@ class BotApp:
             if self.runtime is not None:
                 runtime, self.runtime = self.runtime, None
                 try:
+                    # In-flight broadcast messages are answered and recorded while the runtime is open.
+                    await self._stop_broadcaster(remaining())
                     await runtime.drain(remaining())
                     # Follow-ups still deliver through the runtime: settle them before closing it.
                     await self._settle_followups(remaining)
@@ -319,6 +334,15 @@ class BotApp:
                         log.warning("closing the %s runtime failed (%s)", self.runtime_name, _reason(error))
         finally:
             await self._close_pools()
+
+    async def _stop_broadcaster(self, within: float) -> None:
+        broadcaster, self.broadcaster = self.broadcaster, None
+        if broadcaster is None:
+            return
+        try:
+            await broadcaster.stop(within=within)
+        except Exception as error:
+            log.warning("stopping the broadcast sender failed (%s)", _reason(error))
 
     async def _settle_followups(self, remaining: Callable[[], float]) -> None:
         """Let the core's follow-ups (exports) finish briefly, then cancel the rest: an

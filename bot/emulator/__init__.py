@@ -7,6 +7,7 @@ the demo and the translators' preview all run the bot against it.
 
 from bot.emulator.emulator import Emulator
 from bot.emulator.errors import ApiError
+from bot.emulator.limits import RateViolation
 from bot.emulator.objects import (
     BotMessage,
     ButtonView,
@@ -26,6 +27,7 @@ __all__ = [
     "CallRecord",
     "CallbackAnswer",
     "Emulator",
+    "RateViolation",
     "Rejection",
     "SimulatedGroup",
     "SimulatedUser",

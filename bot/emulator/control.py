@@ -193,6 +193,7 @@ def add_control_routes(app: web.Application, emulator: Emulator) -> None:
                 "users": len(emulator.users),
                 "calls": len(emulator.calls),
                 "rejected": len(emulator.rejected),
+                "rate_violations": len(emulator.rate_violations),
             }
         )
 

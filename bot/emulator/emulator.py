@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.emulator.botapi import BotApi
-from bot.emulator.errors import ApiError, InvalidRequest, not_found
+from bot.emulator.errors import ApiError, InvalidRequest, not_found, too_many_requests
 from bot.emulator.faults import Fault, FaultPlan
+from bot.emulator.limits import DEFAULT_CHAT_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateViolation, SendLimits
 from bot.emulator.objects import CallbackAnswer, CallRecord, Rejection, UploadedFile
 from bot.emulator.spec import Spec
 from bot.emulator.updates import UpdateQueue
@@ -50,7 +51,11 @@ class Emulator:
         webhook_max_retry_delay: float = 8.0,
         webhook_timeout: float = 10.0,
         record: bool = True,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        chat_rate_limit: float | None = DEFAULT_CHAT_RATE_LIMIT,
     ) -> None:
+        """``rate_limit``/``chat_rate_limit``: sends per rolling second, all chats together and
+        per chat, beyond which Telegram answers 429 (``bot.emulator.limits``); None: no limit."""
         self.token = token
         self.spec = spec or Spec.load(spec_path)
         self.bot_user: dict[str, Any] = {
@@ -71,6 +76,7 @@ class Emulator:
         self.queue = UpdateQueue()
         self.webhook: WebhookDelivery | None = None
         self.faults = FaultPlan()
+        self.limits = SendLimits(rate_limit, chat_rate_limit)
         self.calls: list[CallRecord] = []
         self.rejected: list[Rejection] = []
         self.deliveries: list[DeliveryAttempt] = []
@@ -198,6 +204,12 @@ class Emulator:
             delay=delay,
         )
 
+    @property
+    def rate_violations(self) -> list[RateViolation]:
+        """Every send refused because the bot went over ``rate_limit`` or ``chat_rate_limit``
+        (injected faults are not in here)."""
+        return self.limits.violations
+
     # -- the Hub the simulated users post through ---------------------------------------
 
     def post_update(self, kind: str, payload: dict[str, Any], chat_id: int) -> int:
@@ -279,6 +291,9 @@ class Emulator:
                 if fault.delay:
                     await asyncio.sleep(fault.delay)
                 raise fault.error()
+            violation = self.limits.admit(method.name, checked)
+            if violation is not None:
+                raise too_many_requests(violation.retry_after)
             result = await self.api.dispatch(method.name, method.returns, checked)
         except InvalidRequest as error:
             self._record(method.name, params, error)

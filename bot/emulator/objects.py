@@ -7,6 +7,7 @@ the HTML as the bot sent it, so both can be asserted on.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -169,6 +170,7 @@ class CallRecord:
     error_code: int | None = None
     description: str | None = None
     result: Any = None
+    at: float = field(default_factory=time.monotonic)  # when the emulator answered (time.monotonic)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,12 +23,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.delivery import ApiError, Deliverer, ErrorKind
+from bot.delivery import ApiError, Deliverer, ErrorKind, method_name
 from handlers.core import Deliver
 from handlers.events import Chat, Event, EventKind, User
 from handlers.replies import (
     AnswerCallback,
     Button,
+    Delivered,
     EditMessage,
     Keyboard,
     Reply,
@@ -91,6 +92,10 @@ class Runtime(Protocol):
 
     async def drain(self, grace: float) -> None:
         """Wait (at most ``grace`` seconds) for updates being handled to finish; cancel the rest."""
+
+    async def send_once(self, reply: Reply) -> Delivered:
+        """One Bot API call outside any update, no retry, no wait: the broadcaster's own policy
+        decides what to do with the outcome (see ``RuntimeBase.send_once``)."""
 
     async def close(self) -> None:
         """Close the HTTP session; safe to call twice."""
@@ -509,6 +514,37 @@ class RuntimeBase(ABC):
                 sent = await bot.send_photo(reply.chat_id, self._upload(reply), caption=reply.caption or None)
         message_id = getattr(sent, "message_id", None)  # editing an inline message answers True
         return message_id if isinstance(message_id, int) else None
+
+    async def send_once(self, reply: Reply) -> Delivered:
+        """One Bot API call, never retried and never waiting, its outcome classified.
+
+        For senders with their own policy (the broadcaster): ``Delivered(ok=False, error=...)``
+        with ``"flood"`` (``extra["retry_after"]``: seconds), ``"blocked"`` (403), ``"bad_request"``
+        ("message is not modified" on an edit counts as success), ``"unsent"`` (the request
+        certainly did not reach Telegram), ``"network"`` (it may have: a timeout, a dropped
+        connection, a 5xx), ``"other"``, or ``"internal"`` (not a Telegram error: a bug).
+        ``extra["description"]`` is Telegram's description, never the text sent. Logs nothing
+        but the exception type of an internal error.
+        """
+        try:
+            message_id = await self._send(reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = self._classify(exc)
+            if error is None:
+                log.error("%s failed: %s", method_name(reply), type(exc).__name__)
+                return Delivered(ok=False, error="internal")
+            extra: dict[str, object] = {"description": error.description}
+            if error.kind == "flood":
+                return Delivered(ok=False, error="flood", extra={**extra, "retry_after": error.retry_after})
+            if error.kind == "forbidden":
+                return Delivered(ok=False, error="blocked", extra=extra)
+            unchanged = error.kind == "bad_request" and "message is not modified" in error.description
+            if unchanged and isinstance(reply, EditMessage):
+                return Delivered(message_id=reply.message_id)
+            return Delivered(ok=False, error=error.kind, extra=extra)
+        return Delivered(message_id=message_id)
 
     def _classify(self, exc: Exception) -> ApiError | None:
         """The framework's exception as an ``ApiError`` (None: not a Telegram API error)."""

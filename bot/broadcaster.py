@@ -1,0 +1,600 @@
+"""The background sender of broadcasts, run by every bot process; only one sends.
+
+Every process tries the ``broadcast-sender`` lease about once a second
+(``storage.outbox``); the holder sends the oldest broadcast still ``sending``,
+claiming a few deliveries at a time just before sending them and recording each
+outcome as soon as Telegram answers, so a crash or a restart resumes where it
+stopped. Telegram's limits are kept, whatever else the bot is doing:
+
+- at most ``rate`` messages per second (``BROADCAST_RATE``), counted so that a
+  Telegram measuring when requests *arrive* never sees more than ``rate`` in any
+  rolling second: a request occupies its slot from its start until one second after
+  its answer (``SendWindow``), which also absorbs network jitter, with a few
+  requests in flight at once;
+- never two messages to the same chat within a second (a small map of recent chats);
+- 429: ALL sending pauses for ``retry_after``, and that delivery is retried after it
+  without counting as a failed attempt;
+- 403 (blocked): the signer is marked unreachable and never retried;
+- a network error after the request may have reached Telegram (a timeout, a dropped
+  connection, a 5xx): ``uncertain``, never repeated (nobody gets a message twice);
+- any other error (400, no connection could be made, ...): retried after
+  ``retry_delays`` and reported as ``failed`` after ``max_attempts``.
+
+The organiser's progress message is edited at most every ``progress_every``
+seconds and once at the end. A failure of the database or of Telegram is logged
+once (by delivery and broadcast ids, never names or Telegram ids) and the loop
+goes on. ``stop`` stops claiming, lets in-flight sends finish and be recorded,
+puts claimed-but-unsent deliveries back to pending and releases the lease.
+
+``send_until_done`` runs one for ``python -m bot broadcast`` (its own runtime, no polling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from handlers.replies import Delivered, EditMessage, Keyboard, Reply, SendMessage
+from storage import outbox
+from storage.models import Broadcast, utcnow
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from handlers.turn import Services
+    from storage.broadcasts import BroadcastCounts
+
+log = logging.getLogger("bot.broadcaster")
+
+LEASE_TTL = 15.0  # seconds: a crashed holder's broadcast resumes elsewhere this long after its last renewal
+LEASE_POLL = 1.0  # seconds between tries of the lease while not holding it (and when idle)
+CONCURRENCY = 4  # requests in flight at once
+RECORDING_BACKLOG = 4  # times CONCURRENCY: deliveries answered but not yet recorded, at most
+MAX_ATTEMPTS = 3  # tries of one delivery for errors other than 429 and 403
+RETRY_DELAYS = (5.0, 30.0)  # seconds before the 2nd, 3rd... attempt
+PROGRESS_EVERY = 2.0  # seconds between edits of the organiser's progress message
+CHAT_INTERVAL = 1.0  # seconds between two messages to the same chat (Telegram's rule)
+MARGIN = 0.02  # seconds added to every interval, for clock granularity
+WATCH_EVERY = 0.5  # seconds between progress reports of ``send_until_done``
+
+
+class Sender(Protocol):
+    """What the broadcaster needs of a runtime (``bot.runtimes.base.RuntimeBase.send_once``)."""
+
+    async def send_once(self, reply: Reply) -> Delivered: ...
+
+
+class SendWindow:
+    """At most ``rate`` requests per second, as seen by whoever receives them.
+
+    A request holds a slot from its start until ``1 s + margin`` after its answer.
+    Telegram counts requests by their arrival, somewhere between start and answer;
+    with slots held that long, any rolling second of arrivals meets only requests
+    whose slots overlapped, and there are never more than ``rate`` of those. On a
+    local network this costs a few milliseconds per second; far from Telegram, the
+    round-trip time (the rate is a ceiling, never exceeded).
+    """
+
+    def __init__(self, rate: float, *, margin: float = MARGIN, clock: Callable[[], float] = time.monotonic) -> None:
+        self.slots = max(1, math.floor(rate))
+        # Below one per second: one slot, held 1/rate seconds.
+        self.hold = (self.slots / rate if rate < 1 else 1.0) + margin
+        self._clock = clock
+        self._running = 0
+        self._released: deque[float] = deque()  # when finished requests free their slot
+
+    def delay(self) -> float:
+        """Seconds until a request may start (0: now)."""
+        now = self._clock()
+        while self._released and self._released[0] <= now:
+            self._released.popleft()
+        if self._running + len(self._released) < self.slots:
+            return 0.0
+        if not self._released:
+            return 0.05  # every slot is a request in flight: wait for an answer
+        return self._released[0] - now
+
+    def begin(self) -> None:
+        self._running += 1
+
+    def end(self) -> None:
+        self._running -= 1
+        self._released.append(self._clock() + self.hold)
+
+
+class Broadcaster:
+    """Sends broadcasts in the background while this process holds the sender lease."""
+
+    def __init__(
+        self,
+        services: Services,
+        sender: Sender,
+        *,
+        rate: float,
+        holder: str | None = None,
+        concurrency: int = CONCURRENCY,
+        lease_ttl: float = LEASE_TTL,
+        lease_poll: float = LEASE_POLL,
+        max_attempts: int = MAX_ATTEMPTS,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        progress_every: float = PROGRESS_EVERY,
+        chat_interval: float = CHAT_INTERVAL,
+        margin: float = MARGIN,
+    ) -> None:
+        self.services = services
+        self.db = services.db
+        self.sender = sender
+        self.rate = rate
+        self.holder = (holder or default_holder())[:64]
+        self.concurrency = max(1, concurrency)
+        self.batch = max(self.concurrency, math.ceil(rate / 10))  # claimed at once: ~0.1 s of sending
+        self.lease_ttl = lease_ttl
+        self.lease_poll = lease_poll
+        self.max_attempts = max(1, max_attempts)
+        self.retry_delays = retry_delays or (1.0,)
+        self.progress_every = progress_every
+        self.chat_interval = chat_interval + margin
+        self.window = SendWindow(rate, margin=margin)
+        self.holding = False
+        self._stopping = asyncio.Event()
+        self._lease_lost = False
+        self._paused_until = 0.0  # loop time until which every send waits (429)
+        self._recent: dict[int, float] = {}  # chat id -> loop time of its last message's answer
+        self._in_flight: set[asyncio.Task[None]] = set()  # deliveries being sent or recorded
+        self._requests = 0  # of which requests not yet answered by Telegram
+        self._freed = asyncio.Event()
+        self._messages: dict[tuple[int, str], tuple[str, Keyboard]] = {}
+        self._unrecorded: list[Callable[[], Awaitable[None]]] = []
+        self._troubles: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="broadcaster")
+
+    def request_stop(self) -> None:
+        """Stop claiming; ``stop`` waits for the rest."""
+        self._stopping.set()
+
+    async def stop(self, within: float = 10.0) -> None:
+        """Stop claiming, let in-flight sends finish and be recorded (at most ``within``
+        seconds), put unsent claims back and release the lease. Idempotent."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), max(within, 0.0))
+            except TimeoutError:
+                log.warning("broadcast sender still busy at the shutdown deadline; cancelling it")
+                task.cancel()
+                for sending in list(self._in_flight):
+                    sending.cancel()
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(task, 1.0)
+            except Exception:
+                log.exception("broadcast sender stopped with an error")
+        if self.holding:
+            self.holding = False
+            try:
+                await asyncio.wait_for(outbox.release_lease(self.db, self.holder), 2.0)
+            except Exception as error:
+                log.warning("releasing the sender lease failed (%s)", type(error).__name__)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            broadcast = await self._ready()
+            if broadcast is None:
+                await self._pause(self.lease_poll)
+                continue
+            keeper = asyncio.create_task(self._keep_lease())
+            try:
+                await self._send_broadcast(broadcast)
+            except Exception:
+                # A bug: logged with its traceback (ids only), and the loop goes on after a pause.
+                log.exception("broadcast %s: sending failed", broadcast.id)
+                await self._pause(self.lease_poll)
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(BaseException):
+                    await keeper
+
+    async def _ready(self) -> Broadcast | None:
+        """The broadcast to send, if this process holds (or just took) the lease."""
+        try:
+            await self._flush_unrecorded()
+            taken = await outbox.acquire_lease(self.db, self.holder, self.lease_ttl)
+            if taken is None:
+                if self.holding:
+                    log.info("the broadcast sender lease went to another process")
+                self.holding = False
+                return None
+            if not self.holding:
+                log.info("this process now sends broadcasts")
+                if taken:
+                    log.warning("%d deliveries left unfinished by a stopped sender are marked uncertain", taken)
+            self.holding = True
+            self._lease_lost = False
+            broadcast = await outbox.next_broadcast(self.db)
+        except Exception as error:
+            self._trouble("database", "broadcast sender: the database failed (%s); retrying", error)
+            return None
+        self._recovered("database")
+        return broadcast
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease while sending, also through long flood pauses."""
+        while True:
+            await asyncio.sleep(self.lease_ttl / 4)
+            try:
+                if await outbox.acquire_lease(self.db, self.holder, self.lease_ttl) is None:
+                    self._lease_lost = True
+                    return
+            except Exception as error:
+                self._trouble("lease", "renewing the sender lease failed (%s)", error)
+
+    async def _send_broadcast(self, broadcast: Broadcast) -> None:
+        queue: deque[outbox.Recipient] = deque()
+        last_progress = -math.inf
+        ended: str | None = None  # "done" or "cancelled" when the broadcast ended here
+        try:
+            while not self._stopping.is_set() and not self._lease_lost:
+                if self._loop().time() - last_progress >= self.progress_every:
+                    last_progress = self._loop().time()
+                    await self._progress(broadcast)
+                if not queue:
+                    claim = await self._claim(broadcast.id)
+                    if claim is None:
+                        await self._pause(self.lease_poll)
+                        continue
+                    if not claim.held:
+                        self._lease_lost = True
+                        break
+                    if claim.status != "sending":
+                        ended = claim.status or "gone"
+                        break
+                    queue.extend(claim.recipients)
+                    if not queue:
+                        if claim.skipped:
+                            continue
+                        if self._in_flight:
+                            await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+                            continue
+                        if await self._finish(broadcast.id):
+                            ended = "done"
+                            break
+                        await self._pause(await self._until_due(broadcast.id))
+                        continue
+                recipient = queue[0]
+                if not await self._wait_turn(recipient.chat_id):
+                    continue  # stopping, or the lease was lost: re-checked above
+                queue.popleft()
+                self._launch(broadcast, recipient)
+        finally:
+            await self._settle(broadcast, queue, ended)
+
+    async def _settle(self, broadcast: Broadcast, queue: deque[outbox.Recipient], ended: str | None) -> None:
+        """Leave a broadcast: unsent claims go back (or are cancelled), in-flight sends finish."""
+        unsent = [recipient.delivery_id for recipient in queue]
+        queue.clear()
+        try:
+            if ended == "cancelled":
+                await outbox.cancel_claimed(self.db, broadcast.id, unsent)
+                log.info("broadcast %s: cancelled, sending stopped", broadcast.id)
+            else:
+                await outbox.unclaim(self.db, unsent)
+        except Exception as error:
+            self._trouble("database", "broadcast %s: returning unsent claims failed (%s)", error, broadcast.id)
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        await self._flush_unrecorded()
+        if ended in ("done", "cancelled"):
+            await self._progress(broadcast, final=True)
+            if ended == "done":
+                log.info("broadcast %s: done", broadcast.id)
+
+    async def _claim(self, broadcast_id: int) -> outbox.Claim | None:
+        try:
+            await self._flush_unrecorded()
+            claim = await outbox.claim(self.db, broadcast_id, self.holder, self.batch, self.lease_ttl)
+        except Exception as error:
+            self._trouble("database", "broadcast %s: claiming deliveries failed (%s); retrying", error, broadcast_id)
+            return None
+        self._recovered("database")
+        return claim
+
+    async def _finish(self, broadcast_id: int) -> bool:
+        try:
+            await self._flush_unrecorded()
+            if self._unrecorded:
+                return False
+            return await outbox.finish_if_done(self.db, broadcast_id)
+        except Exception as error:
+            self._trouble("database", "broadcast %s: finishing failed (%s)", error, broadcast_id)
+            return False
+
+    async def _until_due(self, broadcast_id: int) -> float:
+        """Seconds to wait for the next retry to become due (at most the lease poll)."""
+        try:
+            due = await outbox.next_due(self.db, broadcast_id)
+        except Exception:
+            return self.lease_poll
+        if due is None:
+            return self.lease_poll
+        return min(max((due - utcnow()).total_seconds(), 0.01), self.lease_poll)
+
+    # -- pacing -------------------------------------------------------------------------------
+
+    async def _wait_turn(self, chat_id: int) -> bool:
+        """Wait until a message to ``chat_id`` may start; False if stopping meanwhile."""
+        while True:
+            if self._stopping.is_set() or self._lease_lost:
+                return False
+            now = self._loop().time()
+            waits = [self._paused_until - now, self.window.delay()]
+            last = self._recent.get(chat_id)
+            if last is not None:
+                # A message to this chat still in flight (another broadcast): check again soon.
+                waits.append(0.05 if math.isinf(last) else last + self.chat_interval - now)
+            wait = max(waits)
+            if wait > 0:
+                await self._pause(wait)
+                continue
+            # A few requests at once; outcomes being recorded are bounded too (a slow database).
+            if self._requests < self.concurrency and len(self._in_flight) < RECORDING_BACKLOG * self.concurrency:
+                return True
+            self._freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._freed.wait(), 0.05)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake up at once when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), max(seconds, 0.0))
+
+    def _forget_old_chats(self, now: float) -> None:
+        if len(self._recent) > 4 * self.batch + 64:
+            self._recent = {chat: at for chat, at in self._recent.items() if at + self.chat_interval > now}
+
+    # -- one delivery -------------------------------------------------------------------------
+
+    def _launch(self, broadcast: Broadcast, recipient: outbox.Recipient) -> None:
+        self.window.begin()
+        self._requests += 1
+        self._recent[recipient.chat_id] = math.inf  # in flight: no second message meanwhile
+        task = asyncio.create_task(self._deliver(broadcast, recipient))
+        self._in_flight.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._freed.set()
+
+    async def _deliver(self, broadcast: Broadcast, recipient: outbox.Recipient) -> None:
+        try:
+            try:
+                text, keyboard = self._message(broadcast, recipient.language)
+            except Exception:
+                log.exception("broadcast %s: composing the message failed", broadcast.id)
+                outcome = Delivered(ok=False, error="internal")
+            else:
+                outcome = await self.sender.send_once(SendMessage(recipient.chat_id, text, keyboard))
+        finally:
+            self.window.end()
+            self._requests -= 1
+            self._freed.set()
+            now = self._loop().time()
+            self._recent[recipient.chat_id] = now
+            self._forget_old_chats(now)
+        await self._record(broadcast.id, recipient, outcome)
+
+    def _message(self, broadcast: Broadcast, language: str) -> tuple[str, Keyboard]:
+        key = (broadcast.id, language)
+        if key not in self._messages:
+            from handlers.news import news_message
+
+            if len(self._messages) > 256:
+                self._messages.clear()
+            self._messages[key] = news_message(self.services, broadcast, language)
+        return self._messages[key]
+
+    async def _record(self, broadcast_id: int, recipient: outbox.Recipient, outcome: Delivered) -> None:
+        db, delivery = self.db, recipient.delivery_id
+        record: Callable[[], Awaitable[None]]
+        if outcome.ok:
+            self._recovered("telegram")
+            record = lambda: outbox.record_sent(db, delivery)  # noqa: E731
+        elif outcome.error == "flood":
+            retry_after = _number(outcome.extra.get("retry_after"), 1.0)
+            self._paused_until = max(self._paused_until, self._loop().time() + retry_after)
+            log.info("broadcast %s: Telegram asked to slow down; pausing %.0fs", broadcast_id, retry_after)
+            record = lambda: outbox.record_retry(db, delivery, retry_after, "flood", count_attempt=False)  # noqa: E731
+        elif outcome.error == "blocked":
+            record = lambda: outbox.record_blocked(db, delivery, recipient.signature_id)  # noqa: E731
+        elif outcome.error == "network":
+            log.warning(
+                "broadcast %s: delivery %s may or may not have arrived (%s); not repeated",
+                broadcast_id,
+                delivery,
+                outcome.extra.get("description") or "network error",
+            )
+            record = lambda: outbox.record_uncertain(db, delivery, "network")  # noqa: E731
+        else:
+            error = outcome.error or "other"
+            self._trouble(
+                f"telegram:{error}",
+                "broadcast %s: delivery %s failed; such failures are retried up to %d times (%s)",
+                str(outcome.extra.get("description") or error),
+                broadcast_id,
+                delivery,
+                self.max_attempts,
+            )
+            if recipient.attempts >= self.max_attempts:
+                record = lambda: outbox.record_failed(db, delivery, error)  # noqa: E731
+            else:
+                delay = self.retry_delays[min(recipient.attempts, len(self.retry_delays)) - 1]
+                record = lambda: outbox.record_retry(db, delivery, delay, error)  # noqa: E731
+        try:
+            await record()
+        except Exception as failure:
+            self._trouble("record", "recording delivery %s failed (%s); will retry", failure, delivery)
+            self._unrecorded.append(record)
+        else:
+            self._recovered("record")
+
+    async def _flush_unrecorded(self) -> None:
+        """Outcomes whose recording failed: they are the truth, so they are retried first."""
+        while self._unrecorded:
+            try:
+                await self._unrecorded[0]()
+            except Exception as error:
+                self._trouble("record", "recording outcomes still fails (%s)", error)
+                return
+            self._unrecorded.pop(0)
+
+    # -- progress -----------------------------------------------------------------------------
+
+    async def _progress(self, broadcast: Broadcast, *, final: bool = False) -> None:
+        """Edit the organiser's progress message (if the broadcast has one)."""
+        if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
+            return
+        try:
+            from handlers.broadcast import progress_text
+            from storage.broadcasts import broadcast_counts
+
+            current = await outbox.get_broadcast(self.db, broadcast.id) if final else broadcast
+            counts = await broadcast_counts(self.db, broadcast.id)
+            text = progress_text(self.services, current or broadcast, counts)
+        except Exception as error:
+            self._trouble("progress", "broadcast %s: reading the progress failed (%s)", error, broadcast.id)
+            return
+        while True:
+            wait = self.window.delay()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        self.window.begin()
+        try:
+            edited = await self.sender.send_once(
+                EditMessage(broadcast.progress_chat_id, broadcast.progress_message_id, text)
+            )
+        finally:
+            self.window.end()
+        if edited.error == "flood":  # the limit is the bot's, edits included: everything waits
+            retry_after = _number(edited.extra.get("retry_after"), 1.0)
+            self._paused_until = max(self._paused_until, self._loop().time() + retry_after)
+        elif not edited.ok:
+            self._trouble(
+                "progress", "broadcast %s: editing the progress message failed (%s)", edited.error, broadcast.id
+            )
+
+    # -- logging each trouble once ----------------------------------------------------------------
+
+    def _trouble(self, key: str, message: str, error: object, *args: object) -> None:
+        if key in self._troubles:
+            return
+        self._troubles.add(key)
+        reason = type(error).__name__ if isinstance(error, BaseException) else str(error)
+        log.warning(message, *args, reason) if args else log.warning(message, reason)
+
+    def _recovered(self, key: str) -> None:
+        if key in self._troubles:
+            self._troubles.discard(key)
+            log.info("broadcast sender: %s works again", key)
+
+
+def _number(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) else default
+
+
+def default_holder() -> str:
+    """This process, as named in the lease: host, pid and a random part (restarts differ)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+# --- the command line's sender -----------------------------------------------------------------
+
+Progress = Callable[["BroadcastCounts"], Awaitable[None] | None]
+
+
+async def send_until_done(settings: Settings, broadcast_id: int, on_progress: Progress) -> BroadcastCounts:
+    """Send one broadcast from the command line and report its progress until it is finished.
+
+    Opens its own connection to Telegram (no polling: a running bot keeps its updates) and
+    runs a ``Broadcaster``; if a running bot holds the sender lease, that bot sends and this
+    only watches the database. Returns the final counts (``done`` or ``cancelled``).
+    """
+    from bot.app import make_database
+    from bot.runtimes import make_runtime
+    from storage.broadcasts import broadcast_counts
+
+    db = make_database(settings)
+    runtime = make_runtime(
+        settings.bot_runtime,
+        token=settings.token,
+        api_url=settings.telegram_api_url,
+        max_concurrent_updates=settings.max_concurrent_updates,
+    )
+    broadcaster: Broadcaster | None = None
+    try:
+        info = await runtime.start()
+        services = await build_services(settings, db, info.username)
+        broadcaster = Broadcaster(services, runtime, rate=settings.broadcast_rate)
+        broadcaster.start()
+        while True:
+            counts = await broadcast_counts(db, broadcast_id)
+            reported = on_progress(counts)
+            if inspect.isawaitable(reported):
+                await reported
+            current = await outbox.get_broadcast(db, broadcast_id)
+            if current is None or current.status != "sending":
+                counts = await broadcast_counts(db, broadcast_id)
+                return counts
+            await asyncio.sleep(WATCH_EVERY)
+    finally:
+        if broadcaster is not None:
+            await broadcaster.stop(within=10.0)
+        with contextlib.suppress(Exception):
+            await runtime.close()
+        await db.dispose()
+
+
+async def build_services(settings: Settings, db: Any, bot_username: str) -> Services:
+    """The ``Services`` a sender needs, built as ``handlers.core.build_core`` builds them
+    (without the core: no conversation runs here)."""
+    from handlers.campaign import load_campaign
+    from handlers.i18n import LOCALES_DIR, I18n
+    from handlers.turn import Services
+    from storage import receipts
+    from storage.state_memory import MemoryStateStore
+
+    campaign = load_campaign(settings.campaign)
+    secret = settings.receipt_secret
+    key = await receipts.load_key(db, secret.get_secret_value() if secret else None)
+    chosen = campaign.milestones if settings.milestones is None else settings.milestones
+    return Services(
+        db=db,
+        campaign=campaign,
+        i18n=I18n(LOCALES_DIR, default_locale=settings.default_locale),
+        bot_username=bot_username,
+        store=MemoryStateStore(),
+        receipt_key=key,
+        admin_ids=settings.admin_ids,
+        campaign_end=settings.campaign_end,
+        retention_days=settings.retention_days,
+        milestones=tuple(sorted(set(chosen))),
+        flood_limit=settings.flood_limit,
+    )

@@ -1,0 +1,318 @@
+"""The broadcast sender in-process: the lease, claiming, outcomes, pacing, cancel and stop.
+
+The bot's real runtime (aiogram) talks to the emulator over HTTP; the database is
+SQLite and PostgreSQL (``database`` fixture). The end-to-end run with a real bot
+process, 2,000 recipients and a restart is ``tests/test_broadcast_sending.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bench.broadcast import TOKEN, Signer, add_people, seed_signers, texts
+from bot.broadcaster import Broadcaster, SendWindow, build_services, send_until_done
+from bot.emulator import Emulator
+from bot.runtimes import make_runtime
+from bot.settings import load_settings
+from handlers.turn import Services
+from storage import outbox
+from storage.broadcasts import BroadcastCounts, broadcast_counts, cancel_broadcast, create_broadcast
+from storage.db import Database
+from storage.models import Delivery, Signature, utcnow
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    emu = Emulator(TOKEN, rate_limit=50, chat_rate_limit=1)
+    await emu.start(host="127.0.0.1", port=0)
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+
+
+@pytest.fixture
+async def runtime(emulator: Emulator) -> AsyncIterator[Any]:
+    assert emulator.base_url is not None
+    rt = make_runtime("aiogram", token=TOKEN, api_url=emulator.base_url, max_concurrent_updates=8)
+    await rt.start()
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+@pytest.fixture
+async def services(database: Database, emulator: Emulator) -> Services:
+    settings = load_settings(
+        bot_token=TOKEN,
+        telegram_api_url=emulator.base_url,
+        database_url=database.url.render_as_string(hide_password=False),
+        _env_file=None,
+    )
+    return await build_services(settings, database, "undersign_bot")
+
+
+async def _people(database: Database, emulator: Emulator, count: int) -> list[Signer]:
+    signers = await seed_signers(database, count, blocked_every=None)
+    add_people(emulator, signers)
+    return signers
+
+
+def _sender(services: Services, runtime: Any, **options: Any) -> Broadcaster:
+    options.setdefault("rate", 50)
+    options.setdefault("retry_delays", (0.05,))
+    options.setdefault("lease_poll", 0.05)
+    return Broadcaster(services, runtime, **options)
+
+
+async def _until(condition: Any, within: float = 15.0) -> None:
+    async with asyncio.timeout(within):
+        while True:
+            if await condition():
+                return
+            await asyncio.sleep(0.05)
+
+
+async def _statuses(db: Database, broadcast_id: int) -> dict[int, str]:
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Delivery.signature_id, Delivery.status).where(Delivery.broadcast_id == broadcast_id)
+        )
+        return {int(sid): str(status) for sid, status in rows}
+
+
+# --- the lease and claiming (storage.outbox) ------------------------------------------------
+
+
+async def test_one_sender_at_a_time_and_a_takeover_marks_the_dead_holders_claims_uncertain(
+    database: Database, emulator: Emulator
+) -> None:
+    await _people(database, emulator, 5)
+    broadcast = await create_broadcast(database, campaign="xinjiang", texts={"": "hi"})
+    assert await outbox.acquire_lease(database, "a", 10) == 0
+    assert await outbox.acquire_lease(database, "b", 10) is None
+    assert await outbox.acquire_lease(database, "a", 10) == 0  # renewed
+    claim = await outbox.claim(database, broadcast.id, "a", 2, 10)
+    assert claim.held and [r.attempts for r in claim.recipients] == [1, 1]
+    assert (await outbox.claim(database, broadcast.id, "b", 2, 10)).held is False  # not b's lease
+    # "a" dies; its lease runs out; "b" takes over and never re-sends what "a" had in hand.
+    later = utcnow() + timedelta(seconds=11)
+    assert await outbox.acquire_lease(database, "b", 10, now=later) == 2
+    assert (await outbox.claim(database, broadcast.id, "a", 2, 10, now=later)).held is False
+    counts = await broadcast_counts(database, broadcast.id)
+    assert (counts.uncertain, counts.pending) == (2, 3)
+    # An answer that comes in after all is the truth.
+    await outbox.record_sent(database, claim.recipients[0].delivery_id)
+    assert (await broadcast_counts(database, broadcast.id)).uncertain == 1
+    await outbox.release_lease(database, "b")
+    assert await outbox.lease_holder(database) is None
+    assert await outbox.acquire_lease(database, "a", 10) == 0  # free again: nothing left sending
+
+
+async def test_opted_out_and_unreachable_signers_are_skipped_and_a_cancelled_broadcast_is_not_claimed(
+    database: Database, emulator: Emulator
+) -> None:
+    signers = await _people(database, emulator, 4)
+    broadcast = await create_broadcast(database, campaign="xinjiang", texts={"": "hi"})
+    async with database.transaction() as session:
+        await session.execute(update(Signature).where(Signature.id == signers[0].signature_id).values(opt_in=False))
+        await session.execute(
+            update(Signature).where(Signature.id == signers[1].signature_id).values(unreachable_at=utcnow())
+        )
+    assert await outbox.acquire_lease(database, "a", 10) == 0
+    claim = await outbox.claim(database, broadcast.id, "a", 10, 10)
+    assert claim.skipped == 2 and [r.signature_id for r in claim.recipients] == [s.signature_id for s in signers[2:]]
+    await outbox.unclaim(database, [r.delivery_id for r in claim.recipients])
+    assert await cancel_broadcast(database, "xinjiang") is not None
+    claim = await outbox.claim(database, broadcast.id, "a", 10, 10)
+    assert (claim.status, claim.recipients) == ("cancelled", [])
+    counts = await broadcast_counts(database, broadcast.id)
+    assert (counts.skipped, counts.cancelled, counts.pending) == (2, 2, 0)
+
+
+def test_the_send_window_holds_each_slot_a_second_after_the_answer() -> None:
+    now = [0.0]
+    window = SendWindow(2, margin=0.0, clock=lambda: now[0])
+    window.begin()
+    window.begin()
+    assert window.delay() > 0  # both slots in flight
+    now[0] = 0.3
+    window.end()  # answered at 0.3: its slot is free again at 1.3
+    assert window.delay() == pytest.approx(1.0)
+    now[0] = 1.3
+    assert window.delay() == 0.0
+
+
+# --- the sender ------------------------------------------------------------------------------
+
+
+async def test_the_sender_honours_429_marks_blocked_retries_errors_and_shows_progress(
+    database: Database, emulator: Emulator, runtime: Any, services: Services
+) -> None:
+    signers = await _people(database, emulator, 30)
+    organiser = emulator.user(42, language_code="en")
+    await organiser.send("/start")  # the organiser's chat, where the progress message lives
+    progress = await runtime.send_once(_plain(42, "progress"))
+    broadcast = await create_broadcast(
+        database, campaign="xinjiang", texts=texts(), created_by=42, progress_locale="en"
+    )
+    from storage.broadcasts import set_progress_message
+
+    await set_progress_message(database, broadcast.id, 42, progress.message_id)
+    blocked, flaky, broken, lost = signers[3], signers[5], signers[7], signers[9]
+    emulator.user(blocked.user_id).block()
+    emulator.fail_next("sendMessage", status=429, retry_after=1, times=2)
+    emulator.fail_next("sendMessage", status=400, description="injected", chat_id=flaky.user_id, times=1)
+    emulator.fail_next("sendMessage", status=400, description="injected", chat_id=broken.user_id, times=5)
+    emulator.fail_next("sendMessage", status=502, chat_id=lost.user_id, times=1)
+    sender = _sender(services, runtime, rate=50, max_attempts=3)
+    sender.start()
+    try:
+        await _until(lambda: _is(database, broadcast.id, "done"))
+    finally:
+        await sender.stop(5)
+    statuses = await _statuses(database, broadcast.id)
+    assert statuses[blocked.signature_id] == "blocked"
+    assert statuses[flaky.signature_id] == "sent"  # retried after a 400
+    assert statuses[broken.signature_id] == "failed"  # 3 attempts, then reported
+    assert statuses[lost.signature_id] == "uncertain"  # a 5xx may have been delivered: not repeated
+    counts = await broadcast_counts(database, broadcast.id)
+    assert counts == BroadcastCounts(total=30, sent=27, blocked=1, failed=1, uncertain=1)
+    for signer in signers:
+        received = emulator.user(signer.user_id).messages
+        expected = 0 if signer in (blocked, broken) else 1  # the 502 was not delivered, nor repeated
+        assert len(received) == (0 if signer == lost else expected), signer
+    async with database.session() as session:
+        unreachable = (await session.scalars(select(Signature.id).where(Signature.unreachable_at.is_not(None)))).all()
+    assert unreachable == [blocked.signature_id]
+    assert emulator.rate_violations == []
+    assert len([c for c in emulator.calls if c.error_code == 429]) == 2
+    # The organiser's message was edited as it went, and shows the end.
+    assert "Done" in organiser.messages[-1].text and "27" in organiser.messages[-1].text
+    assert await outbox.lease_holder(database) is None  # released on stop
+
+
+async def test_cancelling_stops_sending_at_once(
+    database: Database, emulator: Emulator, runtime: Any, services: Services
+) -> None:
+    await _people(database, emulator, 120)
+    broadcast = await create_broadcast(database, campaign="xinjiang", texts={"": "hi"})
+    sender = _sender(services, runtime, rate=20)
+    sender.start()
+    try:
+        await _until(lambda: _sent_at_least(database, broadcast.id, 5))
+        await cancel_broadcast(database, "xinjiang")
+        at_cancel = _delivered(emulator)
+        await _until(lambda: _no_open(database, broadcast.id))
+        await asyncio.sleep(0.5)
+    finally:
+        await sender.stop(5)
+    counts = await broadcast_counts(database, broadcast.id)
+    assert counts.pending == 0 and counts.sent + counts.cancelled == 120 and counts.cancelled >= 90
+    assert _delivered(emulator) - at_cancel <= sender.batch + sender.concurrency
+    assert _delivered(emulator) == counts.sent
+
+
+async def test_a_graceful_stop_puts_unsent_claims_back_and_releases_the_lease(
+    database: Database, emulator: Emulator, runtime: Any, services: Services
+) -> None:
+    await _people(database, emulator, 60)
+    broadcast = await create_broadcast(database, campaign="xinjiang", texts={"": "hi"})
+    sender = _sender(services, runtime, rate=20)
+    sender.start()
+    await _until(lambda: _sent_at_least(database, broadcast.id, 3))
+    await sender.stop(5)
+    statuses = await _statuses(database, broadcast.id)
+    assert "sending" not in statuses.values() and "uncertain" not in statuses.values()
+    assert list(statuses.values()).count("sent") == _delivered(emulator)
+    async with database.session() as session:
+        attempts = (await session.scalars(select(Delivery.attempts).where(Delivery.status == "pending"))).all()
+    assert set(attempts) == {0}  # put back as never tried
+    assert await outbox.lease_holder(database) is None
+
+
+async def test_send_until_done_sends_and_reports_progress(database: Database, emulator: Emulator) -> None:
+    signers = await _people(database, emulator, 12)
+    broadcast = await create_broadcast(database, campaign="xinjiang", texts=texts())
+    settings = load_settings(
+        bot_token=TOKEN,
+        telegram_api_url=emulator.base_url,
+        database_url=database.url.render_as_string(hide_password=False),
+        broadcast_rate=50,
+        _env_file=None,
+    )
+    reports: list[BroadcastCounts] = []
+
+    async def on_progress(counts: BroadcastCounts) -> None:
+        reports.append(counts)
+
+    counts = await send_until_done(settings, broadcast.id, on_progress)
+    assert counts == BroadcastCounts(total=12, sent=12)
+    assert reports and reports[0].total == 12
+    assert all(len(emulator.user(s.user_id).messages) == 1 for s in signers)
+
+
+async def test_send_until_done_only_watches_while_a_running_bot_holds_the_lease(
+    database: Database, emulator: Emulator
+) -> None:
+    await _people(database, emulator, 3)
+    broadcast = await create_broadcast(database, campaign="xinjiang", texts={"": "hi"})
+    assert await outbox.acquire_lease(database, "running-bot", 60) == 0
+    settings = load_settings(
+        bot_token=TOKEN,
+        telegram_api_url=emulator.base_url,
+        database_url=database.url.render_as_string(hide_password=False),
+        _env_file=None,
+    )
+    seen: list[int] = []
+
+    def on_progress(counts: BroadcastCounts) -> None:
+        seen.append(counts.sent)
+
+    async def the_running_bot_finishes() -> None:
+        await asyncio.sleep(1.5)
+        async with database.transaction() as session:
+            await session.execute(update(Delivery).values(status="sent", sent_at=utcnow()))
+        await outbox.finish_if_done(database, broadcast.id)
+
+    finishing = asyncio.create_task(the_running_bot_finishes())
+    counts = await send_until_done(settings, broadcast.id, on_progress)
+    await finishing
+    assert counts.sent == 3 and seen[0] == 0
+    assert _delivered(emulator) == 0  # it did not send itself
+    assert await outbox.lease_holder(database) == "running-bot"
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _plain(chat_id: int, text: str) -> Any:
+    from handlers.replies import SendMessage
+
+    return SendMessage(chat_id, text)
+
+
+def _delivered(emulator: Emulator) -> int:
+    return sum(
+        1 for call in emulator.calls if call.ok and call.method == "sendMessage" and call.params["chat_id"] != 42
+    )
+
+
+async def _is(db: Database, broadcast_id: int, status: str) -> bool:
+    found = await outbox.get_broadcast(db, broadcast_id)
+    return found is not None and found.status == status
+
+
+async def _sent_at_least(db: Database, broadcast_id: int, n: int) -> bool:
+    return (await broadcast_counts(db, broadcast_id)).sent >= n
+
+
+async def _no_open(db: Database, broadcast_id: int) -> bool:
+    return (await broadcast_counts(db, broadcast_id)).pending == 0
