@@ -32,6 +32,10 @@ class ConversationState:
     name: str | None = None
     country: str | None = None
     counted: tuple[str, ...] = ()  # funnel steps already counted for this person (each once)
+    # An organiser writing a /broadcast: kept apart from ``step``, so one who is also
+    # signing loses nothing. ``draft`` maps a locale to its text, "" = every other language.
+    composing: bool = False
+    draft: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -51,4 +55,9 @@ class ConversationState:
         except ValueError:
             values["step"] = Step.WELCOME
         values["counted"] = tuple(values.get("counted") or ())
+        values["composing"] = bool(values.get("composing"))
+        draft = values.get("draft")
+        values["draft"] = (
+            {str(k): str(v) for k, v in draft.items()} if isinstance(draft, dict) and values["composing"] else None
+        )
         return cls(**values)

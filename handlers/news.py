@@ -1,0 +1,68 @@
+"""The update an opted-in signer receives: an organiser's message or a milestone.
+
+Rendered per recipient language by the sender (``bot.broadcaster``) and by the
+organiser's preview. The organiser's text is plain text, HTML-escaped here; every
+update carries the one-tap "Stop updates" button (``STOP_UPDATES``, handled by
+``handlers.updates``).
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import quote
+
+from handlers.replies import Button, Keyboard
+from handlers.turn import Services, button
+from storage.models import Broadcast
+
+STOP_UPDATES = "stopnews"  # callback data of the "Stop updates" button
+SHARE_SOURCE = "news"  # the deep-link source of the share link in milestone messages
+
+
+def organiser_text(broadcast: Broadcast, language: str) -> str:
+    """The organiser's text for ``language``: its own, else the one for everyone ("")."""
+    texts = broadcast.texts or {}
+    return texts.get(language) or texts.get("", "")
+
+
+def news_message(services: Services, broadcast: Broadcast, language: str) -> tuple[str, Keyboard]:
+    """The HTML text and keyboard a recipient whose signature language is ``language`` gets."""
+    t = services.i18n.get(language)
+    campaign = services.campaign
+    title = t.catalog.gettext(campaign.title)  # escaped as a value by gettext
+    # Translators: shown in italics under every update sent to people who asked for news; keep “/updates”.
+    why = t.gettext("You get this because you asked for news when you signed. /updates turns news off.")
+    footer = f"<i>{why}</i>"
+    stop = button(
+        # Translators: button label, at most 40 characters (longer labels are cut on phones); under every update.
+        t.gettext("🔕 Stop updates"),
+        STOP_UPDATES,
+    )
+    if broadcast.kind == "milestone":
+        count = broadcast.milestone or 0
+        if count >= campaign.goal:
+            # Translators: {n} is the number of signatures (formatted), {title} the petition's title.
+            headline = t.ngettext(
+                "🎉 We reached our goal: {n} person has signed the letter “{title}”. Thank you!",
+                "🎉 We reached our goal: {n} people have signed the letter “{title}”. Thank you!",
+                count,
+                title=title,
+            )
+        else:
+            # Translators: {n} is the number of signatures (formatted), {title} the petition's title.
+            headline = t.ngettext(
+                "🎉 {n} person has now signed the letter “{title}”. Thank you for being one of them!",
+                "🎉 {n} people have now signed the letter “{title}”. Thank you for being one of them!",
+                count,
+                title=title,
+            )
+        share = t.gettext("Every name counts. Please share the letter with people who care:")
+        text = "\n\n".join([f"<b>{headline}</b>", share, footer])
+        link = f"https://t.me/{services.bot_username}?start={SHARE_SOURCE}"
+        invite = t.gettext("I signed this letter. Will you sign it too?")
+        url = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(invite, safe='')}"
+        return text, ((Button(text=t.gettext("📣 Share the letter"), url=url),), (stop,))
+    # Translators: the first line of an organiser's message to people who asked for news; {title} is the petition's title.
+    header = "<b>" + t.gettext("📢 News about the letter “{title}”", title=title) + "</b>"
+    body = html.escape(organiser_text(broadcast, language), quote=False)
+    return "\n\n".join([header, body, footer]), ((stop,),)

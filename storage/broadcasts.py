@@ -1,0 +1,273 @@
+"""Broadcasts from the organiser's side: create one, claim a milestone, follow and cancel it.
+
+A broadcast snapshots its recipients when it is created: one ``Delivery`` row per
+opted-in, reachable signer (of one language, if asked), inserted by a single
+``INSERT … SELECT`` in the same transaction as the broadcast, so the sender
+(``storage.outbox``, ``bot.broadcaster``) never sees a broadcast without its
+recipients, and people who sign later are not added to it. Sending itself is
+the sender's business; this module only reads its progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, func, literal, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import Database
+from storage.models import Broadcast, Delivery, Signature
+
+SENDING, DONE, CANCELLED = "sending", "done", "cancelled"
+
+
+@dataclass(frozen=True)
+class BroadcastCounts:
+    """Where a broadcast's recipients stand. ``pending`` includes deliveries being sent;
+    ``skipped`` includes recipients who withdrew meanwhile (their rows are gone)."""
+
+    total: int = 0
+    sent: int = 0
+    pending: int = 0
+    blocked: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    uncertain: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.total - self.pending
+
+
+def _counts(total: int, by_status: dict[str, int], *, gone: bool = True) -> BroadcastCounts:
+    """Counts from ``{status: n}``; with ``gone``, rows missing from ``total`` count as skipped."""
+    known = sum(by_status.values())
+    return BroadcastCounts(
+        total=total,
+        sent=by_status.get("sent", 0),
+        pending=by_status.get("pending", 0) + by_status.get("sending", 0),
+        blocked=by_status.get("blocked", 0),
+        failed=by_status.get("failed", 0),
+        skipped=by_status.get("skipped", 0) + (max(total - known, 0) if gone else 0),
+        cancelled=by_status.get("cancelled", 0),
+        uncertain=by_status.get("uncertain", 0),
+    )
+
+
+def _recipients(campaign: str, language: str | None) -> Any:
+    """The opted-in, reachable signers of ``campaign`` (of ``language``, if given)."""
+    query = select(Signature.id).where(
+        Signature.campaign == campaign,
+        Signature.opt_in == true(),
+        Signature.unreachable_at.is_(None),
+    )
+    if language is not None:
+        query = query.where(Signature.language == language)
+    return query
+
+
+async def _add_deliveries(session: AsyncSession, broadcast: Broadcast) -> int:
+    """``INSERT INTO broadcast_deliveries SELECT …`` the recipients; returns how many."""
+    recipients = _recipients(broadcast.campaign, broadcast.language).subquery()
+    rows = select(
+        literal(broadcast.id, Integer),
+        recipients.c.id,
+        literal("pending", String),
+        literal(0, Integer),
+    ).order_by(recipients.c.id)
+    statement = Delivery.__table__.insert().from_select(  # type: ignore[attr-defined]
+        ["broadcast_id", "signature_id", "status", "attempts"], rows
+    )
+    await session.execute(statement)
+    total = await session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.broadcast_id == broadcast.id)
+    )
+    return int(total or 0)
+
+
+async def create_broadcast(
+    db: Database,
+    *,
+    campaign: str,
+    texts: dict[str, str],
+    language: str | None = None,
+    created_by: int | None = None,
+    progress_locale: str | None = None,
+) -> Broadcast:
+    """A new organiser's message, its recipients snapshotted as pending deliveries."""
+    async with db.transaction() as session:
+        broadcast = Broadcast(
+            campaign=campaign,
+            kind="message",
+            texts=dict(texts),
+            language=language,
+            created_by=created_by,
+            status=SENDING,
+            progress_locale=progress_locale,
+        )
+        session.add(broadcast)
+        await session.flush()
+        broadcast.total = await _add_deliveries(session, broadcast)
+        if broadcast.total == 0:
+            broadcast.status, broadcast.finished_at = DONE, datetime.now(UTC)
+    return broadcast
+
+
+async def claim_milestone(db: Database, campaign: str, milestone: int, *, announce: bool = True) -> Broadcast | None:
+    """Create the broadcast announcing ``milestone``, or None if it exists already.
+
+    The unique constraint (campaign, milestone) decides, through ``INSERT … ON
+    CONFLICT DO NOTHING``: however many workers cross the milestone at once, one
+    of them creates it (with its deliveries, in the same transaction) and the
+    others get None. ``announce=False`` records a milestone that was passed
+    without announcing it (a later one was reached at the same time): it is done,
+    with no recipients, and never announced later.
+    """
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "campaign": campaign,
+        "kind": "milestone",
+        "milestone": milestone,
+        "texts": {},
+        "status": SENDING if announce else DONE,
+        "total": 0,
+        "created_at": now,
+        "finished_at": None if announce else now,
+    }
+    keys = ["campaign", "milestone"]
+    if db.is_postgres:
+        statement: Any = pg_insert(Broadcast).values(values).on_conflict_do_nothing(index_elements=keys)
+    elif db.is_sqlite:
+        statement = sqlite_insert(Broadcast).values(values).on_conflict_do_nothing(index_elements=keys)
+    else:  # pragma: no cover - only the two supported dialects reach here
+        raise NotImplementedError(f"claim_milestone does not support {db.dialect_name}")
+    async with db.transaction() as session:
+        created = await session.scalar(statement.returning(Broadcast.id))
+        if created is None:
+            return None
+        broadcast = await session.get_one(Broadcast, created)
+        if announce:
+            broadcast.total = await _add_deliveries(session, broadcast)
+            if broadcast.total == 0:
+                broadcast.status, broadcast.finished_at = DONE, now
+    return broadcast
+
+
+async def claimed_milestones(db: Database, campaign: str) -> set[int]:
+    """The milestones that already have their broadcast (announced or passed)."""
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(Broadcast.milestone).where(Broadcast.campaign == campaign, Broadcast.milestone.is_not(None))
+        )
+        return {int(m) for m in rows if m is not None}
+
+
+async def set_progress_message(db: Database, broadcast_id: int, chat_id: int, message_id: int) -> None:
+    """Remember the organiser's message the sender edits to show progress."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(Broadcast)
+            .where(Broadcast.id == broadcast_id)
+            .values(progress_chat_id=chat_id, progress_message_id=message_id)
+        )
+
+
+async def get_broadcast(db: Database, broadcast_id: int) -> Broadcast | None:
+    async with db.session() as session:
+        return await session.get(Broadcast, broadcast_id)
+
+
+async def broadcast_counts(db: Database, broadcast_id: int) -> BroadcastCounts:
+    async with db.session() as session:
+        total = await session.scalar(select(Broadcast.total).where(Broadcast.id == broadcast_id))
+        rows = await session.execute(
+            select(Delivery.status, func.count()).where(Delivery.broadcast_id == broadcast_id).group_by(Delivery.status)
+        )
+        by_status = {str(status): int(n) for status, n in rows}
+    return _counts(int(total or 0), by_status)
+
+
+async def counts_by_language(db: Database, broadcast_id: int) -> dict[str, BroadcastCounts]:
+    """The counts per recipient language (recipients who withdrew meanwhile are in no language)."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Signature.language, Delivery.status, func.count())
+            .join(Signature, Signature.id == Delivery.signature_id)
+            .where(Delivery.broadcast_id == broadcast_id)
+            .group_by(Signature.language, Delivery.status)
+        )
+        grouped: dict[str, dict[str, int]] = {}
+        for language, status, n in rows:
+            grouped.setdefault(str(language), {})[str(status)] = int(n)
+    return {
+        language: _counts(sum(by_status.values()), by_status, gone=False)
+        for language, by_status in sorted(grouped.items())
+    }
+
+
+async def recipients_by_language(db: Database, campaign: str, language: str | None = None) -> dict[str, int]:
+    """How many people a broadcast created now would reach, per signature language."""
+    query = (
+        select(Signature.language, func.count())
+        .where(Signature.campaign == campaign, Signature.opt_in == true(), Signature.unreachable_at.is_(None))
+        .group_by(Signature.language)
+        .order_by(Signature.language)
+    )
+    if language is not None:
+        query = query.where(Signature.language == language)
+    async with db.session() as session:
+        rows = await session.execute(query)
+        return {str(code): int(n) for code, n in rows}
+
+
+async def latest_broadcast(db: Database, campaign: str) -> Broadcast | None:
+    """The most recently created broadcast (a message or a milestone)."""
+    async with db.session() as session:
+        return await session.scalar(
+            select(Broadcast)
+            .where(Broadcast.campaign == campaign, Broadcast.total > 0)
+            .order_by(Broadcast.id.desc())
+            .limit(1)
+        )
+
+
+async def running_broadcast(db: Database, campaign: str) -> Broadcast | None:
+    """The broadcast being sent now: the oldest still sending (the sender goes oldest first)."""
+    async with db.session() as session:
+        return await session.scalar(
+            select(Broadcast)
+            .where(Broadcast.campaign == campaign, Broadcast.status == SENDING)
+            .order_by(Broadcast.id)
+            .limit(1)
+        )
+
+
+async def cancel_broadcast(db: Database, campaign: str) -> Broadcast | None:
+    """Cancel the newest broadcast still sending: it is marked cancelled and its pending
+    deliveries too, so the sender stops sending it. None if nothing is sending.
+
+    Deliveries being handed to Telegram at this moment finish as the sender records them.
+    """
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        broadcast = await session.scalar(
+            select(Broadcast)
+            .where(Broadcast.campaign == campaign, Broadcast.status == SENDING)
+            .order_by(Broadcast.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        if broadcast is None:
+            return None
+        broadcast.status, broadcast.finished_at = CANCELLED, now
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.broadcast_id == broadcast.id, Delivery.status == "pending")
+            .values(status=CANCELLED)
+        )
+    return broadcast
