@@ -19,9 +19,11 @@ from typing import Any
 import click
 
 from bot.app import BotApp, Mode, StartupError, migrate, run_demo
-from bot.export_command import export
+from bot.broadcast_command import broadcast
+from bot.export_command import export, fingerprint
 from bot.i18n_commands import i18n
 from bot.logs import mask_secrets, protect, setup_logging, url_passwords
+from bot.purge_command import purge
 from bot.runtimes import RuntimeName
 from bot.settings import Settings, SettingsError, load_settings
 from bot.stats_command import stats
@@ -143,3 +145,6 @@ def migrate_command() -> None:
 main.add_command(i18n)
 main.add_command(stats)
 main.add_command(export)
+main.add_command(fingerprint)
+main.add_command(purge)
+main.add_command(broadcast)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from storage.state_memory import MemoryStateStore
 # Realistic values: a long but ordinary name, so limits are checked against real use.
 SAMPLE_NAME = "Maria Fernanda dos Santos Oliveira"
 USER_ID = 424242
+_RECEIPT = re.compile(r"<code>([0-9A-Z]{4}-[0-9A-Z]{4})</code>")
 
 
 @dataclass(slots=True)
@@ -146,6 +148,21 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("/start")  # signed already
     await person.say("hello")
     await person.say("/mysignature")
+    receipt = _receipt_shown(person)
+    await person.say(f"/verify {receipt.lower()}")  # on the list
+    await person.say(f"/verify {receipt}", chat=group)
+    await person.say("/verify ZZZZ-ZZZZ")  # not on the list
+    await person.say("/verify hello")  # not a receipt
+    await person.say("/verify")
+    await person.say("/updates")
+    await person.press("updates:off")
+    await person.press("updates:on")
+    await person.press("stopnews")
+    await person.press("stopnews")  # already stopped
+    await person.say("/remove")
+    await person.say("/remove ZZZZ-ZZZZ")
+    await person.say(f"/remove {receipt}")
+    await person.press("rmno")
     await person.say("/privacy")
     await person.say("/help")
     await person.say("/language")
@@ -169,6 +186,15 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("/export pdf ids")  # not allowed: the usage message
 
 
+def _receipt_shown(person: _Supporter) -> str:
+    """The receipt code the supporter was shown last (``K7QF-2M9D``)."""
+    for exchange in reversed(person.exchanges):
+        for reply in exchange.replies:
+            if isinstance(reply, SendMessage | EditMessage) and (found := _RECEIPT.search(reply.text)):
+                return found[1]
+    return "ZZZZ-ZZZZ"
+
+
 async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Exchange]:
     """The whole conversation as a supporter whose Telegram is set to ``locale`` sees it."""
     with tempfile.TemporaryDirectory(prefix="undersign-preview-") as scratch:
@@ -185,6 +211,7 @@ async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Exchang
                 state_ttl=3600,
                 bot_username="undersign_bot",
                 locales_dir=locales_dir,
+                flood_limit=10_000,  # one person taking every step at once: no flood control here
             )
             person = _Supporter(core, language_code=locale.replace("_", "-").lower())
             await _walk(person, locale)

@@ -8,6 +8,13 @@
 Every input at every step has an answer here: commands (any time), buttons (only at
 the step that showed them; older ones are answered as stale), typed text (a name, a
 country, or a pointer to the buttons), media, edits, forwards and group chats.
+
+At any step: /verify CODE (anyone, also in groups) checks a receipt; a signer's /updates
+and its buttons [updates:on|off] turn news on or off, and the [stopnews] button under every
+update stops it. Organisers: /remove CODE ─► [rm:CODE] removes the signature / [rmno] keeps it.
+Organisers: /broadcast ─► their text (the draft, whatever the signing step) ─► preview ─►
+[bcsend] sends it / [bcredo] starts over / [bcdrop] or /cancel drops it; /broadcast status|cancel.
+
 The step functions live in one module per concern; this file is only the map.
 """
 
@@ -16,13 +23,17 @@ from __future__ import annotations
 from handlers import (
     ask_country,
     ask_name,
+    broadcast,
     consent,
     fallback,
     language,
+    moderation,
     my_signature,
     organiser,
     reading,
     review,
+    updates,
+    verify,
     welcome,
 )
 from handlers.events import EventKind
@@ -35,7 +46,10 @@ from storage.models import Signature
 async def step(turn: Turn) -> None:
     event = turn.event
     if not event.chat.is_private:
-        fallback.group_chat(turn)
+        if event.kind is EventKind.COMMAND and event.command == "verify" and not event.forwarded:
+            await verify.check(turn)  # the one command that answers in groups too
+        else:
+            fallback.group_chat(turn)
         return
     match event.kind:
         case EventKind.COMMAND | EventKind.TEXT if event.forwarded:
@@ -66,13 +80,23 @@ async def on_command(turn: Turn, command: str) -> None:
             await my_signature.ask_withdraw(turn)
         case "privacy":
             await my_signature.privacy(turn)
+        case "cancel" if turn.state.composing and organiser.is_admin(turn):
+            broadcast.discard(turn)  # stops the organiser's draft only; a signing in progress stays
         case "cancel":
             fallback.cancel(turn)
+        case "verify":
+            await verify.check(turn)
+        case "updates":
+            await updates.show(turn)
         # Organiser commands: to anyone but an admin, exactly like an unknown command.
         case "stats":
             await organiser.stats(turn)
         case "export":
             await organiser.export(turn)
+        case "broadcast":
+            await broadcast.command(turn)
+        case "remove":
+            await moderation.ask(turn)
         case _:
             fallback.unknown_command(turn)
 
@@ -91,6 +115,16 @@ async def on_button(turn: Turn, data: str) -> None:
                 await welcome.show(turn)
         case reading.SIGN:
             await start_signing(turn)
+        case broadcast.SEND | broadcast.RESTART | broadcast.DISCARD:
+            await broadcast.on_button(turn, action, argument)  # an organiser's draft: admins only
+        case updates.STOP_UPDATES:
+            await updates.stop(turn)
+        case updates.TOGGLE:
+            await updates.toggle(turn, argument)
+        case moderation.REMOVE:
+            await moderation.remove(turn, argument)
+        case moderation.KEEP:
+            await moderation.keep(turn)
         # Buttons that belong to one step.
         case consent.AGREE if step is Step.CONSENT:
             turn.count("consented")
@@ -122,6 +156,9 @@ async def on_button(turn: Turn, data: str) -> None:
 
 
 async def on_text(turn: Turn) -> None:
+    if turn.state.composing and organiser.is_admin(turn):
+        await broadcast.draft_text(turn)  # an organiser's /broadcast text, whatever the signing step
+        return
     match turn.state.step:
         case Step.NAME:
             if name := ask_name.typed(turn):
@@ -141,6 +178,8 @@ async def start(turn: Turn) -> None:
     turn.count("started")
     existing = await signed(turn)
     if existing is not None:
+        if existing.unreachable_at is not None:  # blocked the bot during an update, and is back
+            await signatures.mark_reachable(turn.services.db, turn.services.campaign.slug, turn.user_id)
         turn.state.step = Step.SIGNED
         await review.already_signed(turn, existing)
         return

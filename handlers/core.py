@@ -2,6 +2,10 @@
 
 ``Core.handle(event, deliver)``:
 
+0. flood control, before anything else: an account sending more than ``flood_limit``
+   updates a minute gets one "please slow down" and its extra updates are dropped
+   at the cost of one counter increment each, so it cannot slow the bot for
+   everyone; signing itself (its buttons, a name or country typed) always goes on;
 1. serialises each user's events with the state store's lock (two quick taps are
    handled one after the other, also across worker processes sharing Redis);
 2. de-duplicates the update by ``update_id`` (Telegram re-delivers webhooks);
@@ -24,12 +28,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from handlers import conversation, fallback, organiser
+from handlers import ask_country, ask_name, consent, conversation, fallback, organiser, reading, review
 from handlers.campaign import load_campaign
-from handlers.events import Event
+from handlers.events import Event, EventKind
 from handlers.i18n import LOCALES_DIR, I18n, Translator
 from handlers.replies import AnswerCallback, Reply, SendMessage
-from handlers.state import ConversationState
+from handlers.state import ConversationState, Step
 from handlers.turn import Deliver as Deliver  # re-exported: the runtimes' side of the contract
 from handlers.turn import Services, Turn
 from storage import signatures
@@ -40,6 +44,22 @@ log = logging.getLogger(__name__)
 
 DEDUP_TTL = 24 * 3600  # Telegram gives up re-delivering long before this
 CANCEL_WAIT = 2.0  # seconds ``settle(cancel=True)`` gives cancelled follow-ups to clean up (delete files)
+FLOOD_WINDOW = 60  # seconds: flood control counts each account's updates per minute
+# Buttons of the signing steps: never held back by flood control (a signer may tap quickly).
+SIGNING_BUTTONS = frozenset(
+    {
+        reading.SIGN,
+        consent.AGREE,
+        consent.OPT_IN,
+        ask_name.SIGN_AS,
+        ask_country.PICK,
+        ask_country.OTHER,
+        review.CONFIRM,
+        review.CHANGE_NAME,
+        review.CHANGE_COUNTRY,
+    }
+)
+SIGNING_STEPS = frozenset({Step.NAME, Step.COUNTRY})  # where typed text is the signature's name or country
 
 
 class Core:
@@ -60,6 +80,8 @@ class Core:
     async def _handle(self, event: Event, deliver: Deliver) -> None:
         owner = event.user.id if event.user else event.chat.id
         try:
+            if await self._flooding(event, owner, deliver):
+                return
             async with self.store.lock(f"lock:{owner}"):
                 if not await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL):
                     log.info("update %s: duplicate, skipped", event.update_id)
@@ -81,6 +103,45 @@ class Core:
                 "".join(traceback.format_tb(error.__traceback__)),
             )
             await self._deliver_all(self._apology(event), deliver)
+
+    async def _flooding(self, event: Event, owner: int, deliver: Deliver) -> bool:
+        """True if this update is one too many this minute and is dropped (before the lock
+        and the state: a flooder costs one counter increment per update). The first one over
+        the limit brings one "please slow down"; signing input is always let through."""
+        limit = self.services.flood_limit
+        count = await self.store.hit(f"flood:{owner}", FLOOD_WINDOW)
+        if count <= limit:
+            return False
+        typed = event.kind is EventKind.TEXT and event.chat.is_private and not event.forwarded
+        state: ConversationState | None = None
+        if count == limit + 1 or typed:  # the state is read only when needed
+            state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
+        signing = (
+            event.kind is EventKind.BUTTON and (event.callback_data or "").partition(":")[0] in SIGNING_BUTTONS
+        ) or (typed and state is not None and state.step in SIGNING_STEPS)
+        if count == limit + 1:
+            log.info(
+                "update %s: more than %d updates a minute from one account: slowing it down", event.update_id, limit
+            )
+            await self._deliver_all(self._slow_down(event, state, answer_button=not signing), deliver)
+        return not signing
+
+    def _slow_down(self, event: Event, state: ConversationState | None, *, answer_button: bool) -> list[Reply]:
+        """The one "please slow down" of a minute: in the private chat, and on a pressed button."""
+        i18n = self.services.i18n
+        locale = (
+            state.locale if state and state.locale else i18n.match(event.user.language_code if event.user else None)
+        )
+        # Translators: sent once when someone sends very many messages or taps within a minute; at most 200 characters.
+        text = i18n.get(locale).gettext(
+            "You are sending messages very fast, so I will pause for a minute. Please slow down, then try again."
+        )
+        replies: list[Reply] = []
+        if event.callback_id and answer_button:
+            replies.append(AnswerCallback(event.callback_id, text, show_alert=False))
+        if event.chat.is_private:
+            replies.append(SendMessage(event.chat.id, text))
+        return replies
 
     def _start(self, work: Coroutine[Any, Any, None], update_id: int) -> None:
         """Run a follow-up in the background; ``settle`` waits for it (tests, shutdown)."""
@@ -121,6 +182,8 @@ class Core:
 
     async def _run(self, event: Event, owner: int) -> Turn:
         state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
+        if state.locale is None:  # someone new, or back after their answers expired: their Telegram language
+            state.locale = self.services.i18n.match(event.user.language_code if event.user else None)
         turn = Turn(event=event, state=state, services=self.services)
         await conversation.step(turn)
         turn.answer()  # a pressed button is always answered, so the client's spinner stops
@@ -211,7 +274,7 @@ def build_core(
     """
     organiser.sweep_stale_exports()
     loaded = load_campaign(campaign)
-    chosen = loaded.milestones if milestones is None else milestones
+    chosen = loaded.milestones if milestones is None else (*milestones, loaded.goal)  # the goal is always one
     services = Services(
         db=db,
         campaign=loaded,

@@ -15,6 +15,8 @@ def command_lines(t: Translator) -> list[str]:
         t.gettext("/start — read the letter and sign it"),
         t.gettext("/mysignature — see what is stored about your signature"),
         t.gettext("/withdraw — erase your signature"),
+        t.gettext("/verify — check that a receipt code is on the list"),
+        t.gettext("/updates — turn news about this campaign on or off"),
         t.gettext("/privacy — how your data is used"),
         t.gettext("/language — choose your language"),
         t.gettext("/cancel — stop signing; nothing is stored"),

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from handlers import countries
-from handlers.i18n import language_name
+from datetime import timedelta
+
+from babel import Locale, UnknownLocaleError
+
+from handlers import countries, review
+from handlers.i18n import Translator, language_name
 from handlers.state import ConversationState, Step
 from handlers.turn import Turn, button, rows
 from storage import signatures
 
 WITHDRAW_YES = "wdyes"
 WITHDRAW_NO = "wdno"
+VERSION_SHOWN = 6  # hex characters of a letter or consent version shown to the signer
 
 
 async def show(turn: Turn) -> None:
@@ -36,9 +41,42 @@ async def show(turn: Turn) -> None:
     if signature.source:
         # Translators: {source} is the code of the shared link the person opened, e.g. “campaign_x”.
         lines.append(t.gettext("Link you came from: {source}", source=signature.source))
+    lines += [
+        "",
+        # Translators: {language} is a language's name in this language, e.g. “Uyghur”; {version} a short code
+        # such as “3f9a2b…”; {date} a date in this language's long format.
+        t.gettext(
+            "You signed the letter in {language}, version {version}, on {date}.",
+            language=language_in(t, signature.language),
+            version=short_version(signature.letter_version),
+            date=signature.signed_at,
+        ),
+        # Translators: {version} is a short code such as “3f9a2b…” identifying the exact consent text.
+        t.gettext(
+            "Consent text you agreed to: version {version}",
+            version=short_version(signature.consent_version),
+        ),
+    ]
+    lines += review.receipt_lines(turn, signature)
     lines.append("")
     lines.append(t.gettext("/withdraw erases your signature."))
+    # Translators: keep “/updates”.
+    lines.append(t.gettext("/updates turns news about this campaign on or off."))
     turn.send("\n".join(lines))
+
+
+def short_version(version: str) -> str:
+    """The first characters of a version hash, enough to tell versions apart: “3f9a2b…”."""
+    return version if len(version) <= VERSION_SHOWN else version[:VERSION_SHOWN] + "…"
+
+
+def language_in(t: Translator, locale: str) -> str:
+    """A language's name in the reader's language (“Uyghur”, “Uigurisch”)."""
+    try:
+        name = Locale.parse(locale).get_display_name(t.babel_locale)
+    except (ValueError, UnknownLocaleError):
+        return locale
+    return name or locale
 
 
 async def ask_withdraw(turn: Turn) -> None:
@@ -103,6 +141,10 @@ async def privacy(turn: Turn) -> None:
             "whether you want news about this campaign."
         ),
         t.gettext(
+            "With your signature we also keep its receipt code, the versions of the letter and of the "
+            "consent text you were shown, and whether our last update could reach you."
+        ),
+        t.gettext(
             "Why: to deliver the letter with the names and countries of its signers, and to make sure "
             "each person signs once. Your Telegram id is never delivered or published."
         ),
@@ -110,8 +152,35 @@ async def privacy(turn: Turn) -> None:
             "If you do not sign, we store nothing about you except anonymous daily counts; your "
             "answers in this chat are forgotten after 7 days."
         ),
+        retention(turn),
         t.gettext(
             "Your rights: /mysignature shows everything stored about your signature, and /withdraw erases it at once."
         ),
     ]
     turn.send("\n\n".join(paragraphs))
+
+
+def retention(turn: Turn) -> str:
+    """When the personal data is erased: a date once ``CAMPAIGN_END`` is known."""
+    t = turn.t
+    services = turn.services
+    days = services.retention_days
+    if services.campaign_end is None:
+        # Translators: {n} is a number of days.
+        return t.ngettext(
+            "Your signature and name are kept until {n} day after the campaign ends, then erased; "
+            "only anonymous counts remain.",
+            "Your signature and name are kept until {n} days after the campaign ends, then erased; "
+            "only anonymous counts remain.",
+            days,
+        )
+    # Translators: {date} and {end} are dates in this language's long format; {n} a number of days.
+    return t.ngettext(
+        "Your signature and name are kept until {date}, {n} day after the campaign ends on {end}, then erased; "
+        "only anonymous counts remain.",
+        "Your signature and name are kept until {date}, {n} days after the campaign ends on {end}, then erased; "
+        "only anonymous counts remain.",
+        days,
+        date=services.campaign_end + timedelta(days=days),
+        end=services.campaign_end,
+    )

@@ -28,7 +28,7 @@ from babel.numbers import format_percent
 from handlers import fallback
 from handlers.chart import drawable, signatures_chart
 from handlers.countries import country_name
-from handlers.i18n import Translator, language_name
+from handlers.i18n import Html, Translator, language_name
 from handlers.replies import EditMessage, SendDocument, SendMessage, SendPhoto
 from handlers.turn import Deliver, Turn
 from storage.exports import ExportError, ExportFormat, export_signatures
@@ -59,6 +59,10 @@ def command_lines(t: Translator) -> list[str]:
         t.gettext("/stats — campaign figures and a chart"),
         # Translators: a line of the organisers' command menu: keep “/export” and the dash.
         t.gettext("/export — the signatory list (csv, xlsx or pdf)"),
+        # Translators: a line of the organisers' command menu: keep “/broadcast” and the dash.
+        t.gettext("/broadcast — write to everyone who asked for news"),
+        # Translators: a line of the organisers' command menu: keep “/remove” and the dash.
+        t.gettext("/remove — remove one signature by its receipt code"),
     ]
 
 
@@ -126,6 +130,13 @@ def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
         "<b>" + t.gettext("By source (top 10)") + "</b>",
         *(f"{html.escape(source, quote=False) if source else direct}: {n(count)}" for source, count in s.by_source),
         "",
+        # Translators: a heading of /stats: signatures per version of the letter's wording (short codes follow).
+        "<b>" + t.gettext("By letter version") + "</b>",
+        *(
+            f"<code>{html.escape(_short_version(version), quote=False)}</code>: {n(count)}"
+            for version, count in s.by_letter_version
+        ),
+        "",
         "<b>" + t.gettext("Funnel") + "</b>",
         t.gettext("Started: {n}", n=s.funnel.get("started", 0)),
         t.gettext(
@@ -145,9 +156,19 @@ def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
         ),
         "",
         t.gettext("Withdrawals: {n}", n=s.withdrawals),
+        # Translators: in /stats: signatures an organiser removed with /remove.
+        t.gettext("Removed by organisers: {n}", n=s.removals),
         t.gettext("Want news about the campaign: {n}", n=s.opt_ins),
     ]
+    if s.purged:
+        # Translators: in /stats: signatures whose names were erased by the purge after the retention period.
+        lines.append(t.gettext("Erased after the retention period (counted, no personal data): {n}", n=s.purged))
     return "\n".join(lines)
+
+
+def _short_version(version: str) -> str:
+    """A letter version as /mysignature shows it: its first 8 characters, then "…"."""
+    return version if len(version) <= 8 else version[:8] + "…"
 
 
 def parse_export_args(args: str) -> tuple[ExportFormat, bool] | None:
@@ -250,6 +271,21 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, with_ids: bool, delive
         caption = t.ngettext("{n} signature", "{n} signatures", result.rows)
         if result.compressed:
             caption += " · " + t.gettext("zipped: the file was larger than Telegram's 50 MB limit")
+        if result.purged:
+            # Translators: in the caption of an export after the personal data was purged.
+            caption += "\n" + t.ngettext(
+                "{n} signature was erased after the retention period: it is counted, with no personal data,"
+                " and not in this file.",
+                "{n} signatures were erased after the retention period: they are counted, with no personal data,"
+                " and not in this file.",
+                result.purged,
+            )
+        if fmt == "pdf":
+            # Translators: in the caption of the delivery PDF; {fingerprint} is 64 hexadecimal characters.
+            caption += "\n" + t.gettext(
+                "SHA-256 fingerprint of the signatory list: {fingerprint}",
+                fingerprint=Html(f"<code>{result.fingerprint}</code>"),  # hex digits only; tap to copy
+            )
         sent = await deliver(SendDocument(chat, result.path, result.filename, caption))
         if not sent.ok:
             # bot.delivery logged Telegram's own description of the refusal just before.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from handlers import ask_name, countries, reading
+from handlers import ask_name, countries, milestones, reading
 from handlers.consent import consent_version
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
+from handlers.verify import receipt_code
 from storage import signatures
 from storage.models import Signature
 
@@ -62,6 +63,7 @@ async def confirm(turn: Turn) -> None:
             opt_in=state.opt_in,
             letter_version=services.campaign.version(turn.t.catalog.gettext),
             consent_version=consent_version(turn),
+            receipt_key=services.receipt_key,
         )
     except signatures.AlreadySigned as already:
         state.step = Step.SIGNED
@@ -73,18 +75,34 @@ async def confirm(turn: Turn) -> None:
     turn.funnel.append("signed")
     turn.answer(turn.t.gettext("Thank you!"))
     total = await signatures.count_signatures(services.db, services.campaign.slug)
+    await milestones.after_signing(services, total)  # never raises: the thank-you always follows
     t = turn.t
     turn.show(
         "\n\n".join(
             [
                 # Translators: {name} is the name the person signed with.
                 t.gettext("Thank you, {name}! Your signature has been added to the letter.", name=signature.name),
+                *receipt_lines(turn, signature),
                 reading.progress(turn, total),
                 t.gettext("Every name counts. Please share the letter with people who care:"),
             ]
         ),
         share_buttons(turn, signature),
     )
+
+
+def receipt_lines(turn: Turn, signature: Signature) -> list[str]:
+    """The signer's receipt, and how anyone can check it (none for a row older than receipts)."""
+    if not signature.receipt:
+        return []
+    return [
+        # Translators: {code} is a receipt code such as K7QF-2M9D; keep “/verify”.
+        turn.t.gettext(
+            "Your receipt: {code}. With /verify {code} anyone can check your signature is on the list, "
+            "without seeing your name.",
+            code=receipt_code(signature.receipt),
+        )
+    ]
 
 
 def share_link(turn: Turn, signature: Signature) -> str:
@@ -107,6 +125,7 @@ async def already_signed(turn: Turn, signature: Signature) -> None:
             [
                 # Translators: {date} is a date in this language's long format.
                 t.gettext("You signed this letter on {date}. Thank you!", date=signature.signed_at),
+                *receipt_lines(turn, signature),
                 t.gettext("/mysignature shows what is stored; /withdraw erases your signature."),
                 t.gettext("Every name counts. Please share the letter with people who care:"),
             ]

@@ -11,13 +11,13 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.models import FunnelCount, Signature
+from storage.models import FunnelCount, Signature, SignatureTally
 from storage.receipts import derive
 
 FUNNEL_STEPS = ("started", "read", "consented", "signed", "withdrew", "removed")
@@ -52,8 +52,16 @@ def _check_lengths(**values: tuple[str, int]) -> None:
 
 
 async def count_signatures(db: Database, campaign: str) -> int:
+    """Everyone who has signed: the current rows plus the anonymous tallies a purge left in place
+    of the rows it erased after the retention period (one statement: one snapshot)."""
+    rows = select(func.count()).select_from(Signature).where(Signature.campaign == campaign).scalar_subquery()
+    purged = (
+        select(func.coalesce(func.sum(SignatureTally.count), 0))
+        .where(SignatureTally.campaign == campaign)
+        .scalar_subquery()
+    )
     async with db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(Signature).where(Signature.campaign == campaign))
+        total = await session.scalar(select(rows + purged))
     return int(total or 0)
 
 
@@ -192,3 +200,50 @@ async def funnel_counts(db: Database, campaign: str) -> dict[str, int]:
             .group_by(FunnelCount.step)
         )
         return {step: int(total or 0) for step, total in rows}
+
+
+async def set_opt_in(db: Database, campaign: str, user_id: int, on: bool) -> bool | None:
+    """Turn this signer's news on or off: True if that changed it, False if it was already so,
+    None if they have not signed. Turning news on also clears the unreachable mark: they are
+    talking to the bot, so it can reach them again."""
+    values: dict[str, Any] = {"opt_in": on}
+    if on:
+        values["unreachable_at"] = None
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Signature)
+            .where(Signature.campaign == campaign, Signature.telegram_user_id == user_id, Signature.opt_in != on)
+            .values(**values)
+        )
+        if cast("CursorResult[Any]", result).rowcount:
+            return True
+        exists = await session.scalar(
+            select(Signature.id).where(Signature.campaign == campaign, Signature.telegram_user_id == user_id)
+        )
+    return None if exists is None else False
+
+
+async def mark_reachable(db: Database, campaign: str, user_id: int) -> bool:
+    """Clear the unreachable mark (set when an update found the bot blocked): the person came
+    back with /start, so updates may reach them again. True if there was a mark."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Signature)
+            .where(
+                Signature.campaign == campaign,
+                Signature.telegram_user_id == user_id,
+                Signature.unreachable_at.is_not(None),
+            )
+            .values(unreachable_at=None)
+        )
+    return bool(cast("CursorResult[Any]", result).rowcount)
+
+
+async def remove_by_receipt(db: Database, campaign: str, code: str) -> bool:
+    """Delete the signature with this (normalised) receipt: an organiser's removal. Its
+    deliveries go with it (ON DELETE CASCADE). True if there was one."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(Signature).where(Signature.campaign == campaign, Signature.receipt == code)
+        )
+    return bool(cast("CursorResult[Any]", result).rowcount)

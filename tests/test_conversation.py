@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ from handlers import organiser
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
 from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendDocument, SendMessage
-from storage import signatures
+from storage import receipts, signatures
 from storage.db import Database
 from storage.exports import ExportError, ExportResult, export_signatures
 from storage.migrate import upgrade
+from storage.models import Signature
 from storage.state_memory import MemoryStateStore
 
 ADA = User(id=42, first_name="Ada", last_name="Lovelace", language_code="en")
@@ -460,3 +462,178 @@ async def test_settle_with_cancel_stops_an_export_and_deletes_its_file(
     await org.text("/export")
     await organiser_core.settle()
     assert any(isinstance(r, SendDocument) for r in org.replies)
+
+
+# --- after the signature: receipt, what was agreed to, news, retention, removal ---------------
+
+
+async def signed_ada(core: Core, db: Database, *, opt_in: bool = False) -> tuple[Chatter, Signature]:
+    ada = Chatter(core)
+    await ada.text("/start")
+    await ada.press("read")
+    await ada.press("sign")
+    if opt_in:
+        await ada.press("optin")
+    await ada.press("agree")
+    await ada.press("asme")
+    await ada.text("Germany")
+    thanks = await ada.press("confirm")
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None and stored.receipt is not None
+    assert f"Your receipt: <code>{receipts.display(stored.receipt)}</code>." in texts(thanks)
+    return ada, stored
+
+
+async def test_the_receipt_and_the_versions_agreed_to_are_shown(core: Core, db: Database) -> None:
+    ada, stored = await signed_ada(core, db)
+    assert stored.receipt is not None
+    code = f"<code>{receipts.display(stored.receipt)}</code>"
+    shown = texts(await ada.text("/mysignature"))
+    assert "Name: Ada Lovelace" in shown  # the existing lines stay
+    assert f"You signed the letter in English, version {stored.letter_version[:6]}…, on " in shown
+    assert f"version {stored.consent_version[:6]}…" in shown
+    assert f"Your receipt: {code}. With /verify {code}" in shown
+    assert "/updates" in shown
+    again = texts(await ada.text("/start"))  # the already-signed answer repeats the receipt
+    assert "You signed this letter on" in again and code in again
+
+
+async def test_my_signature_names_the_language_in_the_reader_s_language(core: Core, db: Database) -> None:
+    await signatures.add_signature(
+        db,
+        campaign="xinjiang",
+        user_id=ADA.id,
+        name="Ada",
+        country="KZ",
+        language="ug",
+        source=None,
+        opt_in=False,
+        letter_version="3f9a2b7c1d0e",
+        consent_version="c1",
+    )
+    shown = texts(await Chatter(core).text("/mysignature"))
+    assert "You signed the letter in Uyghur, version 3f9a2b…, on " in shown
+    assert "Consent text you agreed to: version c1\n" in shown  # short versions are shown whole
+
+
+async def test_updates_are_turned_off_and_on(core: Core, db: Database) -> None:
+    ada = Chatter(core)
+    assert "you have not signed it" in texts(await ada.text("/updates"))
+    refused = await ada.press("updates:on")
+    assert "you have not signed it" in (answers(refused)[0].text or "")
+    ada, _ = await signed_ada(core, db, opt_in=True)
+    assert "You get news" in texts(await ada.text("/updates"))
+    assert ada.buttons() == ["updates:off"]
+    off = await ada.press("updates:off")
+    assert answers(off)[0].text == "You will not get news about this campaign."
+    assert "You do not get news" in texts(off) and isinstance(off[-1], EditMessage)
+    assert ada.buttons() == ["updates:on"]
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None and stored.opt_in is False
+    await ada.press("updates:on")
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None and stored.opt_in is True
+    assert "News about this campaign: yes" in texts(await ada.text("/mysignature"))
+
+
+async def test_stop_updates_works_at_any_step_from_any_message(core: Core, db: Database) -> None:
+    ada, _ = await signed_ada(core, db, opt_in=True)
+    await ada.text("/withdraw")  # in the middle of another question: the button still works
+    stopped = await ada.press("stopnews", message_id=3)
+    assert answers(stopped)[0].text == "Done: you will get no more updates."
+    assert "/updates turns them back on" in texts(stopped)
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None and stored.opt_in is False
+    again = await ada.press("stopnews", message_id=3)
+    assert "already stopped" in (answers(again)[0].text or "") and texts(again) == ""
+    await ada.press("wdyes")
+    gone = await ada.press("stopnews", message_id=3)
+    assert "not on the list of signers" in (answers(gone)[0].text or "")
+
+
+async def test_start_makes_a_signer_who_blocked_the_bot_reachable_again(core: Core, db: Database) -> None:
+    ada, _ = await signed_ada(core, db, opt_in=True)
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE signatures SET unreachable_at = CURRENT_TIMESTAMP"))
+    await ada.text("/start")
+    stored_again = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored_again is not None and stored_again.unreachable_at is None
+
+
+@pytest.mark.parametrize(
+    ("end", "expected"),
+    [
+        (
+            date(2026, 12, 31),
+            "Your signature and name are kept until June 29, 2027, 180 days after the campaign ends on "
+            "December 31, 2026, then erased; only anonymous counts remain.",
+        ),
+        (None, "Your signature and name are kept until 180 days after the campaign ends, then erased;"),
+    ],
+)
+async def test_the_privacy_notice_says_when_personal_data_is_erased(
+    db: Database, store: MemoryStateStore, end: date | None, expected: str
+) -> None:
+    core = build_core(
+        store=store,
+        db=db,
+        campaign="xinjiang",
+        default_locale="en",
+        admin_ids=frozenset(),
+        state_ttl=3600,
+        bot_username="undersign_bot",
+        campaign_end=end,
+    )
+    assert expected in texts(await Chatter(core).text("/privacy"))
+
+
+async def test_help_lists_verify_and_updates(core: Core) -> None:
+    shown = texts(await Chatter(core).text("/help"))
+    assert "/verify — " in shown and "/updates — " in shown
+    menu = core.menu_commands()[None]
+    assert {"verify", "updates"} <= {command for command, _ in menu}
+    assert "remove" not in {command for command, _ in menu}
+    assert "remove" in {command for command, _ in core.admin_menu_commands()[None]}
+
+
+async def test_remove_is_an_unknown_command_to_everyone_but_organisers(core: Core, db: Database) -> None:
+    _, stored = await signed_ada(core, db)
+    bo = Chatter(core, User(id=43, first_name="Bo", language_code="en"))
+    unknown = texts(await bo.text("/nonsense"))
+    assert texts(await bo.text(f"/remove {stored.receipt}")) == unknown
+    assert texts(await bo.text("/remove")) == unknown
+    pressed = await bo.press(f"rm:{stored.receipt}")  # a crafted press acts on nothing
+    assert answers(pressed) and texts(pressed) == ""
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is not None
+
+
+async def test_an_organiser_removes_a_signature_by_its_receipt(
+    organiser_core: Core, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    _, stored = await signed_ada(organiser_core, db)
+    assert stored.receipt is not None
+    org = Chatter(organiser_core, ORGANISER)
+    assert "Usage: /remove" in texts(await org.text("/remove"))
+    assert "Usage: /remove" in texts(await org.text("/remove hello!"))
+    assert "No signature with the receipt <code>ZZZZ-ZZZZ</code>" in texts(await org.text("/remove zzzz zzzz"))
+
+    typed = receipts.display(stored.receipt).lower()
+    asked = texts(await org.text(f"/remove {typed}"))
+    assert "Remove this signature" in asked and "Name: Ada Lovelace" in asked and "Country: Germany" in asked
+    assert org.buttons() == [f"rm:{stored.receipt}", "rmno"]
+    kept = await org.press("rmno")
+    assert "nothing was changed" in texts(kept)
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is not None
+
+    await org.text(f"/remove {stored.receipt}")
+    removed = await org.press(f"rm:{stored.receipt}")
+    assert "is no longer on the list" in texts(removed) and isinstance(removed[-1], EditMessage)
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
+    assert (await signatures.funnel_counts(db, "xinjiang"))["removed"] == 1
+    twice = await org.press(f"rm:{stored.receipt}")  # pressed again: already gone
+    assert "No signature with the receipt" in texts(twice)
+    assert (await signatures.funnel_counts(db, "xinjiang"))["removed"] == 1
+    assert f"admin {ORGANISER.id}: /remove signature {stored.id}" in caplog.text
+    assert "Ada" not in caplog.text and stored.receipt not in caplog.text
+    assert receipts.display(stored.receipt) not in caplog.text

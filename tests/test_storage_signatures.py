@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select, update
 
 from storage.db import Database
-from storage.models import Signature
+from storage.models import Broadcast, Delivery, Signature
 from storage.signatures import (
     AlreadySigned,
     add_signature,
@@ -19,6 +20,9 @@ from storage.signatures import (
     find_by_referral,
     funnel_counts,
     get_signature,
+    mark_reachable,
+    remove_by_receipt,
+    set_opt_in,
     withdraw_signature,
 )
 
@@ -202,3 +206,66 @@ async def test_funnel_totals_per_step(database: Database) -> None:
 async def test_funnel_rejects_bad_step(database: Database) -> None:
     with pytest.raises(ValueError, match="step"):
         await bump_funnel(database, campaign=CAMPAIGN, step="Signed!", language="en", source=None)
+
+
+async def test_set_opt_in_turns_news_on_and_off(database: Database) -> None:
+    await _sign(database, 21, opt_in=True)
+    assert await set_opt_in(database, CAMPAIGN, 21, False) is True
+    assert await set_opt_in(database, CAMPAIGN, 21, False) is False  # already off
+    stored = await get_signature(database, CAMPAIGN, 21)
+    assert stored is not None and stored.opt_in is False
+    assert await set_opt_in(database, CAMPAIGN, 21, True) is True
+    assert await set_opt_in(database, CAMPAIGN, 21, True) is False
+    stored = await get_signature(database, CAMPAIGN, 21)
+    assert stored is not None and stored.opt_in is True
+    assert await set_opt_in(database, CAMPAIGN, 22, True) is None  # never signed
+    assert await set_opt_in(database, "another", 21, False) is None  # another campaign's list
+
+
+async def _mark_unreachable(database: Database, user_id: int) -> None:
+    async with database.transaction() as session:
+        await session.execute(
+            update(Signature).where(Signature.telegram_user_id == user_id).values(unreachable_at=datetime.now(UTC))
+        )
+
+
+async def test_mark_reachable_clears_the_unreachable_mark(database: Database) -> None:
+    await _sign(database, 31, opt_in=True)
+    await _sign(database, 32, opt_in=True)
+    await _mark_unreachable(database, 31)
+    await _mark_unreachable(database, 32)
+    assert await mark_reachable(database, CAMPAIGN, 31) is True
+    assert await mark_reachable(database, CAMPAIGN, 31) is False  # nothing left to clear
+    assert await mark_reachable(database, CAMPAIGN, 33) is False  # not signed
+    first, second = await get_signature(database, CAMPAIGN, 31), await get_signature(database, CAMPAIGN, 32)
+    assert first is not None and first.unreachable_at is None
+    assert second is not None and second.unreachable_at is not None  # only that person
+
+
+async def test_turning_news_on_also_clears_the_unreachable_mark(database: Database) -> None:
+    await _sign(database, 34, opt_in=False)
+    await _mark_unreachable(database, 34)
+    assert await set_opt_in(database, CAMPAIGN, 34, True) is True
+    stored = await get_signature(database, CAMPAIGN, 34)
+    assert stored is not None and stored.unreachable_at is None
+
+
+async def test_remove_by_receipt_deletes_the_signature_and_its_deliveries(database: Database) -> None:
+    removed = await _sign(database, 41, opt_in=True)
+    kept = await _sign(database, 42, opt_in=True)
+    assert removed.receipt is not None and kept.receipt is not None
+    async with database.transaction() as session:
+        broadcast = Broadcast(campaign=CAMPAIGN, kind="message", texts={"": "News"})
+        session.add(broadcast)
+        await session.flush()
+        session.add_all([Delivery(broadcast_id=broadcast.id, signature_id=s.id) for s in (removed, kept)])
+
+    assert await remove_by_receipt(database, "another", removed.receipt) is False  # another campaign's list
+    assert await remove_by_receipt(database, CAMPAIGN, removed.receipt) is True
+    assert await remove_by_receipt(database, CAMPAIGN, removed.receipt) is False  # already gone
+    assert await get_signature(database, CAMPAIGN, 41) is None
+    assert await get_signature(database, CAMPAIGN, 42) is not None
+    async with database.session() as session:
+        left = await session.scalars(select(Delivery.signature_id))
+        assert list(left) == [kept.id]
+        assert await session.scalar(select(func.count()).select_from(Broadcast)) == 1

@@ -1,0 +1,113 @@
+"""``/remove CODE``: an organiser removes one signature by its receipt (an abusive name, a
+request received by mail), after seeing it and confirming.
+
+For the ``ADMIN_IDS`` only, in a private chat; to anyone else it answers exactly as an
+unknown command does. The log says which admin removed which row, never a name or a
+receipt; the removal is counted, anonymously, in the funnel (``/stats``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from handlers import countries, fallback
+from handlers.organiser import is_admin
+from handlers.turn import Turn, button, rows
+from handlers.verify import EXAMPLE, receipt_code
+from storage import receipts, signatures
+
+log = logging.getLogger(__name__)
+
+REMOVE = "rm"  # callback data: "rm:K7QF2M9D" (the normalised receipt)
+KEEP = "rmno"
+
+
+async def ask(turn: Turn) -> None:
+    if not is_admin(turn):
+        fallback.unknown_command(turn)
+        return
+    t = turn.t
+    code = receipts.normalise(turn.event.args)
+    if code is None:
+        turn.send(
+            # Translators: an organiser's command; {example} is a sample receipt code such as K7QF-2M9D.
+            t.gettext(
+                "Usage: /remove followed by the receipt code of the signature to remove, for example: "
+                "/remove {example}",
+                example=receipt_code(EXAMPLE.replace("-", "")),
+            )
+        )
+        return
+    services = turn.services
+    signature = await receipts.find_by_receipt(services.db, services.campaign.slug, code)
+    if signature is None:
+        turn.send(_not_on_list(turn, code))
+        return
+    lines = [
+        "<b>" + t.gettext("Remove this signature from the list? This cannot be undone.") + "</b>",
+        t.gettext("Name: {name}", name=signature.name),
+        t.gettext("Country: {country}", country=countries.country_name(signature.country, t.locale)),
+        t.gettext("Signed on: {date}", date=signature.signed_at),
+        # Translators: {code} is a receipt code such as K7QF-2M9D.
+        t.gettext("Receipt: {code}", code=receipt_code(code)),
+    ]
+    turn.send(
+        "\n".join(lines),
+        rows(
+            # Translators: button label, at most 40 characters (longer labels are cut on phones); an organiser removes a signature.
+            button(t.gettext("🗑 Remove"), f"{REMOVE}:{code}"),
+            # Translators: button label, at most 40 characters (longer labels are cut on phones); keeps the signature.
+            button(t.gettext("Keep it"), KEEP),
+            width=2,
+        ),
+    )
+
+
+async def remove(turn: Turn, code: str) -> None:
+    """The organiser confirmed: delete the signature (its deliveries go with it) and count it."""
+    if not is_admin(turn):
+        fallback.stale_button(turn)
+        return
+    turn.answer()
+    services = turn.services
+    normalised = receipts.normalise(code) or ""
+    signature = await receipts.find_by_receipt(services.db, services.campaign.slug, normalised)
+    # Gone meanwhile (withdrawn, removed by another organiser): nothing to remove.
+    if signature is None or not await signatures.remove_by_receipt(services.db, services.campaign.slug, normalised):
+        turn.show(_not_on_list(turn, normalised))
+        return
+    log.info("admin %s: /remove signature %s", turn.user_id, signature.id)
+    # Counted under the removed signature's own language and source, like its signing was.
+    await signatures.bump_funnel(
+        services.db,
+        campaign=services.campaign.slug,
+        step="removed",
+        language=signature.language,
+        source=signature.source,
+        day=datetime.now(UTC).date(),
+    )
+    # Translators: {code} is a receipt code such as K7QF-2M9D.
+    turn.show(
+        turn.t.gettext(
+            "Removed: the signature with the receipt {code} is no longer on the list.", code=receipt_code(normalised)
+        )
+    )
+
+
+async def keep(turn: Turn) -> None:
+    if not is_admin(turn):
+        fallback.stale_button(turn)
+        return
+    turn.answer()
+    turn.show(turn.t.gettext("Kept: nothing was changed."))
+
+
+def _not_on_list(turn: Turn, code: str) -> str:
+    if not code:
+        return turn.t.gettext("This signature is no longer on the list.")
+    # Translators: an organiser's message; {code} is a receipt code such as K7QF-2M9D.
+    return turn.t.gettext(
+        "No signature with the receipt {code} is on the list (it may have been withdrawn or removed already).",
+        code=receipt_code(code),
+    )

@@ -1,0 +1,100 @@
+"""``/verify CODE``: anyone, in any chat with the bot, can check that a receipt is on the list.
+
+The answer says only whether a signature with that receipt is on the list now and
+since which day: never a name, a country or who asked. Withdrawn, removed and
+unknown receipts all answer "not on the list". Typing slips are forgiven
+(``storage.receipts.normalise``); what cannot be a receipt gets an explanation
+instead of a lookup. Lookups are rate-limited per person and per group chat, so
+guessing receipts stays out of reach. The log says found / not found / limited,
+never the code or who asked.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from handlers.i18n import Html
+from handlers.turn import Turn
+from storage import receipts
+
+log = logging.getLogger(__name__)
+
+WINDOW = 600  # seconds: the rate limit's window
+PER_PERSON = 10  # checks per person per window, in every chat together
+PER_GROUP = 30  # checks per group chat per window, by all its members together
+EXAMPLE = "K7QF-2M9D"
+
+
+def receipt_code(code: str) -> Html:
+    """A receipt as shown to people: ``K7QF-2M9D`` in <code>, so one tap copies it."""
+    return Html(f"<code>{receipts.display(code)}</code>")
+
+
+async def check(turn: Turn) -> None:
+    t = turn.t
+    typed = turn.event.args.strip()
+    if not typed:
+        turn.send(
+            # Translators: {example} is a sample receipt code such as K7QF-2M9D; keep “/verify”.
+            t.gettext(
+                "To check that a signature is on the list, send /verify followed by its receipt code, "
+                "for example: /verify {example}",
+                example=Html(f"<code>{EXAMPLE}</code>"),
+            )
+        )
+        return
+    code = receipts.normalise(typed)
+    if code is None:
+        turn.send(
+            # Translators: {example} is a sample receipt code such as K7QF-2M9D.
+            t.gettext(
+                "That does not look like a receipt code. A receipt has 8 letters and digits, like {example}. "
+                "Signers get theirs in the thank-you message after signing, and /mysignature shows it again.",
+                example=Html(f"<code>{EXAMPLE}</code>"),
+            )
+        )
+        return
+    if await _limited(turn):
+        log.info("verify: limited")
+        minutes = WINDOW // 60
+        turn.send(
+            t.ngettext(
+                "You have checked many receipts in a short time. To protect signers from guessing, "
+                "please wait {n} minute and try again.",
+                "You have checked many receipts in a short time. To protect signers from guessing, "
+                "please wait {n} minutes and try again.",
+                minutes,
+            )
+        )
+        return
+    services = turn.services
+    signature = await receipts.find_by_receipt(services.db, services.campaign.slug, code)
+    if signature is None:
+        log.info("verify: not found")
+        turn.send(
+            # Translators: {code} is a receipt code such as K7QF-2M9D.
+            t.gettext(
+                "No signature with the receipt {code} is on the list. It may have been withdrawn, or the code "
+                "may be mistyped: please check it. Signers see their receipt with /mysignature.",
+                code=receipt_code(code),
+            )
+        )
+        return
+    log.info("verify: found")
+    turn.send(
+        # Translators: {code} is a receipt code such as K7QF-2M9D; {date} a date in this language's long format.
+        t.gettext(
+            "Yes: the signature with the receipt {code} is on the list, since {date}.",
+            code=receipt_code(code),
+            date=signature.signed_at,
+        )
+    )
+
+
+async def _limited(turn: Turn) -> bool:
+    """Count this check against the person and, in a group, against the group."""
+    store = turn.services.store
+    over = await store.hit(f"verify:user:{turn.user_id}", WINDOW) > PER_PERSON
+    if not turn.event.chat.is_private:
+        over = await store.hit(f"verify:chat:{turn.event.chat.id}", WINDOW) > PER_GROUP or over
+    return over

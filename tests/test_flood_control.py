@@ -1,0 +1,83 @@
+"""Flood control through the emulator: one account sending dozens of updates a minute gets one
+"please slow down", its extra updates are dropped, everyone else is answered as usual, and
+signing itself is never held back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from bot.emulator.users import SimulatedUser
+from tests.test_signing_e2e import has, read_and_agree, until
+
+LIMIT = 10  # FLOOD_LIMIT for these tests: updates per minute per account
+SLOW_DOWN = "You are sending messages very fast"
+
+
+async def quiet(bot: Any) -> None:
+    """Let every update sent so far be handled (dropped ones leave no trace to wait for)."""
+    await asyncio.sleep(0.3)
+    await bot.core.settle(within=10)
+
+
+async def flood(bot: Any, user: SimulatedUser, count: int = 40) -> None:
+    for number in range(count):
+        await user.send(f"hello {number}")
+
+
+async def a_flood_gets_one_slow_down_and_others_are_still_answered(bot: Any) -> None:
+    flooder = bot.emulator.user(4101, first_name="Fay", language_code="en")
+    other = bot.emulator.user(4102, first_name="Oz", language_code="en")
+    await flood(bot, flooder)
+    await other.send("/start")  # while the flood is being handled
+    assert "mass internment" in (await until(other, has("mass internment"))).text
+    await flooder.wait_messages(LIMIT + 1, timeout=30)
+    await quiet(bot)
+    texts = [message.text for message in flooder.messages]
+    assert len(texts) == LIMIT + 1, texts  # the first LIMIT answered, one slow-down, nothing more
+    assert sum(SLOW_DOWN in text for text in texts) == 1
+    assert sum("Please use the buttons" in text for text in texts) == LIMIT
+    assert bot.emulator.rejected == []
+
+
+async def test_a_flood_gets_one_slow_down_and_others_are_still_answered(start_webhook_bot: Any) -> None:
+    bot = await start_webhook_bot(core="real", flood_limit=LIMIT)
+    await a_flood_gets_one_slow_down_and_others_are_still_answered(bot)
+
+
+@pytest.mark.redis
+async def test_flood_control_counts_in_redis(start_webhook_bot: Any, redis_url: str, state_prefix: str) -> None:
+    bot = await start_webhook_bot(core="real", flood_limit=LIMIT, redis_url=redis_url, redis_prefix=state_prefix)
+    await a_flood_gets_one_slow_down_and_others_are_still_answered(bot)
+
+
+async def test_a_flooding_user_can_still_sign(start_webhook_bot: Any) -> None:
+    bot = await start_webhook_bot(core="real", flood_limit=LIMIT)
+    user = bot.emulator.user(4103, first_name="Ada", language_code="en")
+    await read_and_agree(user)  # four updates of the minute's ten
+    for _ in range(3 * LIMIT):
+        await user.send_sticker()
+    await until(user, has(SLOW_DOWN))
+    await quiet(bot)
+    while user.conversation.pending():  # answers to stickers of the first ten, handled after it
+        await user.wait_message()
+    await user.send("/mysignature")  # an ordinary command: dropped while over the limit
+    await quiet(bot)
+    assert user.conversation.pending() == 0
+
+    # The signing steps go on: a typed name and country, and the review's buttons.
+    await user.send("Ada Flood")
+    await until(user, has("Which country"))
+    await user.send("France")
+    await until(user, has("You are signing as"))
+    await user.press("✏️ Change name")
+    await until(user, has("What name should we sign with?"))
+    await user.press("Sign as Ada")
+    await until(user, has("You are signing as Ada,"))
+    await user.press("✅ Confirm and sign")
+    thanks = await until(user, has("Thank you, Ada!"))
+    assert "Your receipt:" in thanks.text
+    assert sum(SLOW_DOWN in message.text for message in user.messages) == 1
+    assert bot.emulator.rejected == []

@@ -1,0 +1,135 @@
+"""``/verify CODE`` through the conversation core: forgiving of typos, kind to junk, silent about
+who signed, rate-limited against guessing, in private chats and in groups."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from handlers import verify
+from handlers.core import Core
+from handlers.events import Chat, User
+from handlers.i18n import I18n
+from storage import signatures
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Signature
+from storage.state_memory import MemoryStateStore
+from tests.test_conversation import Chatter, make_core, texts
+
+CODE = "A0B1C2D3"  # has a 0 and a 1, so the O/0 and I/L/1 slips can be tried
+ASKER = User(id=987_654_321, first_name="Bo", language_code="en")
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    await upgrade(url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def store() -> MemoryStateStore:
+    return MemoryStateStore()
+
+
+@pytest.fixture
+def core(db: Database, store: MemoryStateStore) -> Core:
+    return make_core(db, store)
+
+
+async def sign(db: Database, user_id: int = 500, code: str = CODE) -> Signature:
+    signature = await signatures.add_signature(
+        db,
+        campaign="xinjiang",
+        user_id=user_id,
+        name="Ada Secret-Name",
+        country="KZ",
+        language="en",
+        source=None,
+        opt_in=False,
+        letter_version="v1",
+        consent_version="c1",
+    )
+    async with db.transaction() as session:
+        await session.execute(update(Signature).where(Signature.id == signature.id).values(receipt=code))
+    return signature
+
+
+@pytest.mark.parametrize("typed", ["A0B1-C2D3", "a0b1c2d3", "aobi-c2d3", "AOBL C2D3", " a0b1 – c2d3 ", "A0B1_C2D3"])
+async def test_a_receipt_on_the_list_is_found_despite_typos(core: Core, db: Database, typed: str) -> None:
+    signature = await sign(db)
+    answer = texts(await Chatter(core, ASKER).text(f"/verify {typed}"))
+    date = I18n().get("en").date(signature.signed_at)
+    assert answer == f"Yes: the signature with the receipt <code>A0B1-C2D3</code> is on the list, since {date}."
+    assert "Ada" not in answer and "Kazakhstan" not in answer
+
+
+async def test_unknown_withdrawn_and_junk_receipts(core: Core, db: Database) -> None:
+    bo = Chatter(core, ASKER)
+    assert "send /verify followed by its receipt code" in texts(await bo.text("/verify"))
+    for junk in ("hello", "A0B1C2D", "A0B1C2D3E", "ÄÖÜ-1234", "<b>x</b>"):
+        answer = texts(await bo.text(f"/verify {junk}"))
+        assert "does not look like a receipt code" in answer and "/mysignature" in answer
+        assert "<b>" not in answer
+    unknown = texts(await bo.text("/verify ZZZZ-ZZZZ"))
+    assert "No signature with the receipt <code>ZZZZ-ZZZZ</code> is on the list" in unknown
+    assert "withdrawn" in unknown and "mistyped" in unknown
+
+    await sign(db)
+    assert "Yes:" in texts(await bo.text(f"/verify {CODE}"))
+    await signatures.withdraw_signature(db, "xinjiang", 500)
+    assert "No signature with the receipt <code>A0B1-C2D3</code>" in texts(await bo.text(f"/verify {CODE}"))
+
+
+async def test_verify_in_a_group_answers_in_the_asker_s_language_and_keeps_nothing(
+    core: Core, db: Database, store: MemoryStateStore
+) -> None:
+    signature = await sign(db)
+    asker = User(id=502, first_name="Dilnur", language_code="de")
+    in_group = Chatter(core, asker, chat=Chat(id=-1007, type="supergroup"))
+    answer = texts(await in_group.text(f"/verify {CODE.lower()}"))
+    german = I18n().get("de")
+    assert answer == german.gettext(
+        "Yes: the signature with the receipt {code} is on the list, since {date}.",
+        code=verify.receipt_code(CODE),
+        date=signature.signed_at,
+    )
+    assert await store.load(f"state:{asker.id}") is None  # nothing kept about anyone in a group
+    pointer = german.gettext("To read the letter and sign it, please open a private chat with me.")
+    assert texts(await in_group.text("/start")) == pointer  # other commands still point away
+
+
+async def test_guessing_is_rate_limited_per_person_and_per_group(
+    core: Core, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await sign(db)
+    bo = Chatter(core, ASKER)
+    assert "Yes:" in texts(await bo.text(f"/verify {CODE}"))
+    for attempt in range(1, verify.PER_PERSON):
+        assert "No signature" in texts(await bo.text(f"/verify ZZZZ-ZZ{attempt:02d}"))
+    limited = texts(await bo.text(f"/verify {CODE}"))
+    assert "please wait 10 minutes" in limited and "Yes:" not in limited
+    assert "please wait" in texts(await bo.text(f"/verify {CODE}"))  # still limited, still answered
+    assert "send /verify followed by" in texts(await bo.text("/verify"))  # usage is no look-up: never limited
+
+    # In a group, the members together may check a limited number of receipts.
+    group = Chat(id=-1008, type="group")
+    for member in range(verify.PER_GROUP):
+        who = User(id=600 + member, first_name="M", language_code="en")
+        assert "Yes:" in texts(await Chatter(core, who, chat=group).text(f"/verify {CODE}"))
+    fresh = User(id=700, first_name="N", language_code="en")
+    assert "please wait" in texts(await Chatter(core, fresh, chat=group).text(f"/verify {CODE}"))
+    assert "Yes:" in texts(await Chatter(core, fresh).text(f"/verify {CODE}"))  # alone, they still may
+
+    verify_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("verify:")]
+    assert set(verify_lines) == {"verify: found", "verify: not found", "verify: limited"}
+    for secret in (CODE, "A0B1-C2D3", "ZZZZ", str(ASKER.id), "Ada"):
+        assert secret not in caplog.text
