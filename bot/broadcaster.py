@@ -573,28 +573,23 @@ async def send_until_done(settings: Settings, broadcast_id: int, on_progress: Pr
 
 
 async def build_services(settings: Settings, db: Any, bot_username: str) -> Services:
-    """The ``Services`` a sender needs, built as ``handlers.core.build_core`` builds them
-    (without the core: no conversation runs here)."""
-    from handlers.campaign import load_campaign
-    from handlers.i18n import LOCALES_DIR, I18n
-    from handlers.turn import Services
+    """The ``Services`` a sender needs, built as the bot builds them (``bot.app``), without
+    the core: no conversation runs here, and no export folder is swept."""
+    from handlers.core import build_services as services_from
     from storage import receipts
     from storage.state_memory import MemoryStateStore
 
-    campaign = load_campaign(settings.campaign)
     secret = settings.receipt_secret
-    key = await receipts.load_key(db, secret.get_secret_value() if secret else None)
-    chosen = campaign.milestones if settings.milestones is None else settings.milestones
-    return Services(
-        db=db,
-        campaign=campaign,
-        i18n=I18n(LOCALES_DIR, default_locale=settings.default_locale),
-        bot_username=bot_username,
+    return services_from(
         store=MemoryStateStore(),
-        receipt_key=key,
+        db=db,
+        campaign=settings.campaign,
+        default_locale=settings.default_locale,
         admin_ids=settings.admin_ids,
+        bot_username=bot_username,
+        receipt_key=await receipts.load_key(db, secret.get_secret_value() if secret else None),
         campaign_end=settings.campaign_end,
         retention_days=settings.retention_days,
-        milestones=tuple(sorted(set(chosen))),
+        milestones=settings.milestones,
         flood_limit=settings.flood_limit,
     )

@@ -248,14 +248,13 @@ class Core:
         return replies
 
 
-def build_core(
+def build_services(
     *,
     store: StateStore,
     db: Database,
     campaign: str,
     default_locale: str,
     admin_ids: frozenset[int],
-    state_ttl: int,
     bot_username: str,
     locales_dir: Path = LOCALES_DIR,
     receipt_key: bytes | None = None,
@@ -263,19 +262,16 @@ def build_core(
     retention_days: int = 180,
     milestones: tuple[int, ...] | None = None,
     flood_limit: int = 30,
-) -> Core:
-    """Assemble the core from plain arguments (the wiring in ``bot/app.py`` calls this).
+) -> Services:
+    """What every step may use, from plain arguments (the core's and the broadcast sender's).
 
     ``receipt_key`` is the receipt secret (``storage.receipts.load_key``); without it
     (tests, the i18n rehearsal) a key of this process only is used. ``milestones``
-    default to the campaign file's, always including its goal.
-
-    Also removes what exports left on disk when an earlier run stopped mid-export.
+    default to the campaign file's; the campaign's goal is always one.
     """
-    organiser.sweep_stale_exports()
     loaded = load_campaign(campaign)
-    chosen = loaded.milestones if milestones is None else (*milestones, loaded.goal)  # the goal is always one
-    services = Services(
+    chosen = loaded.milestones if milestones is None else (*milestones, loaded.goal)
+    return Services(
         db=db,
         campaign=loaded,
         i18n=I18n(locales_dir, default_locale=default_locale),
@@ -288,4 +284,13 @@ def build_core(
         milestones=tuple(sorted(set(chosen))),
         flood_limit=flood_limit,
     )
-    return Core(store=store, services=services, state_ttl=state_ttl)
+
+
+def build_core(*, state_ttl: int, **services: Any) -> Core:
+    """Assemble the core (the wiring in ``bot/app.py`` calls this); ``services`` are
+    ``build_services``' arguments.
+
+    Also removes what exports left on disk when an earlier run stopped mid-export.
+    """
+    organiser.sweep_stale_exports()
+    return Core(store=services["store"], services=build_services(**services), state_ttl=state_ttl)
