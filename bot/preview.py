@@ -14,13 +14,16 @@ import logging
 import re
 import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.emulator.errors import InvalidRequest
 from bot.emulator.html import parse_html
+from handlers.broadcast import progress_text
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
 from handlers.i18n import LOCALES_DIR
+from handlers.news import news_message
 from handlers.replies import (
     AnswerCallback,
     Delivered,
@@ -31,8 +34,10 @@ from handlers.replies import (
     SendMessage,
     SendPhoto,
 )
+from storage.broadcasts import BroadcastCounts
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import Broadcast
 from storage.state_memory import MemoryStateStore
 
 # Realistic values: a long but ordinary name, so limits are checked against real use.
@@ -184,6 +189,58 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("/stats")
     await person.say("/export")
     await person.say("/export pdf ids")  # not allowed: the usage message
+    await _broadcasting(person, locale)
+
+
+async def _broadcasting(person: _Supporter, locale: str) -> None:
+    """The organiser's /broadcast, then what recipients and the organiser see while it is sent."""
+    await person.say("/broadcast status")  # nothing sent yet
+    await person.say("/broadcast cancel")
+    await person.say("/broadcast")
+    await person.say("[xx]\nHello")  # an unknown language tag
+    await person.say("[de]\nHallo\n[de]\nNoch einmal")  # a tag twice
+    await person.say("[de]\n")  # an empty section
+    await person.say("x" * 3600)  # too long
+    await person.say("[de]\nHallo zusammen")  # a text for one language only
+    await person.press("bcredo")
+    await person.say("The letter was delivered today. Thank you for signing!")
+    await person.press(_last_button(person, "bcsend"))
+    await person.say("/broadcast status")
+    await person.say("/broadcast cancel")
+    await person.say("/broadcast")
+    await person.press("bcdrop")
+    # What a recipient in this language gets, and the organiser's progress message meanwhile.
+    services = person.core.services
+    now = datetime.now(UTC)
+    news = Broadcast(id=1, kind="message", texts={"": "The letter was delivered today. Thank you!"}, created_at=now)
+    milestones = [Broadcast(id=2, kind="milestone", milestone=n, texts={}, created_at=now) for n in (10_000, 100_000)]
+    for broadcast in (news, *milestones):
+        text, keyboard = news_message(services, broadcast, locale)
+        person.exchanges.append(
+            Exchange(f"[receives the {broadcast.kind} update]", [SendMessage(USER_ID, text, keyboard)])
+        )
+    counts = BroadcastCounts(
+        total=2000, sent=1200, pending=700, blocked=40, failed=20, skipped=20, cancelled=0, uncertain=20
+    )
+    for status in ("sending", "done", "cancelled"):
+        for broadcast in (news, milestones[0]):
+            broadcast.status, broadcast.progress_locale = status, locale
+            text = progress_text(services, broadcast, counts)
+            person.exchanges.append(
+                Exchange(f"[progress of a {broadcast.kind}: {status}]", [EditMessage(USER_ID, 1, text)])
+            )
+
+
+def _last_button(person: _Supporter, prefix: str) -> str:
+    """The callback data of the last button starting with ``prefix`` the bot showed."""
+    for exchange in reversed(person.exchanges):
+        for reply in reversed(exchange.replies):
+            keyboard: Keyboard = reply.buttons if isinstance(reply, SendMessage | EditMessage) else ()
+            for row in keyboard:
+                for button in row:
+                    if button.callback_data and button.callback_data.startswith(prefix):
+                        return button.callback_data
+    return prefix
 
 
 def _receipt_shown(person: _Supporter) -> str:
