@@ -101,7 +101,11 @@ async def _run(database_url: str, campaign: str, *, dry_run: bool, title: str, c
         if db.is_sqlite:
             reclaimed = "the database file was vacuumed" if result.reclaimed else "VACUUM could not run now"
         else:
-            reclaimed = "VACUUM reclaimed the freed space" if result.reclaimed else "VACUUM could not run now"
+            reclaimed = (
+                "VACUUM FULL rewrote the tables without the erased rows"
+                if result.reclaimed
+                else "VACUUM could not run now"
+            )
         console.print(f"Storage: {reclaimed}.")
     except (SQLAlchemyError, OSError) as error:
         raise PurgeFailed(f"DATABASE_URL {mask_url(database_url)} cannot be used ({_reason(error)})") from None

@@ -19,8 +19,10 @@ again finds nothing left, so it is safe to run daily from a scheduler.
 Deleted rows must not linger in the file either. On SQLite the purge connection
 sets ``secure_delete`` (freed space is overwritten with zeros), and after a purge
 that erased anything the database is ``VACUUM``-ed and its write-ahead log
-checkpointed and truncated. On PostgreSQL the deleted rows' space is reclaimed by
-``VACUUM`` (run here on the tables concerned, outside any transaction); the
+checkpointed and truncated. On PostgreSQL the tables concerned are rewritten
+with ``VACUUM FULL`` (outside any transaction): new files without the deleted
+rows, and the old ones, indexes included, removed. It locks those tables while
+it runs, which is short because they are nearly empty after a purge. The
 server's write-ahead log and any backups keep old pages until they are recycled
 or expire, which their own retention settles.
 """
@@ -199,7 +201,8 @@ async def _reclaim(db: Database) -> bool:
                 # frames may still hold rows written before the purge.
                 checkpoint = (await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
                 return not checkpoint[0]  # (busy, log frames, checkpointed frames)
-            await autocommit.exec_driver_sql("VACUUM (ANALYZE) signatures, broadcast_deliveries")
+            # FULL: plain VACUUM only marks the space free, the names would stay in the files.
+            await autocommit.exec_driver_sql("VACUUM (FULL, ANALYZE) signatures, broadcast_deliveries")
             return True
         except Exception as error:  # never a reason to fail a purge that is already committed
             log.warning("purge: reclaiming the freed space failed (%s)", type(error).__name__)
