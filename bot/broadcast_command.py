@@ -9,7 +9,8 @@ language and each language's message as they will read it, and sends nothing.
 Otherwise the broadcast is created and sent with a progress bar
 (``bot.broadcaster.send_until_done``: if a running bot is sending, this only watches).
 Mistakes (a bad file, an unknown language, nothing to send) are one line on stderr and
-exit 2; an unreachable database exits 1.
+exit 2; an unreachable database exits 1, and so does an unreachable Telegram (a bad token,
+the network) once the broadcast exists: it stays queued for a running bot.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.broadcaster import send_until_done
-from bot.logs import mask_secrets, mask_url, setup_logging, url_passwords
+from bot.broadcaster import TelegramUnreachable, send_until_done
+from bot.command_errors import missing_sqlite_file, reason
+from bot.logs import mask_url, setup_logging, url_passwords
 from bot.preview import plain
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.broadcast import DraftProblem, parse_sections, resolve_tag
@@ -158,7 +159,7 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
         except (SQLAlchemyError, OSError) as error:
             hint = " (run `python -m bot migrate` first?)" if "signatures" in str(error) else ""
             raise BroadcastFailed(
-                f"DATABASE_URL {mask_url(settings.database_url)} cannot be read ({_reason(error)}){hint}", 1
+                f"DATABASE_URL {mask_url(settings.database_url)} cannot be read ({reason(error)}){hint}", 1
             ) from None
         plan = Plan(texts, language, recipients)
         check_plan(plan)
@@ -172,7 +173,14 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
         )
         broadcast = await broadcasts.create_broadcast(db, campaign=campaign.slug, texts=texts, language=language)
         console.print(f"broadcast {broadcast.id} created for {broadcast.total:,} people")
-        counts = await _send(settings, broadcast.id, broadcast.total)
+        try:
+            counts = await _send(settings, broadcast.id, broadcast.total)
+        except TelegramUnreachable as error:
+            raise BroadcastFailed(
+                f"{error}; broadcast {broadcast.id} stays queued: a running bot will send it"
+                " (/broadcast cancel in the bot stops it)",
+                1,
+            ) from None
         console.print(summary(counts))
         return 0
     finally:
@@ -205,17 +213,9 @@ def summary(counts: BroadcastCounts) -> str:
     return " · ".join(parts)
 
 
-def _reason(error: BaseException) -> str:
-    inner = getattr(error, "orig", None) or error
-    first = (str(inner).strip().splitlines() or [""])[0][:200]
-    return mask_secrets(f"{type(inner).__name__}: {first}" if first else type(inner).__name__)
-
-
 def _check_sqlite_file(database_url: str) -> None:
-    """Opening a missing SQLite file would create an empty one: a typo must not leave files behind."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        raise BroadcastFailed(f"DATABASE_URL {mask_url(database_url)}: no such database file", 1)
+    if (missing := missing_sqlite_file(database_url)) is not None:
+        raise BroadcastFailed(missing, 1)
 
 
 @click.command("broadcast", short_help="Send a message to every signer who asked for news.")

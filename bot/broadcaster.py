@@ -1,10 +1,14 @@
 """The background sender of broadcasts, run by every bot process; only one sends.
 
-Every process tries the ``broadcast-sender`` lease about once a second
-(``storage.outbox``); the holder sends the oldest broadcast still ``sending``,
-claiming a few deliveries at a time just before sending them and recording each
-outcome as soon as Telegram answers, so a crash or a restart resumes where it
-stopped. Telegram's limits are kept, whatever else the bot is doing:
+Every process checks about once a second, with a read, whether a broadcast is
+sending (``storage.outbox.has_work``), and only then tries the ``broadcast-sender``
+lease: an idle bot writes nothing. The holder sends the oldest broadcast still
+``sending``, claiming a few deliveries at a time, moving each to ``sending`` right
+before its request (a cancelled one is skipped) and recording each outcome as soon
+as Telegram answers, so a crash or a restart resumes where it stopped; at most
+``concurrency`` deliveries are ever ``sending`` (only they can end up uncertain).
+The lease is released when there is nothing left to send. Telegram's limits are
+kept, whatever else the bot is doing:
 
 - at most ``rate`` messages per second (``BROADCAST_RATE``), counted so that a
   Telegram measuring when requests *arrive* never sees more than ``rate`` in any
@@ -21,7 +25,9 @@ stopped. Telegram's limits are kept, whatever else the bot is doing:
   ``retry_delays`` and reported as ``failed`` after ``max_attempts``.
 
 The organiser's progress message is edited at most every ``progress_every``
-seconds and once at the end. A failure of the database or of Telegram is logged
+seconds and once at the end, inside the same limits: never during a 429 pause, and
+never within a second of another message to the organiser's chat (who may be a
+recipient too). A failure of the database or of Telegram is logged
 once (by delivery and broadcast ids, never names or Telegram ids) and the loop
 goes on. ``stop`` stops claiming, lets in-flight sends finish and be recorded,
 puts claimed-but-unsent deliveries back to pending and releases the lease.
@@ -57,8 +63,7 @@ log = logging.getLogger("bot.broadcaster")
 
 LEASE_TTL = 15.0  # seconds: a crashed holder's broadcast resumes elsewhere this long after its last renewal
 LEASE_POLL = 1.0  # seconds between tries of the lease while not holding it (and when idle)
-CONCURRENCY = 4  # requests in flight at once
-RECORDING_BACKLOG = 4  # times CONCURRENCY: deliveries answered but not yet recorded, at most
+CONCURRENCY = 4  # deliveries in hand at once (marked sending, sent, recorded): the most that can end uncertain
 MAX_ATTEMPTS = 3  # tries of one delivery for errors other than 429 and 403
 RETRY_DELAYS = (5.0, 30.0)  # seconds before the 2nd, 3rd... attempt
 PROGRESS_EVERY = 2.0  # seconds between edits of the organiser's progress message
@@ -110,6 +115,10 @@ class SendWindow:
         self._running -= 1
         self._released.append(self._clock() + self.hold)
 
+    def cancel(self) -> None:
+        """A request that was not made after all: its slot is free at once."""
+        self._running -= 1
+
 
 class Broadcaster:
     """Sends broadcasts in the background while this process holds the sender lease."""
@@ -150,7 +159,7 @@ class Broadcaster:
         self._paused_until = 0.0  # loop time until which every send waits (429)
         self._recent: dict[int, float] = {}  # chat id -> loop time of its last message's answer
         self._in_flight: set[asyncio.Task[None]] = set()  # deliveries being sent or recorded
-        self._requests = 0  # of which requests not yet answered by Telegram
+        self._passed_over = False  # a claimed delivery was no longer claimed (cancelled, taken back)
         self._freed = asyncio.Event()
         self._messages: dict[tuple[int, str], tuple[str, Keyboard]] = {}
         self._unrecorded: list[Callable[[], Awaitable[None]]] = []
@@ -216,6 +225,11 @@ class Broadcaster:
         """The broadcast to send, if this process holds (or just took) the lease."""
         try:
             await self._flush_unrecorded()
+            if not self._unrecorded and not await outbox.has_work(self.db):
+                if self.holding:  # the work is done: let the lease go, and write nothing while idle
+                    self.holding = False
+                    await outbox.release_lease(self.db, self.holder)
+                return None
             taken = await outbox.acquire_lease(self.db, self.holder, self.lease_ttl)
             if taken is None:
                 if self.holding:
@@ -225,7 +239,7 @@ class Broadcaster:
             if not self.holding:
                 log.info("this process now sends broadcasts")
                 if taken:
-                    log.warning("%d deliveries left unfinished by a stopped sender are marked uncertain", taken)
+                    log.warning("%d deliveries in flight when a sender stopped are marked uncertain", taken)
             self.holding = True
             self._lease_lost = False
             broadcast = await outbox.next_broadcast(self.db)
@@ -255,6 +269,10 @@ class Broadcaster:
                 if self._loop().time() - last_progress >= self.progress_every:
                     last_progress = self._loop().time()
                     await self._progress(broadcast)
+                if self._passed_over:
+                    # Cancelled, or taken back by a new lease holder: claim again, which says which.
+                    self._passed_over = False
+                    await self._unclaim(broadcast.id, queue)
                 if not queue:
                     claim = await self._claim(broadcast.id)
                     if claim is None:
@@ -280,7 +298,7 @@ class Broadcaster:
                         continue
                 recipient = queue[0]
                 if not await self._wait_turn(recipient.chat_id):
-                    continue  # stopping, or the lease was lost: re-checked above
+                    continue  # stopping, the lease was lost, or a claim passed over: handled above
                 queue.popleft()
                 self._launch(broadcast, recipient)
         finally:
@@ -298,13 +316,22 @@ class Broadcaster:
                 await outbox.unclaim(self.db, unsent)
         except Exception as error:
             self._trouble("database", "broadcast %s: returning unsent claims failed (%s)", error, broadcast.id)
-        if self._in_flight:
+        while self._in_flight:
             await asyncio.wait(set(self._in_flight))
         await self._flush_unrecorded()
         if ended in ("done", "cancelled"):
             await self._progress(broadcast, final=True)
             if ended == "done":
                 log.info("broadcast %s: done", broadcast.id)
+
+    async def _unclaim(self, broadcast_id: int, queue: deque[outbox.Recipient]) -> None:
+        """Put the queue's claims back (those still claimed) and empty it."""
+        unsent = [recipient.delivery_id for recipient in queue]
+        queue.clear()
+        try:
+            await outbox.unclaim(self.db, unsent)
+        except Exception as error:
+            self._trouble("database", "broadcast %s: returning unsent claims failed (%s)", error, broadcast_id)
 
     async def _claim(self, broadcast_id: int) -> outbox.Claim | None:
         try:
@@ -341,7 +368,7 @@ class Broadcaster:
     async def _wait_turn(self, chat_id: int) -> bool:
         """Wait until a message to ``chat_id`` may start; False if stopping meanwhile."""
         while True:
-            if self._stopping.is_set() or self._lease_lost:
+            if self._stopping.is_set() or self._lease_lost or self._passed_over:
                 return False
             now = self._loop().time()
             waits = [self._paused_until - now, self.window.delay()]
@@ -353,9 +380,16 @@ class Broadcaster:
             if wait > 0:
                 await self._pause(wait)
                 continue
-            # A few requests at once; outcomes being recorded are bounded too (a slow database).
-            if self._requests < self.concurrency and len(self._in_flight) < RECORDING_BACKLOG * self.concurrency:
+            # A few deliveries in hand at once, from ``sending`` until recorded: only they can
+            # end up uncertain if this process dies.
+            if len(self._in_flight) + len(self._unrecorded) < self.concurrency:
                 return True
+            if self._unrecorded and not self._in_flight:
+                # Outcomes the database has not taken yet hold the places: retry them first.
+                await self._flush_unrecorded()
+                if self._unrecorded:
+                    await self._pause(self.lease_poll)
+                continue
             self._freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._freed.wait(), 0.05)
@@ -373,9 +407,9 @@ class Broadcaster:
 
     def _launch(self, broadcast: Broadcast, recipient: outbox.Recipient) -> None:
         self.window.begin()
-        self._requests += 1
+        previous = self._recent.get(recipient.chat_id)
         self._recent[recipient.chat_id] = math.inf  # in flight: no second message meanwhile
-        task = asyncio.create_task(self._deliver(broadcast, recipient))
+        task = asyncio.create_task(self._deliver(broadcast, recipient, previous))
         self._in_flight.add(task)
         task.add_done_callback(self._done)
 
@@ -383,7 +417,14 @@ class Broadcaster:
         self._in_flight.discard(task)
         self._freed.set()
 
-    async def _deliver(self, broadcast: Broadcast, recipient: outbox.Recipient) -> None:
+    async def _deliver(self, broadcast: Broadcast, recipient: outbox.Recipient, previous: float | None) -> None:
+        if not await self._begin(recipient):
+            self.window.cancel()
+            if previous is None:
+                self._recent.pop(recipient.chat_id, None)
+            else:
+                self._recent[recipient.chat_id] = previous
+            return
         try:
             try:
                 text, keyboard = self._message(broadcast, recipient.language)
@@ -394,12 +435,23 @@ class Broadcaster:
                 outcome = await self.sender.send_once(SendMessage(recipient.chat_id, text, keyboard))
         finally:
             self.window.end()
-            self._requests -= 1
-            self._freed.set()
             now = self._loop().time()
             self._recent[recipient.chat_id] = now
             self._forget_old_chats(now)
         await self._record(broadcast.id, recipient, outcome)
+
+    async def _begin(self, recipient: outbox.Recipient) -> bool:
+        """Mark the delivery ``sending`` right before its request; False: do not send it."""
+        delivery = recipient.delivery_id
+        try:
+            started = await outbox.begin_sending(self.db, delivery)
+        except Exception as error:
+            self._trouble("database", "delivery %s: marking it sending failed (%s); not sent now", error, delivery)
+            self._unrecorded.append(lambda: outbox.unclaim(self.db, [delivery]))  # back to pending, later
+            return False
+        if not started:
+            self._passed_over = True  # cancelled, or taken back: the loop claims again and sees which
+        return started
 
     def _message(self, broadcast: Broadcast, language: str) -> tuple[str, Keyboard]:
         key = (broadcast.id, language)
@@ -481,18 +533,16 @@ class Broadcaster:
         except Exception as error:
             self._trouble("progress", "broadcast %s: reading the progress failed (%s)", error, broadcast.id)
             return
-        while True:
-            wait = self.window.delay()
-            if wait <= 0:
-                break
-            await asyncio.sleep(wait)
+        chat = broadcast.progress_chat_id
+        if not await self._progress_turn(chat, final=final):
+            return
         self.window.begin()
+        self._recent[chat] = math.inf
         try:
-            edited = await self.sender.send_once(
-                EditMessage(broadcast.progress_chat_id, broadcast.progress_message_id, text)
-            )
+            edited = await self.sender.send_once(EditMessage(chat, broadcast.progress_message_id, text))
         finally:
             self.window.end()
+            self._recent[chat] = self._loop().time()
         if edited.error == "flood":  # the limit is the bot's, edits included: everything waits
             retry_after = _number(edited.extra.get("retry_after"), 1.0)
             self._paused_until = max(self._paused_until, self._loop().time() + retry_after)
@@ -500,6 +550,29 @@ class Broadcaster:
             self._trouble(
                 "progress", "broadcast %s: editing the progress message failed (%s)", edited.error, broadcast.id
             )
+
+    async def _progress_turn(self, chat_id: int, *, final: bool) -> bool:
+        """Whether the progress edit may go now, within the limits every send keeps: never
+        during a 429 pause, never within a second of another message to that chat. A periodic
+        edit is skipped when it would have to wait (the next one comes soon); the final one
+        waits, unless the process is stopping during a pause."""
+        while True:
+            now = self._loop().time()
+            paused = self._paused_until - now
+            last = self._recent.get(chat_id)
+            busy = 0.0 if last is None else (0.05 if math.isinf(last) else last + self.chat_interval - now)
+            if paused > 0 or busy > 0:
+                if not final or (paused > 0 and self._stopping.is_set()):
+                    return False
+                if paused > 0:
+                    await self._pause(paused)
+                else:
+                    await asyncio.sleep(busy)
+                continue
+            wait = self.window.delay()
+            if wait <= 0:
+                return True
+            await asyncio.sleep(wait)
 
     # -- logging each trouble once ----------------------------------------------------------------
 
@@ -530,12 +603,18 @@ def default_holder() -> str:
 Progress = Callable[["BroadcastCounts"], Awaitable[None] | None]
 
 
+class TelegramUnreachable(Exception):
+    """``send_until_done`` could not connect to Telegram (a bad token, the network): one
+    secret-free line saying why; the broadcast stays queued for a running bot."""
+
+
 async def send_until_done(settings: Settings, broadcast_id: int, on_progress: Progress) -> BroadcastCounts:
     """Send one broadcast from the command line and report its progress until it is finished.
 
     Opens its own connection to Telegram (no polling: a running bot keeps its updates) and
     runs a ``Broadcaster``; if a running bot holds the sender lease, that bot sends and this
     only watches the database. Returns the final counts (``done`` or ``cancelled``).
+    Raises ``TelegramUnreachable`` if the connection to Telegram cannot be opened.
     """
     from bot.app import make_database
     from bot.runtimes import make_runtime
@@ -550,7 +629,19 @@ async def send_until_done(settings: Settings, broadcast_id: int, on_progress: Pr
     )
     broadcaster: Broadcaster | None = None
     try:
-        info = await runtime.start()
+        try:
+            info = await runtime.start()
+        except Exception as error:
+            from bot.logs import mask_secrets, mask_url
+
+            first = (str(error).strip().splitlines() or [""])[0][:200]
+            reason = f"{type(error).__name__}: {first}" if first else type(error).__name__
+            raise TelegramUnreachable(
+                mask_secrets(
+                    f"getMe failed at TELEGRAM_API_URL {mask_url(settings.telegram_api_url)}: "
+                    f"check BOT_TOKEN and the network ({reason})"
+                )
+            ) from None
         services = await build_services(settings, db, info.username)
         broadcaster = Broadcaster(services, runtime, rate=settings.broadcast_rate)
         broadcaster.start()

@@ -27,10 +27,10 @@ from typing import IO, TextIO
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.logs import mask_secrets, mask_url
+from bot.command_errors import missing_sqlite_file, reason
+from bot.logs import mask_url
 from bot.settings import SettingsError, load_settings
 from handlers.campaign import Campaign, CampaignError, load_campaign
 from storage.db import Database
@@ -45,16 +45,8 @@ class ExportFailed(Exception):
 
 
 def _check_sqlite_file(database_url: str) -> None:
-    """Opening a missing SQLite file would create an empty one: a typo must not leave files behind."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        raise ExportFailed(f"DATABASE_URL {mask_url(database_url)}: no such database file")
-
-
-def _reason(error: BaseException) -> str:
-    inner = getattr(error, "orig", None) or error
-    first = (str(inner).strip().splitlines() or [""])[0][:200]
-    return mask_secrets(f"{type(inner).__name__}: {first}" if first else type(inner).__name__)
+    if (missing := missing_sqlite_file(database_url)) is not None:
+        raise ExportFailed(missing)
 
 
 async def _export(
@@ -74,7 +66,7 @@ async def _export(
             async with db.engine.connect():
                 pass  # fail here, with the database's reason, rather than mid-export
         except (SQLAlchemyError, OSError) as error:
-            raise ExportFailed(f"DATABASE_URL {mask_url(database_url)} cannot be reached ({_reason(error)})") from None
+            raise ExportFailed(f"DATABASE_URL {mask_url(database_url)} cannot be reached ({reason(error)})") from None
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("export", total=None)
 
@@ -92,7 +84,7 @@ async def _export(
         return result
     except SQLAlchemyError as error:
         hint = " (run `python -m bot migrate` first?)" if "signatures" in str(error) else ""
-        raise ExportFailed(f"DATABASE_URL {mask_url(database_url)} cannot be read ({_reason(error)}){hint}") from None
+        raise ExportFailed(f"DATABASE_URL {mask_url(database_url)} cannot be read ({reason(error)}){hint}") from None
     finally:
         await db.dispose()
 

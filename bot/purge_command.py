@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.command_errors import missing_sqlite_file
 from bot.logs import mask_secrets, mask_url
 from bot.settings import SettingsError, load_settings
 from handlers.campaign import CampaignError, load_campaign
@@ -42,10 +41,8 @@ def _day(value: date) -> str:
 
 
 def _check_sqlite_file(database_url: str) -> None:
-    """Opening a missing SQLite file would create an empty one: a typo must not leave files behind."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        raise PurgeFailed(f"DATABASE_URL {mask_url(database_url)}: no such database file")
+    if (missing := missing_sqlite_file(database_url)) is not None:
+        raise PurgeFailed(missing)
 
 
 def _reason(error: BaseException) -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 import click
 from rich.console import Console, Group
 from rich.table import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.command_errors import missing_sqlite_file
 from bot.logs import mask_secrets, mask_url
 from bot.settings import SettingsError, load_settings
 from handlers.campaign import CampaignError, load_campaign
@@ -121,10 +121,8 @@ def render(stats: CampaignStats, *, campaign: str, goal: int) -> Group:
 
 
 def _check_sqlite_file(database_url: str) -> None:
-    """Opening a missing SQLite file would create an empty one: a typo must not leave files behind."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        raise StatsFailed(f"DATABASE_URL {mask_url(database_url)}: no such database file")
+    if (missing := missing_sqlite_file(database_url)) is not None:
+        raise StatsFailed(missing)
 
 
 async def _collect(database_url: str, campaign: str) -> CampaignStats:

@@ -27,7 +27,7 @@ SENDING, DONE, CANCELLED = "sending", "done", "cancelled"
 
 @dataclass(frozen=True)
 class BroadcastCounts:
-    """Where a broadcast's recipients stand. ``pending`` includes deliveries being sent;
+    """Where a broadcast's recipients stand. ``pending`` includes deliveries claimed and being sent;
     ``skipped`` includes recipients who withdrew meanwhile (their rows are gone)."""
 
     total: int = 0
@@ -50,7 +50,7 @@ def _counts(total: int, by_status: dict[str, int], *, gone: bool = True) -> Broa
     return BroadcastCounts(
         total=total,
         sent=by_status.get("sent", 0),
-        pending=by_status.get("pending", 0) + by_status.get("sending", 0),
+        pending=by_status.get("pending", 0) + by_status.get("claimed", 0) + by_status.get("sending", 0),
         blocked=by_status.get("blocked", 0),
         failed=by_status.get("failed", 0),
         skipped=by_status.get("skipped", 0) + (max(total - known, 0) if gone else 0),
@@ -248,17 +248,19 @@ async def running_broadcast(db: Database, campaign: str) -> Broadcast | None:
 
 
 async def cancel_broadcast(db: Database, campaign: str) -> Broadcast | None:
-    """Cancel the newest broadcast still sending: it is marked cancelled and its pending
-    deliveries too, so the sender stops sending it. None if nothing is sending.
+    """Cancel the broadcast being sent (the oldest still sending, as ``running_broadcast``
+    and the sender see it): it is marked cancelled and its pending and claimed deliveries
+    too, so the sender sends none of them. None if nothing is sending.
 
-    Deliveries being handed to Telegram at this moment finish as the sender records them.
+    Only the few requests already handed to Telegram (the sender's concurrency) finish,
+    as the sender records them.
     """
     now = datetime.now(UTC)
     async with db.transaction() as session:
         broadcast = await session.scalar(
             select(Broadcast)
             .where(Broadcast.campaign == campaign, Broadcast.status == SENDING)
-            .order_by(Broadcast.id.desc())
+            .order_by(Broadcast.id)
             .limit(1)
             .with_for_update()
         )
@@ -267,7 +269,7 @@ async def cancel_broadcast(db: Database, campaign: str) -> Broadcast | None:
         broadcast.status, broadcast.finished_at = CANCELLED, now
         await session.execute(
             update(Delivery)
-            .where(Delivery.broadcast_id == broadcast.id, Delivery.status == "pending")
+            .where(Delivery.broadcast_id == broadcast.id, Delivery.status.in_(("pending", "claimed")))
             .values(status=CANCELLED)
         )
     return broadcast

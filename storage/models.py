@@ -198,10 +198,12 @@ class Broadcast(Base):
 class Delivery(Base):
     """One recipient of one broadcast, and how sending it went.
 
-    Status: ``pending`` (to send; ``next_attempt_at`` after a failure), ``sending``
-    (handed to Telegram, answer not yet recorded), ``sent``, ``blocked`` (403: never
-    retried), ``failed`` (retries exhausted), ``skipped`` (withdrew or opted out
-    meanwhile), ``cancelled``, ``uncertain`` (the sender died while sending it).
+    Status: ``pending`` (to send; ``next_attempt_at`` after a failure), ``claimed``
+    (taken by the sender, not yet handed to Telegram: pending again if the sender
+    stops or dies, cancelled with its broadcast), ``sending`` (handed to Telegram,
+    answer not yet recorded), ``sent``, ``blocked`` (403: never retried), ``failed``
+    (retries exhausted), ``skipped`` (withdrew or opted out meanwhile), ``cancelled``,
+    ``uncertain`` (the sender died while sending it: maybe delivered, never repeated).
     Deleting the signature (withdrawal, removal, purge) deletes its deliveries.
     """
 

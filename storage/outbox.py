@@ -2,18 +2,24 @@
 
 Several bot workers may run; only the one holding the ``broadcast-sender`` lease
 sends (``acquire_lease`` takes it when it is free or expired and renews it while
-held). Progress lives in the delivery rows, each moved through short transactions
-so a crash loses at most what was in flight:
+held); a process first checks with a read (``has_work``) that there is anything to
+send, so an idle bot writes nothing. Progress lives in the delivery rows, each moved
+through short transactions so a crash loses at most what was in flight:
 
-    pending --claim--> sending --Telegram answers--> sent | blocked | failed | uncertain
-                                                  \\-> pending again (retry later)
+    pending --claim--> claimed --begin_sending--> sending --Telegram answers--> sent | blocked | failed | uncertain
+       ^                  |                                                  \\-> pending again (retry later)
+       \\--takeover/stop--/
 
-``claim`` marks a few rows ``sending`` (attempts + 1) just before they are sent,
-inside the same transaction that checks and extends the lease: a worker that lost
-the lease can claim nothing. Whoever takes the lease over marks the rows a dead
-holder left in ``sending`` as ``uncertain`` (Telegram may or may not have delivered
-them): they are reported, never sent again, so nobody gets a message twice. A
-graceful stop puts its unsent claims back to ``pending``, so nobody is skipped.
+``claim`` marks a few rows ``claimed`` inside the same transaction that checks and
+extends the lease: a worker that lost the lease can claim nothing. Each row becomes
+``sending`` (attempts + 1) in its own tiny transaction right before its request
+(``begin_sending``); a row cancelled or taken back meanwhile is not sent. Whoever
+takes the lease over puts the rows a dead holder left ``claimed`` back to
+``pending`` (never handed to Telegram) and marks those left ``sending`` as
+``uncertain`` (Telegram may or may not have delivered them): they are reported, never
+sent again, so nobody gets a message twice, and at most the sender's concurrency
+(a few requests) can end up uncertain. A graceful stop puts its claims back to
+``pending`` too, so nobody is skipped.
 
 Signers who opted out or became unreachable after the broadcast was created are
 ``skipped`` when their turn comes; a withdrawn signature's rows are already gone
@@ -36,7 +42,7 @@ from storage.models import Broadcast, Delivery, Lease, Signature, utcnow
 
 LEASE_NAME = "broadcast-sender"
 # Delivery statuses whose outcome is still open; a broadcast is done when none is left.
-OPEN = ("pending", "sending")
+OPEN = ("pending", "claimed", "sending")
 # A row may be recorded while ``sending``, or after a new lease holder marked it
 # ``uncertain``: the answer that finally came is the truth.
 RECORDABLE = ("sending", "uncertain")
@@ -70,7 +76,8 @@ class Claim:
 async def acquire_lease(db: Database, holder: str, ttl: float, *, now: datetime | None = None) -> int | None:
     """Hold the sender lease for ``ttl`` more seconds: renew it if ours, take it if free or
     expired. None: another process holds it. Otherwise the number of deliveries that a
-    previous holder left ``sending`` and that are now ``uncertain`` (0 on a renewal)."""
+    previous holder left ``sending`` and that are now ``uncertain`` (0 on a renewal); its
+    claims never handed to Telegram are pending again."""
     now = now or utcnow()
     until = now + timedelta(seconds=ttl)
     async with db.engine.begin() as session:
@@ -94,11 +101,18 @@ async def acquire_lease(db: Database, holder: str, ttl: float, *, now: datetime 
                     await session.execute(insert(Lease).values(name=LEASE_NAME, holder=holder, expires_at=until))
             except IntegrityError:
                 return None  # another worker created it at the same moment
-        return await _mark_uncertain(session)
+        return await _take_over(session)
 
 
-async def _mark_uncertain(session: AsyncConnection) -> int:
-    """Rows left ``sending`` by the previous holder: maybe delivered, so never sent again."""
+async def _take_over(session: AsyncConnection) -> int:
+    """What the previous holder left: claims go back to pending (or cancelled, if the
+    broadcast was), and rows ``sending`` become ``uncertain``: maybe delivered, so never
+    sent again. Returns how many are uncertain."""
+    for status, back in (("sending", "pending"), ("cancelled", "cancelled")):
+        of = select(Broadcast.id).where(Broadcast.status == status)
+        await session.execute(
+            update(Delivery).where(Delivery.broadcast_id.in_(of), Delivery.status == "claimed").values(status=back)
+        )
     unfinished = select(Broadcast.id).where(Broadcast.status != "done")
     result = await session.execute(
         update(Delivery)
@@ -124,6 +138,22 @@ async def lease_holder(db: Database, *, now: datetime | None = None) -> str | No
 # --- what to send ----------------------------------------------------------------------------
 
 
+async def has_work(db: Database) -> bool:
+    """Whether a sender is needed: a broadcast is sending, or a cancelled one still has rows
+    ``sending`` (a dead holder's, to be marked uncertain). A read, cheap enough to run every
+    second: an idle bot never writes the lease."""
+    async with db.engine.connect() as session:
+        sending = select(Broadcast.id).where(Broadcast.status == "sending").limit(1).exists()
+        cancelled = select(Broadcast.id).where(Broadcast.status == "cancelled")
+        left = (
+            select(Delivery.id)
+            .where(Delivery.broadcast_id.in_(cancelled), Delivery.status == "sending")
+            .limit(1)
+            .exists()
+        )
+        return bool(await session.scalar(select(or_(sending, left))))
+
+
 async def next_broadcast(db: Database) -> Broadcast | None:
     """The oldest broadcast still sending."""
     async with db.session() as session:
@@ -140,12 +170,13 @@ async def get_broadcast(db: Database, broadcast_id: int) -> Broadcast | None:
 async def claim(
     db: Database, broadcast_id: int, holder: str, limit: int, ttl: float, *, now: datetime | None = None
 ) -> Claim:
-    """The next due pending deliveries of a broadcast (oldest first), marked ``sending`` with
-    one more attempt, if the lease is still ours (it is extended by ``ttl`` meanwhile).
+    """The next due pending deliveries of a broadcast (oldest first), marked ``claimed``, if
+    the lease is still ours (it is extended by ``ttl`` meanwhile). ``begin_sending`` moves
+    each to ``sending`` right before its request.
 
     The lease row is written first, so on PostgreSQL a takeover and a claim are serialised
     by its row lock and on SQLite by the write lock: a claim never lands after a new holder
-    marked the old claims uncertain.
+    took the old claims back.
     """
     now = now or utcnow()
     async with db.engine.begin() as session:
@@ -195,7 +226,7 @@ async def claim(
             await session.scalars(
                 update(Delivery)
                 .where(Delivery.id.in_(list(wanted)), Delivery.status == "pending")
-                .values(status="sending", attempts=Delivery.attempts + 1)
+                .values(status="claimed")
                 .returning(Delivery.id)
             )
         ).all()
@@ -212,15 +243,26 @@ async def claim(
     return Claim(held=True, status=status, recipients=recipients, skipped=len(skipped))
 
 
+async def begin_sending(db: Database, delivery_id: int) -> bool:
+    """Right before its request: the claimed row becomes ``sending`` (attempts + 1). False if
+    it is no longer claimed (the broadcast was cancelled, or a new lease holder took it
+    back): then it must not be sent."""
+    async with db.engine.begin() as session:
+        result = await session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == "claimed")
+            .values(status="sending", attempts=Delivery.attempts + 1)
+        )
+        return bool(result.rowcount)
+
+
 async def unclaim(db: Database, delivery_ids: list[int]) -> None:
-    """Claimed but never handed to Telegram (a graceful stop): pending again, the attempt undone."""
+    """Claimed but never handed to Telegram (a graceful stop): pending again."""
     if not delivery_ids:
         return
     async with db.engine.begin() as session:
         await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(delivery_ids), Delivery.status == "sending")
-            .values(status="pending", attempts=Delivery.attempts - 1)
+            update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "claimed").values(status="pending")
         )
 
 
@@ -230,7 +272,7 @@ async def cancel_claimed(db: Database, broadcast_id: int, delivery_ids: list[int
         if delivery_ids:
             await session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(delivery_ids), Delivery.status == "sending")
+                .where(Delivery.id.in_(delivery_ids), Delivery.status == "claimed")
                 .values(status="cancelled")
             )
         await session.execute(
@@ -311,7 +353,7 @@ async def _record(db: Database, delivery_id: int, **values: object) -> None:
 
 
 async def finish_if_done(db: Database, broadcast_id: int, *, now: datetime | None = None) -> bool:
-    """Mark the broadcast ``done`` when no delivery is pending or sending; whether it is done now."""
+    """Mark the broadcast ``done`` when no delivery is pending, claimed or sending; whether it is done now."""
     async with db.engine.begin() as session:
         still_open = (
             select(Delivery.id)

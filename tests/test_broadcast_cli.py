@@ -7,6 +7,7 @@ the real send is a subprocess talking to the emulator, as on a server.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from pathlib import Path
 
@@ -176,5 +177,48 @@ async def test_a_real_send_reaches_everyone_in_their_language(emulator: Emulator
             assert await session.scalar(select(func.count()).select_from(Signature)) == 5
             found = await session.scalar(select(Broadcast))
             assert found is not None and (found.status, found.total, found.created_by) == ("done", 4, None)
+    finally:
+        await db.dispose()
+
+
+async def test_telegram_unreachable_after_creating_is_one_line_and_the_broadcast_stays_queued(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    await upgrade(database_url)
+    await _seed(database_url)
+    with socket.socket() as probe:  # a port nobody listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    token = "123456:unreachable-secret-token"
+    env = bot_env(
+        DATABASE_URL=database_url,
+        CAMPAIGN="xinjiang",
+        BOT_TOKEN=token,
+        TELEGRAM_API_URL=f"http://127.0.0.1:{closed}",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "broadcast",
+        "--text-file",
+        str(_write(tmp_path, "Hello")),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    message = err.decode()
+    assert process.returncode == 1, message
+    assert "broadcast 1 created for 4 people" in out.decode()
+    assert "Traceback" not in message and len(message.strip().splitlines()) == 1, message
+    assert message.strip().startswith("error: getMe failed") and "check BOT_TOKEN and the network" in message
+    assert "broadcast 1 stays queued: a running bot will send it (/broadcast cancel" in message
+    assert token not in out.decode() + message
+    db = Database(database_url, pool_size=1)
+    try:
+        async with db.session() as session:
+            found = await session.scalar(select(Broadcast))
+            assert found is not None and (found.status, found.total) == ("sending", 4)
     finally:
         await db.dispose()

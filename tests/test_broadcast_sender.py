@@ -8,6 +8,8 @@ process, 2,000 recipients and a restart is ``tests/test_broadcast_sending.py``.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -22,9 +24,16 @@ from bot.runtimes import make_runtime
 from bot.settings import load_settings
 from handlers.turn import Services
 from storage import outbox
-from storage.broadcasts import BroadcastCounts, broadcast_counts, cancel_broadcast, create_broadcast
+from storage.broadcasts import (
+    BroadcastCounts,
+    broadcast_counts,
+    cancel_broadcast,
+    create_broadcast,
+    running_broadcast,
+    set_progress_message,
+)
 from storage.db import Database
-from storage.models import Delivery, Signature, utcnow
+from storage.models import Delivery, Lease, Signature, utcnow
 
 
 @pytest.fixture
@@ -91,7 +100,7 @@ async def _statuses(db: Database, broadcast_id: int) -> dict[int, str]:
 # --- the lease and claiming (storage.outbox) ------------------------------------------------
 
 
-async def test_one_sender_at_a_time_and_a_takeover_marks_the_dead_holders_claims_uncertain(
+async def test_one_sender_at_a_time_and_a_takeover_marks_only_the_dead_holders_requests_uncertain(
     database: Database, emulator: Emulator
 ) -> None:
     await _people(database, emulator, 5)
@@ -99,18 +108,30 @@ async def test_one_sender_at_a_time_and_a_takeover_marks_the_dead_holders_claims
     assert await outbox.acquire_lease(database, "a", 10) == 0
     assert await outbox.acquire_lease(database, "b", 10) is None
     assert await outbox.acquire_lease(database, "a", 10) == 0  # renewed
-    claim = await outbox.claim(database, broadcast.id, "a", 2, 10)
-    assert claim.held and [r.attempts for r in claim.recipients] == [1, 1]
+    claim = await outbox.claim(database, broadcast.id, "a", 3, 10)
+    assert claim.held and [r.attempts for r in claim.recipients] == [1, 1, 1]
     assert (await outbox.claim(database, broadcast.id, "b", 2, 10)).held is False  # not b's lease
-    # "a" dies; its lease runs out; "b" takes over and never re-sends what "a" had in hand.
+    # "a" hands one to Telegram, then dies with two more claimed but never sent.
+    in_flight, *unsent = claim.recipients
+    assert await outbox.begin_sending(database, in_flight.delivery_id)
+    assert not await outbox.begin_sending(database, in_flight.delivery_id)  # once only
+    # Its lease runs out; "b" takes over: what "a" never sent is pending again, and only
+    # the request "a" had made is uncertain (never re-sent).
     later = utcnow() + timedelta(seconds=11)
-    assert await outbox.acquire_lease(database, "b", 10, now=later) == 2
+    assert await outbox.acquire_lease(database, "b", 10, now=later) == 1
     assert (await outbox.claim(database, broadcast.id, "a", 2, 10, now=later)).held is False
     counts = await broadcast_counts(database, broadcast.id)
-    assert (counts.uncertain, counts.pending) == (2, 3)
+    assert (counts.uncertain, counts.pending) == (1, 4)
+    assert not await outbox.begin_sending(database, unsent[0].delivery_id)  # "a" woke up: too late
+    retaken = await outbox.claim(database, broadcast.id, "b", 10, 10, now=later)
+    assert len(retaken.recipients) == 4 and {r.delivery_id for r in unsent} <= {
+        r.delivery_id for r in retaken.recipients
+    }
+    assert all(r.attempts == 1 for r in retaken.recipients)  # never tried: not counted
+    await outbox.unclaim(database, [r.delivery_id for r in retaken.recipients])
     # An answer that comes in after all is the truth.
-    await outbox.record_sent(database, claim.recipients[0].delivery_id)
-    assert (await broadcast_counts(database, broadcast.id)).uncertain == 1
+    await outbox.record_sent(database, in_flight.delivery_id)
+    assert (await broadcast_counts(database, broadcast.id)).uncertain == 0
     await outbox.release_lease(database, "b")
     assert await outbox.lease_holder(database) is None
     assert await outbox.acquire_lease(database, "a", 10) == 0  # free again: nothing left sending
@@ -135,6 +156,23 @@ async def test_opted_out_and_unreachable_signers_are_skipped_and_a_cancelled_bro
     assert (claim.status, claim.recipients) == ("cancelled", [])
     counts = await broadcast_counts(database, broadcast.id)
     assert (counts.skipped, counts.cancelled, counts.pending) == (2, 2, 0)
+
+
+async def test_cancel_stops_the_broadcast_being_sent_and_its_claims(database: Database, emulator: Emulator) -> None:
+    await _people(database, emulator, 5)
+    first = await create_broadcast(database, campaign="xinjiang", texts={"": "first"})
+    second = await create_broadcast(database, campaign="xinjiang", texts={"": "second"})
+    running = await running_broadcast(database, "xinjiang")
+    assert running is not None and running.id == first.id  # what /broadcast status shows and the sender sends
+    assert await outbox.acquire_lease(database, "a", 10) == 0
+    claim = await outbox.claim(database, first.id, "a", 2, 10)
+    cancelled = await cancel_broadcast(database, "xinjiang")
+    assert cancelled is not None and cancelled.id == first.id
+    # The sender's claims are cancelled too: it hands none of them to Telegram.
+    assert [await outbox.begin_sending(database, r.delivery_id) for r in claim.recipients] == [False, False]
+    assert await broadcast_counts(database, first.id) == BroadcastCounts(total=5, cancelled=5)
+    assert await outbox.get_broadcast(database, second.id) is not None
+    assert (await outbox.get_broadcast(database, second.id)).status == "sending"  # type: ignore[union-attr]
 
 
 def test_the_send_window_holds_each_slot_a_second_after_the_answer() -> None:
@@ -205,6 +243,7 @@ async def test_cancelling_stops_sending_at_once(
     await _people(database, emulator, 120)
     broadcast = await create_broadcast(database, campaign="xinjiang", texts={"": "hi"})
     sender = _sender(services, runtime, rate=20)
+    sender.batch = 40  # many claimed ahead: none of them may go out after the cancel
     sender.start()
     try:
         await _until(lambda: _sent_at_least(database, broadcast.id, 5))
@@ -216,8 +255,55 @@ async def test_cancelling_stops_sending_at_once(
         await sender.stop(5)
     counts = await broadcast_counts(database, broadcast.id)
     assert counts.pending == 0 and counts.sent + counts.cancelled == 120 and counts.cancelled >= 90
-    assert _delivered(emulator) - at_cancel <= sender.batch + sender.concurrency
+    assert _delivered(emulator) - at_cancel <= sender.concurrency  # only the requests already made
     assert _delivered(emulator) == counts.sent
+
+
+async def test_progress_edits_keep_the_429_pause_and_the_organiser_s_chat_spacing(
+    database: Database, emulator: Emulator, runtime: Any, services: Services
+) -> None:
+    signers = await _people(database, emulator, 3)
+    organiser = signers[0]  # who signed too and asked for news: their chat gets both
+    progress = await runtime.send_once(_plain(organiser.user_id, "progress"))
+    started = time.monotonic()
+    broadcast = await create_broadcast(database, campaign="xinjiang", texts={"": "hi"}, progress_locale="en")
+    await set_progress_message(database, broadcast.id, organiser.user_id, progress.message_id)
+    emulator.fail_next("sendMessage", status=429, retry_after=1, times=1)
+    sender = _sender(services, runtime, progress_every=0.05)  # it would edit all the time if it could
+    sender.start()
+    try:
+        await _until(lambda: _is(database, broadcast.id, "done"))
+    finally:
+        await sender.stop(5)
+    [refused] = [call for call in emulator.calls if call.error_code == 429]
+    edits = emulator.calls_to("editMessageText")
+    assert edits and "Done" in edits[-1].params["text"]
+    assert [edit.at - refused.at for edit in edits if refused.at + 0.2 < edit.at < refused.at + 1.0] == []
+    to_organiser = [
+        call.at for call in emulator.calls if call.at > started and call.params.get("chat_id") == organiser.user_id
+    ]
+    assert len(to_organiser) >= 2  # the news and the edits
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(to_organiser))
+    assert await broadcast_counts(database, broadcast.id) == BroadcastCounts(total=3, sent=3)
+
+
+async def test_an_idle_sender_writes_nothing_and_lets_the_lease_go_when_done(
+    database: Database, emulator: Emulator, runtime: Any, services: Services
+) -> None:
+    sender = _sender(services, runtime)
+    sender.start()
+    try:
+        await asyncio.sleep(0.5)  # about ten polls
+        assert await _leases(database) == []
+        await _people(database, emulator, 3)
+        broadcast = await create_broadcast(database, campaign="xinjiang", texts={"": "hi"})
+        await _until(lambda: _is(database, broadcast.id, "done"))
+        await _until(lambda: _no_lease(database))  # released once nothing is left to send
+        await asyncio.sleep(0.3)
+        assert await _leases(database) == []
+    finally:
+        await sender.stop(5)
+    assert _delivered(emulator) == 3
 
 
 async def test_a_graceful_stop_puts_unsent_claims_back_and_releases_the_lease(
@@ -230,7 +316,7 @@ async def test_a_graceful_stop_puts_unsent_claims_back_and_releases_the_lease(
     await _until(lambda: _sent_at_least(database, broadcast.id, 3))
     await sender.stop(5)
     statuses = await _statuses(database, broadcast.id)
-    assert "sending" not in statuses.values() and "uncertain" not in statuses.values()
+    assert not {"claimed", "sending", "uncertain"} & set(statuses.values())
     assert list(statuses.values()).count("sent") == _delivered(emulator)
     async with database.session() as session:
         attempts = (await session.scalars(select(Delivery.attempts).where(Delivery.status == "pending"))).all()
@@ -312,6 +398,15 @@ async def _is(db: Database, broadcast_id: int, status: str) -> bool:
 
 async def _sent_at_least(db: Database, broadcast_id: int, n: int) -> bool:
     return (await broadcast_counts(db, broadcast_id)).sent >= n
+
+
+async def _leases(db: Database) -> list[str]:
+    async with db.session() as session:
+        return list((await session.scalars(select(Lease.holder))).all())
+
+
+async def _no_lease(db: Database) -> bool:
+    return await _leases(db) == []
 
 
 async def _no_open(db: Database, broadcast_id: int) -> bool:
