@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bot.emulator.errors import InvalidRequest
 from bot.emulator.html import parse_html
+from handlers import closed
 from handlers.broadcast import progress_text
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
@@ -190,6 +191,10 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("/export")
     await person.say("/export pdf ids")  # not allowed: the usage message
     await _broadcasting(person, locale)
+    # After CAMPAIGN_END, what a signing input (the Sign button, a typed name…) is answered with.
+    services = person.core.services
+    ended = closed.text(services.i18n.get(locale), services.campaign_end or datetime.now(UTC).date())
+    person.exchanges.append(Exchange("[presses sign after the campaign closed]", [SendMessage(USER_ID, ended)]))
 
 
 async def _broadcasting(person: _Supporter, locale: str) -> None:

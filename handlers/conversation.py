@@ -14,6 +14,9 @@ and its buttons [updates:on|off] turn news on or off, and the [stopnews] button 
 update stops it. Organisers: /remove CODE ─► [rm:CODE] removes the signature / [rmno] keeps it.
 Organisers: /broadcast ─► their text (the draft, whatever the signing step) ─► preview ─►
 [bcsend] sends it / [bcredo] starts over / [bcdrop] or /cancel drops it; /broadcast status|cancel.
+After CAMPAIGN_END every signing input ([sign], the consent, a typed name or country, the
+review's buttons) is answered by ``closed.explain``: no new signatures; reading and the
+signer's commands go on.
 
 The step functions live in one module per concern; this file is only the map.
 """
@@ -24,6 +27,7 @@ from handlers import (
     ask_country,
     ask_name,
     broadcast,
+    closed,
     consent,
     fallback,
     language,
@@ -126,6 +130,17 @@ async def on_button(turn: Turn, data: str) -> None:
         case moderation.KEEP:
             await moderation.keep(turn)
         # Buttons that belong to one step.
+        case (
+            consent.AGREE
+            | consent.OPT_IN
+            | ask_name.SIGN_AS
+            | ask_country.PICK
+            | ask_country.OTHER
+            | review.CONFIRM
+            | review.CHANGE_NAME
+            | review.CHANGE_COUNTRY
+        ) if closed.is_closed(turn.services):
+            closed.explain(turn)  # the campaign has ended: nothing more is collected
         case consent.AGREE if step is Step.CONSENT:
             turn.count("consented")
             await ask_name.ask(turn)
@@ -160,6 +175,8 @@ async def on_text(turn: Turn) -> None:
         await broadcast.draft_text(turn)  # an organiser's /broadcast text, whatever the signing step
         return
     match turn.state.step:
+        case Step.NAME | Step.COUNTRY if closed.is_closed(turn.services):
+            closed.explain(turn)
         case Step.NAME:
             if name := ask_name.typed(turn):
                 await name_given(turn, name)
@@ -202,6 +219,9 @@ async def start_signing(turn: Turn) -> None:
         turn.answer()
         turn.state.step = Step.SIGNED
         await review.already_signed(turn, existing)
+        return
+    if closed.is_closed(turn.services):
+        closed.explain(turn)
         return
     await consent.ask(turn)
 

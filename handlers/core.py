@@ -5,7 +5,8 @@
 0. flood control, before anything else: an account sending more than ``flood_limit``
    updates a minute gets one "please slow down" and its extra updates are dropped
    at the cost of one counter increment each, so it cannot slow the bot for
-   everyone; signing itself (its buttons, a name or country typed) always goes on;
+   everyone; signing itself (its buttons, a name or country typed) goes on, up to
+   a ceiling of ``EXEMPT_CEILING`` times the limit a minute (no signer needs more);
 1. serialises each user's events with the state store's lock (two quick taps are
    handled one after the other, also across worker processes sharing Redis);
 2. de-duplicates the update by ``update_id`` (Telegram re-delivers webhooks);
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 DEDUP_TTL = 24 * 3600  # Telegram gives up re-delivering long before this
 CANCEL_WAIT = 2.0  # seconds ``settle(cancel=True)`` gives cancelled follow-ups to clean up (delete files)
 FLOOD_WINDOW = 60  # seconds: flood control counts each account's updates per minute
+# Signing input goes on past the limit, but not without end: at most this many times the
+# limit a minute in all (a typed "name" or "country" is otherwise a way around the limit).
+EXEMPT_CEILING = 3
 # Buttons of the signing steps: never held back by flood control (a signer may tap quickly).
 SIGNING_BUTTONS = frozenset(
     {
@@ -83,6 +87,8 @@ class Core:
             if await self._flooding(event, owner, deliver):
                 return
             async with self.store.lock(f"lock:{owner}"):
+                # Flood control counted this update before this check, so a re-delivery counts
+                # again (harmless: Telegram re-delivers rarely); it is still handled only once.
                 if not await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL):
                     log.info("update %s: duplicate, skipped", event.update_id)
                     return
@@ -107,7 +113,9 @@ class Core:
     async def _flooding(self, event: Event, owner: int, deliver: Deliver) -> bool:
         """True if this update is one too many this minute and is dropped (before the lock
         and the state: a flooder costs one counter increment per update). The first one over
-        the limit brings one "please slow down"; signing input is always let through."""
+        the limit brings one "please slow down"; signing input is let through up to
+        ``EXEMPT_CEILING`` times the limit (counted apart, so junk sent before cannot
+        use up a signer's allowance), and dropped beyond it without another message."""
         limit = self.services.flood_limit
         count = await self.store.hit(f"flood:{owner}", FLOOD_WINDOW)
         if count <= limit:
@@ -124,7 +132,10 @@ class Core:
                 "update %s: more than %d updates a minute from one account: slowing it down", event.update_id, limit
             )
             await self._deliver_all(self._slow_down(event, state, answer_button=not signing), deliver)
-        return not signing
+        if not signing:
+            return True
+        exempt = await self.store.hit(f"flood-signing:{owner}", FLOOD_WINDOW)
+        return exempt > (EXEMPT_CEILING - 1) * limit
 
     def _slow_down(self, event: Event, state: ConversationState | None, *, answer_button: bool) -> list[Reply]:
         """The one "please slow down" of a minute: in the private chat, and on a pressed button."""

@@ -17,6 +17,8 @@ async def show(turn: Turn) -> None:
     if signature is None:
         turn.send(_not_signed(turn))
         return
+    if signature.unreachable_at is not None:  # marked when an update found the bot blocked; they are back
+        await signatures.mark_reachable(services.db, services.campaign.slug, turn.user_id)
     turn.send(_status(turn, signature.opt_in), _toggle(turn, signature.opt_in))
 
 

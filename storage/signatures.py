@@ -204,22 +204,18 @@ async def funnel_counts(db: Database, campaign: str) -> dict[str, int]:
 
 async def set_opt_in(db: Database, campaign: str, user_id: int, on: bool) -> bool | None:
     """Turn this signer's news on or off: True if that changed it, False if it was already so,
-    None if they have not signed. Turning news on also clears the unreachable mark: they are
-    talking to the bot, so it can reach them again."""
-    values: dict[str, Any] = {"opt_in": on}
-    if on:
-        values["unreachable_at"] = None
+    None if they have not signed. Turning news on also clears the unreachable mark, even when
+    news was already on: they are talking to the bot, so it can reach them again."""
+    mine = (Signature.campaign == campaign, Signature.telegram_user_id == user_id)
     async with db.transaction() as session:
-        result = await session.execute(
-            update(Signature)
-            .where(Signature.campaign == campaign, Signature.telegram_user_id == user_id, Signature.opt_in != on)
-            .values(**values)
-        )
+        if on:
+            await session.execute(
+                update(Signature).where(*mine, Signature.unreachable_at.is_not(None)).values(unreachable_at=None)
+            )
+        result = await session.execute(update(Signature).where(*mine, Signature.opt_in != on).values(opt_in=on))
         if cast("CursorResult[Any]", result).rowcount:
             return True
-        exists = await session.scalar(
-            select(Signature.id).where(Signature.campaign == campaign, Signature.telegram_user_id == user_id)
-        )
+        exists = await session.scalar(select(Signature.id).where(*mine))
     return None if exists is None else False
 
 

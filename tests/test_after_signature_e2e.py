@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,14 @@ import pytest
 
 from bot.emulator.objects import BotMessage
 from bot.emulator.users import SimulatedUser
-from handlers import organiser
+from handlers import closed, organiser
 from handlers.campaign import CAMPAIGNS_DIR
 from handlers.i18n import I18n
 from storage import signatures
 from storage.db import Database
 from storage.models import Signature
 from tests.test_exports import _pdf_text
-from tests.test_signing_e2e import has, read_and_agree, until
+from tests.test_signing_e2e import has, offers_to_sign, read_and_agree, until
 
 ADMIN = 5101
 
@@ -184,3 +185,70 @@ async def test_a_letter_edit_gives_a_new_version_and_old_signatures_keep_theirs(
         shown = (await until(user, has("everything we store"))).text
         assert f"version {row.letter_version[:6]}…" in shown
     assert second.emulator.rejected == []
+
+
+async def test_a_closed_campaign_collects_no_more_signatures(
+    start_webhook_bot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After CAMPAIGN_END: the Sign button, the consent and the review's Confirm (for someone
+    mid-flow when it closed) explain that the petition closed, store nothing and forget the
+    answers; the letter and the signers' commands keep working."""
+    end = datetime.now(UTC).date()
+    bot = await start_webhook_bot(core="real", campaign_end=end)  # the last day: still open
+    ada = bot.emulator.user(5301, first_name="Ada", language_code="en")
+    bo = bot.emulator.user(5302, first_name="Bo", language_code="en")
+    cy = bot.emulator.user(5303, first_name="Cy", language_code="en")
+    dee = bot.emulator.user(5304, first_name="Dee", language_code="en")
+    code = await sign(ada, "Ada Early")
+    await read_and_agree(bo)
+    await bo.send("Bo Late")
+    await until(bo, has("Which country"))
+    await bo.send("France")
+    await until(bo, has("You are signing as"))
+    await dee.send("/start")
+    await until(dee, has("mass internment"))
+    await dee.press("📖 Read the letter")
+    await until(dee, offers_to_sign)
+    await dee.press("✍️ Sign the letter")
+    await until(dee, has("Before you sign"))
+
+    monkeypatch.setattr(closed, "today", lambda: end + timedelta(days=1))
+    date = I18n().get("en").date(end)
+    expected = (
+        f"This petition closed on {date}. Signatures are no longer collected. Thank you for caring — you can "
+        "still read the letter, and signers can still use /mysignature, /verify and /withdraw."
+    )
+    await bo.press("✅ Confirm and sign")  # mid-flow when it closed
+    assert (await bo.wait_message(timeout=20)).text == expected
+    await dee.press("✅ I agree and want to sign")
+    assert (await dee.wait_message(timeout=20)).text == expected
+    await cy.send("/start")
+    await until(cy, has("mass internment"))
+    await cy.press("📖 Read the letter")  # reading still works
+    await until(cy, offers_to_sign)
+    await cy.press("✍️ Sign the letter")
+    assert (await cy.wait_message(timeout=20)).text == expected
+    await bot.core.settle(within=10)
+    for user in (bo, cy, dee):
+        assert user.conversation.pending() == 0, user.id  # one message, nothing more
+        assert await stored(bot, user.id) is None
+        state = await bot.core.store.load(f"state:{user.id}")
+        assert state is not None and state["name"] is None and state["country"] is None, state
+    await bo.send("Bo Again")  # no longer at a signing step: not taken as a name
+    assert "Please use the buttons" in (await bo.wait_message(timeout=20)).text
+    await bo.press("✅ Confirm and sign")  # the old button once more
+    assert (await bo.wait_message(timeout=20)).text == expected
+
+    # Signers keep their commands.
+    await ada.send("/mysignature")
+    assert "Ada Early" in (await until(ada, has("everything we store"))).text
+    await ada.send(f"/verify {code}")
+    await until(ada, has("Yes:"))
+    await ada.send("/updates")
+    await until(ada, has("news about this campaign"))
+    await ada.send("/withdraw")
+    await until(ada, has("withdraw your signature"))
+    await ada.press("Yes, erase my signature")
+    await until(ada, has("erased"))
+    assert await stored(bot, ada.id) is None
+    assert bot.emulator.rejected == []

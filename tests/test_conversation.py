@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from handlers import organiser
+from handlers import closed, organiser
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
 from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendDocument, SendMessage
-from storage import receipts, signatures
+from storage import broadcasts, receipts, signatures
 from storage.db import Database
 from storage.exports import ExportError, ExportResult, export_signatures
 from storage.migrate import upgrade
@@ -558,6 +558,87 @@ async def test_start_makes_a_signer_who_blocked_the_bot_reachable_again(core: Co
     await ada.text("/start")
     stored_again = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored_again is not None and stored_again.unreachable_at is None
+
+
+async def test_updates_makes_a_signer_who_blocked_the_bot_reachable_again(core: Core, db: Database) -> None:
+    ada, _ = await signed_ada(core, db, opt_in=True)
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE signatures SET unreachable_at = CURRENT_TIMESTAMP"))
+    assert "You get news" in texts(await ada.text("/updates"))
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None and stored.unreachable_at is None
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE signatures SET unreachable_at = CURRENT_TIMESTAMP"))
+    await ada.press("updates:on")  # news already on: the tap still says they are back
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None and stored.opt_in is True and stored.unreachable_at is None
+
+
+async def test_a_milestone_is_claimed_after_the_thank_you_outside_the_signer_s_lock(
+    db: Database, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claiming a milestone snapshots every opted-in signer (seconds at 100k): the thank-you
+    must not wait for it, nor the signer's next tap."""
+    release = asyncio.Event()
+    claimed: list[int] = []
+
+    async def slow_claim(db: Database, campaign: str, milestone: int, **kwargs: Any) -> None:
+        await release.wait()
+        claimed.append(milestone)
+
+    monkeypatch.setattr(broadcasts, "claim_milestone", slow_claim)
+    core = build_core(
+        store=store,
+        db=db,
+        campaign="xinjiang",
+        default_locale="en",
+        admin_ids=frozenset(),
+        state_ttl=3600,
+        bot_username="undersign_bot",
+        milestones=(1,),
+    )
+    ada = Chatter(core)
+    await sign_up_to_review(ada)
+    thanks = await asyncio.wait_for(ada.press("confirm"), timeout=5)
+    assert "Thank you, Ada Lovelace!" in texts(thanks)
+    shown = await asyncio.wait_for(ada.text("/mysignature"), timeout=5)  # the lock is free
+    assert "everything we store" in texts(shown)
+    assert claimed == []
+    release.set()
+    await core.settle(within=5)
+    assert claimed == [1]
+
+
+async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
+    db: Database, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = date(2026, 3, 1)
+    monkeypatch.setattr(closed, "today", lambda: end)
+    core = build_core(
+        store=store,
+        db=db,
+        campaign="xinjiang",
+        default_locale="en",
+        admin_ids=frozenset(),
+        state_ttl=3600,
+        bot_username="undersign_bot",
+        campaign_end=end,
+    )
+    ada, bo = Chatter(core), Chatter(core, User(id=43, first_name="Bo", language_code="en"))
+    for person in (ada, bo):
+        await person.text("/start")
+        await person.press("read")
+        await person.press("sign")
+        await person.press("agree")
+    await bo.press("asme")  # Bo is asked for the country
+    monkeypatch.setattr(closed, "today", lambda: date(2026, 3, 2))
+    for person, typed in ((ada, "Ada Late"), (bo, "Germany")):
+        shown = texts(await person.text(typed))
+        assert shown.startswith("This petition closed on March 1, 2026."), shown
+        state = await store.load(f"state:{person.user.id}")
+        assert state is not None and state["name"] is None and state["country"] is None
+        assert state["step"] == "reading"
+    assert await signatures.count_signatures(db, "xinjiang") == 0
 
 
 @pytest.mark.parametrize(

@@ -81,3 +81,23 @@ async def test_a_flooding_user_can_still_sign(start_webhook_bot: Any) -> None:
     assert "Your receipt:" in thanks.text
     assert sum(SLOW_DOWN in message.text for message in user.messages) == 1
     assert bot.emulator.rejected == []
+
+
+async def test_signing_input_has_a_ceiling_too(start_webhook_bot: Any) -> None:
+    """Typed text at the country step passes the limit (it may be a country), but not without end:
+    at most 3 × the limit a minute in all is handled; the rest is dropped, with no second slow-down."""
+    bot = await start_webhook_bot(core="real", flood_limit=LIMIT)
+    user = bot.emulator.user(4104, first_name="Jo", language_code="en")
+    await read_and_agree(user)  # four updates of the minute's ten
+    await user.send("Jo Junk")
+    await until(user, has("Which country"))  # five
+    for number in range(6 * LIMIT):
+        await user.send(f"zzq{number}")
+    await until(user, has(SLOW_DOWN))
+    await quiet(bot)
+    while user.conversation.pending():
+        await user.wait_message()
+    texts = [message.text for message in user.messages]
+    assert sum("could not find a country" in text for text in texts) == 3 * LIMIT - 5, texts
+    assert sum(SLOW_DOWN in text for text in texts) == 1
+    assert bot.emulator.rejected == []

@@ -250,6 +250,17 @@ async def test_turning_news_on_also_clears_the_unreachable_mark(database: Databa
     assert stored is not None and stored.unreachable_at is None
 
 
+async def test_turning_news_on_when_already_on_still_clears_the_unreachable_mark(database: Database) -> None:
+    await _sign(database, 35, opt_in=True)
+    await _sign(database, 36, opt_in=True)
+    await _mark_unreachable(database, 35)
+    await _mark_unreachable(database, 36)
+    assert await set_opt_in(database, CAMPAIGN, 35, True) is False  # news was already on
+    first, second = await get_signature(database, CAMPAIGN, 35), await get_signature(database, CAMPAIGN, 36)
+    assert first is not None and first.opt_in is True and first.unreachable_at is None
+    assert second is not None and second.unreachable_at is not None  # only that person
+
+
 async def test_remove_by_receipt_deletes_the_signature_and_its_deliveries(database: Database) -> None:
     removed = await _sign(database, 41, opt_in=True)
     kept = await _sign(database, 42, opt_in=True)

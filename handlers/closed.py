@@ -1,0 +1,47 @@
+"""After ``CAMPAIGN_END`` no new signatures are collected.
+
+The letter can still be read, and signers keep /mysignature, /verify, /withdraw and
+/updates; only the signing inputs (the Sign button, the consent, a typed name or country,
+the review's buttons) are answered with one kind message instead. Answers given before
+the end are forgotten: nothing about a person is kept for a closed campaign.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from handlers.i18n import Translator
+from handlers.state import Step
+from handlers.turn import Services, Turn
+
+SIGNING_STEPS = frozenset({Step.CONSENT, Step.NAME, Step.COUNTRY, Step.REVIEW})
+
+
+def today() -> date:
+    """Today in UTC (a function, so tests can move the clock)."""
+    return datetime.now(UTC).date()
+
+
+def is_closed(services: Services) -> bool:
+    """True the day after ``CAMPAIGN_END`` (the end day itself still collects)."""
+    return services.campaign_end is not None and today() > services.campaign_end
+
+
+def text(t: Translator, end: date) -> str:
+    # Translators: {date} is a date in this language's long format; keep “/mysignature”, “/verify” and “/withdraw”.
+    return t.gettext(
+        "This petition closed on {date}. Signatures are no longer collected. Thank you for caring — you can still "
+        "read the letter, and signers can still use /mysignature, /verify and /withdraw.",
+        date=end,
+    )
+
+
+def explain(turn: Turn) -> None:
+    """Answer a signing input after the end, and forget the answers given so far."""
+    state = turn.state
+    state.name = state.country = None
+    if state.step in SIGNING_STEPS:
+        state.step = Step.READING
+    turn.answer()
+    assert turn.services.campaign_end is not None  # only called when closed
+    turn.send(text(turn.t, turn.services.campaign_end))
