@@ -381,9 +381,9 @@ async def _refresh(services: Services, broadcast_id: int, deliver: Deliver) -> N
 # --- progress, status, cancel --------------------------------------------------------------
 
 
-def progress_text(services: Services, broadcast: Broadcast, counts: BroadcastCounts) -> str:
-    """The organiser's progress message, in the language they used when they sent it."""
-    t = services.i18n.get(broadcast.progress_locale)
+def progress_text(services: Services, broadcast: Broadcast, counts: BroadcastCounts, locale: str | None = None) -> str:
+    """The organiser's progress message, in ``locale`` or else the language they sent it in."""
+    t = services.i18n.get(locale or broadcast.progress_locale)
     if broadcast.kind == "milestone":
         # Translators: the heading of a milestone's progress for organisers; {n} is a number of signatures, e.g. 10,000.
         title = t.ngettext(
@@ -444,29 +444,13 @@ async def status(turn: Turn) -> None:
         counts = await broadcasts.broadcast_counts(services.db, broadcast.id)
         by_language = await broadcasts.counts_by_language(services.db, broadcast.id)
         # Status in the asker's language, whoever started it.
-        text = progress_text(services, _in_locale(broadcast, t.locale), counts)
+        text = progress_text(services, broadcast, counts, t.locale)
         lines = [text, "", "<b>" + t.gettext("By language") + "</b>"]
         for code, part in by_language.items():
             # Translators: {sent} and {total} are numbers of people, per language in a broadcast's status.
             lines.append(f"{language_name(code)}: " + t.gettext("{sent} of {total}", sent=part.sent, total=part.total))
         parts.append("\n".join(lines))
     turn.send("\n\n".join(parts))
-
-
-def _in_locale(broadcast: Broadcast, locale: str) -> Broadcast:
-    """A detached copy of ``broadcast`` whose progress is told in ``locale``."""
-    copy = Broadcast(
-        id=broadcast.id,
-        campaign=broadcast.campaign,
-        kind=broadcast.kind,
-        milestone=broadcast.milestone,
-        texts=broadcast.texts,
-        status=broadcast.status,
-        total=broadcast.total,
-        created_at=broadcast.created_at,
-        progress_locale=locale,
-    )
-    return copy
 
 
 async def cancel(turn: Turn) -> None:
@@ -482,7 +466,7 @@ async def cancel(turn: Turn) -> None:
     turn.send(
         t.gettext("Stopped. Nobody else will receive this message.")
         + "\n\n"
-        + progress_text(services, _in_locale(broadcast, t.locale), counts)
+        + progress_text(services, broadcast, counts, t.locale)
     )
     if broadcast.progress_chat_id is not None and broadcast.progress_message_id is not None:
         turn.replies.append(
