@@ -396,7 +396,8 @@ async def run_demo(
     """The real bot, polling the in-process emulator, with a terminal chat in the foreground.
 
     No token and no services: a throwaway token, a temporary SQLite file and the
-    in-memory state store.
+    in-memory state store. The simulated person is also an organiser, so the organisers'
+    commands can be tried too.
     """
     from bot.emulator import Emulator
     from bot.emulator.terminal import run_terminal_chat
@@ -409,6 +410,7 @@ async def run_demo(
             telegram_api_url=api_url,
             database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
             redis_url=None,
+            admin_ids=frozenset({user_id}),  # the demo's person is an organiser too: /stats, /broadcast, ...
             _env_file=None,
         )
         app = BotApp(settings, mode="polling", runtime=runtime, core_factory=core_factory)

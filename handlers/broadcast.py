@@ -344,6 +344,15 @@ async def confirm(turn: Turn, previewed: str) -> None:
         turn.answer()
         turn.show(summary, keyboard)
         return
+    twice = await broadcasts.sent_already(
+        services.db, campaign=services.campaign.slug, texts=draft, created_by=turn.user_id
+    )
+    if twice is not None:  # the draft survived a crash right after it was sent: never twice
+        state.composing, state.draft = False, None
+        log.info("admin %s: /broadcast %s pressed again: not sent twice", turn.user_id, twice.id)
+        # Translators: a pop-up, at most 200 characters.
+        turn.answer(t.gettext("You already sent exactly this message in the last 24 hours: it is not sent twice."), alert=True)
+        return
     queued = await broadcasts.running_broadcast(services.db, services.campaign.slug)
     broadcast = await broadcasts.create_broadcast(
         services.db,

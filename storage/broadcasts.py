@@ -11,7 +11,7 @@ the sender's business; this module only reads its progress.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, String, func, literal, select, true, update
@@ -116,6 +116,27 @@ async def create_broadcast(
         if broadcast.total == 0:
             broadcast.status, broadcast.finished_at = DONE, datetime.now(UTC)
     return broadcast
+
+
+async def sent_already(
+    db: Database, *, campaign: str, texts: dict[str, str], created_by: int, within: timedelta = timedelta(days=1)
+) -> Broadcast | None:
+    """This organiser's broadcast of exactly these texts from the last ``within``, if any.
+
+    A worker that dies between creating a broadcast and saving the organiser's cleared
+    draft leaves the Send button working: this keeps a second press from sending twice.
+    """
+    since = datetime.now(UTC) - within
+    async with db.session() as session:
+        recent = await session.scalars(
+            select(Broadcast).where(
+                Broadcast.campaign == campaign,
+                Broadcast.created_by == created_by,
+                Broadcast.kind == "message",
+                Broadcast.created_at >= since,
+            )
+        )
+        return next((broadcast for broadcast in recent if broadcast.texts == texts), None)
 
 
 async def claim_milestone(db: Database, campaign: str, milestone: int, *, announce: bool = True) -> Broadcast | None:

@@ -26,7 +26,7 @@ from handlers.i18n import I18n
 from handlers.news import STOP_UPDATES, news_message
 from handlers.state import ConversationState, Step
 from handlers.turn import Services
-from storage import signatures
+from storage import broadcasts, signatures
 from storage.db import Database
 from storage.models import Broadcast, Delivery, Signature
 from storage.state_memory import MemoryStateStore
@@ -204,6 +204,32 @@ async def test_a_language_without_a_text_is_refused_until_it_has_one(organiser_b
     found, _ = await stored(organiser_bot)
     assert found == []
     assert organiser_bot.emulator.rejected == []
+
+
+async def test_a_draft_that_outlived_its_sending_is_not_sent_twice(organiser_bot: Any) -> None:
+    """A worker died right after creating the broadcast, before the organiser's cleared draft
+    was saved: the Send button still works, and pressing it again must not send twice."""
+    db = Database(organiser_bot.settings.database_url)
+    try:
+        first = await broadcasts.create_broadcast(db, campaign="xinjiang", texts={"": "Same news"}, created_by=ADMIN)
+    finally:
+        await db.dispose()
+    admin = organiser_bot.emulator.user(ADMIN, first_name="Org", language_code="en")
+    await admin.send("/broadcast")
+    await until(admin, has("Write your message"))
+    _, summary = await compose(admin, "Same news", 1)
+    again = await admin.press("📨 Send to 5 people", message_id=summary.message_id)
+    assert again.show_alert and "already sent exactly this message" in (again.text or "")
+    found, _ = await stored(organiser_bot)
+    assert [b.id for b in found] == [first.id]
+    # Composing is over; a different text is sent as usual.
+    await admin.send("/broadcast")
+    await until(admin, has("Write your message"))
+    _, summary = await compose(admin, "Other news", 1)
+    await admin.press("📨 Send to 5 people", message_id=summary.message_id)
+    await until(admin, lambda m: m.edited and "of 5" in m.text)
+    found, _ = await stored(organiser_bot)
+    assert len(found) == 2
 
 
 async def test_mistakes_in_the_text_get_clear_answers(organiser_bot: Any) -> None:
