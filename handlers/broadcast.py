@@ -351,7 +351,8 @@ async def confirm(turn: Turn, previewed: str) -> None:
         state.composing, state.draft = False, None
         log.info("admin %s: /broadcast %s pressed again: not sent twice", turn.user_id, twice.id)
         # Translators: a pop-up, at most 200 characters.
-        turn.answer(t.gettext("You already sent exactly this message in the last 24 hours: it is not sent twice."), alert=True)
+        already = t.gettext("You already sent exactly this message in the last 24 hours: it is not sent twice.")
+        turn.answer(already, alert=True)
         return
     queued = await broadcasts.running_broadcast(services.db, services.campaign.slug)
     broadcast = await broadcasts.create_broadcast(
