@@ -251,6 +251,13 @@ async def test_xlsx_round_trips_every_name(database: Database, campaign: Campaig
         "'\rCR",
     ]
     assert _files(out) == [result.path], "xlsxwriter's temporary files are gone"
+    # The "About" sheet: the list's fingerprint, the same the CSV and the delivery PDF give.
+    about = {row[0]: row[1] for row in workbook["About"].iter_rows(values_only=True)}
+    csv_result = await export_signatures(database, campaign, "csv", out)
+    assert about["SHA-256 fingerprint of the signatory list"] == result.fingerprint == csv_result.fingerprint
+    assert about["Signatories in this workbook"] == str(len(HOSTILE))
+    assert "Erased after the retention period" not in about
+    assert workbook.sheetnames == ["Signatures", "About"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -13,8 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
+from pypdf import PdfReader
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
@@ -179,13 +181,18 @@ async def test_exports_after_a_purge_say_so(database: Database, tmp_path: Path) 
     assert (csv_result.rows, csv_result.purged) == (0, ROWS)
     assert csv_result.path.read_text(encoding="utf-8-sig").count("\n") == 1  # the header only
     pdf_result = await export_signatures(database, campaign, "pdf", tmp_path)
-    from pypdf import PdfReader
 
     last = " ".join(PdfReader(pdf_result.path).pages[-1].extract_text().split())
     assert f"{ROWS} signatures were erased after the retention period" in last
     assert "no name or other personal data" in last
     assert "No one has signed" not in last
     assert pdf_result.fingerprint == csv_result.fingerprint
+    # The workbook says it too, on its "About" sheet, with the list's fingerprint.
+    xlsx_result = await export_signatures(database, campaign, "xlsx", tmp_path)
+    about = {row[0]: row[1] for row in openpyxl.load_workbook(xlsx_result.path)["About"].iter_rows(values_only=True)}
+    assert f"{ROWS} signatures were erased after the retention period" in about["Erased after the retention period"]
+    assert about["SHA-256 fingerprint of the signatory list"] == csv_result.fingerprint
+    assert about["Signatories in this workbook"] == "0"
 
 
 async def test_a_signature_added_after_the_purge_is_purged_by_the_next_run(database: Database) -> None:

@@ -109,7 +109,15 @@ def _open_writer(
     if fmt == "xlsx":
         from storage.exports.xlsx_export import XlsxWriter
 
-        return XlsxWriter(path, with_ids=with_ids, total=total)
+        return XlsxWriter(
+            path,
+            with_ids=with_ids,
+            total=total,
+            campaign=campaign,
+            generated_at=now,
+            fingerprint=fingerprint,
+            purged=purged,
+        )
     from storage.exports.pdf_export import PdfWriter
 
     return PdfWriter(path, campaign=campaign, total=total, generated_at=now, fingerprint=fingerprint, purged=purged)

@@ -10,10 +10,13 @@ that a copy re-saved as CSV is still safe.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import xlsxwriter
 
+from handlers.campaign import Campaign
+from storage.exports.fingerprint import RULE, Fingerprint
 from storage.exports.rows import ExportRow
 from storage.exports.safe import cells, header
 
@@ -25,13 +28,30 @@ MAX_ROWS_PER_SHEET = 1_048_576  # Excel's limit, header row included
 
 
 class XlsxWriter:
-    """Worksheets "Signatures" (then "Signatures 2", ... past Excel's row limit), header frozen."""
+    """Worksheets "Signatures" (then "Signatures 2", ... past Excel's row limit), header frozen,
+    and a last sheet "About": the letter, the total, the list's SHA-256 fingerprint (the one
+    the delivery PDF prints) and, after a purge, how many signatures were erased and only
+    counted, so a workbook passed on still says what it holds."""
 
     incomplete_names = 0  # the XLSX has every name exactly
 
-    def __init__(self, path: Path, *, with_ids: bool, total: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        with_ids: bool,
+        total: int,
+        campaign: Campaign,
+        generated_at: datetime,
+        fingerprint: Fingerprint,
+        purged: int = 0,
+    ) -> None:
         self._with_ids = with_ids
         self._total = total
+        self._campaign = campaign
+        self._generated_at = generated_at
+        self._fingerprint = fingerprint  # fed every batch before it is written here
+        self._purged = purged
         self._sheets = 0
         self._workbook = xlsxwriter.Workbook(
             str(path),
@@ -73,6 +93,23 @@ class XlsxWriter:
             self._row += 1
 
     def finish(self) -> None:
+        from storage.exports.pdf_export import erased
+
+        about = self._workbook.add_worksheet("About")
+        about.set_column(0, 0, 34)
+        about.set_column(1, 1, 100)
+        facts = [
+            ("Letter", self._campaign.title),
+            ("Signatories in this workbook", f"{self._total:,}"),
+            ("SHA-256 fingerprint of the signatory list", self._fingerprint.hexdigest()),
+            ("How the fingerprint is made", RULE),
+            ("Generated (UTC)", f"{self._generated_at:%Y-%m-%d %H:%M}"),
+        ]
+        if self._purged:
+            facts.append(("Erased after the retention period", erased(self._purged, "workbook")))
+        for row, (label, value) in enumerate(facts):
+            about.write_string(row, 0, label, self._bold)
+            about.write_string(row, 1, value)
         self._workbook.close()
 
     def abandon(self) -> None:
