@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from handlers.replies import Delivered, EditMessage, Keyboard, Reply, SendMessage
 from storage import outbox
+from storage.broadcasts import broadcast_counts, get_broadcast
 from storage.models import Broadcast, utcnow
 
 if TYPE_CHECKING:
@@ -525,9 +526,8 @@ class Broadcaster:
             return
         try:
             from handlers.broadcast import progress_text
-            from storage.broadcasts import broadcast_counts
 
-            current = await outbox.get_broadcast(self.db, broadcast.id) if final else broadcast
+            current = await get_broadcast(self.db, broadcast.id) if final else broadcast
             counts = await broadcast_counts(self.db, broadcast.id)
             text = progress_text(self.services, current or broadcast, counts)
         except Exception as error:
@@ -618,7 +618,6 @@ async def send_until_done(settings: Settings, broadcast_id: int, on_progress: Pr
     """
     from bot.app import make_database
     from bot.runtimes import make_runtime
-    from storage.broadcasts import broadcast_counts
 
     db = make_database(settings)
     runtime = make_runtime(
@@ -650,7 +649,7 @@ async def send_until_done(settings: Settings, broadcast_id: int, on_progress: Pr
             reported = on_progress(counts)
             if inspect.isawaitable(reported):
                 await reported
-            current = await outbox.get_broadcast(db, broadcast_id)
+            current = await get_broadcast(db, broadcast_id)
             if current is None or current.status != "sending":
                 counts = await broadcast_counts(db, broadcast_id)
                 return counts

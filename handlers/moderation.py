@@ -9,7 +9,6 @@ receipt; the removal is counted, anonymously, in the funnel (``/stats``).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from handlers import countries, fallback
 from handlers.organiser import is_admin
@@ -85,7 +84,6 @@ async def remove(turn: Turn, code: str) -> None:
         step="removed",
         language=signature.language,
         source=signature.source,
-        day=datetime.now(UTC).date(),
     )
     # Translators: {code} is a receipt code such as K7QF-2M9D.
     turn.show(

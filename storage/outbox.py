@@ -162,11 +162,6 @@ async def next_broadcast(db: Database) -> Broadcast | None:
         )
 
 
-async def get_broadcast(db: Database, broadcast_id: int) -> Broadcast | None:
-    async with db.session() as session:
-        return await session.get(Broadcast, broadcast_id)
-
-
 async def claim(
     db: Database, broadcast_id: int, holder: str, limit: int, ttl: float, *, now: datetime | None = None
 ) -> Claim:

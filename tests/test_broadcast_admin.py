@@ -26,11 +26,12 @@ from handlers.i18n import I18n
 from handlers.news import STOP_UPDATES, news_message
 from handlers.state import ConversationState, Step
 from handlers.turn import Services
-from storage import broadcasts, signatures
+from storage import broadcasts
 from storage.db import Database
 from storage.models import Broadcast, Delivery, Signature
 from storage.state_memory import MemoryStateStore
 from tests.fixtures.botapp import bot_factory
+from tests.signers import add_signer
 from tests.test_signing_e2e import has, read_and_agree, until
 
 ADMIN = 5001
@@ -54,18 +55,7 @@ async def seed(database_url: str, signers: list[tuple[int, str, bool, bool]] = S
     db = Database(database_url)
     try:
         for user_id, language, opt_in, unreachable in signers:
-            signature = await signatures.add_signature(
-                db,
-                campaign="xinjiang",
-                user_id=user_id,
-                name=f"Signer {user_id}",
-                country="DE",
-                language=language,
-                source=None,
-                opt_in=opt_in,
-                letter_version="v1",
-                consent_version="c1",
-            )
+            signature = await add_signer(db, user_id, language=language, opt_in=opt_in)
             if unreachable:
                 async with db.transaction() as session:
                     row = await session.get_one(Signature, signature.id)

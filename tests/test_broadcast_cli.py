@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 from bot.broadcast_command import broadcast as broadcast_command
 from bot.emulator import Emulator
 from handlers.news import STOP_UPDATES
-from storage import signatures
 from storage.db import Database
 from storage.migrate import upgrade, upgrade_sync
 from storage.models import Broadcast, Signature
 from tests.fixtures.services import run_async
+from tests.signers import add_signer
 from tests.test_cli import ROOT, bot_env
 
 # (user id, language, opted in)
@@ -34,18 +34,7 @@ async def _seed(database_url: str) -> None:
     db = Database(database_url, pool_size=2)
     try:
         for user_id, language, opt_in in SIGNERS:
-            await signatures.add_signature(
-                db,
-                campaign="xinjiang",
-                user_id=user_id,
-                name=f"Signer {user_id}",
-                country="DE",
-                language=language,
-                source=None,
-                opt_in=opt_in,
-                letter_version="v1",
-                consent_version="c1",
-            )
+            await add_signer(db, user_id, language=language, opt_in=opt_in)
     finally:
         await db.dispose()
 

@@ -29,6 +29,7 @@ from storage.broadcasts import (
     broadcast_counts,
     cancel_broadcast,
     create_broadcast,
+    get_broadcast,
     running_broadcast,
     set_progress_message,
 )
@@ -171,8 +172,8 @@ async def test_cancel_stops_the_broadcast_being_sent_and_its_claims(database: Da
     # The sender's claims are cancelled too: it hands none of them to Telegram.
     assert [await outbox.begin_sending(database, r.delivery_id) for r in claim.recipients] == [False, False]
     assert await broadcast_counts(database, first.id) == BroadcastCounts(total=5, cancelled=5)
-    assert await outbox.get_broadcast(database, second.id) is not None
-    assert (await outbox.get_broadcast(database, second.id)).status == "sending"  # type: ignore[union-attr]
+    assert await get_broadcast(database, second.id) is not None
+    assert (await get_broadcast(database, second.id)).status == "sending"  # type: ignore[union-attr]
 
 
 def test_the_send_window_holds_each_slot_a_second_after_the_answer() -> None:
@@ -392,7 +393,7 @@ def _delivered(emulator: Emulator) -> int:
 
 
 async def _is(db: Database, broadcast_id: int, status: str) -> bool:
-    found = await outbox.get_broadcast(db, broadcast_id)
+    found = await get_broadcast(db, broadcast_id)
     return found is not None and found.status == status
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, Send
 from storage import broadcasts, receipts, signatures
 from storage.db import Database
 from storage.exports import ExportError, ExportResult, export_signatures
-from storage.migrate import upgrade
 from storage.models import Signature
 from storage.state_memory import MemoryStateStore
+from tests.signers import add_signer
 
 ADA = User(id=42, first_name="Ada", last_name="Lovelace", language_code="en")
 _update_ids = itertools.count(1)
@@ -86,30 +85,16 @@ def answers(replies: list[Reply]) -> list[AnswerCallback]:
     return [r for r in replies if isinstance(r, AnswerCallback)]
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-    await upgrade(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def store() -> MemoryStateStore:
-    return MemoryStateStore()
-
-
-def make_core(db: Database, store: MemoryStateStore) -> Core:
-    return build_core(
-        store=store,
-        db=db,
-        campaign="xinjiang",
-        default_locale="en",
-        admin_ids=frozenset(),
-        state_ttl=3600,
-        bot_username="undersign_bot",
-    )
+def make_core(db: Database, store: MemoryStateStore, **overrides: Any) -> Core:
+    """The real core on ``db`` and ``store``; ``overrides`` are more of ``build_core``'s arguments."""
+    arguments: dict[str, Any] = {
+        "campaign": "xinjiang",
+        "default_locale": "en",
+        "admin_ids": frozenset(),
+        "state_ttl": 3600,
+        "bot_username": "undersign_bot",
+    }
+    return build_core(store=store, db=db, **{**arguments, **overrides})
 
 
 @pytest.fixture
@@ -293,15 +278,7 @@ def exports_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def organiser_core(db: Database, store: MemoryStateStore, exports_root: Path) -> Core:
-    return build_core(
-        store=store,
-        db=db,
-        campaign="xinjiang",
-        default_locale="en",
-        admin_ids=frozenset({ORGANISER.id, CO_ORGANISER.id}),
-        state_ttl=3600,
-        bot_username="undersign_bot",
-    )
+    return make_core(db, store, admin_ids=frozenset({ORGANISER.id, CO_ORGANISER.id}))
 
 
 def leftovers(root: Path) -> list[Path]:
@@ -347,18 +324,7 @@ async def test_a_refused_upload_is_a_failure_not_export_ready(
     organiser_core: Core, db: Database, exports_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    await signatures.add_signature(
-        db,
-        campaign="xinjiang",
-        user_id=9000,
-        name="Ada Lovelace",
-        country="DE",
-        language="en",
-        source=None,
-        opt_in=False,
-        letter_version="v1",
-        consent_version="c1",
-    )
+    await add_signer(db, 9000, name="Ada Lovelace")
     sent: list[Reply] = []
 
     async def deliver(reply: Reply) -> Delivered:
@@ -499,18 +465,7 @@ async def test_the_receipt_and_the_versions_agreed_to_are_shown(core: Core, db: 
 
 
 async def test_my_signature_names_the_language_in_the_reader_s_language(core: Core, db: Database) -> None:
-    await signatures.add_signature(
-        db,
-        campaign="xinjiang",
-        user_id=ADA.id,
-        name="Ada",
-        country="KZ",
-        language="ug",
-        source=None,
-        opt_in=False,
-        letter_version="3f9a2b7c1d0e",
-        consent_version="c1",
-    )
+    await add_signer(db, ADA.id, name="Ada", country="KZ", language="ug", letter_version="3f9a2b7c1d0e")
     shown = texts(await Chatter(core).text("/mysignature"))
     assert "You signed the letter in Uyghur, version 3f9a2b…, on " in shown
     assert "Consent text you agreed to: version c1\n" in shown  # short versions are shown whole
@@ -587,16 +542,7 @@ async def test_a_milestone_is_claimed_after_the_thank_you_outside_the_signer_s_l
         claimed.append(milestone)
 
     monkeypatch.setattr(broadcasts, "claim_milestone", slow_claim)
-    core = build_core(
-        store=store,
-        db=db,
-        campaign="xinjiang",
-        default_locale="en",
-        admin_ids=frozenset(),
-        state_ttl=3600,
-        bot_username="undersign_bot",
-        milestones=(1,),
-    )
+    core = make_core(db, store, milestones=(1,))
     ada = Chatter(core)
     await sign_up_to_review(ada)
     thanks = await asyncio.wait_for(ada.press("confirm"), timeout=5)
@@ -614,16 +560,7 @@ async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
 ) -> None:
     end = date(2026, 3, 1)
     monkeypatch.setattr(closed, "today", lambda: end)
-    core = build_core(
-        store=store,
-        db=db,
-        campaign="xinjiang",
-        default_locale="en",
-        admin_ids=frozenset(),
-        state_ttl=3600,
-        bot_username="undersign_bot",
-        campaign_end=end,
-    )
+    core = make_core(db, store, campaign_end=end)
     ada, bo = Chatter(core), Chatter(core, User(id=43, first_name="Bo", language_code="en"))
     for person in (ada, bo):
         await person.text("/start")
@@ -655,16 +592,7 @@ async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
 async def test_the_privacy_notice_says_when_personal_data_is_erased(
     db: Database, store: MemoryStateStore, end: date | None, expected: str
 ) -> None:
-    core = build_core(
-        store=store,
-        db=db,
-        campaign="xinjiang",
-        default_locale="en",
-        admin_ids=frozenset(),
-        state_ttl=3600,
-        bot_username="undersign_bot",
-        campaign_end=end,
-    )
+    core = make_core(db, store, campaign_end=end)
     assert expected in texts(await Chatter(core).text("/privacy"))
 
 

@@ -32,24 +32,14 @@ from storage.db import Database
 from storage.models import Broadcast, Delivery
 from storage.state_memory import MemoryStateStore
 from tests.fixtures.botapp import bot_factory, free_port
+from tests.signers import add_signer
 from tests.test_signing_e2e import has, until
 
 CAMPAIGN = "xinjiang"
 
 
 async def add(db: Database, user_id: int, *, opt_in: bool = True, language: str = "en") -> None:
-    await signatures.add_signature(
-        db,
-        campaign=CAMPAIGN,
-        user_id=user_id,
-        name=f"Signer {user_id}",
-        country="DE",
-        language=language,
-        source=None,
-        opt_in=opt_in,
-        letter_version="v1",
-        consent_version="c1",
-    )
+    await add_signer(db, user_id, campaign=CAMPAIGN, language=language, opt_in=opt_in)
 
 
 async def milestone_rows(db: Database) -> list[tuple[int | None, str, int, int]]:

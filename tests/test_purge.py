@@ -29,6 +29,7 @@ from storage.purge import is_due, plan_purge, purge_from, purge_signatures
 from storage.signatures import add_signature, bump_funnel, count_signatures
 from storage.stats import campaign_stats
 from tests.fixtures.services import run_async
+from tests.signers import add_signer
 
 CAMPAIGN = "xinjiang"
 OTHER = "another"
@@ -198,18 +199,7 @@ async def test_exports_after_a_purge_say_so(database: Database, tmp_path: Path) 
 async def test_a_signature_added_after_the_purge_is_purged_by_the_next_run(database: Database) -> None:
     await _seed(database)
     await purge_signatures(database, CAMPAIGN)
-    await add_signature(
-        database,
-        campaign=CAMPAIGN,
-        user_id=1,
-        name="Late Signer",
-        country="DE",
-        language="en",
-        source=None,
-        opt_in=False,
-        letter_version="v1",
-        consent_version="c1",
-    )
+    await add_signer(database, 1, name="Late Signer", campaign=CAMPAIGN)
     assert await count_signatures(database, CAMPAIGN) == ROWS + 1
     assert (await purge_signatures(database, CAMPAIGN)).purged == 1
     stats = await campaign_stats(database, CAMPAIGN, now=NOW)

@@ -33,6 +33,7 @@ from storage.models import Signature
 from storage.signatures import add_signature, bump_funnel, withdraw_signature
 from storage.stats import CampaignStats, campaign_stats
 from tests.fixtures.services import run_async
+from tests.signers import add_signer
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN = "xinjiang"
@@ -250,18 +251,7 @@ async def test_today_and_windows_follow_now_in_utc(
 
 
 async def test_default_now_and_a_naive_now(database: Database) -> None:
-    await add_signature(
-        database,
-        campaign=CAMPAIGN,
-        user_id=1,
-        name="Ada",
-        country="GB",
-        language="en",
-        source=None,
-        opt_in=False,
-        letter_version="v1",
-        consent_version="c1",
-    )
+    await add_signer(database, 1, name="Ada", campaign=CAMPAIGN, country="GB")
     stats = await campaign_stats(database, CAMPAIGN)
     assert (stats.total, stats.today, stats.last_7_days, stats.last_30_days) == (1, 1, 1, 1)
     assert stats.per_day == [(datetime.now(UTC).date(), 1)]

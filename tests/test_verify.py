@@ -4,8 +4,6 @@ who signed, rate-limited against guessing, in private chats and in groups."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -16,27 +14,13 @@ from handlers.events import Chat, User
 from handlers.i18n import I18n
 from storage import signatures
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Signature
 from storage.state_memory import MemoryStateStore
+from tests.signers import add_signer
 from tests.test_conversation import Chatter, make_core, texts
 
 CODE = "A0B1C2D3"  # has a 0 and a 1, so the O/0 and I/L/1 slips can be tried
 ASKER = User(id=987_654_321, first_name="Bo", language_code="en")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-    await upgrade(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def store() -> MemoryStateStore:
-    return MemoryStateStore()
 
 
 @pytest.fixture
@@ -45,18 +29,7 @@ def core(db: Database, store: MemoryStateStore) -> Core:
 
 
 async def sign(db: Database, user_id: int = 500, code: str = CODE) -> Signature:
-    signature = await signatures.add_signature(
-        db,
-        campaign="xinjiang",
-        user_id=user_id,
-        name="Ada Secret-Name",
-        country="KZ",
-        language="en",
-        source=None,
-        opt_in=False,
-        letter_version="v1",
-        consent_version="c1",
-    )
+    signature = await add_signer(db, user_id, name="Ada Secret-Name", country="KZ")
     async with db.transaction() as session:
         await session.execute(update(Signature).where(Signature.id == signature.id).values(receipt=code))
     return signature
