@@ -119,6 +119,13 @@ class Signature(Base):
     # Set when Telegram answered 403 to an update for this person (they blocked the bot):
     # no broadcast is sent to them again until they come back with /start.
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # How the signer chose to appear to the addressees: "full", "first_initial" or "initials".
+    # ``name`` holds only that form: nothing more of the name is stored.
+    name_form: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
+    # How many people signed through this signer's share link (never who).
+    referrals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The first delivery of the list to the addressees that carried this signature.
+    list_delivery_id: Mapped[int | None] = mapped_column(ForeignKey("list_deliveries.id"), nullable=True)
 
     def __repr__(self) -> str:
         # No name here: reprs end up in logs and logs never carry names.
@@ -140,6 +147,39 @@ class FunnelCount(Base):
     def __repr__(self) -> str:
         where = f"{self.campaign}/{self.day}/{self.step}/{self.language}/{self.source}"
         return f"<FunnelCount {where}={self.count}>"
+
+
+class ListDelivery(Base):
+    """One handing of the list to the letter's addressees, recorded by ``python -m bot deliver``.
+
+    The list as of that moment: its count and the fingerprint of what the delivery
+    document prints (number, name as printed, country). Signatures it carried point to
+    it (``Signature.list_delivery_id``), so ``/verify`` can say "delivered on DATE".
+    """
+
+    __tablename__ = "list_deliveries"
+    __table_args__ = (Index("ix_list_deliveries_campaign", "campaign"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(String(64))
+    delivered_on: Mapped[date] = mapped_column(Date)
+    recipient: Mapped[str] = mapped_column(Unicode(200))  # to whom, as the organiser wrote it
+    note: Mapped[str | None] = mapped_column(Unicode(500), nullable=True)
+    signature_count: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ListDelivery id={self.id} campaign={self.campaign!r} on={self.delivered_on}>"
+
+
+class MaintenanceMark(Base):
+    """A named housekeeping value (e.g. what the last vacuum after erasures saw); never personal data."""
+
+    __tablename__ = "maintenance_marks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
 
 
 class SignatureTally(Base):
@@ -190,6 +230,8 @@ class Broadcast(Base):
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     progress_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     progress_locale: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the organiser's language
+    # Set on the "your signature has been delivered" news: one per delivery of the list.
+    list_delivery_id: Mapped[int | None] = mapped_column(ForeignKey("list_deliveries.id"), nullable=True, unique=True)
 
     def __repr__(self) -> str:
         return f"<Broadcast id={self.id} kind={self.kind} status={self.status}>"
