@@ -4,6 +4,8 @@
     python3 dev.py run     # create .venv, install, compile catalogs, start the bot
                            # (no BOT_TOKEN: a local Telegram emulator and a terminal chat)
     python3 dev.py test    # the same setup plus dev tools, then lint, type-check, catalog check, tests
+    python3 dev.py lock    # regenerate requirements.lock and requirements-dev.lock (pinned, with hashes)
+                           # from pyproject.toml; add --upgrade or --upgrade-package NAME to move pins
 
 Only the standard library is used here: this file must work before anything is installed.
 """
@@ -31,8 +33,19 @@ def sh(*args: str | Path, check: bool = True, env: dict[str, str] | None = None)
     return subprocess.run([str(a) for a in args], cwd=ROOT, check=check, env=env).returncode  # noqa: S603
 
 
+# Both locks are compiled from pyproject.toml plus this file (the project's own build requirements).
+LOCKS = {"requirements.lock": [], "requirements-dev.lock": ["--extra", "dev"]}
+BUILD_REQUIREMENTS = "requirements-build.in"
+
+
 def ensure_venv(lock: str) -> None:
-    """Create .venv and install the locked dependencies; re-install only when the lock changes."""
+    """Create .venv and install the locked dependencies; re-install only when the lock changes.
+
+    Every file pip installs must match a hash in the lock (``--require-hashes``) and be a
+    wheel (``--only-binary``: building an sdist would fetch its build tools unchecked). The
+    project itself cannot be hashed, so it is installed on its own, without dependencies and
+    built by the setuptools the lock just installed (``--no-build-isolation``).
+    """
     if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before anything checks the version
         sys.exit(f"undersign needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
@@ -43,11 +56,28 @@ def ensure_venv(lock: str) -> None:
     digest = hashlib.sha256(lock_path.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
-    say(f"installing dependencies from {lock}")
+    say(f"installing dependencies from {lock} (hash-checked)")
     quiet = [] if os.environ.get("CI") else ["--quiet"]
-    sh(PYTHON, "-m", "pip", "install", *quiet, "--disable-pip-version-check", "-r", lock_path)
-    sh(PYTHON, "-m", "pip", "install", *quiet, "--disable-pip-version-check", "--no-deps", "-e", ".")
+    pip = [PYTHON, "-m", "pip", "install", *quiet, "--disable-pip-version-check"]
+    sh(*pip, "--require-hashes", "--only-binary", ":all:", "-r", lock_path)
+    sh(*pip, "--no-deps", "--no-build-isolation", "-e", ".")
     stamp.write_text(digest)
+
+
+def lock(args: list[str]) -> int:
+    """Regenerate both lock files with uv (a dev dependency), keeping their pins unless told to move them."""
+    ensure_venv("requirements-dev.lock")
+    for name, extras in LOCKS.items():
+        say(f"locking {name}")
+        command: list[str | Path] = [
+            *(BIN / "uv", "pip", "compile", "pyproject.toml", BUILD_REQUIREMENTS, *extras),
+            *("--universal", "--python-version", "3.11", "--generate-hashes", "--quiet"),
+            *("--custom-compile-command", "python3 dev.py lock", "-o", name, *args),
+        ]
+        if sh(*command, check=False) != 0:
+            say(f"locking {name} failed")
+            return 1
+    return 0
 
 
 def compile_catalogs() -> None:
@@ -81,7 +111,7 @@ def test(args: list[str]) -> int:
 
 
 def main() -> int:
-    commands = {"run": run, "test": test}
+    commands = {"run": run, "test": test, "lock": lock}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

@@ -2,12 +2,14 @@
 
 Names come in every script, so the document uses Noto Sans (Latin, Greek,
 Cyrillic, Devanagari) as its main font and falls back to Noto Sans Arabic
-(Arabic, Persian, Urdu, Uyghur), Noto Sans CJK (Chinese, Japanese kana, Korean
-Hangul) and the per-script Noto Sans fonts of ``manimgx-fonts`` (Hebrew,
+(Arabic, Persian, Urdu, Uyghur), Noto Sans CJK SC (Chinese in the simplified
+forms its addressees read, Japanese kana, Korean Hangul) and the per-script Noto Sans fonts of ``manimgx-fonts`` (Hebrew,
 Armenian, Georgian, Ethiopic, Thai, Lao, Khmer, Myanmar, Sinhala, Bengali,
 Gujarati, Gurmukhi, Oriya, Tamil, Telugu, Kannada, Malayalam). The files are
 found through the packages' own ``__file__``, never a system font directory, so
-every machine that installed the project renders the same glyphs.
+every machine that installed the project renders the same glyphs. Every one of
+these packages states the SIL Open Font License 1.1 in its metadata and ships
+its text (``font_sources``; THIRD_PARTY_NOTICES.md; tests/test_font_licences.py).
 
 What no font covers is never dropped silently (``shown``): a letter, mark,
 digit or punctuation mark of a script without a font (Tibetan, Syriac, Thaana, Mongolian, ...) is
@@ -25,11 +27,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import cvttf_NotoSansCJK_Regular
 import fontpkg_noto_sans
 import fontpkg_noto_sans_arabic
 import manimgx_fonts
-from fontTools.ttLib import TTFont
+import noto_cjk_sans_otc
+from fontTools.ttLib import TTCollection, TTFont
 
 
 class FontError(Exception):
@@ -38,10 +40,12 @@ class FontError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Font:
-    """A font file and the family name the PDF registers it under."""
+    """A font file, the family name the PDF registers it under, and its face in a collection."""
 
     family: str
     path: Path
+    index: int = 0
+    """Which font of a ``.ttc`` collection (fontTools' ``fontNumber``, fpdf2's ``collection_font_number``)."""
 
 
 # The per-script fonts of manimgx-fonts, in fallback order (after Arabic and CJK).
@@ -80,8 +84,12 @@ class FontFiles:
     def cjk(self) -> Path:
         return self.fallbacks[1].path
 
+    def faces(self) -> tuple[Font, ...]:
+        """The main font, then the fallbacks: what ``font_for_codepoint`` indexes into."""
+        return (Font("NotoSans", self.main), *self.fallbacks)
+
     def all(self) -> tuple[Path, ...]:
-        return (self.main, *(font.path for font in self.fallbacks))
+        return tuple(font.path for font in self.faces())
 
 
 def _upright_variable_font(directory: Path, family: str) -> Path:
@@ -96,12 +104,29 @@ def _package_directory(package_file: str | None) -> Path:
     return Path(package_file or "").resolve().parent
 
 
+CJK_FACE = "Noto Sans CJK SC"
+"""The face of the Noto Sans CJK collection the PDF uses: Chinese names in the simplified forms
+the addressees read (every face has the same characters; only some glyph shapes differ)."""
+
+
+def _collection_face(path: Path, full_name: str) -> int:
+    """The index of the font called ``full_name`` in the collection at ``path``."""
+    try:
+        collection = TTCollection(path, lazy=True)
+    except OSError as error:
+        raise FontError(f"{full_name}: {error}: reinstall the project's dependencies") from None
+    try:
+        for index, font in enumerate(collection.fonts):
+            if font["name"].getDebugName(4) == full_name:
+                return index
+    finally:
+        collection.close()
+    raise FontError(f"no {full_name} in {path}: reinstall the project's dependencies")
+
+
 @cache
 def font_files() -> FontFiles:
-    try:
-        cjk = Path(cvttf_NotoSansCJK_Regular.get_TTF_path())
-    except FileNotFoundError as error:
-        raise FontError(f"Noto Sans CJK: {error}") from None
+    cjk = _package_directory(noto_cjk_sans_otc.__file__) / noto_cjk_sans_otc.FONT_FILE
     scripts = _package_directory(manimgx_fonts.__file__)
     return FontFiles(
         main=_upright_variable_font(_package_directory(fontpkg_noto_sans.__file__) / "files", "NotoSans"),
@@ -112,7 +137,7 @@ def font_files() -> FontFiles:
                     _package_directory(fontpkg_noto_sans_arabic.__file__) / "files", "NotoSansArabic"
                 ),
             ),
-            Font("NotoSansCJK", cjk),
+            Font("NotoSansCJK", cjk, _collection_face(cjk, CJK_FACE)),
             *(Font(family, _upright_variable_font(scripts, family)) for family in SCRIPT_FAMILIES),
         ),
     )
@@ -125,8 +150,8 @@ def font_for_codepoint() -> dict[int, int]:
     Read once per process, from the cmap tables only (not 16 MB of CJK outlines).
     """
     owner: dict[int, int] = {}
-    for index, path in enumerate(font_files().all()):
-        font = TTFont(path, lazy=True)
+    for index, face in enumerate(font_files().faces()):
+        font = TTFont(face.path, lazy=True, fontNumber=face.index)
         try:
             for code in font.getBestCmap() or {}:
                 owner.setdefault(code, index)

@@ -170,10 +170,10 @@ class PdfWriter:
         # The main font now; each fallback font the first time a text needs it (Noto Sans
         # CJK alone costs 47 MiB and 1.7 s to load). All of them belong to this document
         # only and are released with it (``_release``).
-        self._fonts = font_files().all()
+        self._fonts = font_files().faces()
         self._font_owner = font_for_codepoint()
         self._fallbacks: dict[int, str] = {}
-        pdf.add_font(MAIN, "", self._fonts[0])
+        pdf.add_font(MAIN, "", self._fonts[0].path)
         pdf.set_margins(MARGIN, TOP, MARGIN)
         pdf.set_auto_page_break(True, margin=BOTTOM)
         pdf.set_title(campaign.title)
@@ -207,7 +207,8 @@ class PdfWriter:
             index = owner.get(code)
             if index and index not in loaded:
                 family = f"Fallback{index}"
-                self._pdf.add_font(family, "", self._fonts[index])
+                font = self._fonts[index]
+                self._pdf.add_font(family, "", font.path, collection_font_number=font.index)
                 loaded[index] = family
                 added = True
         if added:
