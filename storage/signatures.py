@@ -105,8 +105,9 @@ async def add_signature(
     constraint, counts nothing. The code itself is stored nowhere.
 
     ``receipt_key`` is the receipt secret (``storage.receipts.load_key``); without
-    it (tests, seeding) a key of this process only is used. The values are expected to be validated by the
-    conversation already; only what the schema cannot hold is refused here.
+    it (tests, seeding) a key of this process only is used. The values are expected
+    to be validated by the conversation already; only what the schema cannot hold
+    is refused here.
     """
     if not name or len(name) > 200:
         raise ValueError("name must be 1-200 characters")
