@@ -55,6 +55,8 @@ async def step(turn: Turn) -> None:
         else:
             fallback.group_chat(turn)
         return
+    if turn.state.source and not turn.state.source_resolved:
+        await welcome.resolve_old_source(turn)  # a state saved by an older version (at most once)
     match event.kind:
         case EventKind.COMMAND | EventKind.TEXT if event.forwarded:
             fallback.forwarded(turn)  # someone else's words, even a command: only what they type counts
@@ -190,11 +192,12 @@ async def on_text(turn: Turn) -> None:
 
 
 async def start(turn: Turn) -> None:
-    welcome.remember_source(turn)
+    await welcome.remember_source(turn)
     welcome.detect_language(turn)
     turn.count("started")
     existing = await signed(turn)
     if existing is not None:
+        turn.state.referrer = None  # a signer opening a share link (even their own) credits nobody
         if existing.unreachable_at is not None:  # blocked the bot during an update, and is back
             await signatures.mark_reachable(turn.services.db, turn.services.campaign.slug, turn.user_id)
         turn.state.step = Step.SIGNED
@@ -218,6 +221,7 @@ async def start_signing(turn: Turn) -> None:
     if existing is not None:
         turn.answer()
         turn.state.step = Step.SIGNED
+        turn.state.referrer = None
         await review.already_signed(turn, existing)
         return
     if closed.is_closed(turn.services):

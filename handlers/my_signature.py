@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from babel import Locale, UnknownLocaleError
 
-from handlers import countries, review
+from handlers import countries, referrals, review
 from handlers.i18n import Translator, language_name
 from handlers.state import ConversationState, Step
 from handlers.turn import Turn, button, rows
@@ -39,8 +39,7 @@ async def show(turn: Turn) -> None:
         t.gettext("News about this campaign: yes") if signature.opt_in else t.gettext("News about this campaign: no"),
     ]
     if signature.source:
-        # Translators: {source} is the code of the shared link the person opened, e.g. “campaign_x”.
-        lines.append(t.gettext("Link you came from: {source}", source=signature.source))
+        lines.append(source_line(t, signature.source))
     lines += [
         "",
         # Translators: {language} is a language's name in this language, e.g. “Uyghur”; {version} a short code
@@ -58,11 +57,42 @@ async def show(turn: Turn) -> None:
         ),
     ]
     lines += review.receipt_lines(turn, signature)
+    lines += ["", referrals_line(t, signature.referrals)]
     lines.append("")
     lines.append(t.gettext("/withdraw erases your signature."))
     # Translators: keep “/updates”.
     lines.append(t.gettext("/updates turns news about this campaign on or off."))
-    turn.send("\n".join(lines))
+    turn.send("\n".join(lines), review.share_buttons(turn, signature))
+
+
+def source_line(t: Translator, source: str) -> str:
+    """Where the signer came from, as stored: a campaign link, or "a signer's link" (never whose)."""
+    if source == referrals.SHARED or source.startswith(referrals.SHARED_PREFIX):
+        campaign = referrals.campaign_of(source)
+        if campaign:
+            # Translators: {source} is the code of the campaign link the sharer came from, e.g. “poster_berlin”.
+            return t.gettext(
+                "Link you came from: shared by another signer (first from {source}); we do not store who.",
+                source=campaign,
+            )
+        return t.gettext("Link you came from: shared by another signer; we do not store who.")
+    # Translators: {source} is the code of the shared link the person opened, e.g. “campaign_x”.
+    return t.gettext("Link you came from: {source}", source=source)
+
+
+def referrals_line(t: Translator, count: int) -> str:
+    """How many signed through this signer's share link: only a number is kept, never who."""
+    if count <= 0:
+        return t.gettext(
+            "Share the letter with the button below: here you will see how many people signed through "
+            "your link (only the number, never who)."
+        )
+    # Translators: {n} is a number of people; only the number is stored, never who they are.
+    return t.ngettext(
+        "{n} person signed the letter through your link. Thank you for sharing!",
+        "{n} people signed the letter through your link. Thank you for sharing!",
+        count,
+    )
 
 
 def short_version(version: str) -> str:
@@ -143,6 +173,10 @@ async def privacy(turn: Turn) -> None:
         t.gettext(
             "With your signature we also keep its receipt code, the versions of the letter and of the "
             "consent text you were shown, and whether our last update could reach you."
+        ),
+        t.gettext(
+            "If you share the letter, we count on your signature how many people signed through your link, "
+            "never who they are; for them we note only that they came through a link shared by a signer."
         ),
         t.gettext(
             "Why: to deliver the letter with the names and countries of its signers, and to make sure "

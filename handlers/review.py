@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from handlers import ask_name, countries, milestones, reading
+from handlers import ask_name, countries, milestones, reading, referrals
 from handlers.consent import consent_version
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
@@ -64,14 +64,17 @@ async def confirm(turn: Turn) -> None:
             letter_version=services.campaign.version(turn.t.catalog.gettext),
             consent_version=consent_version(turn),
             receipt_key=services.receipt_key,
+            referrer=state.referrer,  # credits the sharer's count in the same transaction
         )
     except signatures.AlreadySigned as already:
         state.step = Step.SIGNED
+        state.referrer = None
         turn.answer()
         await already_signed(turn, already.signature)
         return
     state.step = Step.SIGNED
     state.name = state.country = None  # the database holds them now; the state keeps nothing personal
+    state.referrer = None  # the sharer is credited: nothing keeps who shared with whom
     turn.funnel.append("signed")
     turn.answer(turn.t.gettext("Thank you!"))
     total = await signatures.count_signatures(services.db, services.campaign.slug)
@@ -108,7 +111,10 @@ def receipt_lines(turn: Turn, signature: Signature) -> list[str]:
 
 
 def share_link(turn: Turn, signature: Signature) -> str:
-    return f"https://t.me/{turn.services.bot_username}?start={signature.referral_code}"
+    """The signer's own share link: their referral code (and campaign source), ``handlers.referrals``."""
+    link = f"https://t.me/{turn.services.bot_username}"
+    payload = referrals.share_payload(signature.referral_code, signature.source)
+    return f"{link}?start={payload}" if payload else link
 
 
 def share_buttons(turn: Turn, signature: Signature) -> Keyboard:

@@ -27,7 +27,13 @@ class ConversationState:
     step: Step = Step.WELCOME
     locale: str | None = None  # chosen or detected catalog
     locale_chosen: bool = False  # picked by the user (never overridden by language_code)
-    source: str | None = None  # deep-link payload of the first /start
+    source: str | None = None  # where they came from: a campaign source, or "shared[-<campaign>]"
+    # The sharer's referral code when they came through a signer's share link: kept only here,
+    # never in the database, and dropped once they have signed (handlers.referrals).
+    referrer: str | None = None
+    # The source was read by a version that tells share links apart (False in records saved
+    # before it, whose source may be a bare referral code: handlers.welcome.resolve_old_source).
+    source_resolved: bool = False
     opt_in: bool = False  # "keep me informed", off unless chosen
     name: str | None = None
     country: str | None = None
@@ -56,6 +62,9 @@ class ConversationState:
             values["step"] = Step.WELCOME
         values["counted"] = tuple(values.get("counted") or ())
         values["composing"] = bool(values.get("composing"))
+        values["source_resolved"] = bool(values.get("source_resolved"))
+        referrer = values.get("referrer")
+        values["referrer"] = referrer if isinstance(referrer, str) else None
         draft = values.get("draft")
         values["draft"] = (
             {str(k): str(v) for k, v in draft.items()} if isinstance(draft, dict) and values["composing"] else None

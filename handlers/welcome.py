@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
-import re
-
-from handlers import language
+from handlers import language, referrals
 from handlers.i18n import language_name
 from handlers.turn import Turn, button, rows
+from storage import signatures
 
-SOURCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 READ = "read"  # callback data: show the background and the letter
 
 
-def remember_source(turn: Turn) -> None:
-    """Keep the first valid deep-link payload; junk is ignored, never an error."""
-    payload = turn.event.args.strip()
-    if turn.state.source is None and SOURCE.fullmatch(payload):
-        turn.state.source = payload
+async def remember_source(turn: Turn) -> None:
+    """Keep where the first valid deep-link payload says they came from; junk is ignored, never
+    an error. A signer's share link leaves ``shared[-<campaign>]`` as the source and the
+    sharer's code in the state only (``handlers.referrals``)."""
+    if turn.state.source is not None:
+        return
+    arrival = referrals.parse(turn.event.args.strip())
+    if arrival is None:
+        return
+    if arrival.referrer is None and referrals.is_code(arrival.source):
+        arrival = await _old_share_link(turn, arrival.source) or arrival
+    turn.state.source, turn.state.referrer = arrival.source, arrival.referrer
+    turn.state.source_resolved = True
+
+
+async def resolve_old_source(turn: Turn) -> None:
+    """A state saved before share links were told apart may hold a sharer's bare code as its
+    source: turn it into ``shared`` once, so neither the funnel counts nor the signature
+    ever see the code."""
+    state = turn.state
+    if state.source and state.referrer is None and referrals.is_code(state.source):
+        arrival = await _old_share_link(turn, state.source)
+        if arrival is not None:
+            state.source, state.referrer = arrival.source, arrival.referrer
+    state.source_resolved = True
+
+
+async def _old_share_link(turn: Turn, code: str) -> referrals.Arrival | None:
+    """A link from before ``r-<code>`` links carried the bare code: if it is a signer's code in
+    this campaign, it was a share link (with the sharer's campaign source, as a new link has)."""
+    sharer = await signatures.find_by_referral(turn.services.db, turn.services.campaign.slug, code)
+    if sharer is None:
+        return None
+    return referrals.Arrival(referrals.shared_source(referrals.campaign_of(sharer.source)), code)
 
 
 def detect_language(turn: Turn) -> None:

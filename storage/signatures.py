@@ -92,15 +92,22 @@ async def add_signature(
     letter_version: str,
     consent_version: str,
     receipt_key: bytes | None = None,
+    referrer: str | None = None,
 ) -> Signature:
     """Store a signature; raise ``AlreadySigned`` if this person has signed this campaign.
 
     The unique constraint (campaign, user) decides, not a prior SELECT: two
     concurrent taps (or two workers handling a re-delivered update) produce one
-    row and one ``AlreadySigned``. ``receipt_key`` is the receipt secret
-    (``storage.receipts.load_key``); without it (tests, seeding) a key of this
-    process only is used. The values are expected to be validated by the
-    conversation already; only what the schema cannot hold is refused here.
+    row and one ``AlreadySigned``. ``referrer`` is the referral code of the signer
+    whose share link brought this person: in the same transaction, that signer's
+    ``referrals`` count goes up by one (if they still have a signature in this
+    campaign and are not this person), so a second tap, which fails on the
+    constraint, counts nothing. The code itself is stored nowhere.
+
+    ``receipt_key`` is the receipt secret (``storage.receipts.load_key``); without
+    it (tests, seeding) a key of this process only is used. The values are expected
+    to be validated by the conversation already; only what the schema cannot hold
+    is refused here.
     """
     if not name or len(name) > 200:
         raise ValueError("name must be 1-200 characters")
@@ -132,6 +139,18 @@ async def add_signature(
         try:
             async with db.transaction() as session:
                 session.add(signature)
+                if referrer:
+                    await session.flush()  # the new row first: a second tap fails here, before any credit
+                    await session.execute(
+                        update(Signature)
+                        .where(
+                            Signature.campaign == campaign,
+                            Signature.referral_code == referrer,
+                            Signature.telegram_user_id != user_id,
+                        )
+                        .values(referrals=Signature.referrals + 1)
+                        .execution_options(synchronize_session=False)
+                    )
             return signature
         except IntegrityError:
             # Either this person's row exists (the usual case) or, very rarely, the referral
