@@ -85,8 +85,32 @@ async def started(user: SimulatedUser) -> SimulatedUser:
 async def test_an_organiser_s_from_in_someone_else_s_chat_sends_nothing_there(
     guarded_bot: Any, exports_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    await forged_organiser_updates_send_nothing(guarded_bot, exports_root, caplog)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_forged_organiser_updates_on_postgres_and_redis(
+    start_webhook_bot: Any,
+    exports_root: Path,
+    scratch_postgres_url: str,
+    redis_url: str,
+    state_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = await start_webhook_bot(
+        core="real",
+        admin_ids=frozenset({ADMIN}),
+        database_url=scratch_postgres_url,
+        redis_url=redis_url,
+        redis_prefix=state_prefix,
+    )
+    await seed(bot.settings.database_url)
+    await forged_organiser_updates_send_nothing(bot, exports_root, caplog)
+
+
+async def forged_organiser_updates_send_nothing(bot: Any, exports_root: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    bot = guarded_bot
     admin = bot.emulator.user(ADMIN, first_name="Org", language_code="en")
     victim = await started(bot.emulator.user(6001, first_name="Vi", language_code="en"))
     await quiet(bot, victim)
@@ -211,8 +235,19 @@ async def test_in_a_group_only_verify_and_addressed_commands_are_answered(
 async def test_thirty_commands_a_minute_in_a_group_get_a_few_answers(
     guarded_bot: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    await thirty_commands_get_a_few_answers(guarded_bot, caplog)
+
+
+@pytest.mark.redis
+async def test_a_group_s_answers_are_counted_in_redis(
+    start_webhook_bot: Any, redis_url: str, state_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_webhook_bot(core="real", redis_url=redis_url, redis_prefix=state_prefix)
+    await thirty_commands_get_a_few_answers(bot, caplog)
+
+
+async def thirty_commands_get_a_few_answers(bot: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    bot = guarded_bot
     members = [bot.emulator.user(6200 + n, first_name=f"M{n}", language_code="en") for n in range(5)]
     group = bot.emulator.group(-100779, title="Flooded")
     for n in range(30):
