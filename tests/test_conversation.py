@@ -19,6 +19,7 @@ from sqlalchemy import text
 from handlers import closed, groups, organiser
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
+from handlers.i18n import Html
 from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendDocument, SendMessage
 from handlers.state import ConversationState
 from handlers.turn import Turn
@@ -732,3 +733,24 @@ async def test_an_organiser_removes_a_signature_by_its_receipt(
     assert f"admin {ORGANISER.id}: /remove signature {stored.id}" in caplog.text
     assert "Ada" not in caplog.text and stored.receipt not in caplog.text
     assert receipts.display(stored.receipt) not in caplog.text
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "ug", "zh_Hant"])
+async def test_export_with_ids_is_refused_in_the_organiser_s_language(
+    db: Database, store: MemoryStateStore, exports_root: Path, locale: str
+) -> None:
+    core = make_core(db, store, admin_ids=frozenset({ORGANISER.id}))
+    org = Chatter(core, User(id=ORGANISER.id, first_name="Org", language_code=locale.replace("_", "-")))
+    t = core.services.i18n.get(core.services.i18n.match(locale.replace("_", "-")))
+    expected = t.gettext(
+        "Telegram ids are never sent through a chat: Telegram keeps every message and file, and the ids would "
+        "lead straight to the signers' accounts. On the server, {command} writes them to a file. Here, "
+        "/export and /export xlsx send the list without them.",
+        command=Html("<code>python -m bot export --format csv --with-ids -o signatories.csv</code>"),
+    )
+    for command in ("/export csv ids", "/export ids xlsx", "/export IDS"):
+        replies = await org.text(command)
+        assert texts(replies) == expected
+        assert not any(isinstance(reply, SendDocument) for reply in replies)
+    await core.settle(within=5)
+    assert leftovers(exports_root) == []
