@@ -98,7 +98,10 @@ class _Supporter:
     async def say(self, text: str, chat: Chat | None = None) -> None:
         if text.startswith("/"):
             command, _, args = text[1:].partition(" ")
-            await self._handle(text, EventKind.COMMAND, chat=chat, text=text, command=command, args=args)
+            command, _, addressee = command.partition("@")  # "/start@thisbot", as groups write it
+            await self._handle(
+                text, EventKind.COMMAND, chat=chat, text=text, command=command, args=args, addressed=bool(addressee)
+            )
         else:
             shown = text if len(text) <= 60 else f"{text[:57]}… ({len(text)} characters)"
             await self._handle(shown, EventKind.TEXT, chat=chat, text=text)
@@ -184,12 +187,13 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("/withdraw")
     await person.press("wdyes")  # a stale button
     await person.say("/cancel")
-    await person.say("/start", chat=group)
-    await person.press("read", chat=group)
+    await person.say(f"/start@{person.core.services.bot_username}", chat=group)  # the pointer to a private chat
+    await person.press("read", chat=group)  # an old button in a group: answered without a word
     # The organisers' commands (this supporter is also an organiser).
     await person.say("/stats")
     await person.say("/export")
-    await person.say("/export pdf ids")  # not allowed: the usage message
+    await person.say("/export pdf please")  # not a format: the usage message
+    await person.say("/export csv ids")  # Telegram ids never go through a chat: the command line
     await _broadcasting(person, locale)
     # After CAMPAIGN_END, what a signing input (the Sign button, a typed name…) is answered with.
     services = person.core.services

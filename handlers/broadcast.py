@@ -7,10 +7,10 @@ adds or replaces sections) → a preview per language with the number of recipie
 the progress message the sender (``bot.broadcaster``) keeps editing.
 ``/broadcast status`` and ``/broadcast cancel`` follow and stop it.
 
-Admins only, in a private chat; to anyone else it answers exactly as an unknown
-command. The draft lives in the organiser's conversation state (``composing``,
-``draft``), apart from the signing ``step``. Logs name the admin and what was done,
-never the text nor anything about a signer.
+Admins only, in their own private chat (``organiser.is_admin``, also for the draft and the
+buttons); to anyone else it answers exactly as an unknown command. The draft lives in the
+organiser's conversation state (``composing``, ``draft``), apart from the signing ``step``.
+Logs name the admin and what was done, never the text nor anything about a signer.
 """
 
 from __future__ import annotations

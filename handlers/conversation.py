@@ -9,6 +9,10 @@ Every input at every step has an answer here: commands (any time), buttons (only
 the step that showed them; older ones are answered as stale), typed text (a name, a
 country, or a pointer to the buttons), media, edits, forwards and group chats.
 
+Groups (``handlers.groups``): only /verify and commands addressed "/cmd@thisbot" (a pointer
+to the private chat) are answered, at most a few times a minute per group; all else is silent.
+Organiser commands and buttons work only in an organiser's own private chat
+(``organiser.is_admin``).
 At any step: /verify CODE (anyone, also in groups) checks a receipt; a signer's /updates
 and its buttons [updates:on|off] turn news on or off, and the [stopnews] button under every
 update stops it. Organisers: /remove CODE ─► [rm:CODE] removes the signature / [rmno] keeps it.
@@ -30,6 +34,7 @@ from handlers import (
     closed,
     consent,
     fallback,
+    groups,
     language,
     moderation,
     my_signature,
@@ -50,10 +55,7 @@ from storage.models import Signature
 async def step(turn: Turn) -> None:
     event = turn.event
     if not event.chat.is_private:
-        if event.kind is EventKind.COMMAND and event.command == "verify" and not event.forwarded:
-            await verify.check(turn)  # the one command that answers in groups too
-        else:
-            fallback.group_chat(turn)
+        await groups.step(turn)  # only /verify and "/cmd@thisbot", a few times a minute; else silent
         return
     if turn.state.source and not turn.state.source_resolved:
         await welcome.resolve_old_source(turn)  # a state saved by an older version (at most once)

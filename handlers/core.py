@@ -2,16 +2,19 @@
 
 ``Core.handle(event, deliver)``:
 
-0. flood control, before anything else: an account sending more than ``flood_limit``
+0. an update that is nobody's (``Event.sender``: no ``from``, or a private chat that is
+   not its sender's) is dropped at once: no state, no step, no answer but an empty one to
+   a pressed button;
+1. flood control, before anything else: an account sending more than ``flood_limit``
    updates a minute gets one "please slow down" and its extra updates are dropped
    at the cost of one counter increment each, so it cannot slow the bot for
    everyone; signing itself (its buttons, a name or country typed) goes on, up to
    a ceiling of ``EXEMPT_CEILING`` times the limit a minute (no signer needs more);
-1. serialises each user's events with the state store's lock (two quick taps are
+2. serialises each user's events with the state store's lock (two quick taps are
    handled one after the other, also across worker processes sharing Redis);
-2. de-duplicates the update by ``update_id`` (Telegram re-delivers webhooks);
-3. loads the user's state, runs one step of ``handlers.conversation``, saves the state;
-4. delivers the replies in order through ``deliver`` (the runtime's API calls),
+3. de-duplicates the update by ``update_id`` (Telegram re-delivers webhooks);
+4. loads the user's state, runs one step of ``handlers.conversation``, saves the state;
+5. delivers the replies in order through ``deliver`` (the runtime's API calls),
    inside the lock, so a user's messages never interleave.
 
 Any failure of the database, the state store or a step is logged once (type and
@@ -82,7 +85,11 @@ class Core:
             self._handling -= 1
 
     async def _handle(self, event: Event, deliver: Deliver) -> None:
-        owner = event.user.id if event.user else event.chat.id
+        sender = event.sender
+        if sender is None:
+            await self._nobody(event, deliver)
+            return
+        owner = sender.id
         try:
             if await self._flooding(event, owner, deliver):
                 return
@@ -109,6 +116,16 @@ class Core:
                 "".join(traceback.format_tb(error.__traceback__)),
             )
             await self._deliver_all(self._apology(event), deliver)
+
+    async def _nobody(self, event: Event, deliver: Deliver) -> None:
+        """An update that is nobody's (``Event.sender`` is None: no ``from``, or a private chat
+        that is not its sender's; only a forgery looks like that): no state is read or kept,
+        no step runs, nothing is sent to the chat. A pressed button is answered, empty, so a
+        client's spinner would stop."""
+        # Worth a warning: Telegram never sends such an update, so the webhook secret may have leaked.
+        log.warning("update %s: nobody's (no sender, or a private chat not its sender's): ignored", event.update_id)
+        if event.callback_id:
+            await self._deliver_all([AnswerCallback(event.callback_id, None)], deliver)
 
     async def _flooding(self, event: Event, owner: int, deliver: Deliver) -> bool:
         """True if this update is one too many this minute and is dropped (before the lock

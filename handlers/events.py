@@ -49,9 +49,26 @@ class Event:
     user: User | None  # None for channel posts
     text: str = ""  # message text or caption; empty for buttons
     command: str | None = None  # lower case, without "/" and "@botname"
+    # True when the command was written "/cmd@thisbot" (Telegram does so in groups when a member
+    # picks a command from the menu). "/cmd@otherbot" never arrives as a command: it is TEXT.
+    addressed: bool = False
     args: str = ""  # what follows the command, stripped
     callback_data: str | None = None  # for BUTTON
     callback_id: str | None = None  # for BUTTON: must always be answered
     message_id: int | None = None  # the user's message, or the message the button is on
     content_type: str = "text"  # "text", "sticker", "photo", "voice", ...
     forwarded: bool = False
+
+    @property
+    def sender(self) -> User | None:
+        """Who this update is from, or None when it is nobody's.
+
+        Telegram always sends ``from`` in a private chat, and a private chat's id is its user's
+        id. An update without ``from``, or a private one whose chat is not its sender's, can only
+        be forged (a leaked webhook secret is enough): it gets no state, no power and no answer.
+        """
+        if self.user is None:
+            return None
+        if self.chat.is_private and self.chat.id != self.user.id:
+            return None
+        return self.user

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from handlers.i18n import Translator
-from handlers.replies import Button
 from handlers.state import Step
 from handlers.turn import Turn
 
@@ -85,19 +84,3 @@ def stale_button(turn: Turn) -> None:
             turn.t.gettext("This button is from an older message. Please use the latest one, or send /start."),
             alert=True,
         )
-
-
-def group_chat(turn: Turn) -> None:
-    """In groups the bot collects nothing: it only points to a private chat, and only when addressed."""
-    if turn.event.callback_id:
-        # Translators: a pop-up in group chats, at most 200 characters.
-        turn.answer(turn.t.gettext("Please open a private chat with me to sign."), alert=True)
-        return
-    if turn.event.command is None:
-        return
-    link = f"https://t.me/{turn.services.bot_username}?start=group"
-    turn.send(
-        turn.t.gettext("To read the letter and sign it, please open a private chat with me."),
-        # Translators: button label, at most 40 characters (longer labels are cut on phones); shown in group chats.
-        ((Button(text=turn.t.gettext("Open a private chat"), url=link),),),
-    )

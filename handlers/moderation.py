@@ -1,9 +1,10 @@
 """``/remove CODE``: an organiser removes one signature by its receipt (an abusive name, a
 request received by mail), after seeing it and confirming.
 
-For the ``ADMIN_IDS`` only, in a private chat; to anyone else it answers exactly as an
-unknown command does. The log says which admin removed which row, never a name or a
-receipt; the removal is counted, anonymously, in the funnel (``/stats``).
+For the ``ADMIN_IDS`` only, in their own private chat (``organiser.is_admin``); to anyone
+else it answers exactly as an unknown command does, and its buttons as stale ones. The
+log says which admin removed which row, never a name or a receipt; the removal is
+counted, anonymously, in the funnel (``/stats``).
 """
 
 from __future__ import annotations

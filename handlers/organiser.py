@@ -1,8 +1,13 @@
 """Organiser commands: ``/stats`` and ``/export``, for the ``ADMIN_IDS`` only.
 
-To anyone else, in any chat, they answer exactly as an unknown command does, so
+They work only in an organiser's own private chat with the bot (``is_admin``: the one
+guard of every organiser command and button), and everything they produce goes to that
+chat. To anyone else, in any chat, they answer exactly as an unknown command does, so
 their existence is not revealed. Every use is logged: who (the admin's Telegram
 id), what and when — never a signer's data.
+
+Telegram ids never go into a chat (Telegram keeps chats indefinitely): ``/export … ids``
+is refused with a pointer to ``python -m bot export --with-ids`` on the server.
 
 Exports run one at a time per process, in a private folder under ``EXPORTS_ROOT``
 that is always deleted afterwards (sent, failed or cancelled at shutdown); what a
@@ -67,7 +72,19 @@ def command_lines(t: Translator) -> list[str]:
 
 
 def is_admin(turn: Turn) -> bool:
-    return turn.event.chat.is_private and turn.user_id in turn.services.admin_ids
+    """The one guard of every organiser command, button and draft: an ``ADMIN_IDS`` member
+    writing in their own private chat with the bot (``chat.id == from.id``), so whatever the
+    command produces goes to that chat and nowhere else. Not in a group, not for an update
+    without a sender; to everyone else organiser input is an unknown command or a stale button.
+    """
+    event = turn.event
+    sender = event.sender
+    return (
+        event.chat.is_private
+        and sender is not None
+        and event.chat.id == sender.id
+        and sender.id in turn.services.admin_ids
+    )
 
 
 async def stats(turn: Turn) -> None:
@@ -172,7 +189,8 @@ def _short_version(version: str) -> str:
 
 
 def parse_export_args(args: str) -> tuple[ExportFormat, bool] | None:
-    """``csv``/``xlsx``/``pdf`` (default csv), optionally ``ids``; None if anything else."""
+    """``csv``/``xlsx``/``pdf`` (default csv), and whether "ids" was asked for (it is refused:
+    see ``export``); None if anything else."""
     words = args.lower().split()
     fmt: ExportFormat = "csv"
     with_ids = False
@@ -183,9 +201,25 @@ def parse_export_args(args: str) -> tuple[ExportFormat, bool] | None:
             with_ids = True
         else:
             return None
-    if with_ids and fmt == "pdf":
-        return None  # the delivery document never carries Telegram ids
     return fmt, with_ids
+
+
+def _usage(t: Translator) -> str:
+    # Translators: an organiser's command; keep “/export”, “xlsx” and “pdf” as they are.
+    return t.gettext(
+        "Usage: /export for a CSV file, /export xlsx for a spreadsheet, /export pdf for the delivery document."
+    )
+
+
+def _ids_refused(t: Translator) -> str:
+    """Telegram ids never go into a chat: Telegram keeps every message and file indefinitely."""
+    # Translators: an organiser asked for “/export … ids”; keep the command in <code> exactly as it is.
+    return t.gettext(
+        "Telegram ids are never sent through a chat: Telegram keeps every message and file, and the ids would "
+        "lead straight to the signers' accounts. On the server, {command} writes them to a file. Here, "
+        "/export and /export xlsx send the list without them.",
+        command=Html("<code>python -m bot export --format csv --with-ids -o signatories.csv</code>"),
+    )
 
 
 async def export(turn: Turn) -> None:
@@ -194,19 +228,19 @@ async def export(turn: Turn) -> None:
         return
     parsed = parse_export_args(turn.event.args)
     if parsed is None:
-        turn.send(
-            turn.t.gettext(
-                "Usage: /export, /export xlsx or /export pdf; add “ids” to a CSV or XLSX export to include Telegram ids."
-            )
-        )
+        turn.send(_usage(turn.t))
         return
     fmt, with_ids = parsed
-    log.info("admin %s: /export %s%s", turn.user_id, fmt, " with ids" if with_ids else "")
+    if with_ids:
+        log.info("admin %s: /export %s with ids refused: ids leave only through the command line", turn.user_id, fmt)
+        turn.send(_ids_refused(turn.t))
+        return
+    log.info("admin %s: /export %s", turn.user_id, fmt)
     if _exporting.locked():
         log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)
         turn.send(_busy(turn.t))
         return
-    turn.followups.append(lambda deliver: _run_export(turn, fmt, with_ids, deliver))
+    turn.followups.append(lambda deliver: _run_export(turn, fmt, deliver))
 
 
 def _busy(t: Translator) -> str:
@@ -214,18 +248,19 @@ def _busy(t: Translator) -> str:
     return t.gettext("Another export is still running. Please try again when it has finished.")
 
 
-async def _run_export(turn: Turn, fmt: ExportFormat, with_ids: bool, deliver: Deliver) -> None:
+async def _run_export(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> None:
     """One export at a time in this process: a second one asked for meanwhile is refused."""
     if _exporting.locked():  # another export started between the command and this follow-up
         log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)
         await deliver(SendMessage(turn.event.chat.id, _busy(turn.t)))
         return
     async with _exporting:  # free, so taken without waiting: nothing can slip in between
-        await _export_and_send(turn, fmt, with_ids, deliver)
+        await _export_and_send(turn, fmt, deliver)
 
 
-async def _export_and_send(turn: Turn, fmt: ExportFormat, with_ids: bool, deliver: Deliver) -> None:
-    """Export to a temporary file, showing progress in one edited message, send it, delete it.
+async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> None:
+    """Export to a temporary file (never with Telegram ids: those leave only through the
+    command line, ``python -m bot export --with-ids``), showing progress in one edited message, send it, delete it.
 
     Any failure — the export itself, the upload refused by Telegram, a cancellation at
     shutdown — turns the progress message into the failure notice, is logged without
@@ -259,7 +294,7 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, with_ids: bool, delive
         directory = _new_export_folder()
         try:
             result = await export_signatures(
-                turn.services.db, turn.services.campaign, fmt, directory, with_ids=with_ids, progress=progress
+                turn.services.db, turn.services.campaign, fmt, directory, with_ids=False, progress=progress
             )
         except ExportError as error:
             log.warning("admin %s: /export %s failed: %s", admin, fmt, error)  # its message names no one

@@ -60,7 +60,12 @@ class Turn:
 
     @property
     def user_id(self) -> int:
-        return self.event.user.id if self.event.user else self.event.chat.id
+        """The sender's Telegram id. The core runs no step for an update that is nobody's
+        (``Event.sender``), so a chat's id never stands in for a person."""
+        sender = self.event.sender
+        if sender is None:
+            raise LookupError(f"update {self.event.update_id} has no sender of its own")
+        return sender.id
 
     def count(self, funnel_step: str) -> None:
         """Count this person reaching a funnel step, once (the count itself is anonymous)."""

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.emulator import Emulator
+from bot.emulator.emulator import BOT_USERNAME
 from bot.emulator.users import BotMessage, SimulatedUser
 from bot.preview import plain
 from handlers import broadcast
@@ -251,7 +252,8 @@ async def test_broadcast_is_an_unknown_command_to_everyone_else(organiser_bot: A
     assert "Please use the buttons" in (await user.wait_message(timeout=20)).text
     group = organiser_bot.emulator.group(-100777, title="Organisers")
     admin = organiser_bot.emulator.user(ADMIN, first_name="Org", language_code="en")
-    await group.send(admin, "/broadcast")
+    await group.send(admin, "/broadcast")  # not addressed to the bot: silent
+    await group.send(admin, f"/broadcast@{BOT_USERNAME}")  # addressed: only the pointer to a private chat
     assert "private chat" in (await group.wait_message(timeout=20)).text
     found, _ = await stored(organiser_bot)
     assert found == []

@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from handlers import closed, organiser
+from handlers import closed, groups, organiser
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
+from handlers.i18n import Html
 from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendDocument, SendMessage
+from handlers.state import ConversationState
+from handlers.turn import Turn
 from storage import broadcasts, receipts, signatures
 from storage.db import Database
 from storage.exports import ExportError, ExportResult, export_signatures
@@ -228,13 +231,97 @@ async def test_every_other_input_has_an_answer(core: Core) -> None:
     assert "Privacy notice" in texts(await ada.text("/privacy"))
 
 
-async def test_group_chat_points_to_private_chat_and_stores_nothing(core: Core, store: MemoryStateStore) -> None:
+async def test_in_a_group_only_verify_and_commands_addressed_to_the_bot_are_answered(
+    core: Core, store: MemoryStateStore
+) -> None:
     ada = Chatter(core, chat=Chat(id=-100, type="supergroup"))
-    replies = await ada.text("/start")
+    assert await ada.text("/start") == []  # maybe meant for another bot in the group
+    assert await ada.text("/stats") == []
+    assert await ada.text("just chatting") == []
+    assert await ada.send(ada.event(EventKind.OTHER, content_type="sticker")) == []
+    assert await ada.send(ada.event(EventKind.EDITED, text="/start")) == []
+    forwarded = ada.event(EventKind.COMMAND, text="/verify K7QF2M9D", command="verify", args="K7QF2M9D", forwarded=True)
+    assert await ada.send(forwarded) == []
+    pressed = await ada.press("sign")  # a button on an old message: answered, without a word
+    assert pressed == [AnswerCallback(pressed[0].callback_id, None)]  # type: ignore[union-attr]
+
+    addressed = ada.event(EventKind.COMMAND, text="/start@undersign_bot", command="start", addressed=True)
+    replies = await ada.send(addressed)
     assert "private chat" in texts(replies)
     assert ada.buttons() == ["https://t.me/undersign_bot?start=group"]
-    assert await ada.text("just chatting") == []
+    assert "/verify followed by its receipt code" in texts(await ada.text("/verify"))
     assert await store.load(f"state:{ADA.id}") is None  # nothing kept about anyone in a group
+
+
+async def test_a_group_gets_a_few_answers_a_minute_at_most(core: Core) -> None:
+    members = [Chatter(core, User(id=500 + n, first_name="M"), chat=Chat(id=-200, type="group")) for n in range(6)]
+    answered = 0
+    for n in range(30):
+        member = members[n % len(members)]
+        if n % 2:
+            event = member.event(EventKind.COMMAND, text="/help@UnderSign_Bot", command="help", addressed=True)
+        else:
+            event = member.event(EventKind.COMMAND, text="/verify", command="verify")
+        answered += bool(await member.send(event))
+    assert answered == groups.PER_MINUTE
+    other = Chatter(core, User(id=600, first_name="O"), chat=Chat(id=-201, type="group"))
+    assert await other.text("/verify")  # another group has its own allowance
+
+
+async def test_an_update_that_is_nobody_s_gets_no_state_no_power_and_no_answer(
+    organiser_core: Core, store: MemoryStateStore, exports_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    replies: list[Reply] = []
+
+    async def deliver(reply: Reply) -> Delivered:
+        replies.append(reply)
+        return Delivered(message_id=1)
+
+    admin_chat = Chat(id=ORGANISER.id, type="private")
+    for command in ("stats", "export", "broadcast", "start"):  # no "from", in the organiser's own chat
+        event = Event(update_id=next(_update_ids), kind=EventKind.COMMAND, chat=admin_chat, user=None, command=command)
+        await organiser_core.handle(event, deliver)
+    someone = Chat(id=4242, type="private")  # "from" an organiser, in someone else's private chat
+    for command in ("stats", "export", "broadcast", "cancel", "start"):
+        event = Event(
+            update_id=next(_update_ids), kind=EventKind.COMMAND, chat=someone, user=ORGANISER, command=command
+        )
+        await organiser_core.handle(event, deliver)
+    await organiser_core.handle(
+        Event(update_id=next(_update_ids), kind=EventKind.TEXT, chat=someone, user=ORGANISER, text="a draft"), deliver
+    )
+    assert replies == []
+    button = Event(
+        update_id=next(_update_ids),
+        kind=EventKind.BUTTON,
+        chat=someone,
+        user=ORGANISER,
+        callback_data="bcsend:0",
+        callback_id="cb-forged",
+        message_id=1,
+    )
+    await organiser_core.handle(button, deliver)
+    assert replies == [AnswerCallback("cb-forged", None)]  # the button answered, empty; nothing else
+    await organiser_core.settle(within=5)
+    for key in (f"state:{ORGANISER.id}", f"state:{someone.id}"):
+        assert await store.load(key) is None
+    assert "admin 77" not in caplog.text  # no organiser action was taken
+    assert leftovers(exports_root) == []
+
+
+async def test_the_organiser_guard_wants_the_organiser_in_their_own_private_chat(organiser_core: Core) -> None:
+    def guard(chat: Chat, user: User | None) -> bool:
+        event = Event(update_id=1, kind=EventKind.COMMAND, chat=chat, user=user, command="stats")
+        turn = Turn(event=event, state=ConversationState(), services=organiser_core.services)
+        return organiser.is_admin(turn)
+
+    assert guard(Chat(ORGANISER.id, "private"), ORGANISER)
+    assert not guard(Chat(ORGANISER.id, "private"), None)
+    assert not guard(Chat(4242, "private"), ORGANISER)
+    assert not guard(Chat(-100, "supergroup"), ORGANISER)
+    assert not guard(Chat(ORGANISER.id, "group"), ORGANISER)
+    assert not guard(Chat(ADA.id, "private"), ADA)
 
 
 async def test_restart_mid_conversation_continues(db: Database, store: MemoryStateStore) -> None:
@@ -646,3 +733,24 @@ async def test_an_organiser_removes_a_signature_by_its_receipt(
     assert f"admin {ORGANISER.id}: /remove signature {stored.id}" in caplog.text
     assert "Ada" not in caplog.text and stored.receipt not in caplog.text
     assert receipts.display(stored.receipt) not in caplog.text
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "ug", "zh_Hant"])
+async def test_export_with_ids_is_refused_in_the_organiser_s_language(
+    db: Database, store: MemoryStateStore, exports_root: Path, locale: str
+) -> None:
+    core = make_core(db, store, admin_ids=frozenset({ORGANISER.id}))
+    org = Chatter(core, User(id=ORGANISER.id, first_name="Org", language_code=locale.replace("_", "-")))
+    t = core.services.i18n.get(core.services.i18n.match(locale.replace("_", "-")))
+    expected = t.gettext(
+        "Telegram ids are never sent through a chat: Telegram keeps every message and file, and the ids would "
+        "lead straight to the signers' accounts. On the server, {command} writes them to a file. Here, "
+        "/export and /export xlsx send the list without them.",
+        command=Html("<code>python -m bot export --format csv --with-ids -o signatories.csv</code>"),
+    )
+    for command in ("/export csv ids", "/export ids xlsx", "/export IDS"):
+        replies = await org.text(command)
+        assert texts(replies) == expected
+        assert not any(isinstance(reply, SendDocument) for reply in replies)
+    await core.settle(within=5)
+    assert leftovers(exports_root) == []

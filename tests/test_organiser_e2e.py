@@ -15,6 +15,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from bot.emulator.emulator import BOT_USERNAME
 from bot.emulator.users import BotMessage, SimulatedGroup, SimulatedUser
 from handlers import organiser
 from handlers.countries import country_name
@@ -105,7 +106,8 @@ async def test_organiser_commands_are_unknown_commands_to_everyone_else(
     assert (await next_message(user)).text == forwarded_unknown
     await quiet(organiser_bot, user)
     group = organiser_bot.emulator.group(-100500, title="Supporters")
-    await group.send(user, "/export")
+    await group.send(user, "/export")  # in a group: silent unless addressed to the bot by name
+    await group.send(user, f"/export@{BOT_USERNAME}")
     assert "private chat" in (await group.wait_message(timeout=20)).text
     await quiet(organiser_bot, user, group)
     nothing_exported(organiser_bot, exports_root, caplog)
@@ -118,11 +120,12 @@ async def test_an_organiser_s_export_outside_a_typed_private_command_exports_not
     caplog.set_level(logging.INFO)
     admin = organiser_bot.emulator.user(ADMIN, first_name="Org", language_code="en")
     group = organiser_bot.emulator.group(-100501, title="Organisers")
-    await group.send(admin, "/export")  # in a group: only the pointer to a private chat
+    await group.send(admin, f"/export@{BOT_USERNAME}")  # in a group: only the pointer to a private chat
     pointer = await group.wait_message(timeout=20)
     assert "private chat" in pointer.text
     assert pointer.document is None
-    await group.send(admin, "/stats")
+    await group.send(admin, "/stats")  # not addressed to the bot: silent
+    await group.send(admin, f"/stats@{BOT_USERNAME}")
     assert "private chat" in (await group.wait_message(timeout=20)).text
     await quiet(organiser_bot, group, admin)
     await admin.send("/help")
@@ -209,22 +212,20 @@ async def test_export_pdf_and_xlsx_and_a_wrong_format(organiser_bot: Any, export
     admin = organiser_bot.emulator.user(ADMIN, first_name="Org", language_code="en")
     stored = await stored_rows(organiser_bot)
     received: dict[str, bytes] = {}
-    for command, suffix in (("/export pdf", ".pdf"), ("/export xlsx ids", ".xlsx"), ("/export xlsx", ".xlsx")):
+    for command, suffix in (("/export pdf", ".pdf"), ("/export xlsx", ".xlsx")):
         await admin.send(command)
         document = await until_document(admin)
         assert document.document is not None
         assert document.document.filename.endswith(suffix)
-        assert ("with-ids" in document.document.filename) == command.endswith("ids")
+        assert "with-ids" not in document.document.filename
         assert (await next_message(admin)).text == "Export ready: 5 rows."
         received[command] = document.document.data
-    await admin.send("/export pdf ids")
+    await admin.send("/export pdf please")
     assert "Usage: /export" in (await next_message(admin)).text
     assert organiser_bot.emulator.rejected == []
 
-    # The spreadsheets, opened back: every row as stored; the ids column only when asked for.
+    # The spreadsheet, opened back: every row as stored, never a Telegram id.
     assert xlsx_rows(received["/export xlsx"]) == [HEADER, *_expected(stored)]
-    assert xlsx_rows(received["/export xlsx ids"]) == [[*HEADER, "telegram_user_id"], *_expected(stored, with_ids=True)]
-    assert {row[-1] for row in xlsx_rows(received["/export xlsx ids"])[1:]} == {str(9000 + n) for n in range(5)}
 
     # The delivery document, its text extracted back: the total and every name, in every script.
     path = exports_root.parent / "received.pdf"
@@ -398,17 +399,18 @@ async def test_stats_agree_with_the_export_after_signing_and_withdrawing_in_the_
     await until(bo, has("erased"))
 
     admin = bot.emulator.user(ADMIN, first_name="Org", language_code="en")
-    await admin.send("/export csv ids")
+    await admin.send("/export csv")
     document = await until_document(admin)
     assert document.document is not None
     rows = list(csv.reader(io.StringIO(document.document.data.decode("utf-8-sig"), newline="")))
     header, body = rows[0], rows[1:]
-    assert header == [*HEADER, "telegram_user_id"]
+    assert header == HEADER
     stored = await stored_rows(bot)
-    assert body == _expected(stored, with_ids=True)
-    assert {row[-1] for row in body} == {"9000", "9001", "9002", "9003", "9004", "9100", "7001"}  # Bo withdrew
+    assert body == _expected(stored)
     column = {name: header.index(name) for name in header}
-    assert [row[column["name"]] for row in body if row[-1] == "7001"] == ["Zoë Ünal"]
+    names = [row[column["name"]].removeprefix("'") for row in body]  # a leading ' keeps formulas text
+    signed_in_the_bot = [name for name in names if name not in {*NAMES, "Ольга Петрова"}]
+    assert signed_in_the_bot == ["Zoë Ünal"]  # Bo withdrew
     assert "Bo Withdrawn" not in document.document.data.decode("utf-8-sig")
     assert (await next_message(admin)).text == "Export ready: 7 rows."
 
@@ -429,7 +431,7 @@ async def test_stats_agree_with_the_export_after_signing_and_withdrawing_in_the_
     assert "Started: 2" in lines
     assert any(line.startswith("Signed: 2 ") for line in lines)
     assert "Withdrawals: 1" in lines
-    assert len([row for row in body if int(row[-1]) < 9000]) == 2 - 1
+    assert len(signed_in_the_bot) == 2 - 1
     assert organiser_bot.emulator.rejected == []
 
 

@@ -18,6 +18,7 @@ import pytest
 from bot.app import Mode
 from bot.delivery import FLOOD_BUDGET, NETWORK_RETRY_DELAYS, ApiError, Deliverer
 from bot.emulator import Emulator
+from bot.emulator.emulator import BOT_USERNAME
 from bot.logs import mask, protect, secret_filter
 from bot.runtimes import Runtime, RuntimeName, UpdateFailed, event_from_update, make_runtime
 from handlers.events import EventKind
@@ -110,6 +111,39 @@ def test_edited_and_forwarded_and_group_messages() -> None:
     assert forwarded is not None and forwarded.forwarded
     group = event_from_update({"update_id": 6, "message": message(text="/start", chat={"id": -5, "type": "group"})})
     assert group is not None and group.kind == EventKind.COMMAND and group.chat.type == "group"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "addressed"),
+    [
+        ("/start", EventKind.COMMAND, False),
+        ("/start@undersign_bot", EventKind.COMMAND, True),
+        ("/Start@UnderSign_BOT campaign", EventKind.COMMAND, True),  # usernames are case-insensitive
+        ("/start@other_bot", EventKind.TEXT, False),  # another bot's command is only text to us
+        ("/start@undersign_bot_fake", EventKind.TEXT, False),
+    ],
+)
+def test_a_command_knows_whether_it_was_addressed_to_this_bot(text: str, kind: EventKind, addressed: bool) -> None:
+    for chat in (PRIVATE, {"id": -100, "type": "supergroup", "title": "G"}):
+        event = event_from_update({"update_id": 8, "message": message(text=text, chat=chat)}, "undersign_bot")
+        assert event is not None
+        assert (event.kind, event.addressed) == (kind, addressed)
+        if kind is EventKind.COMMAND:
+            assert event.command == "start"
+    unknown = event_from_update({"update_id": 9, "message": message(text="/start@undersign_bot")})
+    assert unknown is not None and not unknown.addressed  # without our username nothing is addressed to us
+
+
+def test_an_update_without_from_or_in_someone_else_s_private_chat_is_nobody_s() -> None:
+    own = event_from_update({"update_id": 10, "message": message(text="/stats")})
+    assert own is not None and own.sender is not None and own.sender.id == 1001
+    no_from = {key: value for key, value in message(text="/stats").items() if key != "from"}
+    event = event_from_update({"update_id": 11, "message": no_from})
+    assert event is not None and event.user is None and event.sender is None
+    forged = event_from_update({"update_id": 12, "message": message(text="/stats", chat={"id": 7, "type": "private"})})
+    assert forged is not None and forged.user is not None and forged.sender is None
+    group = event_from_update({"update_id": 13, "message": message(text="/x", chat={"id": -5, "type": "group"})})
+    assert group is not None and group.sender is not None  # in a group the sender is whoever wrote
 
 
 def test_membership_changes_are_not_events() -> None:
@@ -295,6 +329,11 @@ async def test_group_chats_are_carried_as_they_are(botapp: Any) -> None:
     await group.send(user, "hi all")
     reply = await group.wait_message(timeout=10)
     assert reply.text == "group:text"
+    for handled, (text, addressed) in enumerate(((f"/start@{BOT_USERNAME.upper()}", True), ("/start", False)), 2):
+        await group.send(user, text)
+        assert (await group.wait_message(timeout=10)).text == "command:start args="
+        await botapp.core.wait_handled(handled)
+        assert botapp.core.events[-1].addressed is addressed
 
 
 async def test_flood_control_from_the_api_is_honoured(botapp: Any) -> None:

@@ -92,10 +92,13 @@ async def test_groups_are_pointed_to_a_private_chat(start_bot: Any) -> None:
     bot = await start_bot(core="real")
     user = bot.emulator.user(2002, first_name="Bo", language_code="en")
     group = bot.emulator.group(-100200, title="Supporters")
-    await group.send(user, "/start")
+    await group.send(user, "/start")  # perhaps meant for another bot: silent
+    await group.send(user, "/start@undersign_bot")
     reply = await group.wait_message(timeout=10)
     assert "private chat" in reply.text
     assert reply.buttons[0][0].url == "https://t.me/undersign_bot?start=group"
+    await bot.core.settle(within=10)
+    assert len(group.messages) == 1
     assert bot.emulator.rejected == []
 
 

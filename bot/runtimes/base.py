@@ -200,7 +200,9 @@ def event_from_update(data: Mapping[str, Any], bot_username: str | None = None) 
     """The neutral event for one update, or None for updates the core does not see.
 
     ``bot_username`` lets ``/cmd@otherbot`` (a command for another bot in a group)
-    arrive as plain text instead of as our command.
+    arrive as plain text instead of as our command, and marks ``/cmd@thisbot`` as
+    ``addressed`` (compared case-insensitively): in groups the bot answers only those
+    and ``/verify``. Without a username nothing counts as addressed to us.
     """
     update_id = int(data["update_id"])
     if "callback_query" in data:
@@ -254,12 +256,14 @@ def _message(update_id: int, message: Mapping[str, Any], edited: bool, bot_usern
     if match is None:
         return Event(kind=EventKind.TEXT, **common)
     addressee = match["bot"]
-    if addressee and bot_username and addressee.lower() != bot_username.lower():
-        return Event(kind=EventKind.TEXT, **common)
+    addressed = bool(addressee and bot_username and addressee.lower() == bot_username.lower())
+    if addressee and bot_username and not addressed:
+        return Event(kind=EventKind.TEXT, **common)  # another bot's command: only text to us
     return Event(
         kind=EventKind.COMMAND,
         command=match["name"].lower(),
         args=(match["args"] or "").strip(),
+        addressed=addressed,
         **common,
     )
 
