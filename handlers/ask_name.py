@@ -27,7 +27,7 @@ async def ask(turn: Turn) -> None:
         turn.send(
             text + "\n\n" + t.gettext("Type the name you want to sign with, or use your Telegram name:"),
             # Translators: button label, at most 40 characters (longer labels are cut on phones) with {name} filled in; {name} is the person's Telegram name.
-            rows(button(t.gettext("Sign as {name}", name=name), SIGN_AS)),
+            rows(button(t.label("Sign as {name}", name=name), SIGN_AS)),
         )
     else:
         turn.send(text + "\n\n" + t.gettext("Please type the name you want to sign with."))
@@ -41,6 +41,17 @@ def problem_text(turn: Turn, problem: NameProblem) -> str:
         NameProblem.NO_LETTER: t.gettext("A name needs at least one letter. Please type your name."),
         NameProblem.LINK: t.gettext("A name cannot contain a link or a @username. Please type just your name."),
         NameProblem.INVISIBLE: t.gettext("Please type your name on one line, without special invisible characters."),
+        NameProblem.LINES: t.gettext(
+            "Your name would be delivered on one line of the list. Please type it on one line, without line breaks."
+        ),
+        NameProblem.BLANK: t.gettext(
+            "Your name contains characters that show as empty space (such as fillers or zero-width characters), "
+            "so it could appear blank on the list. Please type it with ordinary letters and spaces."
+        ),
+        NameProblem.MARKS: t.gettext(
+            "Your name has a letter with many accents or marks stacked on it, which would not print legibly. "
+            "Please type it with at most three marks on each letter."
+        ),
     }[problem]
 
 

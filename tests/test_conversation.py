@@ -108,6 +108,7 @@ async def sign_up_to_review(ada: Chatter) -> None:
     await ada.press("sign")
     await ada.press("agree")
     await ada.press("asme")
+    await ada.press("nf:full")
     await ada.text("Germany")
 
 
@@ -132,6 +133,7 @@ async def test_full_signature(core: Core, db: Database) -> None:
     name_prompt = await ada.press("agree")
     assert "Sign as Ada Lovelace" in str(name_prompt)
     await ada.press("asme")
+    await ada.press("nf:full")
     review = await ada.text("deutschland")
     assert "You are signing as <b>Ada Lovelace</b>, Germany." in texts(review)
 
@@ -171,7 +173,8 @@ async def test_typed_name_is_validated_kindly(core: Core) -> None:
     assert "at least one letter" in texts(await ada.text("12345"))
     assert "link" in texts(await ada.text("visit https://spam.example"))
     assert "invisible" in texts(await ada.text("Ada\u202eecalevol"))
-    assert "Which country" in texts(await ada.text("  مریم  <b>Rahimi</b> "))
+    assert "addressees see your name" in texts(await ada.text("  مریم  <b>Rahimi</b> "))
+    assert "Which country" in texts(await ada.press("nf:full"))
     review = await ada.text("Deutschland")
     assert "&lt;b&gt;Rahimi&lt;/b&gt;" in texts(review)  # escaped, never markup
 
@@ -182,6 +185,7 @@ async def test_country_search_pick_list_and_not_found(core: Core) -> None:
     await ada.press("sign")
     await ada.press("agree")
     await ada.text("Ada")
+    await ada.press("nf:full")
     assert "could not find" in texts(await ada.text("Atlantis"))
     picks = await ada.text("united")
     assert "Which one do you mean?" in texts(picks)
@@ -243,6 +247,7 @@ async def test_restart_mid_conversation_continues(db: Database, store: MemorySta
     await ada.press("sign")
     await ada.press("agree")
     await ada.text("Ada")
+    await ada.press("nf:full")
     ada.core = make_core(db, store)  # the bot process restarted; the state store kept the state
     assert "You are signing as <b>Ada</b>, France." in texts(await ada.text("France"))
 
@@ -442,6 +447,7 @@ async def signed_ada(core: Core, db: Database, *, opt_in: bool = False) -> tuple
         await ada.press("optin")
     await ada.press("agree")
     await ada.press("asme")
+    await ada.press("nf:full")
     await ada.text("Germany")
     thanks = await ada.press("confirm")
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
@@ -455,7 +461,7 @@ async def test_the_receipt_and_the_versions_agreed_to_are_shown(core: Core, db: 
     assert stored.receipt is not None
     code = f"<code>{receipts.display(stored.receipt)}</code>"
     shown = texts(await ada.text("/mysignature"))
-    assert "Name: Ada Lovelace" in shown  # the existing lines stay
+    assert "Name, as the addressees see it: Ada Lovelace\nShown as: full name" in shown
     assert f"You signed the letter in English, version {stored.letter_version[:6]}…, on " in shown
     assert f"version {stored.consent_version[:6]}…" in shown
     assert f"Your receipt: {code}. With /verify {code}" in shown
@@ -567,7 +573,8 @@ async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
         await person.press("read")
         await person.press("sign")
         await person.press("agree")
-    await bo.press("asme")  # Bo is asked for the country
+    await bo.press("asme")
+    await bo.press("nf:first_initial")  # Bo is asked for the country
     monkeypatch.setattr(closed, "today", lambda: date(2026, 3, 2))
     for person, typed in ((ada, "Ada Late"), (bo, "Germany")):
         shown = texts(await person.text(typed))
