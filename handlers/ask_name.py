@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.i18n import Translator
 from handlers.names import NameProblem, clean_name
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
@@ -33,8 +34,8 @@ async def ask(turn: Turn) -> None:
         turn.send(text + "\n\n" + t.gettext("Please type the name you want to sign with."))
 
 
-def problem_text(turn: Turn, problem: NameProblem) -> str:
-    t = turn.t
+def problem_text(t: Translator, problem: NameProblem) -> str:
+    """Why a name cannot be used, kindly, with what to do instead: one message per reason."""
     return {
         NameProblem.EMPTY: t.gettext("Please type your name."),
         NameProblem.TOO_LONG: t.gettext("That is longer than 100 characters. Please type a shorter name."),
@@ -59,7 +60,7 @@ def typed(turn: Turn) -> str | None:
     """The valid name typed in this turn, or None after explaining kindly what to change."""
     name, problem = clean_name(turn.event.text)
     if problem is not None:
-        turn.send(problem_text(turn, problem))
+        turn.send(problem_text(turn.t, problem))
         return None
     return name
 

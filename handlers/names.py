@@ -111,7 +111,7 @@ def clean_name(raw: str) -> tuple[str | None, NameProblem | None]:
         return None, NameProblem.BLANK
     if any(_invisible(ch) for ch in name):
         return None, NameProblem.INVISIBLE
-    if _too_many_marks(name):
+    if _too_many_marks(unicodedata.normalize("NFD", name)):  # counted decomposed: "Á" is A + one mark
         return None, NameProblem.MARKS
     name = _SPACES.sub(" ", name)  # tabs, no-break and ideographic spaces: one plain space
     if len(name) > MAX_LENGTH:

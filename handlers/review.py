@@ -32,8 +32,9 @@ async def ask(turn: Turn) -> None:
     lines = [
         t.gettext("Please check before you sign:"),
         # Translators: {name} is the signer's name as the addressees will see it, {country} a country's name.
-        t.gettext("You are signing as <b>{name}</b>, {country}.", name=display(turn.state.name, form), country=country),
-        name_form.shown_line(t, form),
+        t.gettext("You are signing as <b>{name}</b>, {country}.", name=display(turn.state.name, form), country=country)
+        + "\n"
+        + name_form.shown_line(t, form),
         t.gettext("You will get news about this campaign.")
         if turn.state.opt_in
         else t.gettext("You will not get news about this campaign."),
