@@ -653,3 +653,96 @@ async def test_an_organiser_removes_a_signature_by_its_receipt(
     assert f"admin {ORGANISER.id}: /remove signature {stored.id}" in caplog.text
     assert "Ada" not in caplog.text and stored.receipt not in caplog.text
     assert receipts.display(stored.receipt) not in caplog.text
+
+
+# --- how my name appears: every input at the new steps ------------------------------------------
+
+
+async def test_the_name_s_form_is_chosen_never_assumed(core: Core, db: Database, store: MemoryStateStore) -> None:
+    ada = Chatter(core)
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    picker = await ada.press("asme")
+    assert "addressees see your name" in texts(picker)
+    assert ada.buttons() == ["nf:full", "nf:first_initial", "nf:initials", "nfname"]
+    assert "only read text" in texts(await ada.send(ada.event(EventKind.OTHER, content_type="sticker")))
+    assert "Please choose with a button" in texts(await ada.text("initials"))  # never taken as a name
+    assert "not edits" in texts(await ada.send(ada.event(EventKind.EDITED, text="x")))
+    stale = await ada.press("cty:DE")  # a button of another step
+    assert answers(stale) and answers(stale)[0].show_alert
+    crafted = await ada.press("nf:nonsense")
+    assert answers(crafted) and answers(crafted)[0].show_alert
+    assert "What name should" in texts(await ada.press("nfname"))
+    await ada.text("Aynur Kadir")
+    await ada.press("nf:initials")
+    review = texts(await ada.text("Germany"))
+    assert "You are signing as <b>A. K.</b>, Germany.\nShown as: initials only" in review
+    assert "addressees see your name" in texts(await ada.press("chform"))
+    assert "<b>Aynur K.</b>" in texts(await ada.press("nf:first_initial"))
+    assert "What name should" in texts(await ada.press("chname"))
+    assert "addressees see your name" in texts(await ada.text("Bo Bright"))  # a new name: chosen again
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and state["name_form"] is None
+    assert "Stopped" in texts(await ada.text("/cancel"))
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "welcome")
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
+
+
+async def test_a_state_without_a_chosen_form_is_asked_for_it_at_confirm(
+    core: Core, db: Database, store: MemoryStateStore
+) -> None:
+    """A conversation state written before the choice existed (an update mid-signing)."""
+    ada = Chatter(core)
+    await sign_up_to_review(ada)
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None
+    await store.save(f"state:{ADA.id}", {**state, "name_form": None}, ttl=3600)
+    assert "addressees see your name" in texts(await ada.press("confirm"))
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
+
+
+async def test_only_the_chosen_form_outlives_the_confirmation(
+    core: Core, db: Database, store: MemoryStateStore
+) -> None:
+    ada = Chatter(core)
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    await ada.text("Aynur Kadir")
+    await ada.press("nf:first_initial")
+    await ada.text("Germany")
+    await ada.press("confirm")
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None and (stored.name, stored.name_form) == ("Aynur K.", "first_initial")
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and "Kadir" not in str(state)
+    # Widening started, then /start: the retyped name is dropped from the state too.
+    await ada.press("nfchange")
+    await ada.press("nfwide")
+    assert "Please type your name as a text message." in texts(
+        await ada.send(ada.event(EventKind.OTHER, content_type="photo"))
+    )
+    await ada.text("Aynur Kadir")
+    await ada.text("/start")
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and "Kadir" not in str(state) and state["step"] == "signed"
+    stale = await ada.press("nf:full")
+    assert answers(stale)[0].text == "You have already signed. Thank you!"
+
+
+async def test_choosing_the_form_after_the_campaign_closed_is_not_kept(
+    db: Database, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = date(2026, 3, 1)
+    monkeypatch.setattr(closed, "today", lambda: end)
+    ada = Chatter(make_core(db, store, campaign_end=end))
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    await ada.press("asme")
+    monkeypatch.setattr(closed, "today", lambda: date(2026, 3, 2))
+    assert texts(await ada.press("nf:full")).startswith("This petition closed")
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "reading")

@@ -291,3 +291,36 @@ async def test_stats_escape_country_names(start_webhook_bot: Any) -> None:
     assert "Bosnia & Herzegovina: 2" in figures.text and "Trinidad & Tobago: 1" in figures.text
     assert "Bosnia &amp; Herzegovina" in figures.html
     assert bot.emulator.rejected == []
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_choice_change_and_refusal_on_postgres_and_redis(
+    start_webhook_bot: Any, scratch_postgres_url: str, redis_url: str, state_prefix: str
+) -> None:
+    bot = await start_webhook_bot(
+        core="real", database_url=scratch_postgres_url, redis_url=redis_url, redis_prefix=state_prefix
+    )
+    user = bot.emulator.user(6200, first_name="Aynur", language_code="en")
+    await sign(user, "Aynur Kadir", "First name and initial: Aynur K.")
+    row = await stored(bot, 6200)
+    assert row is not None and (row.name, row.name_form) == ("Aynur K.", "first_initial")
+    await user.send("/mysignature")
+    await until(user, has("everything we store"))
+    await user.press(CHANGE)
+    await until(user, has("How should it appear?"))
+    await user.press("✏️ Show more: type my name again")
+    await until(user, has("please type your name again"))
+    await user.send("Aynur Kadir")
+    await choose_form(user, "Full name: Aynur Kadir")
+    await until(user, has("(full name)"))
+    await user.press(CHANGE)
+    await until(user, has("How should it appear?"))
+    await user.press("Initials only: A. K.")
+    await until(user, has("(initials only)"))
+    row = await stored(bot, 6200)
+    assert row is not None and (row.name, row.name_form) == ("A. K.", "initials")
+    await deliver(bot, 6200, date(2027, 3, 8))
+    await user.press(CHANGE)
+    await until(user, has("delivered with the letter on March 8, 2027"))
+    assert bot.emulator.rejected == []
