@@ -294,6 +294,9 @@ async def _changed(turn: Turn, result: signatures.NameChange, new_name: str, for
             signature = await signatures.get_signature(turn.services.db, turn.services.campaign.slug, turn.user_id)
             if signature is not None:
                 await refuse_delivered(turn, signature)
+            else:  # delivered, then withdrawn meanwhile
+                turn.state.step = Step.WELCOME
+                turn.answer(t.gettext("You have not signed this letter. Send /start to read it and sign."), alert=True)
         case signatures.NameChange.NOT_SIGNED:
             turn.state.step = Step.WELCOME
             turn.answer(t.gettext("You have not signed this letter. Send /start to read it and sign."), alert=True)
@@ -306,7 +309,7 @@ async def _changed(turn: Turn, result: signatures.NameChange, new_name: str, for
 
 def keep(turn: Turn) -> None:
     turn.answer()
-    if turn.state.step in {Step.RENAMING, Step.RENAME_FORM}:
+    if turn.state.step in {Step.RENAMING, Step.RENAME_FORM}:  # a retyped name is forgotten
         turn.state.step = Step.SIGNED
-    turn.state.name = None if turn.state.step is Step.SIGNED else turn.state.name
+        turn.state.name = None
     turn.show(turn.t.gettext("Nothing changed: your name appears as before."))
