@@ -28,7 +28,7 @@ async def ask(turn: Turn) -> None:
         turn.send(
             text + "\n\n" + t.gettext("Type the name you want to sign with, or use your Telegram name:"),
             # Translators: button label, at most 40 characters (longer labels are cut on phones) with {name} filled in; {name} is the person's Telegram name.
-            rows(button(t.label("Sign as {name}", name=name), SIGN_AS)),
+            rows(button(t.gettext_plain("Sign as {name}", name=name), SIGN_AS)),
         )
     else:
         turn.send(text + "\n\n" + t.gettext("Please type the name you want to sign with."))

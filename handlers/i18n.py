@@ -3,7 +3,7 @@
 Catalogs are the Babel/gettext files in ``locales/<locale>/LC_MESSAGES/messages.po``,
 compiled to ``.mo`` by the install/run step. Every interpolated value is HTML-escaped
 here (secure by default); a fragment that is already HTML must be wrapped in ``Html``.
-Button labels and pop-ups are plain text, not HTML: they use ``Translator.label``, which
+Button labels and pop-ups are plain text, not HTML: they use ``Translator.gettext_plain``, which
 fills values in as they are.
 """
 
@@ -140,7 +140,7 @@ class Translator:
         text = self.catalog.gettext(message)
         return text.format(**self._values(values)) if values else text
 
-    def label(self, message: str, **values: object) -> str:
+    def gettext_plain(self, message: str, **values: object) -> str:
         """Like ``gettext``, for plain text (a button label, a pop-up): values are not HTML-escaped,
         so "Sign as Tom & Jerry" shows exactly that. Never put the result into message HTML."""
         text = self.catalog.gettext(message)

@@ -53,13 +53,13 @@ def option_label(t: Translator, form: NameForm, shown: str) -> str:
     match form:
         case NameForm.FULL:
             # Translators: button label, at most 40 characters (longer labels are cut on phones) with {name} filled in; {name} is the signer's full name.
-            return t.label("Full name: {name}", name=shown)
+            return t.gettext_plain("Full name: {name}", name=shown)
         case NameForm.FIRST_INITIAL:
             # Translators: button label, at most 40 characters (longer labels are cut on phones) with {name} filled in; {name} is e.g. “Aynur K.”.
-            return t.label("First name and initial: {name}", name=shown)
+            return t.gettext_plain("First name and initial: {name}", name=shown)
         case NameForm.INITIALS:
             # Translators: button label, at most 40 characters (longer labels are cut on phones) with {name} filled in; {name} is e.g. “A. K.”.
-            return t.label("Initials only: {name}", name=shown)
+            return t.gettext_plain("Initials only: {name}", name=shown)
 
 
 def picker(turn: Turn, name: str, *, signing: bool) -> Keyboard:
