@@ -44,7 +44,7 @@ def extract(root: Path = ROOT) -> Path:
         root,
         "extract",
         "--mapping-file=locales/babel.cfg",
-        "--keywords=gettext ngettext:1,2",
+        "--keywords=gettext ngettext:1,2 gettext_plain",
         "--add-comments=Translators:",
         "--sort-by-file",
         "--project=undersign",

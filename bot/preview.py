@@ -140,8 +140,15 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("12345")  # no letter
     await person.say("see https://example.org")  # a link
     await person.say("Maria\u202eSantos")  # a bidi override
+    await person.say("Maria\u2028Santos")  # a line separator
+    await person.say("Maria\u3164Santos")  # a Hangul filler: shows as blank
+    await person.say("Ma" + "\u0301" * 12 + "ria")  # marks stacked on one letter
     await person.other(EventKind.OTHER, "[sends a sticker]", content_type="sticker")
     await person.press("asme")
+    await person.say("Maria")  # text where the form of the name is asked for
+    await person.press("nfname")  # back to the name
+    await person.press("asme")
+    await person.press("nf:first_initial")
     await person.other(EventKind.OTHER, "[sends a photo]", content_type="photo")
     await person.say("Atlantis")  # no such country
     await person.say("sa")  # too many matches
@@ -150,6 +157,9 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.press("cty:DE")
     await person.press("chname")
     await person.say(SAMPLE_NAME)
+    await person.press("nf:full")
+    await person.press("chform")
+    await person.press("nf:full")
     await person.press("chcountry")
     await person.press("cty:VC")  # Saint Vincent and the Grenadines: a long country name
     await person.press("confirm")
@@ -158,6 +168,21 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("hello")
     await person.say("/mysignature")
     receipt = _receipt_shown(person)
+    await person.press("nfchange")  # how my name appears: narrower forms from what is stored
+    await person.press("nfkeep")
+    await person.press("nfchange")
+    await person.press("nfset:first_initial")
+    await person.press("nfset:first_initial")  # a stale button: already narrowed
+    await person.press("nfchange")
+    await person.press("nfwide")  # to show more, the name is typed again
+    await person.other(EventKind.OTHER, "[sends a sticker]", content_type="sticker")
+    await person.say("/cancel")
+    await person.press("nfchange")
+    await person.press("nfwide")
+    await person.say(SAMPLE_NAME)
+    await person.say("full")  # text where a button is expected
+    await person.press("nf:full")
+    await person.say("/mysignature")
     await person.say(f"/verify {receipt.lower()}")  # on the list
     await person.say(f"/verify {receipt}", chat=group)
     await person.say("/verify ZZZZ-ZZZZ")  # not on the list

@@ -16,6 +16,7 @@ Logs name the admin and what was done, never the text nor anything about a signe
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import re
@@ -262,7 +263,11 @@ async def summary_message(turn: Turn, draft: dict[str, str]) -> tuple[str, Keybo
             which = t.gettext("no text yet")
             missing.append(code)
         # Translators: {count} is a number of people, {which} says which text they get, e.g. “its own text”.
-        lines.append(f"{language_name(code)}: " + t.gettext("{count} · {which}", count=count, which=which))
+        lines.append(
+            html.escape(language_name(code), quote=False)
+            + ": "
+            + t.gettext("{count} · {which}", count=count, which=which)
+        )
     lines.append(t.ngettext("In total: {n} person.", "In total: {n} people.", total))
     restart = button(
         # Translators: button label, at most 40 characters (longer labels are cut on phones); clears the draft.
@@ -458,7 +463,11 @@ async def status(turn: Turn) -> None:
         lines = [text, "", "<b>" + t.gettext("By language") + "</b>"]
         for code, part in by_language.items():
             # Translators: {sent} and {total} are numbers of people, per language in a broadcast's status.
-            lines.append(f"{language_name(code)}: " + t.gettext("{sent} of {total}", sent=part.sent, total=part.total))
+            lines.append(
+                html.escape(language_name(code), quote=False)
+                + ": "
+                + t.gettext("{sent} of {total}", sent=part.sent, total=part.total)
+            )
         parts.append("\n".join(lines))
     turn.send("\n\n".join(parts))
 

@@ -14,7 +14,7 @@ from handlers.i18n import Translator
 from handlers.state import Step
 from handlers.turn import Services, Turn
 
-SIGNING_STEPS = frozenset({Step.CONSENT, Step.NAME, Step.COUNTRY, Step.REVIEW})
+SIGNING_STEPS = frozenset({Step.CONSENT, Step.NAME, Step.NAME_FORM, Step.COUNTRY, Step.REVIEW})
 
 
 def today() -> date:
@@ -39,7 +39,7 @@ def text(t: Translator, end: date) -> str:
 def explain(turn: Turn) -> None:
     """Answer a signing input after the end, and forget the answers given so far."""
     state = turn.state
-    state.name = state.country = None
+    state.name = state.country = state.name_form = None
     if state.step in SIGNING_STEPS:
         state.step = Step.READING
     turn.answer()

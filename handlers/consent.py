@@ -25,12 +25,13 @@ def consent_text(turn: Turn) -> str:
         [
             "<b>" + t.gettext("Before you sign") + "</b>",
             t.gettext(
-                "If you sign, we store your name, your country, your Telegram user id, "
+                "If you sign, we store your name in the form you choose, your country, your Telegram user id, "
                 "the date and the language you read the letter in."
             ),
             # Translators: {organisation} is “Amnesty International”; {targets} the addressees' names joined by commas.
             t.gettext(
-                "{organisation} will deliver your name and country with the letter to {targets}. "
+                "{organisation} will deliver with the letter to {targets} only your name, in the form you choose "
+                "next (full name, first name and initial, or initials only), and your country. "
                 "Your Telegram id is never delivered or shown to anyone.",
                 organisation=campaign.organisation,
                 targets=targets,

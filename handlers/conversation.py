@@ -1,9 +1,17 @@
 """The whole conversation, top to bottom: which input, at which step, leads where.
 
-    /start ─► WELCOME ─[read]─► READING ─[sign]─► CONSENT ─[agree]─► NAME ─► COUNTRY ─► REVIEW
-                                                                                      │ [confirm]
-    /withdraw ◄──────────── SIGNED ◄──────────────────────────────────────────────────┘
+    /start ─► WELCOME ─[read]─► READING ─[sign]─► CONSENT ─[agree]─► NAME ─► NAME_FORM ─► COUNTRY ─► REVIEW
+                                                                                                  │ [confirm]
+    /withdraw ◄──────────── SIGNED ◄──────────────────────────────────────────────────────────────┘
         └─► WITHDRAWING ─[yes]─► (erased) / [no]─► SIGNED
+
+NAME_FORM: [nf:full|first_initial|initials] chooses how the addressees see the name (each
+button previews it; none is preselected), [nfname] goes back to NAME. The review's
+[chname], [chform], [chcountry] go back to NAME (then NAME_FORM), NAME_FORM, COUNTRY.
+After signing, until the signature is delivered: /mysignature's [nfchange] offers
+[nfset:FORM] (a narrower form, built from what is stored: changed at once) or [nfwide]
+─► RENAMING (the name typed again) ─► RENAME_FORM [nf:FORM] ─► SIGNED; [nfkeep] or
+/cancel leaves it. After delivery every one of them is refused with the reason.
 
 Every input at every step has an answer here: commands (any time), buttons (only at
 the step that showed them; older ones are answered as stale), typed text (a name, a
@@ -38,6 +46,7 @@ from handlers import (
     language,
     moderation,
     my_signature,
+    name_form,
     organiser,
     reading,
     review,
@@ -46,6 +55,7 @@ from handlers import (
     welcome,
 )
 from handlers.events import EventKind
+from handlers.names import NameForm
 from handlers.state import Step
 from handlers.turn import Turn
 from storage import signatures
@@ -133,18 +143,34 @@ async def on_button(turn: Turn, data: str) -> None:
             await moderation.remove(turn, argument)
         case moderation.KEEP:
             await moderation.keep(turn)
+        # After signing, from /mysignature: how the name appears, until it is delivered.
+        case name_form.CHANGE:
+            await name_form.offer_change(turn)
+        case name_form.NARROW:
+            await name_form.narrow(turn, argument)
+        case name_form.WIDEN:
+            await name_form.widen(turn)
+        case name_form.KEEP:
+            name_form.keep(turn)
+        case name_form.PICK if step is Step.RENAME_FORM:
+            if form := name_form.picked(turn, argument):
+                await name_form.save_renamed(turn, form)
         # Buttons that belong to one step.
         case (
             consent.AGREE
             | consent.OPT_IN
             | ask_name.SIGN_AS
+            | name_form.OTHER_NAME
             | ask_country.PICK
             | ask_country.OTHER
             | review.CONFIRM
             | review.CHANGE_NAME
             | review.CHANGE_COUNTRY
+            | review.CHANGE_FORM
         ) if closed.is_closed(turn.services):
             closed.explain(turn)  # the campaign has ended: nothing more is collected
+        case name_form.PICK if step is Step.NAME_FORM and closed.is_closed(turn.services):
+            closed.explain(turn)
         case consent.AGREE if step is Step.CONSENT:
             turn.count("consented")
             await ask_name.ask(turn)
@@ -155,6 +181,11 @@ async def on_button(turn: Turn, data: str) -> None:
         case ask_name.SIGN_AS if step is Step.NAME:
             if name := ask_name.from_profile(turn):
                 await name_given(turn, name)
+        case name_form.PICK if step is Step.NAME_FORM:
+            if form := name_form.picked(turn, argument):
+                await form_given(turn, form)
+        case name_form.OTHER_NAME if step is Step.NAME_FORM:
+            await ask_name.ask(turn)
         case ask_country.PICK if step is Step.COUNTRY:
             if code := ask_country.picked(turn, argument):
                 await country_given(turn, code)
@@ -166,6 +197,8 @@ async def on_button(turn: Turn, data: str) -> None:
             await ask_name.ask(turn)
         case review.CHANGE_COUNTRY if step is Step.REVIEW:
             await ask_country.ask(turn)
+        case review.CHANGE_FORM if step is Step.REVIEW:
+            await name_form.ask(turn)
         case my_signature.WITHDRAW_YES if step is Step.WITHDRAWING:
             await my_signature.withdraw(turn)
         case my_signature.WITHDRAW_NO if step is Step.WITHDRAWING:
@@ -179,11 +212,16 @@ async def on_text(turn: Turn) -> None:
         await broadcast.draft_text(turn)  # an organiser's /broadcast text, whatever the signing step
         return
     match turn.state.step:
-        case Step.NAME | Step.COUNTRY if closed.is_closed(turn.services):
+        case Step.NAME | Step.NAME_FORM | Step.COUNTRY if closed.is_closed(turn.services):
             closed.explain(turn)
         case Step.NAME:
             if name := ask_name.typed(turn):
                 await name_given(turn, name)
+        case Step.NAME_FORM | Step.RENAME_FORM:
+            name_form.typed_instead(turn)
+        case Step.RENAMING:
+            if name := ask_name.typed(turn):
+                name_form.renamed(turn, name)
         case Step.COUNTRY:
             if code := ask_country.typed(turn):
                 await country_given(turn, code)
@@ -203,6 +241,7 @@ async def start(turn: Turn) -> None:
         if existing.unreachable_at is not None:  # blocked the bot during an update, and is back
             await signatures.mark_reachable(turn.services.db, turn.services.campaign.slug, turn.user_id)
         turn.state.step = Step.SIGNED
+        turn.state.name = turn.state.name_form = None  # a name typed again to change its form, unused
         await review.already_signed(turn, existing)
         return
     turn.state.step = Step.WELCOME
@@ -234,7 +273,13 @@ async def start_signing(turn: Turn) -> None:
 
 async def name_given(turn: Turn, name: str) -> None:
     turn.state.name = name
-    if turn.state.country:  # changing the name from the review
+    turn.state.name_form = None  # a new name: its forms look different, so the signer chooses again
+    await name_form.ask(turn)
+
+
+async def form_given(turn: Turn, form: NameForm) -> None:
+    turn.state.name_form = form.value
+    if turn.state.country:  # changing the name or its form from the review
         await review.ask(turn)
     else:
         await ask_country.ask(turn)

@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from handlers import ask_country, ask_name, consent, conversation, fallback, organiser, reading, review
+from handlers import ask_country, ask_name, consent, conversation, fallback, name_form, organiser, reading, review
 from handlers.campaign import load_campaign
 from handlers.events import Event, EventKind
 from handlers.i18n import LOCALES_DIR, I18n, Translator
@@ -59,11 +59,14 @@ SIGNING_BUTTONS = frozenset(
         consent.AGREE,
         consent.OPT_IN,
         ask_name.SIGN_AS,
+        name_form.PICK,
+        name_form.OTHER_NAME,
         ask_country.PICK,
         ask_country.OTHER,
         review.CONFIRM,
         review.CHANGE_NAME,
         review.CHANGE_COUNTRY,
+        review.CHANGE_FORM,
     }
 )
 SIGNING_STEPS = frozenset({Step.NAME, Step.COUNTRY})  # where typed text is the signature's name or country

@@ -39,7 +39,7 @@ def not_text(turn: Turn) -> None:
     """Stickers, photos, voice, locations, contacts: kindly ask for what the step needs."""
     t = turn.t
     match turn.state.step:
-        case Step.NAME:
+        case Step.NAME | Step.RENAMING:
             turn.send(t.gettext("Please type your name as a text message."))
         case Step.COUNTRY:
             turn.send(t.gettext("Please type the name of your country as a text message, or choose it above."))
@@ -59,12 +59,17 @@ def already_signed_text(turn: Turn) -> None:
 
 def cancel(turn: Turn) -> None:
     """Forget the answers given so far (nothing was stored); keep the language and a signature."""
+    if turn.state.step in {Step.RENAMING, Step.RENAME_FORM}:
+        turn.state.step = Step.SIGNED
+        turn.state.name = None
+        turn.send(turn.t.gettext("Nothing changed: your name appears as before."))
+        return
     if turn.state.step in {Step.SIGNED, Step.WITHDRAWING}:
         turn.state.step = Step.SIGNED
         turn.send(turn.t.gettext("Nothing to cancel. Your signature stays on the letter."))
         return
     turn.state.step = Step.WELCOME
-    turn.state.name = turn.state.country = None
+    turn.state.name = turn.state.country = turn.state.name_form = None
     turn.state.opt_in = False
     turn.send(turn.t.gettext("Stopped. Nothing has been stored. Send /start whenever you want to continue."))
 

@@ -3,6 +3,8 @@
 Catalogs are the Babel/gettext files in ``locales/<locale>/LC_MESSAGES/messages.po``,
 compiled to ``.mo`` by the install/run step. Every interpolated value is HTML-escaped
 here (secure by default); a fragment that is already HTML must be wrapped in ``Html``.
+Button labels and pop-ups are plain text, not HTML: they use ``Translator.gettext_plain``, which
+fills values in as they are.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ class Translator:
     def language_name(self) -> str:
         return language_name(self.locale)
 
-    def _values(self, values: Mapping[str, object]) -> dict[str, str]:
+    def _values(self, values: Mapping[str, object], *, escape: bool = True) -> dict[str, str]:
         formatted: dict[str, str] = {}
         for key, value in values.items():
             if isinstance(value, bool):
@@ -128,7 +130,7 @@ class Translator:
                 text = self.date(value)
             else:
                 text = str(value)
-            if not isinstance(value, Html):
+            if escape and not isinstance(value, Html):
                 text = html.escape(text, quote=False)
             formatted[key] = f"{FSI}{text}{PDI}" if self.rtl else text
         return formatted
@@ -137,6 +139,12 @@ class Translator:
         """The translation of ``message`` with ``{placeholders}`` filled in (escaped)."""
         text = self.catalog.gettext(message)
         return text.format(**self._values(values)) if values else text
+
+    def gettext_plain(self, message: str, **values: object) -> str:
+        """Like ``gettext``, for plain text (a button label, a pop-up): values are not HTML-escaped,
+        so "Sign as Tom & Jerry" shows exactly that. Never put the result into message HTML."""
+        text = self.catalog.gettext(message)
+        return text.format(**self._values(values, escape=False)) if values else text
 
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
         """The plural form for ``n`` (CLDR plural rules of the catalog); ``{n}`` is available."""

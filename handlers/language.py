@@ -41,5 +41,5 @@ def choose(turn: Turn, locale: str) -> bool:
     turn.state.locale = locale
     turn.state.locale_chosen = True
     # Translators: {language} is a language's name in itself, e.g. “Deutsch”.
-    turn.answer(turn.t.gettext("Language: {language}", language=language_name(locale)))
+    turn.answer(turn.t.gettext_plain("Language: {language}", language=language_name(locale)))
     return True

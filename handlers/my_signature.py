@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from babel import Locale, UnknownLocaleError
 
-from handlers import countries, referrals, review
+from handlers import countries, name_form, referrals, review
 from handlers.i18n import Translator, language_name
 from handlers.state import ConversationState, Step
 from handlers.turn import Turn, button, rows
@@ -26,8 +26,7 @@ async def show(turn: Turn) -> None:
         return
     lines = [
         "<b>" + t.gettext("This is everything we store about your signature:") + "</b>",
-        # Translators: {name} is the signer's name as stored.
-        t.gettext("Name: {name}", name=signature.name),
+        *name_form.shown_as(t, signature),
         # Translators: {country} is a country's name in this language.
         t.gettext("Country: {country}", country=countries.country_name(signature.country, t.locale)),
         # Translators: {language} is a language's name in itself, e.g. “Deutsch”.
@@ -59,10 +58,16 @@ async def show(turn: Turn) -> None:
     lines += review.receipt_lines(turn, signature)
     lines += ["", referrals_line(t, signature.referrals)]
     lines.append("")
+    if signature.list_delivery_id is not None:
+        lines.append(
+            t.gettext(
+                "Your signature has been delivered with the letter: how your name appears can no longer be changed."
+            )
+        )
     lines.append(t.gettext("/withdraw erases your signature."))
     # Translators: keep “/updates”.
     lines.append(t.gettext("/updates turns news about this campaign on or off."))
-    turn.send("\n".join(lines), review.share_buttons(turn, signature))
+    turn.send("\n".join(lines), name_form.change_button(turn, signature) + review.share_buttons(turn, signature))
 
 
 def source_line(t: Translator, source: str) -> str:

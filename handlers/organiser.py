@@ -134,10 +134,11 @@ def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
         ),
         "",
         "<b>" + t.gettext("By language") + "</b>",
-        *(f"{language_name(code)}: {n(count)}" for code, count in s.by_language),
+        *(f"{_escaped(language_name(code))}: {n(count)}" for code, count in s.by_language),
         "",
         "<b>" + t.gettext("By country (top 10)") + "</b>",
-        *(f"{country_name(code, t.locale)}: {n(count)}" for code, count in s.by_country),
+        # CLDR names such as "Bosnia & Herzegovina" and "Trinidad & Tobago" carry an "&": escaped.
+        *(f"{_escaped(country_name(code, t.locale))}: {n(count)}" for code, count in s.by_country),
     ]
     if s.other_countries:
         lines.append(t.gettext("Other countries: {count}", count=s.other_countries))
@@ -181,6 +182,10 @@ def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
         # Translators: in /stats: signatures whose names were erased by the purge after the retention period.
         lines.append(t.gettext("Erased after the retention period (counted, no personal data): {n}", n=s.purged))
     return "\n".join(lines)
+
+
+def _escaped(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def _short_version(version: str) -> str:

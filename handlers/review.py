@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from handlers import ask_name, countries, milestones, reading, referrals
+from handlers import ask_name, countries, milestones, name_form, reading, referrals
 from handlers.consent import consent_version
+from handlers.names import display, parse_form
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
@@ -16,6 +17,7 @@ from storage.models import Signature
 CONFIRM = "confirm"
 CHANGE_NAME = "chname"
 CHANGE_COUNTRY = "chcountry"
+CHANGE_FORM = "chform"
 
 
 async def ask(turn: Turn) -> None:
@@ -23,10 +25,16 @@ async def ask(turn: Turn) -> None:
     turn.state.step = Step.REVIEW
     t = turn.t
     country = countries.country_name(turn.state.country or "", t.locale)
+    form = parse_form(turn.state.name_form or "")
+    if not turn.state.name or form is None:  # no choice made yet (an old state record): ask for it
+        await name_form.ask(turn)
+        return
     lines = [
         t.gettext("Please check before you sign:"),
-        # Translators: {name} is the name typed by the signer, {country} a country's name.
-        t.gettext("You are signing as <b>{name}</b>, {country}.", name=turn.state.name or "", country=country),
+        # Translators: {name} is the signer's name as the addressees will see it, {country} a country's name.
+        t.gettext("You are signing as <b>{name}</b>, {country}.", name=display(turn.state.name, form), country=country)
+        + "\n"
+        + name_form.shown_line(t, form),
         t.gettext("You will get news about this campaign.")
         if turn.state.opt_in
         else t.gettext("You will not get news about this campaign."),
@@ -38,6 +46,8 @@ async def ask(turn: Turn) -> None:
             button(t.gettext("✅ Confirm and sign"), CONFIRM),
             # Translators: button label, at most 40 characters (longer labels are cut on phones).
             button(t.gettext("✏️ Change name"), CHANGE_NAME),
+            # Translators: button label, at most 40 characters (longer labels are cut on phones); full name, “Aynur K.” or “A. K.”.
+            button(t.gettext("👁 Change how my name appears"), CHANGE_FORM),
             # Translators: button label, at most 40 characters (longer labels are cut on phones).
             button(t.gettext("🌍 Change country"), CHANGE_COUNTRY),
         ),
@@ -51,12 +61,17 @@ async def confirm(turn: Turn) -> None:
     if not state.name or not state.country:  # a state record without answers: ask again
         await ask_name.ask(turn)
         return
+    form = parse_form(state.name_form or "")
+    if form is None:  # the choice is the signer's: never assumed
+        await name_form.ask(turn)
+        return
     try:
         signature = await signatures.add_signature(
             services.db,
             campaign=services.campaign.slug,
             user_id=turn.user_id,
-            name=state.name,
+            name=display(state.name, form),
+            name_form=form.value,
             country=state.country,
             language=turn.t.locale,
             source=state.source,
@@ -73,7 +88,8 @@ async def confirm(turn: Turn) -> None:
         await already_signed(turn, already.signature)
         return
     state.step = Step.SIGNED
-    state.name = state.country = None  # the database holds them now; the state keeps nothing personal
+    # The database holds the chosen form now; the full name and the rest are forgotten.
+    state.name = state.country = state.name_form = None
     state.referrer = None  # the sharer is credited: nothing keeps who shared with whom
     turn.funnel.append("signed")
     turn.answer(turn.t.gettext("Thank you!"))

@@ -16,10 +16,13 @@ class Step(StrEnum):
     READING = "reading"  # the background and letter shown
     CONSENT = "consent"  # asked to agree to the data use
     NAME = "name"  # asked for the name to sign with
+    NAME_FORM = "name_form"  # asked how the addressees should see the name (full, "Aynur K.", "A. K.")
     COUNTRY = "country"  # asked for the country
     REVIEW = "review"  # shown the summary, asked to confirm
     SIGNED = "signed"  # signature stored
     WITHDRAWING = "withdrawing"  # asked to confirm the withdrawal
+    RENAMING = "renaming"  # signed; asked to type the name again to show more of it
+    RENAME_FORM = "rename_form"  # signed; asked how the retyped name should appear
 
 
 @dataclass(slots=True)
@@ -35,7 +38,8 @@ class ConversationState:
     # before it, whose source may be a bare referral code: handlers.welcome.resolve_old_source).
     source_resolved: bool = False
     opt_in: bool = False  # "keep me informed", off unless chosen
-    name: str | None = None
+    name: str | None = None  # as typed; only the chosen form of it is ever stored
+    name_form: str | None = None  # handlers.names.NameForm, chosen by the signer (never preset)
     country: str | None = None
     counted: tuple[str, ...] = ()  # funnel steps already counted for this person (each once)
     # An organiser writing a /broadcast: kept apart from ``step``, so one who is also

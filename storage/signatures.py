@@ -6,6 +6,7 @@ handler never holds a connection across a Telegram round trip.
 
 from __future__ import annotations
 
+import enum
 import re
 import secrets
 from datetime import UTC, date, datetime
@@ -17,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.models import FunnelCount, Signature, SignatureTally
+from storage.models import FunnelCount, ListDelivery, Signature, SignatureTally
 from storage.receipts import derive
 
 FUNNEL_STEPS = ("started", "read", "consented", "signed", "withdrew", "removed")
@@ -28,6 +29,16 @@ _MAX_ATTEMPTS = 5
 _PROCESS_KEY = secrets.token_bytes(32)  # receipts of signatures added without the server's key
 _STEP_RE = re.compile(r"[a-z_]{1,16}")
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
+NAME_FORMS = ("full", "first_initial", "initials")  # handlers.names.NameForm, widest first
+
+
+class NameChange(enum.Enum):
+    """What ``change_name`` did."""
+
+    CHANGED = "changed"
+    DELIVERED = "delivered"  # the list carrying it has been delivered: it stays as delivered
+    NOT_SIGNED = "not_signed"
+    MOVED = "moved"  # the stored name changed meanwhile (another tap): nothing done
 
 
 class AlreadySigned(Exception):
@@ -93,6 +104,7 @@ async def add_signature(
     consent_version: str,
     receipt_key: bytes | None = None,
     referrer: str | None = None,
+    name_form: str = "full",
 ) -> Signature:
     """Store a signature; raise ``AlreadySigned`` if this person has signed this campaign.
 
@@ -113,6 +125,8 @@ async def add_signature(
         raise ValueError("name must be 1-200 characters")
     if not _COUNTRY_RE.fullmatch(country):
         raise ValueError("country must be an ISO 3166-1 alpha-2 code such as 'DE'")
+    if name_form not in NAME_FORMS:
+        raise ValueError(f"name_form must be one of {', '.join(NAME_FORMS)}")
     _check_lengths(
         campaign=(campaign, 64),
         language=(language, 16),
@@ -126,6 +140,7 @@ async def add_signature(
             campaign=campaign,
             telegram_user_id=user_id,
             name=name,
+            name_form=name_form,
             country=country,
             language=language,
             source=source or None,
@@ -262,3 +277,45 @@ async def remove_by_receipt(db: Database, campaign: str, code: str) -> bool:
             delete(Signature).where(Signature.campaign == campaign, Signature.receipt == code)
         )
     return bool(cast("CursorResult[Any]", result).rowcount)
+
+
+async def change_name(
+    db: Database,
+    campaign: str,
+    user_id: int,
+    *,
+    name: str,
+    name_form: str,
+    was: tuple[str, str] | None = None,
+) -> NameChange:
+    """Replace how this signer's name appears, only while their signature is not yet delivered.
+
+    ``was`` is the (name, name_form) the new value was built from (a narrower form derived
+    from what is stored): the change happens only if the row still holds exactly that, so
+    two quick taps cannot narrow an already narrowed name again from a stale menu. One
+    UPDATE decides, so a delivery recorded at the same moment either includes the old
+    name (and the change is refused) or the new one.
+    """
+    if name_form not in NAME_FORMS:
+        raise ValueError(f"name_form must be one of {', '.join(NAME_FORMS)}")
+    if not name or len(name) > 200:
+        raise ValueError("name must be 1-200 characters")
+    mine = (Signature.campaign == campaign, Signature.telegram_user_id == user_id)
+    async with db.transaction() as session:
+        query = update(Signature).where(*mine, Signature.list_delivery_id.is_(None))
+        if was is not None:
+            query = query.where(Signature.name == was[0], Signature.name_form == was[1])
+        result = await session.execute(query.values(name=name, name_form=name_form))
+        if cast("CursorResult[Any]", result).rowcount:
+            return NameChange.CHANGED
+        delivery = await session.execute(select(Signature.list_delivery_id).where(*mine))
+        row = delivery.first()
+    if row is None:
+        return NameChange.NOT_SIGNED
+    return NameChange.DELIVERED if row[0] is not None else NameChange.MOVED
+
+
+async def delivered_on(db: Database, delivery_id: int) -> date | None:
+    """The day the list with this delivery id was handed to the addressees."""
+    async with db.session() as session:
+        return await session.scalar(select(ListDelivery.delivered_on).where(ListDelivery.id == delivery_id))

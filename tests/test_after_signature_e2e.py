@@ -23,7 +23,7 @@ from storage import signatures
 from storage.db import Database
 from storage.models import Signature
 from tests.test_exports import _pdf_text
-from tests.test_signing_e2e import has, offers_to_sign, read_and_agree, until
+from tests.test_signing_e2e import choose_form, has, offers_to_sign, read_and_agree, until
 
 ADMIN = 5101
 
@@ -43,6 +43,7 @@ async def sign(user: SimulatedUser, name: str) -> str:
     """Sign as ``name`` (from France); the receipt code shown in the thank-you."""
     await read_and_agree(user)
     await user.send(name)
+    await choose_form(user, f"Full name: {name}")
     await until(user, has("Which country"))
     await user.send("France")
     await until(user, has("You are signing as"))
@@ -202,6 +203,7 @@ async def test_a_closed_campaign_collects_no_more_signatures(
     code = await sign(ada, "Ada Early")
     await read_and_agree(bo)
     await bo.send("Bo Late")
+    await choose_form(bo, "Full name: Bo Late")
     await until(bo, has("Which country"))
     await bo.send("France")
     await until(bo, has("You are signing as"))

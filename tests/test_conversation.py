@@ -111,6 +111,7 @@ async def sign_up_to_review(ada: Chatter) -> None:
     await ada.press("sign")
     await ada.press("agree")
     await ada.press("asme")
+    await ada.press("nf:full")
     await ada.text("Germany")
 
 
@@ -135,6 +136,7 @@ async def test_full_signature(core: Core, db: Database) -> None:
     name_prompt = await ada.press("agree")
     assert "Sign as Ada Lovelace" in str(name_prompt)
     await ada.press("asme")
+    await ada.press("nf:full")
     review = await ada.text("deutschland")
     assert "You are signing as <b>Ada Lovelace</b>, Germany." in texts(review)
 
@@ -174,7 +176,8 @@ async def test_typed_name_is_validated_kindly(core: Core) -> None:
     assert "at least one letter" in texts(await ada.text("12345"))
     assert "link" in texts(await ada.text("visit https://spam.example"))
     assert "invisible" in texts(await ada.text("Ada\u202eecalevol"))
-    assert "Which country" in texts(await ada.text("  مریم  <b>Rahimi</b> "))
+    assert "addressees see your name" in texts(await ada.text("  مریم  <b>Rahimi</b> "))
+    assert "Which country" in texts(await ada.press("nf:full"))
     review = await ada.text("Deutschland")
     assert "&lt;b&gt;Rahimi&lt;/b&gt;" in texts(review)  # escaped, never markup
 
@@ -185,6 +188,7 @@ async def test_country_search_pick_list_and_not_found(core: Core) -> None:
     await ada.press("sign")
     await ada.press("agree")
     await ada.text("Ada")
+    await ada.press("nf:full")
     assert "could not find" in texts(await ada.text("Atlantis"))
     picks = await ada.text("united")
     assert "Which one do you mean?" in texts(picks)
@@ -330,6 +334,7 @@ async def test_restart_mid_conversation_continues(db: Database, store: MemorySta
     await ada.press("sign")
     await ada.press("agree")
     await ada.text("Ada")
+    await ada.press("nf:full")
     ada.core = make_core(db, store)  # the bot process restarted; the state store kept the state
     assert "You are signing as <b>Ada</b>, France." in texts(await ada.text("France"))
 
@@ -529,6 +534,7 @@ async def signed_ada(core: Core, db: Database, *, opt_in: bool = False) -> tuple
         await ada.press("optin")
     await ada.press("agree")
     await ada.press("asme")
+    await ada.press("nf:full")
     await ada.text("Germany")
     thanks = await ada.press("confirm")
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
@@ -542,7 +548,7 @@ async def test_the_receipt_and_the_versions_agreed_to_are_shown(core: Core, db: 
     assert stored.receipt is not None
     code = f"<code>{receipts.display(stored.receipt)}</code>"
     shown = texts(await ada.text("/mysignature"))
-    assert "Name: Ada Lovelace" in shown  # the existing lines stay
+    assert "Name, as the addressees see it: Ada Lovelace\nShown as: full name" in shown
     assert f"You signed the letter in English, version {stored.letter_version[:6]}…, on " in shown
     assert f"version {stored.consent_version[:6]}…" in shown
     assert f"Your receipt: {code}. With /verify {code}" in shown
@@ -654,7 +660,8 @@ async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
         await person.press("read")
         await person.press("sign")
         await person.press("agree")
-    await bo.press("asme")  # Bo is asked for the country
+    await bo.press("asme")
+    await bo.press("nf:first_initial")  # Bo is asked for the country
     monkeypatch.setattr(closed, "today", lambda: date(2026, 3, 2))
     for person, typed in ((ada, "Ada Late"), (bo, "Germany")):
         shown = texts(await person.text(typed))
@@ -754,3 +761,96 @@ async def test_export_with_ids_is_refused_in_the_organiser_s_language(
         assert not any(isinstance(reply, SendDocument) for reply in replies)
     await core.settle(within=5)
     assert leftovers(exports_root) == []
+
+
+# --- how my name appears: every input at the new steps ------------------------------------------
+
+
+async def test_the_name_s_form_is_chosen_never_assumed(core: Core, db: Database, store: MemoryStateStore) -> None:
+    ada = Chatter(core)
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    picker = await ada.press("asme")
+    assert "addressees see your name" in texts(picker)
+    assert ada.buttons() == ["nf:full", "nf:first_initial", "nf:initials", "nfname"]
+    assert "only read text" in texts(await ada.send(ada.event(EventKind.OTHER, content_type="sticker")))
+    assert "Please choose with a button" in texts(await ada.text("initials"))  # never taken as a name
+    assert "not edits" in texts(await ada.send(ada.event(EventKind.EDITED, text="x")))
+    stale = await ada.press("cty:DE")  # a button of another step
+    assert answers(stale) and answers(stale)[0].show_alert
+    crafted = await ada.press("nf:nonsense")
+    assert answers(crafted) and answers(crafted)[0].show_alert
+    assert "What name should" in texts(await ada.press("nfname"))
+    await ada.text("Aynur Kadir")
+    await ada.press("nf:initials")
+    review = texts(await ada.text("Germany"))
+    assert "You are signing as <b>A. K.</b>, Germany.\nShown as: initials only" in review
+    assert "addressees see your name" in texts(await ada.press("chform"))
+    assert "<b>Aynur K.</b>" in texts(await ada.press("nf:first_initial"))
+    assert "What name should" in texts(await ada.press("chname"))
+    assert "addressees see your name" in texts(await ada.text("Bo Bright"))  # a new name: chosen again
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and state["name_form"] is None
+    assert "Stopped" in texts(await ada.text("/cancel"))
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "welcome")
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
+
+
+async def test_a_state_without_a_chosen_form_is_asked_for_it_at_confirm(
+    core: Core, db: Database, store: MemoryStateStore
+) -> None:
+    """A conversation state written before the choice existed (an update mid-signing)."""
+    ada = Chatter(core)
+    await sign_up_to_review(ada)
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None
+    await store.save(f"state:{ADA.id}", {**state, "name_form": None}, ttl=3600)
+    assert "addressees see your name" in texts(await ada.press("confirm"))
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
+
+
+async def test_only_the_chosen_form_outlives_the_confirmation(
+    core: Core, db: Database, store: MemoryStateStore
+) -> None:
+    ada = Chatter(core)
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    await ada.text("Aynur Kadir")
+    await ada.press("nf:first_initial")
+    await ada.text("Germany")
+    await ada.press("confirm")
+    stored = await signatures.get_signature(db, "xinjiang", ADA.id)
+    assert stored is not None and (stored.name, stored.name_form) == ("Aynur K.", "first_initial")
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and "Kadir" not in str(state)
+    # Widening started, then /start: the retyped name is dropped from the state too.
+    await ada.press("nfchange")
+    await ada.press("nfwide")
+    assert "Please type your name as a text message." in texts(
+        await ada.send(ada.event(EventKind.OTHER, content_type="photo"))
+    )
+    await ada.text("Aynur Kadir")
+    await ada.text("/start")
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and "Kadir" not in str(state) and state["step"] == "signed"
+    stale = await ada.press("nf:full")
+    assert answers(stale)[0].text == "You have already signed. Thank you!"
+
+
+async def test_choosing_the_form_after_the_campaign_closed_is_not_kept(
+    db: Database, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = date(2026, 3, 1)
+    monkeypatch.setattr(closed, "today", lambda: end)
+    ada = Chatter(make_core(db, store, campaign_end=end))
+    await ada.text("/start")
+    await ada.press("sign")
+    await ada.press("agree")
+    await ada.press("asme")
+    monkeypatch.setattr(closed, "today", lambda: date(2026, 3, 2))
+    assert texts(await ada.press("nf:full")).startswith("This petition closed")
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "reading")

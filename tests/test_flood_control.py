@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.emulator.users import SimulatedUser
-from tests.test_signing_e2e import has, read_and_agree, until
+from tests.test_signing_e2e import choose_form, has, read_and_agree, until
 
 LIMIT = 10  # FLOOD_LIMIT for these tests: updates per minute per account
 SLOW_DOWN = "You are sending messages very fast"
@@ -69,12 +69,14 @@ async def test_a_flooding_user_can_still_sign(start_webhook_bot: Any) -> None:
 
     # The signing steps go on: a typed name and country, and the review's buttons.
     await user.send("Ada Flood")
+    await choose_form(user, "Full name: Ada Flood")
     await until(user, has("Which country"))
     await user.send("France")
     await until(user, has("You are signing as"))
     await user.press("✏️ Change name")
     await until(user, has("What name should we sign with?"))
     await user.press("Sign as Ada")
+    await choose_form(user, "Full name: Ada")  # a new name: its form is chosen again
     await until(user, has("You are signing as Ada,"))
     await user.press("✅ Confirm and sign")
     thanks = await until(user, has("Thank you, Ada!"))
@@ -90,7 +92,8 @@ async def test_signing_input_has_a_ceiling_too(start_webhook_bot: Any) -> None:
     user = bot.emulator.user(4104, first_name="Jo", language_code="en")
     await read_and_agree(user)  # four updates of the minute's ten
     await user.send("Jo Junk")
-    await until(user, has("Which country"))  # five
+    await choose_form(user, "Full name: Jo Junk")  # five
+    await until(user, has("Which country"))  # six
     for number in range(6 * LIMIT):
         await user.send(f"zzq{number}")
     await until(user, has(SLOW_DOWN))
@@ -98,6 +101,6 @@ async def test_signing_input_has_a_ceiling_too(start_webhook_bot: Any) -> None:
     while user.conversation.pending():
         await user.wait_message()
     texts = [message.text for message in user.messages]
-    assert sum("could not find a country" in text for text in texts) == 3 * LIMIT - 5, texts
+    assert sum("could not find a country" in text for text in texts) == 3 * LIMIT - 6, texts
     assert sum(SLOW_DOWN in text for text in texts) == 1
     assert bot.emulator.rejected == []

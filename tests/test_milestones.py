@@ -33,7 +33,7 @@ from storage.models import Broadcast, Delivery
 from storage.state_memory import MemoryStateStore
 from tests.fixtures.botapp import bot_factory, free_port
 from tests.signers import add_signer
-from tests.test_signing_e2e import has, until
+from tests.test_signing_e2e import choose_form, has, until
 
 CAMPAIGN = "xinjiang"
 
@@ -165,6 +165,7 @@ async def sign_with_news(user: SimulatedUser) -> None:
     await user.press("✅ I agree and want to sign")
     await until(user, has("What name should we sign with?"))
     await user.press(f"Sign as {user.first_name}")
+    await choose_form(user, f"Full name: {user.first_name}")
     await until(user, has("Which country"))
     await user.press("Canada")
     review = await until(user, has("You are signing as"))

@@ -25,7 +25,7 @@ from storage.db import Database
 from storage.exports import export_signatures
 from storage.exports.fonts import printable
 from tests.test_exports import CJK_OR_ARABIC, HEADER, _cell_text, _expected, _pdf_text, _stored
-from tests.test_signing_e2e import has, offers_to_sign, until
+from tests.test_signing_e2e import choose_form, has, offers_to_sign, until
 
 ADMIN = 5001
 NAMES = ["Ada Lovelace", '=HYPERLINK("http://x")', "ئەركىن تۇنىياز", "李小龍", 'Smith, "Jr"']
@@ -364,6 +364,7 @@ async def sign_through_the_bot(user: SimulatedUser, *, start: str, name: str, co
     await user.press("✅ I agree and want to sign")
     await until(user, has("What name should we sign with?"))
     await user.send(name)
+    await choose_form(user, f"Full name: {name}")
     await until(user, has("Which country"))
     await user.send(country)
     await until(user, has("You are signing as"))

@@ -136,6 +136,7 @@ async def _sign_in_core(chatter: Chatter) -> None:
     await chatter.press("sign")
     await chatter.press("agree")
     await chatter.press("asme")
+    await chatter.press("nf:full")
     await chatter.text("Germany")
     await chatter.press("confirm")
 

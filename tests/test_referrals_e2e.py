@@ -33,7 +33,7 @@ from storage.db import Database
 from storage.models import FunnelCount, Signature
 from tests.fixtures.botapp import StartBot, bot_factory
 from tests.signers import add_signer
-from tests.test_signing_e2e import TELEGRAM_CODES, has, read_and_agree, until
+from tests.test_signing_e2e import TELEGRAM_CODES, choose_form, has, read_and_agree, until
 
 ADMIN = 6100
 POSTER = "poster_berlin"
@@ -62,6 +62,7 @@ async def sign(user: SimulatedUser, start: str, name: str, *, double_tap: bool =
     """Sign from ``start`` (France); the thank-you, which carries the share button."""
     await read_and_agree(user, start)
     await user.send(name)
+    await choose_form(user, f"Full name: {name}")
     await until(user, has("Which country"))
     await user.send("France")
     await until(user, has("You are signing as"))

@@ -52,9 +52,18 @@ async def read_and_agree(user: SimulatedUser, start: str = "/start") -> None:
     await until(user, has("What name should we sign with?"))
 
 
+async def choose_form(user: SimulatedUser, label: str) -> None:
+    """At the question how the addressees should see the name: press the button ``label``
+    ("Full name: Ada Lovelace"), shown exactly as the name is (never HTML-escaped)."""
+    picker = await until(user, has("addressees see your name"))
+    assert label in [button.text for row in picker.buttons for button in row], picker.buttons
+    await user.press(label)
+
+
 async def walk_to_signature(user: SimulatedUser, *, country_query: str) -> BotMessage:
     await read_and_agree(user, "/start share_link_1")
     await user.send("Ada <Lovelace> & Co")
+    await choose_form(user, "Full name: Ada <Lovelace> & Co")
     await until(user, has("Which country"))
     await user.send(country_query)
     review = await until(user, has("You are signing as"))
@@ -146,7 +155,9 @@ async def test_signing_in_the_user_s_language(start_webhook_bot: Any, locale: st
     await user.wait_message(timeout=10)
     await user.press(t.gettext("✅ I agree and want to sign"))
     await user.wait_message(timeout=10)
-    await user.press(t.gettext("Sign as {name}", name="Dilnur Smith"))  # the name isolated in RTL text
+    await user.press(t.gettext_plain("Sign as {name}", name="Dilnur Smith"))  # the name isolated in RTL text
+    await user.wait_message(timeout=10)
+    await user.press(t.gettext_plain("Full name: {name}", name="Dilnur Smith"))
     await user.wait_message(timeout=10)
     await user.press(country_name(likely_countries(locale)[0], locale))
     await user.wait_message(timeout=10)
@@ -188,6 +199,7 @@ async def test_a_restarted_bot_continues_where_the_user_was(
         core="real", redis_url=redis_url, redis_prefix=state_prefix, database_url=bot.settings.database_url
     )
     await user.send("Ada Restarted")
+    await choose_form(user, "Full name: Ada Restarted")
     await until(user, has("Which country"))
     await user.send("France")
     await until(user, has("You are signing as"))
@@ -203,6 +215,7 @@ async def test_concurrent_signers_are_all_counted(start_webhook_bot: Any) -> Non
     async def sign(user: SimulatedUser) -> None:
         await read_and_agree(user)
         await user.press(f"Sign as {user.first_name}")
+        await choose_form(user, f"Full name: {user.first_name}")
         await until(user, has("Which country"))
         await user.press("Canada")
         await until(user, has("You are signing as"))

@@ -41,6 +41,7 @@ class ExportRow:
     letter_version: str = ""
     consent_version: str = ""
     telegram_user_id: int | None = None
+    name_form: str = "full"  # how the signer chose to appear; ``name`` is already in that form
 
 
 class SignatorySnapshot:
@@ -72,6 +73,7 @@ class SignatorySnapshot:
             Signature.id,
             Signature.signed_at,
             Signature.name,
+            Signature.name_form,
             Signature.country,
             Signature.language,
             Signature.source,
@@ -108,6 +110,7 @@ class SignatorySnapshot:
                     ExportRow(
                         number=number,
                         name=row.name,
+                        name_form=row.name_form,
                         country=row.country,
                         language=row.language,
                         signed_at=row.signed_at,

@@ -34,10 +34,12 @@ NEUTRALISING_PREFIX = "'"
 _FORMULA_AFTER_SEPARATOR = re.compile(r"(?P<separator>[;,\t] *)(?=[=+\-@])")
 
 # The receipt sits beside the name, as in the PDF; the letter and consent versions tell
-# apart signatures given on different wordings of the letter.
+# apart signatures given on different wordings of the letter. ``name`` is the name as the
+# signer chose to appear (and as delivered); ``name_form`` says which form that is.
 HEADER = (
     "number",
     "name",
+    "name_form",
     "receipt",
     "country_code",
     "country",
@@ -77,6 +79,7 @@ def cells(row: ExportRow, *, with_ids: bool) -> list[str]:
     values = [
         str(row.number),
         row.name,
+        row.name_form,
         receipt_shown(row.receipt),
         row.country,
         country_name(row.country, "en"),
