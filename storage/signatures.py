@@ -148,7 +148,10 @@ async def withdraw_signature(db: Database, campaign: str, user_id: int) -> bool:
         result = await session.execute(
             delete(Signature).where(Signature.campaign == campaign, Signature.telegram_user_id == user_id)
         )
-    return bool(cast("CursorResult[Any]", result).rowcount)
+    erased = bool(cast("CursorResult[Any]", result).rowcount)
+    if erased:
+        await db.after_erasure()  # SQLite: no older copy of the row left in the write-ahead log
+    return erased
 
 
 async def bump_funnel(
@@ -242,4 +245,7 @@ async def remove_by_receipt(db: Database, campaign: str, code: str) -> bool:
         result = await session.execute(
             delete(Signature).where(Signature.campaign == campaign, Signature.receipt == code)
         )
-    return bool(cast("CursorResult[Any]", result).rowcount)
+    erased = bool(cast("CursorResult[Any]", result).rowcount)
+    if erased:
+        await db.after_erasure()
+    return erased
