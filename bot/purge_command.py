@@ -221,7 +221,7 @@ async def _erase(db: Database, *, dry_run: bool, console: Console, force: tuple[
 
 def _deleted(counts: list[int | None]) -> str:
     if None in counts:
-        return "rows were deleted (how many is not known: the first run, or the server restarted)"
+        return "rows were deleted (how many, the server has not counted: a first run, a restart, or just now)"
     total = sum(count or 0 for count in counts)
     return f"{_n(total)} row{'' if total == 1 else 's'} deleted"
 

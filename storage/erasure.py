@@ -23,6 +23,10 @@ database keeps deleted bytes in its files until something overwrites them:
   (13 MB of table, 37 MB with its indexes, measured on a small shared machine);
   signing waits meanwhile, it does not fail.
 
+The server counts a deletion once the deleting connection reports its statistics
+(within about ten seconds when idle, a minute at most when busy): a row deleted in
+the last minute before a run may be left to the next run.
+
 A rewrite cannot drop a deleted row that a transaction older than the deletion
 can still see (a long backup dump, say); ANALYZE afterwards counts such rows, and
 then the mark is not recorded, so the next run rewrites again.
@@ -114,7 +118,8 @@ async def pending(db: Database, *, force: Collection[str] = ()) -> list[Pending]
             continue
         before, _, recorded_since = (recorded or "").partition(" ")
         known = recorded is not None and recorded_since == since and before.isdigit() and int(before) <= deleted
-        found.append(Pending(table, deleted - int(before) if known else None, mark))
+        delta = deleted - int(before) if known else None
+        found.append(Pending(table, None if delta == 0 else delta, mark))  # 0: forced, not counted yet
     return found
 
 

@@ -156,6 +156,24 @@ async def _size(db: Database, path: str) -> int | None:
         return None if size is None else int(size)
 
 
+async def _contents(db: Database, files: dict[str, str]) -> bytes:
+    """The bytes of the table's and its indexes' files, as the server has them on disk."""
+    await _checkpoint(db)
+    chunks: list[bytes] = []
+    async with db.session() as session:
+        for path in files.values():
+            data = await session.scalar(text("SELECT pg_read_binary_file(:path, 0, 100000000, true)"), {"path": path})
+            chunks.append(bytes(data or b""))
+    return b"".join(chunks)
+
+
+async def _checkpoint(db: Database) -> None:
+    """Write the shared buffers out, so the files show what the server holds (test superuser)."""
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql("CHECKPOINT")
+
+
 async def _deleted(db: Database, table: str) -> int:
     async with db.session() as session:
         return int(
@@ -196,11 +214,19 @@ async def test_purge_rewrites_the_tables_a_withdrawal_through_the_bot_deleted_fr
         before = await _files(db, "signatures")
         assert len(before) >= 8  # the table and its indexes (receipt, referral code, ...)
 
+        assert WITHDRAWN.encode() in await _contents(db, before), "the check below can see a deleted row"
+
         result = await _purge_in_thread(scratch_postgres_url)
         assert result.exit_code == 0, result.output
         plain = _plain(result.output)
         assert "Erased rows: 1 row deleted since the last rewrite; VACUUM FULL rewrote signatures in" in plain
         assert "so their files hold none of them" in plain
+        for _ in range(5):  # a transaction of the running bot was older than the deletion: run again
+            if "still saw them" not in plain:
+                break
+            plain = _plain((await _purge_in_thread(scratch_postgres_url)).output)
+            assert "VACUUM FULL rewrote signatures" in plain, plain
+        assert "still saw them" not in plain
         after = await _files(db, "signatures")
         assert set(after) == set(before)
         for relation, path in before.items():
@@ -208,6 +234,9 @@ async def test_purge_rewrites_the_tables_a_withdrawal_through_the_bot_deleted_fr
             # PostgreSQL truncates the old file at once and unlinks it at the next checkpoint.
             assert await _size(db, path) in (None, 0), f"the old file of {relation} is emptied"
             assert await _size(db, after[relation])
+        files = await _contents(db, after)
+        assert STAYS.encode() in files
+        assert WITHDRAWN.encode() not in files and b"Zqxjwithdrawn" not in files
         async with db.session() as session:
             names = (await session.scalars(select(Signature.name))).all()
         assert names == [STAYS]
