@@ -77,6 +77,7 @@ HANDLE_TIMEOUT = 45.0  # Telegram waits about 60 s before it re-delivers
 WRONG_SECRET_LOG_INTERVAL = 60.0  # at most one line about wrong secrets per this many seconds
 
 HealthCheck = Callable[[], Awaitable[bool]]
+_UPDATE_ID = web.RequestKey("update_id", int)  # for the one line about a failure
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -233,7 +234,7 @@ class WebhookServer:
         except (web.HTTPException, asyncio.CancelledError):
             raise
         except Exception as error:
-            update_id = request.get("update_id")
+            update_id = request.get(_UPDATE_ID)
             log.warning(
                 "webhook: update %s failed outside the core (%s); answered 503", update_id, type(error).__name__
             )
@@ -270,7 +271,7 @@ class WebhookServer:
             log.warning("webhook: request that is not a JSON update rejected")
             return web.Response(status=400, text="expected a JSON update")
 
-        update_id = request["update_id"] = data["update_id"]
+        update_id = request[_UPDATE_ID] = data["update_id"]
         try:
             async with asyncio.timeout(self._handle_timeout), self._slots:
                 await self._runtime.process_update(data)
