@@ -34,6 +34,8 @@ from tests.test_signing_e2e import has, until
 
 WITHDRAWN = "Zqxjwithdrawn Ölçekli"  # distinctive, with non-ASCII bytes
 STAYS = "Staying Signer"
+REMOVED = "Qzremoved Abusive"
+ADMIN = 6100
 
 
 def _file_bytes(database_url: str) -> bytes:
@@ -103,7 +105,7 @@ async def test_a_name_withdrawn_through_the_bot_is_gone_from_the_sqlite_file_and
     aiogram_webhook_bot: Any, tmp_path: Path
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'erasure.db'}"
-    bot = await aiogram_webhook_bot(core="real", database_url=url)
+    bot = await aiogram_webhook_bot(core="real", database_url=url, admin_ids=frozenset({ADMIN}))
     ada = bot.emulator.user(6101, first_name="Ada", language_code="en")
     await sign(ada, WITHDRAWN)
     assert WITHDRAWN.encode() in _file_bytes(url), "the check below can see a name in the files"
@@ -113,10 +115,20 @@ async def test_a_name_withdrawn_through_the_bot_is_gone_from_the_sqlite_file_and
     await until(ada, has("erased"))
     bo = bot.emulator.user(6102, first_name="Bo", language_code="en")
     await sign(bo, STAYS)
+    # An organiser's removal erases alike.
+    cy = bot.emulator.user(6103, first_name="Cy", language_code="en")
+    code = await sign(cy, REMOVED)
+    assert REMOVED.encode() in _file_bytes(url)
+    admin = bot.emulator.user(ADMIN, first_name="Org", language_code="en")
+    await admin.send(f"/remove {code}")
+    await until(admin, has("Remove this signature"))
+    await admin.press("🗑 Remove")
+    await until(admin, has("is no longer on the list"))
     # While the bot is still running: not in the file, not in the write-ahead log.
     data = _file_bytes(url)
     assert STAYS.encode() in data
     assert WITHDRAWN.encode() not in data and "Ölçekli".encode() not in data and b"Zqxjwithdrawn" not in data
+    assert REMOVED.encode() not in data
 
 
 def test_purge_on_sqlite_checkpoints_the_log_and_vacuums_once(tmp_path: Path) -> None:
@@ -215,6 +227,11 @@ async def test_purge_rewrites_the_tables_a_withdrawal_through_the_bot_deleted_fr
         assert len(before) >= 8  # the table and its indexes (receipt, referral code, ...)
 
         assert WITHDRAWN.encode() in await _contents(db, before), "the check below can see a deleted row"
+        dry = _plain((await _purge_in_thread(scratch_postgres_url, "--dry-run")).output)
+        assert (
+            "Erased rows: 1 row deleted since the last rewrite; a run would rewrite signatures with VACUUM FULL" in dry
+        )
+        assert await _files(db, "signatures") == before
 
         result = await _purge_in_thread(scratch_postgres_url)
         assert result.exit_code == 0, result.output
