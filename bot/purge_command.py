@@ -1,12 +1,23 @@
-"""``python -m bot purge [--dry-run]``: erase the signatures past retention, keeping anonymous counts.
+"""``python -m bot purge [--dry-run]``: erase what must not be kept, run daily.
 
 Meant to run daily from a scheduler (Heroku Scheduler, cron, a Kubernetes
-CronJob): until the day comes it says when that is and changes nothing; once
-past ``CAMPAIGN_END + RETENTION_DAYS`` it erases what is left (``storage.purge``),
-and a later run finds nothing more to do. ``--dry-run`` prints what would go,
-as counts only. Nothing it prints or logs names anyone. Any failure is one line
-on stderr (exit 2 for a bad setting, 1 for an unreachable or unmigrated
-database), never a traceback.
+CronJob). Each run:
+
+1. Signatures past retention: until ``CAMPAIGN_END + RETENTION_DAYS`` it says
+   when that is and erases none; once past, it erases what is left
+   (``storage.purge``), and a later run finds nothing more to do.
+2. The generated receipt secret, once no signature of any campaign is left
+   (``storage.receipts.forget_unused_key``).
+3. Rows deleted since the last run (withdrawals, organisers' removals, purges)
+   out of the database files: on PostgreSQL ``VACUUM FULL`` of the tables that
+   had deletions, on SQLite a checkpoint of the write-ahead log
+   (``storage.erasure``). It says what it did, and skips the rewrite when
+   nothing was deleted.
+
+``--dry-run`` prints what would go, as counts only, and changes nothing. Nothing
+it prints or logs names anyone. Any failure is one line on stderr (exit 2 for a
+bad setting, 1 for an unreachable or unmigrated database, or tables that could
+not be rewritten now), never a traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from bot.command_errors import missing_sqlite_file
 from bot.logs import mask_secrets, mask_url
 from bot.settings import SettingsError, load_settings
 from handlers.campaign import CampaignError, load_campaign
+from storage import erasure, receipts
 from storage.db import Database
 from storage.purge import PurgePlan, is_due, plan_purge, purge_from, purge_signatures
 
@@ -63,85 +75,186 @@ def _plan_table(campaign: str, plan: PurgePlan, *, title: str) -> Table:
     return table
 
 
-async def _run(database_url: str, campaign: str, *, dry_run: bool, title: str, console: Console) -> None:
+async def _run(
+    database_url: str,
+    campaign: str,
+    *,
+    campaign_end: date | None,
+    retention_days: int,
+    dry_run: bool,
+    console: Console,
+) -> None:
     db = Database(database_url, pool_size=1)
     try:
-        plan = await plan_purge(db, campaign)
-        if dry_run:
-            console.print(_plan_table(campaign, plan, title=title))
-            if plan.signatures:
-                console.print(
-                    "A purge would erase their names, Telegram ids and receipts, and keep only counts per day, "
-                    "country, language, source and letter version: /stats totals stay the same."
-                )
-            else:
-                console.print("Nothing to purge: no personal data of this campaign is left.")
-            return
-        if not plan.signatures:
-            console.print(
-                f"Nothing to purge: no personal data of {campaign} is left "
-                f"({_n(plan.already_purged)} signatures are kept as anonymous counts)."
-            )
-            return
-        columns = (TextColumn("Erasing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("purge", total=plan.signatures)
-
-            async def progress(done: int) -> None:
-                bar.update(task, completed=done)
-
-            result = await purge_signatures(db, campaign, progress=progress)
-        console.print(
-            f"Erased {_n(result.purged)} signatures of {campaign}: names, Telegram ids and receipts are gone; "
-            "counts per day, country, language, source and letter version are kept, so /stats totals are unchanged."
+        await _purge(
+            db, campaign, campaign_end=campaign_end, retention_days=retention_days, dry_run=dry_run, console=console
         )
-        if db.is_sqlite:
-            reclaimed = "the database file was vacuumed" if result.reclaimed else "VACUUM could not run now"
-        else:
-            reclaimed = (
-                "VACUUM FULL rewrote the tables without the erased rows"
-                if result.reclaimed
-                else "VACUUM could not run now"
-            )
-        console.print(f"Storage: {reclaimed}.")
+        forgot = await _forget_secret(db, dry_run=dry_run, console=console)
+        await _erase(db, dry_run=dry_run, console=console, force=("bot_secrets",) if forgot else ())
     except (SQLAlchemyError, OSError) as error:
         raise PurgeFailed(f"DATABASE_URL {mask_url(database_url)} cannot be used ({_reason(error)})") from None
     finally:
         await db.dispose()
 
 
-@click.command("purge", short_help="Erase personal data past the retention period (run daily).")
+async def _purge(
+    db: Database, campaign: str, *, campaign_end: date | None, retention_days: int, dry_run: bool, console: Console
+) -> None:
+    """The signatures past retention, if the day has come."""
+    if campaign_end is None:
+        console.print("Nothing can be purged: CAMPAIGN_END is not set, so personal data has no end date yet.")
+        return
+    starts = purge_from(campaign_end, retention_days)
+    due = is_due(campaign_end, retention_days, datetime.now(UTC).date())
+    if not due:
+        console.print(
+            f"Nothing is purged yet: the campaign ends on {_day(campaign_end)} and signatures are kept "
+            f"{retention_days} days after that. Their personal data will be purged on {_day(starts)} "
+            "(UTC) or at the first run after it."
+        )
+        if not dry_run:
+            return
+    plan = await plan_purge(db, campaign)
+    if dry_run:
+        title = (
+            "Dry run: nothing is changed" if due else f"Dry run: what a purge on {_day(starts)} would erase, as of now"
+        )
+        console.print(_plan_table(campaign, plan, title=title))
+        if plan.signatures:
+            console.print(
+                "A purge would erase their names, Telegram ids and receipts, and keep only counts per day, "
+                "country, language, source and letter version: /stats totals stay the same."
+            )
+        else:
+            console.print("Nothing to purge: no personal data of this campaign is left.")
+        return
+    if not plan.signatures:
+        console.print(
+            f"Nothing to purge: no personal data of {campaign} is left "
+            f"({_n(plan.already_purged)} signatures are kept as anonymous counts)."
+        )
+        return
+    columns = (TextColumn("Erasing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("purge", total=plan.signatures)
+
+        async def progress(done: int) -> None:
+            bar.update(task, completed=done)
+
+        result = await purge_signatures(db, campaign, progress=progress)
+    console.print(
+        f"Erased {_n(result.purged)} signatures of {campaign}: names, Telegram ids and receipts are gone; "
+        "counts per day, country, language, source and letter version are kept, so /stats totals are unchanged."
+    )
+    if db.is_sqlite:
+        reclaimed = "the database file was vacuumed" if result.reclaimed else "VACUUM could not run now"
+    else:
+        reclaimed = (
+            "VACUUM FULL rewrote the tables without the erased rows" if result.reclaimed else "VACUUM could not run now"
+        )
+    console.print(f"Storage: {reclaimed}.")
+
+
+async def _forget_secret(db: Database, *, dry_run: bool, console: Console) -> bool:
+    """The generated receipt secret, once no signature is left (``storage.receipts``); True if
+    it was deleted now."""
+    if not await receipts.forget_unused_key(db, dry_run=dry_run):
+        return False
+    console.print(
+        "Receipt secret: no signature is left, so the generated secret the receipts were derived with "
+        + ("would be deleted." if dry_run else "was deleted.")
+        + " A bot started later generates a new one; a running bot keeps its copy in memory until it restarts."
+    )
+    return not dry_run
+
+
+async def _erase(db: Database, *, dry_run: bool, console: Console, force: tuple[str, ...] = ()) -> None:
+    """Withdrawn, removed and purged rows out of the database files (``storage.erasure``)."""
+    if db.is_sqlite:
+        if dry_run:
+            console.print(
+                "Erased rows: SQLite overwrites deleted rows with zeros as it deletes them (secure_delete); "
+                "a run would checkpoint and empty the write-ahead log."
+            )
+            return
+        result = await erasure.erase_deleted_rows(db)
+        if result.failed:
+            raise PurgeFailed(f"the database could not be vacuumed now ({result.failed}); the next run retries")
+        once = " The database file was vacuumed once, for rows deleted before that." if result.rewritten else ""
+        log_state = (
+            "the write-ahead log was checkpointed and emptied"
+            if result.checkpointed
+            else "the write-ahead log is busy now, the next run checkpoints it"
+        )
+        console.print(
+            f"Erased rows: SQLite overwrites deleted rows with zeros as it deletes them (secure_delete); {log_state}.{once}"
+        )
+        return
+    if dry_run:
+        todo = await erasure.pending(db, force=force)
+        if todo:
+            console.print(
+                f"Erased rows: {_deleted([item.deleted for item in todo])} since the last rewrite; a run would rewrite "
+                f"{', '.join(item.table for item in todo)} with VACUUM FULL (locking them meanwhile)."
+            )
+        else:
+            console.print("Erased rows: nothing was deleted since the last rewrite; no VACUUM needed.")
+        return
+    result = await erasure.erase_deleted_rows(db, force=force)
+    if result.failed:
+        raise PurgeFailed(
+            f"the tables holding erased rows could not be rewritten now ({result.failed}); the next run retries"
+        )
+    if not result.rewritten:
+        console.print("Erased rows: nothing was deleted since the last rewrite; no VACUUM needed.")
+        return
+    console.print(
+        f"Erased rows: {_deleted([result.deleted])} since the last rewrite; "
+        f"VACUUM FULL rewrote {', '.join(result.rewritten)} in {result.seconds:.1f} s, so their files hold none of them."
+    )
+    if result.held_back:
+        console.print(
+            f"But a transaction older than some deletions (a backup running?) still saw them in "
+            f"{', '.join(result.held_back)}: the next run rewrites again."
+        )
+
+
+def _deleted(counts: list[int | None]) -> str:
+    if None in counts:
+        return "rows were deleted (how many, the server has not counted: a first run, a restart, or just now)"
+    total = sum(count or 0 for count in counts)
+    return f"{_n(total)} row{'' if total == 1 else 's'} deleted"
+
+
+@click.command("purge", short_help="Erase personal data past retention and withdrawn rows' traces (run daily).")
 @click.option("--dry-run", is_flag=True, help="Only print what would be erased (counts, never names).")
 def purge(dry_run: bool) -> None:
     """Erase the names, Telegram ids and receipts of signatures past retention, keeping anonymous counts.
 
     Signatures are past retention when today (UTC) is later than CAMPAIGN_END plus
-    RETENTION_DAYS. Until then this prints the date and changes nothing, so it is safe
+    RETENTION_DAYS. Until then this prints the date and erases none of them, so it is safe
     to run daily from a scheduler; running it again after a purge changes nothing either.
+    Every run also removes the rows deleted since the last run (withdrawals, removals) from
+    the database files: PostgreSQL tables that had deletions are rewritten with VACUUM FULL
+    (locking them for about a second per 100,000 signatures), SQLite's write-ahead log is
+    checkpointed. Once no signature is left, the generated receipt secret is deleted.
     Reads DATABASE_URL, CAMPAIGN, CAMPAIGN_END and RETENTION_DAYS (environment or .env).
     """
     console = Console()
     try:
         settings = load_settings()
         campaign = load_campaign(settings.campaign).slug  # CAMPAIGN may be a path to the .toml
-        if settings.campaign_end is None:
-            console.print("Nothing can be purged: CAMPAIGN_END is not set, so personal data has no end date yet.")
-            return
-        starts = purge_from(settings.campaign_end, settings.retention_days)
-        due = is_due(settings.campaign_end, settings.retention_days, datetime.now(UTC).date())
-        if not due:
-            console.print(
-                f"Nothing is purged yet: the campaign ends on {_day(settings.campaign_end)} and signatures are kept "
-                f"{settings.retention_days} days after that. Their personal data will be purged on {_day(starts)} "
-                "(UTC) or at the first run after it."
-            )
-            if not dry_run:
-                return
         _check_sqlite_file(settings.database_url)
-        title = (
-            "Dry run: nothing is changed" if due else f"Dry run: what a purge on {_day(starts)} would erase, as of now"
+        asyncio.run(
+            _run(
+                settings.database_url,
+                campaign,
+                campaign_end=settings.campaign_end,
+                retention_days=settings.retention_days,
+                dry_run=dry_run,
+                console=console,
+            )
         )
-        asyncio.run(_run(settings.database_url, campaign, dry_run=dry_run, title=title, console=console))
     except (SettingsError, CampaignError) as error:
         click.echo(f"error: {error}", err=True)
         raise click.exceptions.Exit(2) from None

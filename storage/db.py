@@ -4,10 +4,18 @@ SQLite is the embedded default and PostgreSQL the production database; both are
 reached through SQLAlchemy's async drivers (aiosqlite, asyncpg). URLs arrive
 already normalised by the settings (``sqlite+aiosqlite:///...`` or
 ``postgresql+asyncpg://...``).
+
+Erased means erased on SQLite: every connection sets ``secure_delete``, so a
+deleted row's bytes are overwritten with zeros in the page that held them (not
+left in free space for anyone with the file), whatever the SQLite build's
+default. The write-ahead log still holds earlier copies of those pages until a
+checkpoint; ``Database.after_erasure`` checkpoints it and truncates it to zero
+bytes, and withdrawals, removals and purges call it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +23,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
 
 # How long a SQLite writer waits for another writer before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -86,6 +96,25 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    async def after_erasure(self) -> bool:
+        """After rows with personal data were deleted: on SQLite, copy the write-ahead log into
+        the database file and truncate it, so the log's older copies of the pages that held them
+        are gone too (``secure_delete`` already zeroed them in the new copies). True when done
+        (always on PostgreSQL, whose files ``python -m bot purge`` rewrites); False when a
+        reader kept the log busy for ``busy_timeout``: the next erasure or purge retries."""
+        if not self.is_sqlite:
+            return True
+        try:
+            async with self.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                busy, *_ = (await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+        except Exception as error:  # the erasure itself is committed: never fail it for this
+            log.warning("checkpoint after an erasure failed (%s)", type(error).__name__)
+            return False
+        if busy:
+            log.info("checkpoint after an erasure: the write-ahead log is busy; the next one retries")
+        return not busy
+
     async def dispose(self) -> None:
         """Close every pooled connection (on shutdown, and in tests between event loops)."""
         await self.engine.dispose()
@@ -95,9 +124,12 @@ class Database:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    """WAL lets readers proceed during a write; busy_timeout makes writers queue, not fail."""
+    """WAL lets readers proceed during a write; busy_timeout makes writers queue, not fail;
+    secure_delete overwrites deleted rows with zeros (set here, on every connection of the pool,
+    because builds differ in their default)."""
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

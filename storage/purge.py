@@ -16,8 +16,8 @@ DO UPDATE SET count = count + excluded.count``): a withdrawal or a second purge
 running at the same moment can neither be counted twice nor lost. Running it
 again finds nothing left, so it is safe to run daily from a scheduler.
 
-Deleted rows must not linger in the file either. On SQLite the purge connection
-sets ``secure_delete`` (freed space is overwritten with zeros), and after a purge
+Deleted rows must not linger in the file either. On SQLite every connection
+sets ``secure_delete`` (``storage.db``: freed space is overwritten with zeros), and after a purge
 that erased anything the database is ``VACUUM``-ed and its write-ahead log
 checkpointed and truncated. On PostgreSQL the tables concerned are rewritten
 with ``VACUUM FULL`` (outside any transaction): new files without the deleted
@@ -119,11 +119,6 @@ async def purge_signatures(
         raise ValueError("batch_size must be at least 1")
     done = 0
     async with db.engine.connect() as connection:
-        if db.is_sqlite:
-            # Per connection: the pages this purge frees are overwritten with zeros, so the names
-            # are gone from the file even before the VACUUM below.
-            await connection.exec_driver_sql("PRAGMA secure_delete=ON")
-            await connection.commit()
         while True:
             async with connection.begin():
                 erased = await _purge_batch(db, connection, campaign, batch_size)
@@ -132,9 +127,6 @@ async def purge_signatures(
             done += erased
             if progress is not None:
                 await progress(done)
-        if db.is_sqlite:
-            await connection.exec_driver_sql("PRAGMA secure_delete=OFF")
-            await connection.commit()
     reclaimed = await _reclaim(db) if done else False
     log.info("purge campaign=%s purged=%d reclaimed=%s", campaign, done, reclaimed)
     return PurgeResult(purged=done, reclaimed=reclaimed)

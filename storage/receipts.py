@@ -11,6 +11,14 @@ collision: the next ``attempt`` derives another code.
 
 The secret is ``RECEIPT_SECRET`` when set; otherwise one is generated on first
 use and kept in the ``bot_secrets`` table, so every worker derives alike.
+
+That generated secret is deleted by ``python -m bot purge`` once no signature
+of any campaign is left (``forget_unused_key``): with it and an old list, a
+receipt could be tied to a Telegram id by trying ids, and there is nothing left
+to derive for. Receipts are stored, never derived again, so nothing needs it
+afterwards. A new signature later (the bot still running, or a new campaign)
+gets a receipt from a new secret, generated when the bot next starts; a bot
+already running keeps its copy in memory (never on disk) until it restarts.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
@@ -74,6 +83,20 @@ async def load_key(db: Database, configured: str | None) -> bytes:
     if stored is None:  # pragma: no cover - just inserted or found
         raise RuntimeError("the receipt secret could not be stored")
     return stored.encode("utf-8")
+
+
+async def forget_unused_key(db: Database, *, dry_run: bool = False) -> bool:
+    """Delete the generated secret if no signature of any campaign is left; True if it was
+    (with ``dry_run``: would be) deleted. One statement, so a signature stored at the same
+    moment either keeps it or was stored after it was gone (its receipt is then simply tied
+    to no stored secret, which is the point)."""
+    unused = BotSecret.name == SECRET_NAME, ~exists().where(Signature.id.is_not(None))
+    if dry_run:
+        async with db.session() as session:
+            return await session.scalar(select(BotSecret.name).where(*unused)) is not None
+    async with db.transaction() as session:
+        result = await session.execute(delete(BotSecret).where(*unused))
+    return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 async def backfill(db: Database, key: bytes, *, batch: int = 1000) -> int:

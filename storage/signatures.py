@@ -182,7 +182,10 @@ async def withdraw_signature(db: Database, campaign: str, user_id: int) -> bool:
         result = await session.execute(
             delete(Signature).where(Signature.campaign == campaign, Signature.telegram_user_id == user_id)
         )
-    return bool(cast("CursorResult[Any]", result).rowcount)
+    erased = bool(cast("CursorResult[Any]", result).rowcount)
+    if erased:
+        await db.after_erasure()  # SQLite: no older copy of the row left in the write-ahead log
+    return erased
 
 
 async def bump_funnel(
@@ -276,7 +279,10 @@ async def remove_by_receipt(db: Database, campaign: str, code: str) -> bool:
         result = await session.execute(
             delete(Signature).where(Signature.campaign == campaign, Signature.receipt == code)
         )
-    return bool(cast("CursorResult[Any]", result).rowcount)
+    erased = bool(cast("CursorResult[Any]", result).rowcount)
+    if erased:
+        await db.after_erasure()
+    return erased
 
 
 async def change_name(
@@ -306,10 +312,13 @@ async def change_name(
         if was is not None:
             query = query.where(Signature.name == was[0], Signature.name_form == was[1])
         result = await session.execute(query.values(name=name, name_form=name_form))
-        if cast("CursorResult[Any]", result).rowcount:
-            return NameChange.CHANGED
-        delivery = await session.execute(select(Signature.list_delivery_id).where(*mine))
-        row = delivery.first()
+        changed = bool(cast("CursorResult[Any]", result).rowcount)
+        if not changed:
+            delivery = await session.execute(select(Signature.list_delivery_id).where(*mine))
+            row = delivery.first()
+    if changed:
+        await db.after_erasure()  # the name as it was must not linger in SQLite's write-ahead log
+        return NameChange.CHANGED
     if row is None:
         return NameChange.NOT_SIGNED
     return NameChange.DELIVERED if row[0] is not None else NameChange.MOVED

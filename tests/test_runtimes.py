@@ -539,7 +539,7 @@ async def test_a_send_that_could_not_connect_is_retried(name: RuntimeName) -> No
 
 
 async def test_an_update_without_a_core_fails_loudly(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
-    """No handler attached: logged, and the webhook path raises UpdateFailed (500, re-delivered)."""
+    """No handler attached: logged, and the webhook path raises UpdateFailed (503, re-delivered)."""
     update = {
         "update_id": 31,
         "message": {"message_id": 1, "date": 1, "chat": PRIVATE, "from": USER, "text": "/start"},

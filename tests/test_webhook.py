@@ -8,6 +8,7 @@ end-to-end webhook runs (both frameworks against the emulator) are in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -161,9 +162,9 @@ async def test_what_is_not_a_json_update_is_400(served: Served, raw: bytes) -> N
     assert served.runtime.updates == []
 
 
-async def test_a_failure_answers_500_so_telegram_re_delivers(served: Served) -> None:
+async def test_a_failure_answers_503_so_telegram_re_delivers(served: Served) -> None:
     served.runtime.fail = True
-    assert await served.post({"update_id": 3}) == 500
+    assert await served.post({"update_id": 3}) == 503  # never 500: see bot/webhook.py
 
 
 async def test_handling_slower_than_the_timeout_answers_503(served: Served) -> None:
@@ -288,7 +289,7 @@ async def test_two_workers_sharing_redis_handle_a_re_delivered_update_once(
         await client.aclose()
 
 
-async def test_a_core_failure_is_answered_500_and_the_re_delivery_is_handled(start_webhook_bot: Any) -> None:
+async def test_a_core_failure_is_answered_503_and_the_re_delivery_is_handled(start_webhook_bot: Any) -> None:
     """A failure that escapes the core must not lose the update: no 2xx, Telegram re-delivers,
     the retry succeeds. (The stand-in core raises; the real core catches a failing step itself,
     apologises to the user and the update is answered 200, see ``bot/webhook.py``.)"""
@@ -300,7 +301,7 @@ async def test_a_core_failure_is_answered_500_and_the_re_delivery_is_handled(sta
     async with asyncio.timeout(5):  # the 200 is recorded once our answer reaches the emulator
         while len(bot.emulator.deliveries) < 2:  # noqa: ASYNC110 - the emulator offers no event for it
             await asyncio.sleep(0.01)
-    assert [attempt.status for attempt in bot.emulator.deliveries] == [500, 200]
+    assert [attempt.status for attempt in bot.emulator.deliveries] == [503, 200]
 
 
 async def test_an_update_the_framework_cannot_parse_is_answered_200_and_logged_once(
@@ -328,3 +329,135 @@ async def test_an_update_the_framework_cannot_parse_is_answered_200_and_logged_o
     assert [r.getMessage() for r in warnings] == [f"update {update_id}: malformed update ignored"]
     assert "Secretname" not in caplog.text and "my private words" not in caplog.text
     assert "input_value" not in caplog.text
+
+
+# --- no request makes a 500 or a traceback (raw HTTP against the running bot) ------------------
+
+
+async def _raw(base: str, request: bytes) -> int:
+    """Send ``request`` as raw bytes over one connection; the status of the answer (0: none)."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            line = await reader.readline()
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    parts = line.split()
+    return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else 0
+
+
+def _post(
+    secret: bytes | None, body: bytes, *, content_type: bytes = b"application/json", length: bool = True
+) -> bytes:
+    head = b"POST /webhook HTTP/1.1\r\nHost: bot\r\nConnection: close\r\nContent-Type: " + content_type + b"\r\n"
+    if secret is not None:
+        head += SECRET_HEADER.encode() + b": " + secret + b"\r\n"
+    if length:
+        head += b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+    return head + b"\r\n" + body
+
+
+def _update(**fields: Any) -> bytes:
+    return json.dumps({"update_id": 880001, **fields}).encode()
+
+
+async def test_no_request_makes_a_500_or_a_traceback(start_webhook_bot: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Against the running bot with the real core; the log is read as the bot configures it (its
+    own loggers down to DEBUG, the libraries' from INFO: ``bot.logs``)."""
+    caplog.set_level(logging.INFO)
+    for own in ("bot", "handlers", "storage"):
+        caplog.set_level(logging.DEBUG, logger=own)
+    bot = await start_webhook_bot(core="real")
+    base = bot.webhook_base
+    right = bot.settings.webhook_secret.get_secret_value().encode()
+    message = {"message_id": 1, "date": 1_700_000_000, "chat": {"id": 7001, "type": "private"}, "text": "hi"}
+    sender = {"id": 7001, "is_bot": False, "first_name": "Ada"}
+    cases: list[tuple[str, bytes, set[int]]] = [
+        # The secret header, of any bytes, that is not the secret.
+        ("non-UTF-8 secret", _post(b"\xff\xfe\x80" + right, _update()), {401}),
+        ("non-ASCII secret", _post("sécret-ключ".encode(), _update()), {401}),
+        ("Latin-1 secret", _post(right + b"\xe9", _update()), {401}),
+        ("empty secret", _post(b"", _update()), {401}),
+        ("missing secret", _post(None, _update()), {401}),
+        ("long secret", _post(b"x" * 8000, _update()), {401}),
+        (
+            "two secrets",
+            _post(right, _update()).replace(
+                b"\r\n\r\n", b"\r\n" + SECRET_HEADER.encode() + b": " + right + b"\r\n\r\n", 1
+            ),
+            {401},
+        ),
+        ("header beyond the parser's limit", _post(b"x" * 100_000, _update()), {400, 431}),
+        # Bodies, with the right secret.
+        ("100k [", _post(right, b"[" * 100_000), {400}),
+        (
+            "100k { inside an update",
+            _post(right, b'{"update_id": 1, "x": ' + b'{"a":' * 5_000 + b"1" + b"}" * 5_001),
+            {400},
+        ),
+        ("deep but parseable", _post(right, b'{"update_id": 1, "x": ' + b"[" * 500 + b"]" * 500 + b"}"), {400}),
+        ("garbage", _post(right, bytes(range(256)) * 4), {400}),
+        ("not UTF-8 JSON", _post(right, b'{"update_id": 1, "x": "\xff"}'), {400}),
+        ("NaN", _post(right, b'{"update_id": 1, "x": NaN}'), {400}),
+        ("huge integer", _post(right, b'{"update_id": ' + b"9" * 5000 + b"}"), {400}),
+        ("boolean update_id", _post(right, b'{"update_id": true}'), {400}),
+        ("not JSON content type", _post(right, _update(), content_type=b"text/plain"), {400}),
+        ("huge body", _post(right, b" " * (2 * 1024 * 1024)), {413}),
+        (
+            "huge body, no length",
+            _post(right, b"", length=False).replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n", 1)
+            + b"%x\r\n" % (2 * 1024 * 1024)
+            + b" " * (2 * 1024 * 1024)
+            + b"\r\n0\r\n\r\n",
+            {413},
+        ),
+        # Updates that parse as JSON but are nonsense to the frameworks: handled as malformed.
+        ("date overflow", _post(right, _update(message={**message, "from": sender, "date": 10**30})), {200}),
+        ("negative date", _post(right, _update(message={**message, "from": sender, "date": -(10**15)})), {200}),
+        ("huge user id", _post(right, _update(message={**message, "from": {**sender, "id": 2**80}})), {200}),
+        ("text not a string", _post(right, _update(message={**message, "from": sender, "text": [1, {"a": 2}]})), {200}),
+        ("chat a list", _post(right, _update(message={**message, "chat": [1]})), {200}),
+        # Not HTTP at all, wrong methods and paths.
+        ("garbage request", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200) + b"\r\n\r\n", {400, 0}),
+        ("bad request line", b"GET /\xff\xfe HTTP/1.1\r\nHost: bot\r\n\r\n", {400, 404}),
+        ("GET /webhook", b"GET /webhook HTTP/1.1\r\nHost: bot\r\nConnection: close\r\n\r\n", {405}),
+        ("PUT /webhook", _post(right, _update()).replace(b"POST", b"PUT", 1), {405}),
+        ("unknown path", b"POST /admin HTTP/1.1\r\nHost: bot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", {404}),
+    ]
+    for label, request, expected in cases:
+        status = await _raw(base, request)
+        assert status in expected, f"{label}: {status}"
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info and r.levelno > logging.DEBUG]
+    messages = [r.getMessage() for r in caplog.records if r.name == "bot.webhook"]
+    assert any(m.endswith("rejected (nested too deeply)") for m in messages), messages
+    # Malformed HTTP: one line (then at most one summary a minute), as for wrong secrets.
+    assert sum("that is not valid HTTP" in m for m in messages) == 1, messages
+    assert sum("with a wrong or missing secret token" in m for m in messages) == 1, messages
+    leaks = [line for line in caplog.text.splitlines() if "Ada" in line or right.decode() in line]
+    assert leaks == []
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/healthz") as response:
+        assert response.status == 200  # still serving
+
+
+async def test_a_failure_outside_the_core_is_one_line_without_a_traceback(
+    start_webhook_bot: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    bot = await start_webhook_bot()
+    bot.core.failures = 1
+    update = start_update(bot.emulator.user(7002, first_name="Ada", language_code="en").to_json(), 880002)
+    headers = {SECRET_HEADER: bot.settings.webhook_secret.get_secret_value()}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{bot.webhook_base}/webhook", json=update, headers=headers) as response:
+            assert response.status == 503
+        async with http.post(f"{bot.webhook_base}/webhook", json=update, headers=headers) as response:
+            assert response.status == 200  # the re-delivery is handled
+    assert "Traceback" not in caplog.text
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("880002" in line and "RuntimeError" in line for line in lines), lines

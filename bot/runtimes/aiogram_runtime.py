@@ -109,7 +109,7 @@ class AiogramRuntime(RuntimeBase):
     async def process_update(self, data: dict[str, Any]) -> None:
         try:
             update = Update.model_validate(data, context={"bot": self.bot})
-        except ValidationError:
+        except (ValidationError, ValueError, TypeError, ArithmeticError, RecursionError):
             # Never log the error itself: it quotes the input (names, message text).
             ignore_malformed(data.get("update_id"))
             return

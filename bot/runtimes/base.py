@@ -78,7 +78,7 @@ class Runtime(Protocol):
         Returns normally when the update was handled, including when the core answered a
         failed step with an apology, and when the update is malformed (it never will parse).
         Raises ``UpdateFailed`` when handling failed outside the core, so that the webhook
-        answers 500 and Telegram re-delivers it.
+        answers 503 and Telegram re-delivers it.
         """
 
     async def set_webhook(self, url: str, secret: str, *, drop_pending: bool = False) -> None: ...
@@ -280,7 +280,7 @@ def _message(update_id: int, message: Mapping[str, Any], edited: bool, bot_usern
 # - Before or around the core: the framework cannot dispatch the update, no core is attached
 #   yet, the handler itself raises (a bug outside the steps' safety net), or the process is
 #   shutting down. ``_dispatch`` logs it and reports it through ``_failing_loudly``, which raises
-#   ``UpdateFailed``; the webhook answers 500 (503 on a timeout or while stopping) and Telegram
+#   ``UpdateFailed``; the webhook answers 503 (also on a timeout or while stopping) and Telegram
 #   re-delivers the update later. In polling mode the update is already confirmed to Telegram,
 #   so such a failure is only logged.
 # - An update the framework cannot parse, or whose fields have the wrong types, can never be
@@ -445,8 +445,10 @@ class RuntimeBase(ABC):
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            # The core answers users itself; anything escaping it is a bug worth a traceback.
-            log.exception("update %s: unhandled error in the core", event.update_id)
+            # The core answers users itself; anything escaping it is a bug. One line with its type:
+            # a traceback's message can quote the input (names, text); LOG_LEVEL=DEBUG adds it.
+            log.error("update %s: unhandled error in the core (%s)", event.update_id, type(error).__name__)
+            log.debug("update %s: the unhandled error", event.update_id, exc_info=True)
             _report(error)
         finally:
             if task is not None:
@@ -456,7 +458,7 @@ class RuntimeBase(ABC):
 
     async def _failing_loudly(self, handling: Awaitable[Any]) -> None:
         """Await the framework's handling of one webhook update; raise ``UpdateFailed`` if
-        ``_dispatch`` reported a failure, so the webhook answers 500 and Telegram re-delivers.
+        ``_dispatch`` reported a failure, so the webhook answers 503 and Telegram re-delivers.
 
         This covers only failures that escape the core (see the notes above ``UpdateFailed``):
         a step that fails inside the core is answered with an apology and never reaches here.

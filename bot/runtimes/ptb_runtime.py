@@ -89,7 +89,7 @@ class PtbRuntime(RuntimeBase):
     async def process_update(self, data: dict[str, Any]) -> None:
         try:
             update = Update.de_json(data, self.app.bot)
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except Exception:  # parsing is local: whatever fails (KeyError, OverflowError of a date, ...) never will parse
             # PTB checks little while parsing (the field types are checked in _dispatch); what it
             # does refuse is treated as aiogram's refusals are: one line, never the content.
             ignore_malformed(data.get("update_id"))
