@@ -244,6 +244,7 @@ async def test_a_sharer_who_withdrew_is_not_credited_and_the_link_still_says_sha
     await ada.press("Yes, erase my signature")
     await until(ada, has("erased"))
     await bo.send("Bo Stays")
+    await choose_form(bo, "Full name: Bo Stays")
     await until(bo, has("Which country"))
     await bo.send("France")
     await until(bo, has("You are signing as"))
