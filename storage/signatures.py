@@ -243,3 +243,19 @@ async def remove_by_receipt(db: Database, campaign: str, code: str) -> bool:
             delete(Signature).where(Signature.campaign == campaign, Signature.receipt == code)
         )
     return bool(cast("CursorResult[Any]", result).rowcount)
+
+
+async def is_delivered(db: Database, campaign: str, user_id: int) -> bool:
+    """Whether this person's signature has gone to the addressees (``python -m bot deliver``).
+
+    A delivered signature is on paper in the addressees' hands: how its name appears can no
+    longer change (the delivered list and its fingerprint would no longer agree), only
+    withdrawal stays possible (it is then left out of every later delivery).
+    """
+    async with db.session() as session:
+        delivered = await session.scalar(
+            select(Signature.list_delivery_id).where(
+                Signature.campaign == campaign, Signature.telegram_user_id == user_id
+            )
+        )
+    return delivered is not None
