@@ -40,7 +40,10 @@ async def test_a_receipt_on_the_list_is_found_despite_typos(core: Core, db: Data
     signature = await sign(db)
     answer = texts(await Chatter(core, ASKER).text(f"/verify {typed}"))
     date = I18n().get("en").date(signature.signed_at)
-    assert answer == f"Yes: the signature with the receipt <code>A0B1-C2D3</code> is on the list, since {date}."
+    assert answer == (
+        f"Yes: the signature with the receipt <code>A0B1-C2D3</code> is on the list, since {date}. "
+        "It has not been delivered to the addressees yet."
+    )
     assert "Ada" not in answer and "Kazakhstan" not in answer
 
 
@@ -70,7 +73,8 @@ async def test_verify_in_a_group_answers_in_the_asker_s_language_and_keeps_nothi
     answer = texts(await in_group.text(f"/verify {CODE.lower()}"))
     german = I18n().get("de")
     assert answer == german.gettext(
-        "Yes: the signature with the receipt {code} is on the list, since {date}.",
+        "Yes: the signature with the receipt {code} is on the list, since {date}. "
+        "It has not been delivered to the addressees yet.",
         code=verify.receipt_code(CODE),
         date=signature.signed_at,
     )
@@ -103,6 +107,6 @@ async def test_guessing_is_rate_limited_per_person_and_per_group(
     assert "Yes:" in texts(await Chatter(core, fresh).text(f"/verify {CODE}"))  # alone, they still may
 
     verify_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("verify:")]
-    assert set(verify_lines) == {"verify: found", "verify: not found", "verify: limited"}
+    assert set(verify_lines) == {"verify: found, not yet delivered", "verify: not found", "verify: limited"}
     for secret in (CODE, "A0B1-C2D3", "ZZZZ", str(ASKER.id), "Ada"):
         assert secret not in caplog.text

@@ -190,7 +190,8 @@ async def export_signatures(
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt in DELIVERY_FORMATS and with_ids:
-        raise ExportError(f"the {fmt} export is for delivery: it never carries Telegram ids (use csv or xlsx)")
+        document = "the PDF is the delivery document" if fmt == "pdf" else "the list is for delivery"
+        raise ExportError(f"{document}: it never carries Telegram ids (use csv or xlsx)")
     started = time.perf_counter()
     now = datetime.now(UTC)
     filename = export_filename(campaign, fmt, with_ids=with_ids, now=now)
