@@ -33,7 +33,7 @@ DANGEROUS_FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISING_PREFIX = "'"
 _FORMULA_AFTER_SEPARATOR = re.compile(r"(?P<separator>[;,\t] *)(?=[=+\-@])")
 
-# The receipt sits beside the name, as in the PDF; the letter and consent versions tell
+# The receipt sits beside the name (for organisers only: the delivery PDF has none); the letter and consent versions tell
 # apart signatures given on different wordings of the letter.
 HEADER = (
     "number",
