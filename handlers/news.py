@@ -81,7 +81,7 @@ def delivered_on(broadcast: Broadcast) -> date | None:
 
 
 def delivered_text(services: Services, broadcast: Broadcast, language: str, footer: str) -> str:
-    """ "Your signature has been delivered": when and to whom, in the recipient's language.
+    """The news that a signature has been delivered: when and to whom, in the recipient's language.
 
     The addressee is the organiser's own words (``deliver --to``), shown as written and escaped.
     """

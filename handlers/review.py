@@ -112,6 +112,8 @@ def receipt_lines(turn: Turn, signature: Signature) -> list[str]:
             "and whether it has been delivered.",
             code=receipt_code(signature.receipt),
         ),
+        # Translators: under the receipt code (thank-you, /mysignature): why the code stays private. Plain and kind,
+        # not alarming; “link you to this letter” = someone could find out that you signed.
         t.gettext(
             "🔒 Please keep this code to yourself. It is your private key to your own signature: "
             "anyone who saw it together with your Telegram account could link you to this letter. "
