@@ -29,8 +29,9 @@ from storage.exports.rows import ExportRow
 
 RULE = (
     "SHA-256 over the UTF-8 lines “number TAB name TAB country-code LF”, one per signatory in this "
-    "order, the name as printed with backslash, tab, line feed and carriage return written as \\\\, "
-    "\\t, \\n and \\r. The delivery list (a text file of exactly these lines) gives the same with "
+    "order, the name exactly as signed, "
+    "with backslash, tab, line feed and carriage return written as \\\\, \\t, \\n and \\r. The "
+    "delivery list (a text file of exactly these lines) gives the same with "
     "`sha256sum FILE` or `python -m bot fingerprint FILE`."
 )
 """The rule in one paragraph, as the PDF prints it under the fingerprint."""
