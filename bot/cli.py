@@ -20,6 +20,7 @@ import click
 
 from bot.app import BotApp, Mode, StartupError, migrate, run_demo
 from bot.broadcast_command import broadcast
+from bot.deliver_command import deliver
 from bot.export_command import export, fingerprint
 from bot.i18n_commands import i18n
 from bot.logs import mask_secrets, protect, setup_logging, url_passwords
@@ -148,3 +149,4 @@ main.add_command(export)
 main.add_command(fingerprint)
 main.add_command(purge)
 main.add_command(broadcast)
+main.add_command(deliver)

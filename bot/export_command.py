@@ -8,21 +8,21 @@ Telegram's, not the shell's. Any failure is one line on stderr (exit 2 for a bad
 setting or option, 1 for a database or file problem), never a traceback.
 
 Every export prints the SHA-256 fingerprint of its signatory list (the one the
-PDF's last page prints); ``python -m bot fingerprint FILE.csv`` recomputes it from
-a CSV export, so anyone holding the list can check a delivered PDF against it.
+PDF's last page prints); ``python -m bot fingerprint FILE`` recomputes it from the
+delivery list (``--format list``), so anyone holding the list can check a
+delivered PDF against it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
 import os
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO
 
 import click
 from rich.console import Console
@@ -96,7 +96,10 @@ async def _export(
     type=click.Choice(FORMATS),
     default="csv",
     show_default=True,
-    help="csv/xlsx: the list for organisers. pdf: the letter with the numbered signatories, for delivery.",
+    help=(
+        "csv/xlsx: the list for organisers (with receipts). pdf: the letter with the numbered signatories, "
+        "for delivery. list: the delivery list (number, name, country code) the PDF's fingerprint is computed over."
+    ),
 )
 @click.option(
     "--with-ids", is_flag=True, help="Add Telegram user ids (csv and xlsx only): personal data, handle with care."
@@ -146,61 +149,75 @@ def export(fmt: ExportFormat, with_ids: bool, output: Path, quiet: bool) -> None
 
 # --- python -m bot fingerprint ------------------------------------------------------------
 
-FINGERPRINT_COLUMNS = ("number", "receipt", "name", "country_code")
+_LIST_LINE = re.compile(rb"(?P<number>[1-9][0-9]*)\t(?P<name>[^\t\n]*)\t(?P<country>[A-Z]{2})\n")
 
 
 @contextlib.contextmanager
-def _open_csv(path: Path) -> Iterator[TextIO]:
-    """The CSV as a text stream, so memory stays flat; a ``.zip`` (as /export sends a large
-    CSV) is read from its one member."""
+def _open_list(path: Path) -> Iterator[IO[bytes]]:
+    """The delivery list as a binary stream, so memory stays flat; a ``.zip`` (as /export
+    sends a large file) is read from its one member."""
     with contextlib.ExitStack() as stack:
         binary: IO[bytes] = stack.enter_context(path.open("rb"))
         if zipfile.is_zipfile(binary):
             archived = stack.enter_context(zipfile.ZipFile(binary))
             members = [info for info in archived.infolist() if not info.is_dir()]
             if len(members) != 1:
-                raise ExportFailed(f"{path} holds {len(members)} files: expected one CSV export")
+                raise ExportFailed(f"{path} holds {len(members)} files: expected one delivery list")
             binary = stack.enter_context(archived.open(members[0]))
         else:
             binary.seek(0)
-        yield io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+        yield binary
 
 
-def csv_fingerprint(text: Iterable[str]) -> tuple[str, int]:
-    """The fingerprint and row count of a CSV export (``storage.exports.fingerprint``'s rule)."""
-    reader = csv.reader(text)
-    header = next(reader, None)
-    if header is None or any(column not in header for column in FINGERPRINT_COLUMNS):
-        raise ExportFailed("not a signatures CSV export: it needs the columns " + ", ".join(FINGERPRINT_COLUMNS))
-    number, receipt, name, country = (header.index(column) for column in FINGERPRINT_COLUMNS)
+def list_fingerprint(lines: Iterable[bytes]) -> tuple[str, int]:
+    """The fingerprint and row count of a delivery list (``storage.exports.fingerprint``'s rule).
+
+    Every line must be one the rule produces, numbered 1, 2, ... in order: anything else
+    is not a delivery list (an organiser's CSV, say), and saying so beats printing a
+    fingerprint that could never match.
+    """
     fingerprint = Fingerprint()
-    for row in reader:
-        if len(row) != len(header):
-            raise ExportFailed(f"record {fingerprint.rows + 1} has {len(row)} fields, the header {len(header)}")
-        fingerprint.add(row[number], row[receipt], row[name], row[country])
+    for raw in lines:
+        expected = fingerprint.rows + 1
+        if expected == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raise ExportFailed("not a delivery list: it starts with a byte order mark (a CSV export?)")
+        found = _LIST_LINE.fullmatch(raw)
+        if found is None:
+            if expected == 1:
+                raise ExportFailed(
+                    "not a delivery list: make one with `python -m bot export --format list` "
+                    "(lines of number TAB name TAB country code)"
+                )
+            raise ExportFailed(f"line {expected} is not “number TAB name TAB country code”")
+        if int(found["number"]) != expected:
+            raise ExportFailed(f"line {expected} is numbered {found['number'].decode()}: the numbers must run 1, 2, 3…")
+        found["name"].decode("utf-8")  # strict: a list is UTF-8
+        fingerprint.add_line(raw)
     return fingerprint.hexdigest(), fingerprint.rows
 
 
-@click.command("fingerprint", short_help="Recompute the PDF's fingerprint from a CSV export.")
-@click.argument("csv_file", metavar="FILE.csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def fingerprint(csv_file: Path) -> None:
-    """Print the SHA-256 fingerprint of the signatory list in FILE.csv (or its .zip).
+@click.command("fingerprint", short_help="Recompute the delivery PDF's fingerprint from the delivery list.")
+@click.argument("list_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def fingerprint(list_file: Path) -> None:
+    """Print the SHA-256 fingerprint of the delivery list in FILE (or its .zip).
 
-    It equals the fingerprint on the last page of the delivery PDF exported at the
-    same moment: a list changed in any number, receipt, name or country does not.
-    Needs no settings and no database.
+    FILE is made with `python -m bot export --format list` (or by `deliver --list`):
+    one line per signatory, number TAB name TAB country code. Its fingerprint equals
+    the one on the last page of the delivery PDF made from the same list; a list
+    changed in any number, name, country or order does not. Needs no settings and no
+    database.
     """
     try:
-        with _open_csv(csv_file) as text:
-            digest, rows = csv_fingerprint(text)
+        with _open_list(list_file) as binary:
+            digest, rows = list_fingerprint(binary)
     except ExportFailed as error:
         click.echo(f"error: {error}", err=True)
         raise click.exceptions.Exit(1) from None
-    except (UnicodeDecodeError, csv.Error, zipfile.BadZipFile):
-        click.echo(f"error: {csv_file} is not a UTF-8 CSV export", err=True)
+    except (UnicodeDecodeError, zipfile.BadZipFile):
+        click.echo(f"error: {list_file} is not a UTF-8 delivery list", err=True)
         raise click.exceptions.Exit(1) from None
     except OSError as error:
-        click.echo(f"error: cannot read {csv_file}: {error.strerror or error}", err=True)
+        click.echo(f"error: cannot read {list_file}: {error.strerror or error}", err=True)
         raise click.exceptions.Exit(1) from None
     click.echo(f"{rows:,} signatories")
     click.echo(f"SHA-256 fingerprint of the signatory list: {digest}")

@@ -9,6 +9,7 @@ with the emulator's Telegram rules.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import re
@@ -37,6 +38,7 @@ from handlers.replies import (
 )
 from storage.broadcasts import BroadcastCounts
 from storage.db import Database
+from storage.deliveries import DeliveryError, record_delivery
 from storage.migrate import upgrade
 from storage.models import Broadcast
 from storage.state_memory import MemoryStateStore
@@ -188,6 +190,14 @@ async def _walk(person: _Supporter, locale: str) -> None:
     await person.say("/verify ZZZZ-ZZZZ")  # not on the list
     await person.say("/verify hello")  # not a receipt
     await person.say("/verify")
+    # Once the list has been delivered to the addressees (``python -m bot deliver``).
+    services = person.core.services
+    with contextlib.suppress(DeliveryError):  # nothing signed (a broken catalog stopped the rehearsal earlier)
+        await record_delivery(
+            services.db, services.campaign.slug, recipient="Embassy of the PRC", delivered_on=datetime.now(UTC).date()
+        )
+    await person.say(f"/verify {receipt}")  # delivered
+    await person.say("/mysignature")
     await person.say("/updates")
     await person.press("updates:off")
     await person.press("updates:on")
@@ -248,7 +258,13 @@ async def _broadcasting(person: _Supporter, locale: str) -> None:
     now = datetime.now(UTC)
     news = Broadcast(id=1, kind="message", texts={"": "The letter was delivered today. Thank you!"}, created_at=now)
     milestones = [Broadcast(id=2, kind="milestone", milestone=n, texts={}, created_at=now) for n in (10_000, 100_000)]
-    for broadcast in (news, *milestones):
+    delivered = Broadcast(
+        id=4,
+        kind="delivered",
+        texts={"delivered_on": now.date().isoformat(), "recipient": "Embassy of the People's Republic of China"},
+        created_at=now,
+    )
+    for broadcast in (news, *milestones, delivered):
         text, keyboard = news_message(services, broadcast, locale)
         person.exchanges.append(
             Exchange(f"[receives the {broadcast.kind} update]", [SendMessage(USER_ID, text, keyboard)])
@@ -257,7 +273,7 @@ async def _broadcasting(person: _Supporter, locale: str) -> None:
         total=2000, sent=1200, pending=700, blocked=40, failed=20, skipped=20, cancelled=0, uncertain=20
     )
     for status in ("sending", "done", "cancelled"):
-        for broadcast in (news, milestones[0]):
+        for broadcast in (news, milestones[0], delivered):
             broadcast.status, broadcast.progress_locale = status, locale
             text = progress_text(services, broadcast, counts)
             person.exchanges.append(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from handlers import fallback, organiser
 from handlers.i18n import Translator, language_name, normalise_locale
-from handlers.news import news_message
+from handlers.news import delivered_on, news_message
 from handlers.replies import EditMessage, Keyboard
 from handlers.turn import Deliver, Services, Turn, button, rows
 from storage import broadcasts
@@ -403,6 +403,13 @@ def progress_text(services: Services, broadcast: Broadcast, counts: BroadcastCou
         # Translators: the heading of a milestone's progress for organisers; {n} is a number of signatures, e.g. 10,000.
         title = t.ngettext(
             "🎉 Milestone message: {n} signature", "🎉 Milestone message: {n} signatures", broadcast.milestone or 0
+        )
+    elif broadcast.kind == "delivered":
+        # Translators: the heading of the progress of the “your signature has been delivered” news, for organisers;
+        # {date} is the day of the delivery in this language's long format.
+        title = t.gettext(
+            "📬 News of the delivery of {date} to the signers it carried",
+            date=delivered_on(broadcast) or broadcast.created_at,
         )
     else:
         # Translators: {date} is a date in this language's long format.

@@ -10,7 +10,8 @@ from handlers import countries, name_form, referrals, review
 from handlers.i18n import Translator, language_name
 from handlers.state import ConversationState, Step
 from handlers.turn import Turn, button, rows
-from storage import signatures
+from storage import deliveries, signatures
+from storage.models import Signature
 
 WITHDRAW_YES = "wdyes"
 WITHDRAW_NO = "wdno"
@@ -55,6 +56,7 @@ async def show(turn: Turn) -> None:
             version=short_version(signature.consent_version),
         ),
     ]
+    lines.append(await delivery_line(turn, signature))
     lines += review.receipt_lines(turn, signature)
     lines += ["", referrals_line(t, signature.referrals)]
     lines.append("")
@@ -97,6 +99,23 @@ def referrals_line(t: Translator, count: int) -> str:
         "{n} person signed the letter through your link. Thank you for sharing!",
         "{n} people signed the letter through your link. Thank you for sharing!",
         count,
+    )
+
+
+async def delivery_line(turn: Turn, signature: Signature) -> str:
+    """Whether (and when, to whom) the signature has gone to the letter's addressees."""
+    t = turn.t
+    delivery = None
+    if signature.list_delivery_id is not None:
+        delivery = await deliveries.get_delivery(turn.services.db, signature.list_delivery_id)
+    if delivery is None:
+        return t.gettext("Delivered to the addressees: not yet.")
+    # Translators: {date} is a date in this language's long format; {recipient} to whom the letter was handed,
+    # as the organisers wrote it (often in English).
+    return t.gettext(
+        "Delivered to the addressees: on {date}, to {recipient}.",
+        date=delivery.delivered_on,
+        recipient=delivery.recipient,
     )
 
 

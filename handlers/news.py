@@ -1,4 +1,5 @@
-"""The update an opted-in signer receives: an organiser's message or a milestone.
+"""The update an opted-in signer receives: an organiser's message, a milestone, or the news
+that their signature has been delivered to the addressees.
 
 Rendered per recipient language by the sender (``bot.broadcaster``) and by the
 organiser's preview. The organiser's text is plain text, HTML-escaped here; every
@@ -9,6 +10,7 @@ update carries the one-tap "Stop updates" button (``STOP_UPDATES``, handled by
 from __future__ import annotations
 
 import html
+from datetime import date
 from urllib.parse import quote
 
 from handlers.replies import Button, Keyboard
@@ -62,7 +64,48 @@ def news_message(services: Services, broadcast: Broadcast, language: str) -> tup
         invite = t.gettext("I signed this letter. Will you sign it too?")
         url = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(invite, safe='')}"
         return text, ((Button(text=t.gettext("📣 Share the letter"), url=url),), (stop,))
+    if broadcast.kind == "delivered":
+        return delivered_text(services, broadcast, language, footer), ((stop,),)
     # Translators: the first line of an organiser's message to people who asked for news; {title} is the petition's title.
     header = "<b>" + t.gettext("📢 News about the letter “{title}”", title=title) + "</b>"
     body = html.escape(organiser_text(broadcast, language), quote=False)
     return "\n\n".join([header, body, footer]), ((stop,),)
+
+
+def delivered_on(broadcast: Broadcast) -> date | None:
+    """The day of the delivery a ``delivered`` broadcast announces (kept in its ``texts``)."""
+    try:
+        return date.fromisoformat((broadcast.texts or {}).get("delivered_on", ""))
+    except ValueError:
+        return None
+
+
+def delivered_text(services: Services, broadcast: Broadcast, language: str, footer: str) -> str:
+    """The news that a signature has been delivered: when and to whom, in the recipient's language.
+
+    The addressee is the organiser's own words (``deliver --to``), shown as written and escaped.
+    """
+    t = services.i18n.get(language)
+    title = t.catalog.gettext(services.campaign.title)  # escaped as a value by gettext
+    recipient = (broadcast.texts or {}).get("recipient", "")
+    day = delivered_on(broadcast)
+    # Translators: the heading of the news that the signed letter has been handed over.
+    headline = "<b>" + t.gettext("📬 Your signature has been delivered") + "</b>"
+    if day is None:  # pragma: no cover - every delivered broadcast records its day
+        # Translators: {title} is the petition's title; {recipient} to whom it was handed, as the organisers wrote it.
+        body = t.gettext(
+            "The letter “{title}”, with your name on it, has been handed to: {recipient}.",
+            title=title,
+            recipient=recipient,
+        )
+    else:
+        # Translators: {date} is a date in this language's long format; {title} the petition's title; {recipient}
+        # to whom it was handed, as the organisers wrote it (often in English).
+        body = t.gettext(
+            "On {date}, the letter “{title}”, with your name on it, was handed to: {recipient}.",
+            date=day,
+            title=title,
+            recipient=recipient,
+        )
+    thanks = t.gettext("Thank you for adding your voice. /mysignature shows when your signature was delivered.")
+    return "\n\n".join([headline, body, thanks, footer])

@@ -113,16 +113,31 @@ async def confirm(turn: Turn) -> None:
 
 
 def receipt_lines(turn: Turn, signature: Signature) -> list[str]:
-    """The signer's receipt, and how anyone can check it (none for a row older than receipts)."""
+    """The signer's receipt, what it is for, and why to keep it to themselves (none for a row
+    older than receipts).
+
+    The code is the signer's private key to their own record: the delivered PDF carries no
+    receipts, but whoever sees a code posted beside a Telegram account could still tie that
+    person to the list (through ``/verify``, or a leaked copy of the organisers' files).
+    So the wording never invites sharing it, and says plainly why not.
+    """
     if not signature.receipt:
         return []
+    t = turn.t
     return [
         # Translators: {code} is a receipt code such as K7QF-2M9D; keep “/verify”.
-        turn.t.gettext(
-            "Your receipt: {code}. With /verify {code} anyone can check your signature is on the list, "
-            "without seeing your name.",
+        t.gettext(
+            "Your receipt: {code}. With /verify {code} you can check that your signature is on the list "
+            "and whether it has been delivered.",
             code=receipt_code(signature.receipt),
-        )
+        ),
+        # Translators: under the receipt code (thank-you, /mysignature): why the code stays private. Plain and kind,
+        # not alarming; “link you to this letter” = someone could find out that you signed.
+        t.gettext(
+            "🔒 Please keep this code to yourself. It is your private key to your own signature: "
+            "anyone who saw it together with your Telegram account could link you to this letter. "
+            "Do not post it in groups or on social media."
+        ),
     ]
 
 

@@ -1,8 +1,11 @@
 """``/verify CODE``: anyone, in any chat with the bot, can check that a receipt is on the list.
 
-The answer says only whether a signature with that receipt is on the list now and
-since which day: never a name, a country or who asked. Withdrawn, removed and
-unknown receipts all answer "not on the list". Typing slips are forgiven
+The answer says only whether a signature with that receipt is on the list now,
+since which day, and whether it has been delivered to the addressees (on which day,
+together with how many others: ``python -m bot deliver``): never a name, a country
+or who asked. Withdrawn, removed and unknown receipts all answer "not on the list".
+A receipt is its signer's private key to their own record (the delivered PDF carries
+none); the bot never invites anyone to post it. Typing slips are forgiven
 (``storage.receipts.normalise``); what cannot be a receipt gets an explanation
 instead of a lookup. Lookups are rate-limited per person and per group chat, so
 guessing receipts stays out of reach. The log says found / not found / limited,
@@ -15,7 +18,7 @@ import logging
 
 from handlers.i18n import Html
 from handlers.turn import Turn
-from storage import receipts
+from storage import deliveries, receipts
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +83,44 @@ async def check(turn: Turn) -> None:
             )
         )
         return
-    log.info("verify: found")
+    delivery = None
+    if signature.list_delivery_id is not None:
+        delivery = await deliveries.get_delivery(services.db, signature.list_delivery_id)
+    log.info("verify: found, %s", "delivered" if delivery is not None else "not yet delivered")
+    if delivery is None:
+        turn.send(
+            # Translators: {code} is a receipt code such as K7QF-2M9D; {date} a date in this language's long format.
+            t.gettext(
+                "Yes: the signature with the receipt {code} is on the list, since {date}. "
+                "It has not been delivered to the addressees yet.",
+                code=receipt_code(code),
+                date=signature.signed_at,
+            )
+        )
+        return
+    others = max(delivery.signature_count - 1, 0)
+    if others == 0:  # the list held this one signature
+        turn.send(
+            # Translators: {code} is a receipt code such as K7QF-2M9D; {date} a date in this language's long format.
+            t.gettext(
+                "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees "
+                "on {date}.",
+                code=receipt_code(code),
+                date=delivery.delivered_on,
+            )
+        )
+        return
     turn.send(
-        # Translators: {code} is a receipt code such as K7QF-2M9D; {date} a date in this language's long format.
-        t.gettext(
-            "Yes: the signature with the receipt {code} is on the list, since {date}.",
+        # Translators: {code} is a receipt code such as K7QF-2M9D; {date} a date in this language's long format;
+        # {n} the number of other signatures delivered with it.
+        t.ngettext(
+            "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees "
+            "on {date}, together with {n} other signature.",
+            "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees "
+            "on {date}, together with {n} other signatures.",
+            others,
             code=receipt_code(code),
-            date=signature.signed_at,
+            date=delivery.delivered_on,
         )
     )
 

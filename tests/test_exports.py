@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import hashlib
 import io
 import logging
 import re
@@ -730,18 +731,20 @@ def test_export_result_is_frozen(tmp_path: Path) -> None:
     assert result.incomplete_names == 0
 
 
-# --- receipts and the fingerprint ---------------------------------------------------------
+# --- the delivery document: no receipts; the fingerprint and the delivery list ---------------
+
+
+def _list_line(number: int, name: str, country: str) -> str:
+    escaped = name.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return f"{number}\t{escaped}\t{country}\n"
 
 
 def _fingerprint_of(rows: list[Signature]) -> str:
     """The documented rule, written out again here: a change to it must fail this test."""
     import hashlib
 
-    digest = hashlib.sha256()
-    for number, row in enumerate(rows, 1):
-        name = _safe(row.name).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        digest.update(f"{number}\t{_receipt(row)}\t{name}\t{row.country}\n".encode())
-    return digest.hexdigest()
+    text = "".join(_list_line(number, row.name, row.country) for number, row in enumerate(rows, 1))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _fingerprint_command(path: Path) -> Any:
@@ -750,86 +753,117 @@ def _fingerprint_command(path: Path) -> Any:
     return CliRunner().invoke(fingerprint, [str(path)], catch_exceptions=False)
 
 
-async def test_pdf_prints_each_receipt_beside_its_name_and_the_fingerprint_last(
+async def test_the_pdf_prints_number_name_and_country_no_receipt_and_the_fingerprint_last(
     database: Database, campaign: Campaign, out: Path
 ) -> None:
     await _seed(database)
     await _bulk(database, 3, first_user_id=FIRST_USER_ID + 100)  # stored before receipts existed: none
     stored = await _stored(database)
-    assert sum(row.receipt is None for row in stored) == 3
+    assert sum(row.receipt is not None for row in stored) == len(HOSTILE)
     result = await export_signatures(database, campaign, "pdf", out)
 
     pages, text = _pdf_text(result.path)
+    squeezed = re.sub(r"[^0-9A-Z]", "", text.upper())
+    for row in stored:
+        if row.receipt:  # not even with the dash or spaces taken out
+            assert row.receipt not in squeezed, "a receipt code is in the delivery PDF"
+    assert "Receipt" not in text
     lines = text.splitlines()
     checked_lines = 0
     for number, row in enumerate(stored, 1):
-        if row.receipt is None:
-            continue
-        receipt = _receipt(row)
-        assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", receipt)
-        assert text.count(receipt) == 1, receipt
-        # In its entry: "number name receipt country", before the next number (a wrapped name may come first).
-        assert re.search(rf"^{number} (?:(?!^{number + 1} ).)*? {receipt} ", text, flags=re.MULTILINE | re.DOTALL)
         if row.name.isascii() and printable(row.name) == row.name:
-            line = f"{number} {row.name} {receipt} {country_name(row.country, 'en')}"
-            assert line in lines, line
+            line = f"{number} {row.name} {country_name(row.country, 'en')}"
+            assert line in lines, line  # "number name country", nothing between
             checked_lines += 1
     assert checked_lines >= 6
     # The last page: the total, the fingerprint and how to check it.
     last = " ".join(pages[-1].split())
     assert f"{len(stored)} people signed this letter." in last
     assert f"SHA-256 fingerprint of the signatory list: {result.fingerprint}" in last
-    assert "python -m bot fingerprint FILE.csv" in last
+    assert "number TAB name TAB country-code LF" in last and "python -m bot fingerprint FILE" in last
     assert result.fingerprint not in " ".join("\n".join(pages[:-1]).split())
-    # The same fingerprint from the rows as stored, and from the CSV exported at the same moment.
+    # The same fingerprint from the rows as stored, and from the delivery list exported at the same moment:
+    # the list is exactly the fingerprinted text, so its SHA-256 is the fingerprint.
     assert result.fingerprint == _fingerprint_of(stored)
-    csv_result = await export_signatures(database, campaign, "csv", out)
-    assert csv_result.fingerprint == result.fingerprint
-    checked = await _thread(_fingerprint_command, csv_result.path)
+    listed = await export_signatures(database, campaign, "list", out)
+    assert listed.filename.endswith(".txt") and "delivery-list" in listed.filename
+    assert listed.fingerprint == result.fingerprint
+    data = listed.path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == result.fingerprint
+    assert data.decode() == "".join(_list_line(n, row.name, row.country) for n, row in enumerate(stored, 1))
+    checked = await _thread(_fingerprint_command, listed.path)
     assert checked.exit_code == 0, checked.output
     assert checked.output.splitlines() == [
         f"{len(stored)} signatories",
         f"SHA-256 fingerprint of the signatory list: {result.fingerprint}",
     ]
+    # The organisers' CSV keeps the receipts, beside the name.
+    organisers = _read_csv((await export_signatures(database, campaign, "csv", out)).path.read_bytes())
+    assert organisers[0][:3] == ["number", "name", "receipt"]
+    assert {row[2] for row in organisers[1:]} >= {_receipt(row) for row in stored if row.receipt}
+
+
+async def test_the_delivery_list_never_carries_ids(database: Database, campaign: Campaign, out: Path) -> None:
+    await _seed(database)
+    with pytest.raises(ExportError, match="never carries Telegram ids"):
+        await export_signatures(database, campaign, "list", out, with_ids=True)
+    listed = await export_signatures(database, campaign, "list", out)
+    assert str(FIRST_USER_ID)[:7] not in listed.path.read_text(encoding="utf-8")
 
 
 async def test_the_fingerprint_catches_any_change_to_the_list(
     database: Database, campaign: Campaign, out: Path, tmp_path: Path
 ) -> None:
     await _seed(database, [*HOSTILE, *SEPARATED])
-    result = await export_signatures(database, campaign, "csv", out)
-    data = result.path.read_bytes().decode("utf-8-sig")
+    result = await export_signatures(database, campaign, "list", out)
+    data = result.path.read_bytes().decode("utf-8")
     original = await _thread(_fingerprint_command, result.path)
     assert result.fingerprint in original.output
-    # A zipped CSV (as /export sends a large one) gives the same.
-    zipped = tmp_path / "list.csv.zip"
+    # A zipped list (as /export sends a large file) gives the same.
+    zipped = tmp_path / "list.txt.zip"
     with zipfile.ZipFile(zipped, "w") as archived:
-        archived.writestr("list.csv", result.path.read_bytes())
+        archived.writestr("list.txt", result.path.read_bytes())
     assert result.fingerprint in (await _thread(_fingerprint_command, zipped)).output
-    rows = _read_csv(result.path.read_bytes())
+    lines = data.splitlines(keepends=True)
+    first, second = lines[0].split("\t", 1), lines[1].split("\t", 1)
     changes = {
         "a name": data.replace("Ольга Петрова", "Ольга Петровa", 1),  # a Latin "a" for the Cyrillic one
-        "a receipt": data.replace(rows[3][3], rows[3][3][:-1] + ("0" if rows[3][3][-1] != "0" else "1"), 1),
-        "a country": data.replace('"RU","Russia"', '"UA","Russia"', 1),
-        "the order": data.replace('"1",', '"x",', 1).replace('"2",', '"1",', 1).replace('"x",', '"2",', 1),
-        "a line break inside a name": data.replace("Anna\nMaria", "Anna Maria", 1),
+        "a country": data.replace("Ольга Петрова\tRU", "Ольга Петрова\tUA", 1),
+        "the order (renumbered)": "".join([f"1\t{second[1]}", f"2\t{first[1]}", *lines[2:]]),
+        "a line break inside a name": data.replace("Anna\\nMaria", "Anna Maria", 1),
     }
     for what, changed in changes.items():
         assert changed != data, what
-        path = tmp_path / "changed.csv"
-        path.write_text(changed, encoding="utf-8-sig", newline="")
+        path = tmp_path / "changed.txt"
+        path.write_bytes(changed.encode())
         output = (await _thread(_fingerprint_command, path)).output
         assert "SHA-256 fingerprint" in output and result.fingerprint not in output, what
+    # Rows swapped with their numbers, or one left out: not a list the export makes.
+    for what, changed in {
+        "swapped": "".join([lines[1], lines[0], *lines[2:]]),
+        "a row left out": "".join([lines[0], *lines[2:]]),
+    }.items():
+        path = tmp_path / "changed.txt"
+        path.write_bytes(changed.encode())
+        checked = await _thread(_fingerprint_command, path)
+        assert checked.exit_code == 1 and "numbered" in checked.output, what
+        assert result.fingerprint not in checked.output, what
 
 
-async def test_the_fingerprint_command_explains_a_wrong_file(tmp_path: Path) -> None:
-    path = tmp_path / "other.csv"
+async def test_the_fingerprint_command_explains_a_wrong_file(
+    database: Database, campaign: Campaign, out: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "other.txt"
     path.write_text("a,b\n1,2\n", encoding="utf-8")
     result = await _thread(_fingerprint_command, path)
-    assert result.exit_code == 1 and result.output.startswith("error: not a signatures CSV export")
-    path.write_bytes(b"\xff\xfe\x00garbage")
+    assert result.exit_code == 1 and result.output.startswith("error: not a delivery list")
+    await _seed(database)
+    organisers = await export_signatures(database, campaign, "csv", out)  # the organisers' CSV: not it
+    result = await _thread(_fingerprint_command, organisers.path)
+    assert result.exit_code == 1 and "not a delivery list" in result.output and "Traceback" not in result.output
+    path.write_bytes(b"1\t\xff\xfe\tDE\n")
     result = await _thread(_fingerprint_command, path)
-    assert result.exit_code == 1 and "not a UTF-8 CSV export" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "not a UTF-8 delivery list" in result.output and "Traceback" not in result.output
 
 
 async def test_cli_prints_the_fingerprint(database: Database, database_url: str, tmp_path: Path) -> None:
@@ -837,5 +871,12 @@ async def test_cli_prints_the_fingerprint(database: Database, database_url: str,
     output = tmp_path / "list.pdf"
     result = await _thread(_run, database_url, "--format", "pdf", "-o", str(output))
     assert result.exit_code == 0, result.output
-    assert f"SHA-256 fingerprint of the signatory list: {_fingerprint_of(await _stored(database))}" in result.output
+    fingerprint = _fingerprint_of(await _stored(database))
+    assert f"SHA-256 fingerprint of the signatory list: {fingerprint}" in result.output
     assert "erased" not in result.output  # nothing was purged
+    # The delivery list from the command line: the same fingerprint, recomputed from the file.
+    listed = tmp_path / "list.txt"
+    result = await _thread(_run, database_url, "--format", "list", "-o", str(listed))
+    assert result.exit_code == 0, result.output
+    assert f"SHA-256 fingerprint of the signatory list: {fingerprint}" in result.output
+    assert fingerprint in (await _thread(_fingerprint_command, listed)).output

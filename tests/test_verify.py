@@ -4,9 +4,10 @@ who signed, rate-limited against guessing, in private chats and in groups."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from handlers import groups, verify
 from handlers.core import Core
@@ -14,6 +15,7 @@ from handlers.events import Chat, EventKind, User
 from handlers.i18n import I18n
 from storage import signatures
 from storage.db import Database
+from storage.deliveries import record_delivery
 from storage.models import Signature
 from storage.state_memory import MemoryStateStore
 from tests.signers import add_signer
@@ -40,7 +42,10 @@ async def test_a_receipt_on_the_list_is_found_despite_typos(core: Core, db: Data
     signature = await sign(db)
     answer = texts(await Chatter(core, ASKER).text(f"/verify {typed}"))
     date = I18n().get("en").date(signature.signed_at)
-    assert answer == f"Yes: the signature with the receipt <code>A0B1-C2D3</code> is on the list, since {date}."
+    assert answer == (
+        f"Yes: the signature with the receipt <code>A0B1-C2D3</code> is on the list, since {date}. "
+        "It has not been delivered to the addressees yet."
+    )
     assert "Ada" not in answer and "Kazakhstan" not in answer
 
 
@@ -70,7 +75,8 @@ async def test_verify_in_a_group_answers_in_the_asker_s_language_and_keeps_nothi
     answer = texts(await in_group.text(f"/verify {CODE.lower()}"))
     german = I18n().get("de")
     assert answer == german.gettext(
-        "Yes: the signature with the receipt {code} is on the list, since {date}.",
+        "Yes: the signature with the receipt {code} is on the list, since {date}. "
+        "It has not been delivered to the addressees yet.",
         code=verify.receipt_code(CODE),
         date=signature.signed_at,
     )
@@ -108,6 +114,39 @@ async def test_guessing_is_rate_limited_per_person_and_per_group(
     assert "Yes:" in texts(await Chatter(core, fresh).text(f"/verify {CODE}"))  # alone, they still may
 
     verify_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("verify:")]
-    assert set(verify_lines) == {"verify: found", "verify: not found", "verify: limited"}
+    assert set(verify_lines) == {"verify: found, not yet delivered", "verify: not found", "verify: limited"}
     for secret in (CODE, "A0B1-C2D3", "ZZZZ", str(ASKER.id), "Ada"):
         assert secret not in caplog.text
+
+
+@pytest.mark.parametrize("locale", ["en", "ru", "ar"])
+async def test_a_delivered_receipt_says_when_and_with_how_many_others(core: Core, db: Database, locale: str) -> None:
+    await sign(db)
+    asker = User(id=503, first_name="Dilnur", language_code=locale)
+    t = I18n().get(locale)
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    await record_delivery(db, "xinjiang", recipient="Embassy", delivered_on=day)
+    alone = texts(await Chatter(core, asker).text(f"/verify {CODE}"))
+    assert alone == t.gettext(
+        "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees on {date}.",
+        code=verify.receipt_code(CODE),
+        date=day,
+    )
+    for user in range(510, 515):  # five more, in a later delivery: the first one's count stays
+        await add_signer(db, user)
+    later = await record_delivery(db, "xinjiang", recipient="UN", delivered_on=day + timedelta(days=1))
+    assert later.count == 6 and later.first_time == 5
+    async with db.session() as session:
+        other = await session.scalar(select(Signature.receipt).where(Signature.telegram_user_id == 512))
+    assert other is not None
+    answer = texts(await Chatter(core, User(id=504, first_name="E", language_code=locale)).text(f"/verify {other}"))
+    assert answer == t.ngettext(
+        "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees "
+        "on {date}, together with {n} other signature.",
+        "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees "
+        "on {date}, together with {n} other signatures.",
+        5,
+        code=verify.receipt_code(other),
+        date=day + timedelta(days=1),
+    )
+    assert "Signer" not in answer and "Germany" not in answer and "Ada" not in alone

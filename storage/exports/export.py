@@ -17,7 +17,8 @@ An export that even zipped is larger than Telegram lets a bot upload is an
 
 Every export computes the SHA-256 fingerprint of its signatory list while it
 streams (``fingerprint``: no second pass, memory flat); the PDF prints it on its
-last page, and ``python -m bot fingerprint`` recomputes it from a CSV. After
+last page, and ``python -m bot fingerprint`` recomputes it from the delivery list
+(``list``: a text file of exactly the lines the fingerprint is computed over). After
 ``python -m bot purge`` the erased signatures are no longer rows of any export;
 ``ExportResult.purged`` says how many there were, and the PDF says so too.
 """
@@ -44,8 +45,10 @@ from storage.exports.rows import ExportRow, snapshot
 
 log = logging.getLogger("storage.exports")
 
-ExportFormat = Literal["csv", "xlsx", "pdf"]
+ExportFormat = Literal["csv", "xlsx", "pdf", "list"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
+DELIVERY_FORMATS = ("pdf", "list")  # what goes to the addressees: never receipts, never ids
+SUFFIXES = {"csv": "csv", "xlsx": "xlsx", "pdf": "pdf", "list": "txt"}
 
 Progress = Callable[[int, int], Awaitable[None]]
 T = TypeVar("T")
@@ -102,6 +105,10 @@ def _open_writer(
     purged: int,
 ) -> _Writer:
     # Imported here so that a CSV export never pays for loading fpdf2 or xlsxwriter.
+    if fmt == "list":
+        from storage.exports.list_export import ListWriter
+
+        return ListWriter(path)
     if fmt == "csv":
         from storage.exports.csv_export import CsvWriter
 
@@ -126,8 +133,8 @@ def _open_writer(
 def export_filename(campaign: Campaign, fmt: str, *, with_ids: bool, now: datetime) -> str:
     """``xinjiang-signatures-2026-03-12.csv``; ``-with-ids`` warns whoever receives that file."""
     ids = "-with-ids" if with_ids else ""
-    kind = "letter-and-signatures" if fmt == "pdf" else "signatures"
-    return f"{campaign.slug}-{kind}{ids}-{now:%Y-%m-%d}.{fmt}"
+    kind = {"pdf": "letter-and-signatures", "list": "delivery-list"}.get(fmt, "signatures")
+    return f"{campaign.slug}-{kind}{ids}-{now:%Y-%m-%d}.{SUFFIXES.get(fmt, fmt)}"
 
 
 async def _settle(task: asyncio.Future[Any]) -> bool:
@@ -177,17 +184,18 @@ async def export_signatures(
 
     ``progress(done, total)`` is awaited once before the first batch and after each
     batch. With ``compress`` (the default, for Telegram) a file larger than
-    ``archive.ZIP_THRESHOLD_BYTES`` is replaced by a zip of it. The PDF is the
-    delivery document for the authorities and never carries Telegram ids.
+    ``archive.ZIP_THRESHOLD_BYTES`` is replaced by a zip of it. The PDF and the
+    delivery list (``list``) go to the addressees: they never carry Telegram ids or receipts.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if fmt == "pdf" and with_ids:
-        raise ExportError("the PDF is the delivery document: it never carries Telegram ids (use csv or xlsx)")
+    if fmt in DELIVERY_FORMATS and with_ids:
+        document = "the PDF is the delivery document" if fmt == "pdf" else "the list is for delivery"
+        raise ExportError(f"{document}: it never carries Telegram ids (use csv or xlsx)")
     started = time.perf_counter()
     now = datetime.now(UTC)
     filename = export_filename(campaign, fmt, with_ids=with_ids, now=now)
-    path = _temporary_file(directory, f".{fmt}")
+    path = _temporary_file(directory, f".{SUFFIXES[fmt]}")
     zipped: Path | None = None
     unfinished: list[_Writer] = []  # the open writer, until it has finished
     fingerprint = Fingerprint()
@@ -221,7 +229,7 @@ async def export_signatures(
             unfinished.clear()
         size = path.stat().st_size
         if compress and size > archive.ZIP_THRESHOLD_BYTES:
-            zipped = _temporary_file(directory, f".{fmt}.zip")
+            zipped = _temporary_file(directory, f".{SUFFIXES[fmt]}.zip")
             await _in_thread(archive.zip_file, path, zipped, arcname=filename)
             path.unlink()
             path, filename, size = zipped, f"{filename}.zip", zipped.stat().st_size

@@ -3,10 +3,12 @@
 This is what the organisation hands to the addressees, so it reads as a letter:
 title, organisation, addressees, the total and the date, salutation, paragraphs,
 demands as bullets and the closing; then "Signatories", two newspaper columns of
-number, name, receipt code and country per page; then, on the last page, the total
-once more and the SHA-256 fingerprint of the signatory list (``fingerprint``: the
-rule is printed beside it), so the delivered document is tamper-evident: anyone
-holding the electronic list can recompute the fingerprint and compare. When
+number, name (the form each signer chose) and country per page; then, on the last
+page, the total once more and the SHA-256 fingerprint of exactly what the list
+prints (``fingerprint``: the rule is printed beside it), so the delivered document
+is tamper-evident: anyone holding the delivery list can recompute the fingerprint
+and compare. It carries no receipt codes: a receipt a signer shows somewhere must
+never be linkable, through this document, to a name and a country. When
 signatures were erased after the retention period (``python -m bot purge``), the
 last page says how many: they count, but no name of theirs is kept or printed.
 Every page carries the running title, the generation date and "Page n of N".
@@ -49,7 +51,6 @@ from handlers.countries import country_name
 from storage.exports.fingerprint import RULE, Fingerprint
 from storage.exports.fonts import MISSING, font_files, font_for_codepoint, needs_shaping, printable, shown
 from storage.exports.rows import ExportRow
-from storage.exports.safe import receipt_shown
 
 MAIN = "NotoSans"
 
@@ -60,8 +61,7 @@ BOTTOM = 16.0
 BODY_SIZE, BODY_LINE = 10.5, 5.2
 LIST_SIZE, LIST_LINE = 8.0, 3.8
 COLUMN_GAP = 6.0
-NUMBER_W, RECEIPT_W, COUNTRY_W = 11.0, 16.0, 25.0  # the name gets the rest of each newspaper column
-RECEIPT_SIZE = 7.0  # receipts are 9 ASCII characters; a wide one ("WWWW-MMMM") is set smaller to fit
+NUMBER_W, COUNTRY_W = 11.0, 25.0  # the name gets the rest of each newspaper column
 GREY = 110
 NO_PRINTABLE_NAME = "—"  # a name made only of characters no font has (emoji): the row still counts
 
@@ -265,7 +265,7 @@ class PdfWriter:
         pdf.set_text_color(0)
         pdf.ln(2)
         self._column_width = (pdf.epw - COLUMN_GAP) / 2
-        self._name_width = self._column_width - NUMBER_W - RECEIPT_W - COUNTRY_W
+        self._name_width = self._column_width - NUMBER_W - COUNTRY_W
         self._list_page(pdf.get_y())
 
     def _list_page(self, top: float) -> None:
@@ -278,7 +278,6 @@ class PdfWriter:
             pdf.set_xy(x, top)
             pdf.cell(NUMBER_W, 4, "No.", align="R")
             pdf.cell(self._name_width, 4, "Name")
-            pdf.cell(RECEIPT_W, 4, "Receipt")
             pdf.cell(COUNTRY_W, 4, "Country")
             pdf.set_draw_color(180)
             pdf.line(x, top + 4.5, x + self._column_width, top + 4.5)
@@ -327,18 +326,7 @@ class PdfWriter:
             lines = self._country_lines[code] = self._fit(name, COUNTRY_W)
         return lines
 
-    def _receipt(self, x: float, y: float, receipt: str) -> None:
-        """The receipt code, in the column between name and country, set smaller if it is a wide one."""
-        pdf = self._pdf
-        room = RECEIPT_W - 2 * pdf.c_margin
-        pdf.set_font_size(RECEIPT_SIZE)
-        width = self._width(receipt)
-        if width > room:
-            pdf.set_font_size(RECEIPT_SIZE * room / width)
-        self._text(x + NUMBER_W + self._name_width + pdf.c_margin, y, receipt)
-        pdf.set_font_size(LIST_SIZE)
-
-    def _entry(self, number: int, name: str, receipt: str, country: str) -> None:
+    def _entry(self, number: int, name: str, country: str) -> None:
         pdf = self._pdf
         margin = pdf.c_margin
         country_lines = self._country(country)
@@ -367,10 +355,8 @@ class PdfWriter:
                 pdf.set_xy(x + NUMBER_W, y + index * LIST_LINE)
                 pdf.cell(self._name_width, LIST_LINE, line)
             pdf.shaping(False)
-        if receipt:  # drawn after the name: text extractors read "number name receipt country"
-            self._receipt(x, y, receipt)
         for index, line in enumerate(country_lines):
-            self._text(x + NUMBER_W + self._name_width + RECEIPT_W + margin, y + index * LIST_LINE, line)
+            self._text(x + NUMBER_W + self._name_width + margin, y + index * LIST_LINE, line)
         self._y = y + height
         self._lowest = max(self._lowest, self._y)
 
@@ -381,7 +367,7 @@ class PdfWriter:
             name, complete = shown(row.name)
             if not complete:
                 self._incomplete += 1
-            self._entry(row.number, name or NO_PRINTABLE_NAME, receipt_shown(row.receipt), row.country)
+            self._entry(row.number, name or NO_PRINTABLE_NAME, row.country)
         self._written += len(rows)
 
     def _closing_total(self) -> None:

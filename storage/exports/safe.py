@@ -33,9 +33,9 @@ DANGEROUS_FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISING_PREFIX = "'"
 _FORMULA_AFTER_SEPARATOR = re.compile(r"(?P<separator>[;,\t] *)(?=[=+\-@])")
 
-# The receipt sits beside the name, as in the PDF; the letter and consent versions tell
-# apart signatures given on different wordings of the letter. ``name`` is the name as the
-# signer chose to appear (and as delivered); ``name_form`` says which form that is.
+# The receipt sits beside the name (for organisers only: the delivery PDF has none); the
+# letter and consent versions tell apart signatures given on different wordings of the letter.
+# ``name`` is the name as the signer chose to appear (and as delivered); ``name_form`` says which form.
 HEADER = (
     "number",
     "name",
