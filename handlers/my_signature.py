@@ -34,8 +34,8 @@ async def show(turn: Turn) -> None:
         t.gettext("Language: {language}", language=language_name(signature.language)),
         # Translators: {date} is a date in this language's long format.
         t.gettext("Signed on: {date}", date=signature.signed_at),
-        # Translators: {id} is a number such as 123456789.
-        t.gettext("Telegram user id: {id}", id=str(signature.telegram_user_id)),
+        # The number itself is not shown: a screenshot shared to prove signing would carry it.
+        t.gettext("Your Telegram user id (a number, not shown here), so that only you can see or withdraw this."),
         t.gettext("News about this campaign: yes") if signature.opt_in else t.gettext("News about this campaign: no"),
     ]
     if signature.source:
@@ -190,7 +190,7 @@ async def privacy(turn: Turn) -> None:
             organisation=campaign.organisation,
         ),
         t.gettext(
-            "What we store when you sign: the name you give, your country, your Telegram user id, "
+            "What we store when you sign: your name in the form you choose, your country, your Telegram user id, "
             "the date, the language you read the letter in, the link you came from if any, and "
             "whether you want news about this campaign."
         ),
@@ -207,12 +207,18 @@ async def privacy(turn: Turn) -> None:
             "each person signs once. Your Telegram id is never delivered or published."
         ),
         t.gettext(
+            "Who sees what: the addressees receive only your name in the form you chose and your country, "
+            "never your receipt code, your Telegram id or the link you came from. The organisers see the full "
+            "list. Other users see nothing about you."
+        ),
+        t.gettext(
             "If you do not sign, we store nothing about you except anonymous daily counts; your "
             "answers in this chat are forgotten after 7 days."
         ),
         retention(turn),
         t.gettext(
-            "Your rights: /mysignature shows everything stored about your signature, and /withdraw erases it at once."
+            "Your rights: /mysignature shows everything stored about your signature, and /withdraw erases it: "
+            "at once from the list, within a day from the database files, and from backups when they expire."
         ),
     ]
     turn.send("\n\n".join(paragraphs))
