@@ -337,9 +337,9 @@ async def delivered_end_to_end(bot: Any, tmp_path: Path) -> None:
     await until(eve, has("Your signature has been delivered"), within=30)
     await asyncio.sleep(2.5)  # a second message, if any, would have arrived by now
     for user in (ada, eve):
-        assert sum("Your signature has been delivered" in m.text for m in user.messages) == 1, user.id
+        assert sum("📬 Your signature has been delivered" in m.text for m in user.messages) == 1, user.id
     assert sum(_plain(german.gettext("📬 Your signature has been delivered")) in m.text for m in dilnur.messages) == 1
-    assert all("Your signature has been delivered" not in m.text for m in bo.messages)  # asked for no news
+    assert all("📬 Your signature has been delivered" not in m.text for m in bo.messages)  # asked for no news
     assert bot.emulator.rejected == []
 
 

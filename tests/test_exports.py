@@ -799,8 +799,8 @@ async def test_the_pdf_prints_number_name_and_country_no_receipt_and_the_fingerp
     ]
     # The organisers' CSV keeps the receipts, beside the name.
     organisers = _read_csv((await export_signatures(database, campaign, "csv", out)).path.read_bytes())
-    assert organisers[0][:3] == ["number", "name", "receipt"]
-    assert {row[2] for row in organisers[1:]} >= {_receipt(row) for row in stored if row.receipt}
+    assert organisers[0][:4] == ["number", "name", "name_form", "receipt"]
+    assert {row[3] for row in organisers[1:]} >= {_receipt(row) for row in stored if row.receipt}
 
 
 async def test_the_delivery_list_never_carries_ids(database: Database, campaign: Campaign, out: Path) -> None:

@@ -332,5 +332,5 @@ async def test_mysignature_counts_referrals_in_every_language(aiogram_webhook_bo
         shown = await user.wait_message(timeout=20)
         for line in lines:
             assert plain(line) in shown.text, (locale, line)
-        assert shown.buttons[0][0].text == t.gettext("📣 Share the letter")
+        assert shown.buttons[-1][0].text == t.gettext("📣 Share the letter")
     assert bot.emulator.rejected == []
