@@ -24,10 +24,10 @@ from babel.messages.catalog import Message
 from babel.messages.plurals import get_plural
 
 from bot.catalogs import catalog_files, read_catalog
-from bot.emulator import rules
-from bot.emulator.errors import InvalidRequest
-from bot.emulator.html import parse_html, utf16_length
 from bot.preview import rehearse
+from emulator import rules
+from emulator.errors import InvalidRequest
+from emulator.html import parse_html, utf16_length
 from handlers.i18n import LOCALES_DIR
 from handlers.replies import AnswerCallback, EditMessage, Keyboard, SendDocument, SendMessage, SendPhoto
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.emulator.errors import InvalidRequest
-from bot.emulator.html import parse_html
+from emulator.errors import InvalidRequest
+from emulator.html import parse_html
 from handlers import closed
 from handlers.broadcast import progress_text
 from handlers.core import Core, build_core

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.emulator.objects import UploadedFile
+from emulator.objects import UploadedFile
 
 if TYPE_CHECKING:
-    from bot.emulator.emulator import Emulator
-    from bot.emulator.users import SimulatedUser
+    from emulator.emulator import Emulator
+    from emulator.users import SimulatedUser
 
 PREFIX = "/_emulator"
 Route = Callable[[web.Request], Awaitable[web.Response]]

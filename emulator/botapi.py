@@ -17,8 +17,8 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bot.emulator import rules
-from bot.emulator.errors import (
+from emulator import rules
+from emulator.errors import (
     BLOCKED,
     CANT_INITIATE,
     WEBHOOK_ACTIVE,
@@ -28,12 +28,12 @@ from bot.emulator.errors import (
     InvalidRequest,
     conflict,
 )
-from bot.emulator.html import ParsedText, render
-from bot.emulator.objects import BotMessage, ButtonView, CallbackAnswer, UploadedFile
-from bot.emulator.users import Conversation
+from emulator.html import ParsedText, render
+from emulator.objects import BotMessage, ButtonView, CallbackAnswer, UploadedFile
+from emulator.users import Conversation
 
 if TYPE_CHECKING:
-    from bot.emulator.emulator import Emulator
+    from emulator.emulator import Emulator
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 

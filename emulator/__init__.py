@@ -5,10 +5,10 @@ HTML rules, and simulates the users on the other side. Tests, the benchmark,
 the demo and the translators' preview all run the bot against it.
 """
 
-from bot.emulator.emulator import Emulator
-from bot.emulator.errors import ApiError
-from bot.emulator.limits import RateViolation
-from bot.emulator.objects import (
+from emulator.emulator import Emulator
+from emulator.errors import ApiError
+from emulator.limits import RateViolation
+from emulator.objects import (
     BotMessage,
     ButtonView,
     CallbackAnswer,
@@ -18,7 +18,7 @@ from bot.emulator.objects import (
     UploadedFile,
     format_transcript,
 )
-from bot.emulator.users import SimulatedGroup, SimulatedUser
+from emulator.users import SimulatedGroup, SimulatedUser
 
 __all__ = [
     "ApiError",

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 
-from bot.emulator.control import add_control_routes
-from bot.emulator.errors import ApiError, InvalidRequest, unauthorized
-from bot.emulator.objects import UploadedFile
+from emulator.control import add_control_routes
+from emulator.errors import ApiError, InvalidRequest, unauthorized
+from emulator.objects import UploadedFile
 
 if TYPE_CHECKING:
-    from bot.emulator.emulator import Emulator
+    from emulator.emulator import Emulator
 
 log = logging.getLogger(__name__)
 
