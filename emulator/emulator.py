@@ -22,6 +22,7 @@ from emulator.errors import ApiError, InvalidRequest, not_found, too_many_reques
 from emulator.faults import Fault, FaultPlan
 from emulator.limits import DEFAULT_CHAT_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateViolation, SendLimits
 from emulator.objects import CallbackAnswer, CallRecord, Rejection, UploadedFile
+from emulator.server import build_app
 from emulator.spec import Spec
 from emulator.updates import UpdateQueue
 from emulator.users import Conversation, SimulatedGroup, SimulatedUser
@@ -94,8 +95,6 @@ class Emulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve the Bot API and the control API; the base URL (``TELEGRAM_API_URL``)."""
-        from emulator.server import build_app
-
         self._runner = web.AppRunner(build_app(self), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
