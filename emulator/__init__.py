@@ -2,8 +2,8 @@
 
 It validates every call against Telegram's published API (``api.json``) and
 HTML rules, and simulates the users on the other side. undersign's tests, the
-benchmark, the demo and the translators' preview all run the bot against it,
-but it imports nothing of the bot: it is a program of its own
+benchmark and the demo run the bot against it, and the translators' tools apply
+its text rules, but it imports nothing of the bot: it is a program of its own
 (``python -m emulator [--chat]``).
 
 The public API is what this package exports (``Emulator``, the simulated
