@@ -31,7 +31,7 @@ from typing import IO, Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import make_url
 
-from bot.emulator import Emulator
+from emulator import Emulator
 from storage.db import Database
 from storage.models import Lease, Signature
 

@@ -399,8 +399,7 @@ async def run_demo(
     in-memory state store. The simulated person is also an organiser, so the organisers'
     commands can be tried too.
     """
-    from bot.emulator import Emulator
-    from bot.emulator.terminal import run_terminal_chat
+    from emulator import Emulator, run_terminal_chat
 
     emulator = Emulator(token=DEMO_TOKEN)
     api_url = await emulator.start(port=0)

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.emulator.errors import InvalidRequest
-from bot.emulator.html import parse_html
+from emulator.telegram_rules import InvalidRequest, parse_html
 from handlers import closed
 from handlers.broadcast import progress_text
 from handlers.core import Core, build_core

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.emulator.objects import BotMessage
-from bot.emulator.users import SimulatedUser
+from emulator.objects import BotMessage
+from emulator.users import SimulatedUser
 from handlers import closed, organiser
 from handlers.campaign import CAMPAIGNS_DIR
 from handlers.i18n import I18n

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.emulator import Emulator
-from bot.emulator.emulator import BOT_USERNAME
-from bot.emulator.users import BotMessage, SimulatedUser
 from bot.preview import plain
+from emulator import Emulator
+from emulator.emulator import BOT_USERNAME
+from emulator.users import BotMessage, SimulatedUser
 from handlers import broadcast
 from handlers.broadcast import DraftProblem, parse_sections
 from handlers.campaign import load_campaign

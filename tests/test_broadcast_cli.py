@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot.broadcast_command import broadcast as broadcast_command
-from bot.emulator import Emulator
+from emulator import Emulator
 from handlers.news import STOP_UPDATES
 from storage.db import Database
 from storage.migrate import upgrade, upgrade_sync

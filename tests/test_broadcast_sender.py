@@ -19,9 +19,9 @@ from sqlalchemy import select, update
 
 from bench.broadcast import TOKEN, Signer, add_people, seed_signers, texts
 from bot.broadcaster import Broadcaster, SendWindow, build_services, send_until_done
-from bot.emulator import Emulator
 from bot.runtimes import make_runtime
 from bot.settings import load_settings
+from emulator import Emulator
 from handlers.turn import Services
 from storage import outbox
 from storage.broadcasts import (

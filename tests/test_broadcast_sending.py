@@ -41,7 +41,7 @@ from bench.broadcast import (
     wait_for,
 )
 from bot.broadcaster import CONCURRENCY
-from bot.emulator import Emulator
+from emulator import Emulator
 from storage.broadcasts import BroadcastCounts, broadcast_counts, create_broadcast
 from storage.db import Database
 from storage.migrate import upgrade

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.emulator.users import SimulatedUser
+from emulator.users import SimulatedUser
 from tests.test_signing_e2e import choose_form, has, read_and_agree, until
 
 LIMIT = 10  # FLOOD_LIMIT for these tests: updates per minute per account

@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.emulator import Emulator
-from bot.emulator.users import SimulatedUser
+from emulator import Emulator
+from emulator.users import SimulatedUser
 from handlers import milestones
 from handlers.campaign import load_campaign
 from handlers.i18n import I18n

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from bot.emulator.users import BotMessage, SimulatedUser
+from emulator.users import BotMessage, SimulatedUser
 from handlers.ask_name import problem_text
 from handlers.i18n import I18n
 from handlers.names import NameProblem

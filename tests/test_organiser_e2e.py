@@ -15,8 +15,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bot.emulator.emulator import BOT_USERNAME
-from bot.emulator.users import BotMessage, SimulatedGroup, SimulatedUser
+from emulator.emulator import BOT_USERNAME
+from emulator.users import BotMessage, SimulatedGroup, SimulatedUser
 from handlers import organiser
 from handlers.countries import country_name
 from handlers.i18n import language_name

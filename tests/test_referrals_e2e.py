@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from bot.emulator import Emulator
-from bot.emulator.users import BotMessage, SimulatedUser
 from bot.export_command import export
 from bot.preview import plain
+from emulator import Emulator
+from emulator.users import BotMessage, SimulatedUser
 from handlers import organiser
 from handlers.i18n import I18n
 from storage import signatures

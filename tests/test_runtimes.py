@@ -17,10 +17,10 @@ import pytest
 
 from bot.app import Mode
 from bot.delivery import FLOOD_BUDGET, NETWORK_RETRY_DELAYS, ApiError, Deliverer
-from bot.emulator import Emulator
-from bot.emulator.emulator import BOT_USERNAME
 from bot.logs import mask, protect, secret_filter
 from bot.runtimes import Runtime, RuntimeName, UpdateFailed, event_from_update, make_runtime
+from emulator import Emulator
+from emulator.emulator import BOT_USERNAME
 from handlers.events import EventKind
 from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendMessage
 from tests.fixtures.botapp import COMBINATIONS, bot_factory, free_port

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.emulator.users import BotMessage, SimulatedUser
 from bot.preview import plain
+from emulator.users import BotMessage, SimulatedUser
 from handlers.campaign import load_campaign
 from handlers.countries import country_name, likely_countries
 from handlers.i18n import I18n

@@ -8,9 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.emulator import Emulator
-from bot.emulator.html import parse_html, utf16_length
-from bot.emulator.spec import Spec
+from emulator import Emulator
+from emulator.html import parse_html, utf16_length
+from emulator.spec import Spec
 from tests.fixtures.emulator import Api
 
 

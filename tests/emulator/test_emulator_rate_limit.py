@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.emulator import Emulator
-from bot.emulator.limits import SendLimits, is_sending
+from emulator import Emulator
+from emulator.limits import SendLimits, is_sending
 
 TOKEN = "123456:TEST"
 

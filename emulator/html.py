@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.emulator.errors import InvalidRequest
+from emulator.errors import InvalidRequest
 
 _ENTITY_TYPES = {
     "b": "bold",

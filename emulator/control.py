@@ -24,16 +24,50 @@ A user is created on first use; profile fields may be given with any action.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.emulator.objects import UploadedFile
+from emulator.faults import FaultPlan
+from emulator.limits import RateViolation
+from emulator.objects import CallRecord, Rejection, UploadedFile
+from emulator.spec import Spec
+from emulator.updates import UpdateQueue
+from emulator.users import SimulatedGroup, SimulatedUser
+from emulator.webhook import WebhookDelivery
 
-if TYPE_CHECKING:
-    from bot.emulator.emulator import Emulator
-    from bot.emulator.users import SimulatedUser
+
+class Controlled(Protocol):
+    """What the control API drives and reports on; ``Emulator`` hands itself in."""
+
+    bot_user: dict[str, Any]
+    spec: Spec
+    queue: UpdateQueue
+    webhook: WebhookDelivery | None
+    faults: FaultPlan
+    calls: list[CallRecord]
+    rejected: list[Rejection]
+
+    @property
+    def users(self) -> Mapping[int, SimulatedUser]: ...
+
+    @property
+    def rate_violations(self) -> list[RateViolation]: ...
+
+    def user(
+        self,
+        user_id: int,
+        first_name: str = ...,
+        last_name: str | None = ...,
+        username: str | None = ...,
+        language_code: str | None = ...,
+        *,
+        is_premium: bool = ...,
+    ) -> SimulatedUser: ...
+
+    def group(self, chat_id: int, title: str = ...) -> SimulatedGroup: ...
+
 
 PREFIX = "/_emulator"
 Route = Callable[[web.Request], Awaitable[web.Response]]
@@ -71,7 +105,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def add_control_routes(app: web.Application, emulator: Emulator) -> None:
+def add_control_routes(app: web.Application, emulator: Controlled) -> None:
     def user_of(request: web.Request, body: dict[str, Any]) -> SimulatedUser:
         user_id = int(request.match_info["user_id"])
         profile = {key: body[key] for key in _PROFILE if key in body}
@@ -143,7 +177,7 @@ def add_control_routes(app: web.Application, emulator: Emulator) -> None:
         return _ok({"message_id": await group.send(member, str(body["text"]))})
 
     async def add_fault(request: web.Request, body: dict[str, Any]) -> web.Response:
-        emulator.fail_next(
+        emulator.faults.add(  # what Emulator.fail_next does
             body.get("method"),
             status=int(body.get("status", 429)),
             retry_after=int(body.get("retry_after", 1)),

@@ -12,9 +12,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.emulator.errors import InvalidRequest
-from bot.emulator.html import ParsedText, render, utf16_length
-from bot.emulator.objects import ButtonView
+from emulator.errors import InvalidRequest
+from emulator.html import ParsedText, render, utf16_length
+from emulator.objects import ButtonView
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

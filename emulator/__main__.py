@@ -1,4 +1,4 @@
-"""``python -m bot.emulator``: run the emulator on its own until Ctrl-C.
+"""``python -m emulator``: run the emulator on its own until Ctrl-C.
 
 Point the bot at the printed URL (``TELEGRAM_API_URL``) with the same token.
 With ``--chat`` the terminal becomes a simulated user chatting with that bot.
@@ -12,12 +12,12 @@ import contextlib
 import logging
 import signal
 
-from bot.emulator.emulator import DEFAULT_TOKEN, Emulator
-from bot.emulator.terminal import run_terminal_chat
+from emulator.emulator import DEFAULT_TOKEN, Emulator
+from emulator.terminal import run_terminal_chat
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bot.emulator", description="A local Telegram Bot API.")
+    parser = argparse.ArgumentParser(prog="python -m emulator", description="A local Telegram Bot API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=DEFAULT_TOKEN)

@@ -22,7 +22,7 @@ from telegram import Update as PtbUpdate
 from telegram.error import BadRequest as PtbBadRequest
 from telegram.error import RetryAfter
 
-from bot.emulator import Emulator
+from emulator import Emulator
 
 
 @pytest.fixture

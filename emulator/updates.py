@@ -12,7 +12,7 @@ import asyncio
 import itertools
 from typing import Any
 
-from bot.emulator.errors import TERMINATED, conflict
+from emulator.errors import TERMINATED, conflict
 
 # Telegram's default when allowed_updates is empty: everything but these.
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})

@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 from typing import Any, Protocol
 
-from bot.emulator.objects import BotMessage, CallbackAnswer, TranscriptEntry
+from emulator.objects import BotMessage, CallbackAnswer, TranscriptEntry
 
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(@[A-Za-z0-9_]{3,32})?")
 _file_ids = itertools.count(1)

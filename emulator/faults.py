@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from bot.emulator.errors import BLOCKED, ApiError, too_many_requests
+from emulator.errors import BLOCKED, ApiError, too_many_requests
 
 
 @dataclass(slots=True)

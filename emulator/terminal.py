@@ -14,9 +14,9 @@ import sys
 import threading
 from typing import TextIO
 
-from bot.emulator.emulator import Emulator
-from bot.emulator.objects import BotMessage
-from bot.emulator.users import SimulatedUser
+from emulator.emulator import Emulator
+from emulator.objects import BotMessage
+from emulator.users import SimulatedUser
 
 HELP = (
     "Type a message or a /command. A number presses that button of the latest message with buttons.\n"

@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import BodyPartReader, web
 
-from bot.emulator.control import add_control_routes
-from bot.emulator.errors import ApiError, InvalidRequest, unauthorized
-from bot.emulator.objects import UploadedFile
-
-if TYPE_CHECKING:
-    from bot.emulator.emulator import Emulator
+from emulator.control import Controlled, add_control_routes
+from emulator.errors import ApiError, InvalidRequest, unauthorized
+from emulator.objects import UploadedFile
 
 log = logging.getLogger(__name__)
 
-EMULATOR_KEY = web.AppKey("emulator", object)
 MAX_REQUEST = 52 * 1024 * 1024  # Telegram takes uploads up to 50 MB
 
 
-def build_app(emulator: Emulator) -> web.Application:
+class Served(Controlled, Protocol):
+    """What the HTTP face needs on top of the control API: the token and the calls themselves.
+
+    ``Emulator`` builds the app around itself; this module never imports it, so imports run one way.
+    """
+
+    token: str
+
+    async def call(self, name: str, params: dict[str, Any], files: dict[str, UploadedFile] | None = None) -> Any: ...
+
+
+def build_app(emulator: Served) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST)
 
     async def bot_api(request: web.Request) -> web.Response:
@@ -42,7 +49,7 @@ def _answer(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=lambda data: json.dumps(data, ensure_ascii=False))
 
 
-async def _handle(emulator: Emulator, request: web.Request) -> web.Response:
+async def _handle(emulator: Served, request: web.Request) -> web.Response:
     if request.match_info["token"] != emulator.token:
         return _answer(unauthorized().payload(), 401)
     method = request.match_info["method"]

@@ -17,15 +17,16 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.emulator.botapi import BotApi
-from bot.emulator.errors import ApiError, InvalidRequest, not_found, too_many_requests
-from bot.emulator.faults import Fault, FaultPlan
-from bot.emulator.limits import DEFAULT_CHAT_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateViolation, SendLimits
-from bot.emulator.objects import CallbackAnswer, CallRecord, Rejection, UploadedFile
-from bot.emulator.spec import Spec
-from bot.emulator.updates import UpdateQueue
-from bot.emulator.users import Conversation, SimulatedGroup, SimulatedUser
-from bot.emulator.webhook import DeliveryAttempt, RetryPolicy, WebhookDelivery
+from emulator.botapi import BotApi
+from emulator.errors import ApiError, InvalidRequest, not_found, too_many_requests
+from emulator.faults import Fault, FaultPlan
+from emulator.limits import DEFAULT_CHAT_RATE_LIMIT, DEFAULT_RATE_LIMIT, RateViolation, SendLimits
+from emulator.objects import CallbackAnswer, CallRecord, Rejection, UploadedFile
+from emulator.server import build_app
+from emulator.spec import Spec
+from emulator.updates import UpdateQueue
+from emulator.users import Conversation, SimulatedGroup, SimulatedUser
+from emulator.webhook import DeliveryAttempt, RetryPolicy, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class Emulator:
         chat_rate_limit: float | None = DEFAULT_CHAT_RATE_LIMIT,
     ) -> None:
         """``rate_limit``/``chat_rate_limit``: sends per rolling second, all chats together and
-        per chat, beyond which Telegram answers 429 (``bot.emulator.limits``); None: no limit."""
+        per chat, beyond which Telegram answers 429 (``emulator.limits``); None: no limit."""
         self.token = token
         self.spec = spec or Spec.load(spec_path)
         self.bot_user: dict[str, Any] = {
@@ -94,8 +95,6 @@ class Emulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve the Bot API and the control API; the base URL (``TELEGRAM_API_URL``)."""
-        from bot.emulator.server import build_app
-
         self._runner = web.AppRunner(build_app(self), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)

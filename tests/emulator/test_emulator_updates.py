@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.emulator import Emulator, format_transcript
-from bot.emulator.terminal import run_terminal_chat
+from emulator import Emulator, format_transcript
+from emulator.terminal import run_terminal_chat
 from tests.fixtures.emulator import Api
 
 

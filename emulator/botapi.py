@@ -4,21 +4,25 @@ Parameters arrive already checked against the spec; each method applies
 Telegram's value rules (``rules``), the state rules (chat not found, message to
 edit not found, not modified, query too old, blocked user) and answers with the
 realistic object the frameworks parse (Message, User, WebhookInfo, ...).
+
+The methods act on the state described by ``State``, which ``Emulator`` owns
+and hands in; this module never imports the emulator, so imports run one way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import mimetypes
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from bot.emulator import rules
-from bot.emulator.errors import (
+import emulator.rules as rules
+from emulator.errors import (
     BLOCKED,
     CANT_INITIATE,
     WEBHOOK_ACTIVE,
@@ -28,12 +32,11 @@ from bot.emulator.errors import (
     InvalidRequest,
     conflict,
 )
-from bot.emulator.html import ParsedText, render
-from bot.emulator.objects import BotMessage, ButtonView, CallbackAnswer, UploadedFile
-from bot.emulator.users import Conversation
-
-if TYPE_CHECKING:
-    from bot.emulator.emulator import Emulator
+from emulator.html import ParsedText, render
+from emulator.objects import BotMessage, ButtonView, CallbackAnswer, UploadedFile
+from emulator.updates import UpdateQueue
+from emulator.users import Conversation, SimulatedUser
+from emulator.webhook import WebhookDelivery
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -46,11 +49,32 @@ MAX_UPLOAD = 50 * 1024 * 1024
 MAX_PHOTO = 10 * 1024 * 1024
 
 
+class State(Protocol):
+    """What the methods read and change: the chats, the people, the queue, the webhook."""
+
+    bot_user: dict[str, Any]  # getMe's User
+    bot_sender: dict[str, Any]  # the ``from`` of the bot's messages
+    conversations: dict[int, Conversation]
+    files: dict[str, UploadedFile]  # file_id -> the file, for sending it again by id
+    callbacks: dict[str, asyncio.Future[CallbackAnswer]]  # pending presses by query id
+    queue: UpdateQueue
+    webhook: WebhookDelivery | None
+
+    @property
+    def users(self) -> Mapping[int, SimulatedUser]: ...
+
+    async def install_webhook(
+        self, url: str, *, secret_token: str | None, max_connections: int, drop_pending: bool
+    ) -> None: ...
+
+    async def remove_webhook(self, *, drop_pending: bool) -> None: ...
+
+
 class BotApi:
     """Dispatches checked calls to the method implementations."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emu = emulator
+    def __init__(self, state: State) -> None:
+        self.state = state
         self._file_numbers = itertools.count(1)
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
@@ -92,7 +116,7 @@ class BotApi:
         A string chat_id is an @username; Telegram resolves those only for public
         channels and supergroups, which the emulator does not simulate.
         """
-        conversation = self.emu.conversations.get(chat_id) if isinstance(chat_id, int) else None
+        conversation = self.state.conversations.get(chat_id) if isinstance(chat_id, int) else None
         if conversation is None:
             raise BadRequest("chat not found")
         return conversation
@@ -100,7 +124,7 @@ class BotApi:
     def writable(self, chat_id: int | str) -> Conversation:
         """A chat the bot may write to now: the user has started it and has not blocked the bot."""
         conversation = self.chat(chat_id)
-        user = self.emu.users.get(conversation.id)
+        user = self.state.users.get(conversation.id)
         if user is not None:
             if user.blocked:
                 raise Forbidden(BLOCKED)
@@ -111,7 +135,7 @@ class BotApi:
     def _message(self, conversation: Conversation, message_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         return {
             "message_id": message_id,
-            "from": self.emu.bot_sender,
+            "from": self.state.bot_sender,
             "chat": conversation.chat,
             "date": int(time.time()),
             **fields,
@@ -223,23 +247,23 @@ class BotApi:
     # -- updates and webhook ---------------------------------------------------------
 
     async def get_me(self, params: dict[str, Any]) -> Any:
-        return self.emu.bot_user
+        return self.state.bot_user
 
     async def get_updates(self, params: dict[str, Any]) -> Any:
-        if self.emu.webhook is not None:
+        if self.state.webhook is not None:
             raise conflict(WEBHOOK_ACTIVE)
-        queue = self.emu.queue
+        queue = self.state.queue
         queue.set_allowed(params.get("allowed_updates"))
         return await queue.get(params.get("offset"), params.get("limit"), params.get("timeout"))
 
     async def set_webhook(self, params: dict[str, Any]) -> Any:
         url = params.get("url", "")
         if not url:
-            await self.emu.remove_webhook(drop_pending=bool(params.get("drop_pending_updates")))
+            await self.state.remove_webhook(drop_pending=bool(params.get("drop_pending_updates")))
             return True
         rules.webhook(url, params.get("secret_token"), params.get("max_connections"))
-        self.emu.queue.set_allowed(params.get("allowed_updates"))
-        await self.emu.install_webhook(
+        self.state.queue.set_allowed(params.get("allowed_updates"))
+        await self.state.install_webhook(
             url,
             secret_token=params.get("secret_token"),
             max_connections=params.get("max_connections") or 40,
@@ -248,13 +272,13 @@ class BotApi:
         return True
 
     async def delete_webhook(self, params: dict[str, Any]) -> Any:
-        await self.emu.remove_webhook(drop_pending=bool(params.get("drop_pending_updates")))
+        await self.state.remove_webhook(drop_pending=bool(params.get("drop_pending_updates")))
         return True
 
     async def get_webhook_info(self, params: dict[str, Any]) -> Any:
-        webhook = self.emu.webhook
+        webhook = self.state.webhook
         if webhook is None:
-            return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self.emu.queue)}
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self.state.queue)}
         info: dict[str, Any] = {
             "url": webhook.url,
             "has_custom_certificate": False,
@@ -262,8 +286,8 @@ class BotApi:
             "max_connections": webhook.max_connections,
             "ip_address": "127.0.0.1",
         }
-        if self.emu.queue.allowed_updates:
-            info["allowed_updates"] = sorted(self.emu.queue.allowed_updates)
+        if self.state.queue.allowed_updates:
+            info["allowed_updates"] = sorted(self.state.queue.allowed_updates)
         if webhook.last_error_date is not None:
             info["last_error_date"] = webhook.last_error_date
             info["last_error_message"] = webhook.last_error_message
@@ -330,7 +354,7 @@ class BotApi:
 
     async def answer_callback_query(self, params: dict[str, Any]) -> Any:
         rules.callback_answer_text(params.get("text"))
-        waiting = self.emu.callbacks.pop(params["callback_query_id"], None)
+        waiting = self.state.callbacks.pop(params["callback_query_id"], None)
         if waiting is None or waiting.done():
             raise BadRequest(QUERY_TOO_OLD)
         waiting.set_result(CallbackAnswer(params.get("text"), bool(params.get("show_alert", False)), params.get("url")))
@@ -344,7 +368,7 @@ class BotApi:
             if value.size > MAX_UPLOAD:
                 raise ApiError(413, "Request Entity Too Large")
             return value
-        known = self.emu.files.get(value)
+        known = self.state.files.get(value)
         if known is not None:
             return known
         parts = urlsplit(value)
@@ -355,7 +379,7 @@ class BotApi:
     def _file_id(self, prefix: str, file: UploadedFile) -> dict[str, Any]:
         number = next(self._file_numbers)
         file_id = f"{prefix}{number:012d}"
-        self.emu.files[file_id] = file
+        self.state.files[file_id] = file
         return {"file_id": file_id, "file_unique_id": f"U{prefix}{number}", "file_size": file.size}
 
     async def send_document(self, params: dict[str, Any]) -> Any:

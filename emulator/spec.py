@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.emulator.errors import InvalidRequest
-from bot.emulator.objects import UploadedFile
+from emulator.errors import InvalidRequest
+from emulator.objects import UploadedFile
 
 DEFAULT_SPEC_PATH = Path(__file__).with_name("api.json")
 

@@ -1,0 +1,1 @@
+"""The Bot API emulator on its own: it refuses what Telegram refuses, and its users act as people do."""
