@@ -17,9 +17,14 @@ SLOW_DOWN = "You are sending messages very fast"
 
 
 async def quiet(bot: Any) -> None:
-    """Let every update sent so far be handled (dropped ones leave no trace to wait for)."""
-    await asyncio.sleep(0.3)
-    await bot.core.settle(within=10)
+    """Let every update sent so far be handled (dropped ones leave no trace to wait for): the
+    emulator has posted each one and had its answer (the webhook answers after handling),
+    then the core's follow-ups have settled. No fixed sleep: on a loaded machine one was
+    too short and the test counted answers still on their way."""
+    async with asyncio.timeout(60):
+        while bot.emulator.webhook is not None and bot.emulator.webhook.pending_count:  # noqa: ASYNC110 - no event for it
+            await asyncio.sleep(0.05)
+    await bot.core.settle(within=30)
 
 
 async def flood(bot: Any, user: SimulatedUser, count: int = 40) -> None:
