@@ -22,8 +22,8 @@ from click.testing import CliRunner
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 
+from bot.cli.purge import purge as purge_command
 from bot.emulator import Emulator
-from bot.purge_command import purge as purge_command
 from storage import erasure, receipts
 from storage.db import Database
 from storage.models import BotSecret, MaintenanceMark, Signature

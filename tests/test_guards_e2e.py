@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from bot.cli.export import export
 from bot.emulator.emulator import BOT_USERNAME
 from bot.emulator.users import SimulatedGroup, SimulatedUser, command_entities
-from bot.export_command import export
 from handlers import groups, organiser
 from storage.db import Database
 from tests.signers import add_signer

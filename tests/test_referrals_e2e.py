@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from bot.cli.export import export
 from bot.emulator import Emulator
 from bot.emulator.users import BotMessage, SimulatedUser
-from bot.export_command import export
 from bot.preview import plain
 from handlers import organiser
 from handlers.i18n import I18n
