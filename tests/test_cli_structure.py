@@ -8,6 +8,7 @@ every command turns a failure into one line and an exit code.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +135,29 @@ def test_a_bad_setting_or_campaign_is_a_usage_error(monkeypatch: pytest.MonkeyPa
     with pytest.raises(CommandError) as bad_campaign, usage_errors():
         load_campaign("no-such-campaign")
     assert bad_campaign.value.exit_code == EXIT_USAGE
+
+
+def test_a_reader_that_stops_reading_is_no_error() -> None:
+    """``python -m bot i18n status | head -1``: no traceback for the closed pipe."""
+    result = CliRunner().invoke(_command(BrokenPipeError()))
+    assert (result.exit_code, result.stderr) == (1, "")
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """No traceback, not even Python's complaint when it flushes stdout at exit."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the first line is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "i18n", "status"],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert (result.returncode, result.stderr) == (1, "")

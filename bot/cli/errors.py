@@ -5,7 +5,8 @@ policy (``Command`` and ``Group``, which every command and group of ``python -m 
 is) prints ``error: <message>`` and exits with the code. Exit codes: 2 for the
 operator's mistake (a setting, an option, a file: fix it and run again), 1 for a
 failure of a service or the disk (the database is unreachable, the disk is full),
-130 when interrupted. Anything else is a bug and prints its traceback. Whatever is
+130 when interrupted; output cut short by its reader (``| head``) ends quietly with 1.
+Anything else is a bug and prints its traceback. Whatever is
 printed is masked as log records are (``bot.logs.mask_secrets``): registered secrets,
 URL passwords and token-shaped text become ``***``.
 
@@ -15,6 +16,8 @@ This module is imported by ``python -m bot --help``: it imports nothing heavy.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,6 +67,12 @@ def _report(ctx: click.Context, invoke: Callable[[], T], interrupted: str | None
         ctx.exit(EXIT_INTERRUPTED)
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise  # click's own: usage errors, --help, ctx.exit, and a nested command's exit
+    except BrokenPipeError:
+        # The reader stopped reading (`| head`): nothing to report. Python would fail again
+        # flushing stdout at exit, so stdout goes to /dev/null first.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        ctx.exit(EXIT_FAILURE)
     except Exception:
         # A bug: the traceback helps, but only masked (it can quote URLs and settings).
         click.echo(mask_secrets(traceback.format_exc()), err=True, nl=False)
