@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     state_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     max_concurrent_updates: int = Field(default=64, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    # After the signature (#7).
+    # After the signature: retention, receipts, news to signers and milestones.
     campaign_end: date | None = None  # the day the campaign ends (YYYY-MM-DD); personal data has an end date
     retention_days: int = Field(default=180, ge=0, le=3650)  # kept this long after CAMPAIGN_END, then purged
     receipt_secret: SecretStr | None = None  # derives receipt codes; generated once and kept in the DB if unset

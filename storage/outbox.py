@@ -300,16 +300,6 @@ async def record_blocked(db: Database, delivery_id: int, signature_id: int, *, n
         )
 
 
-async def mark_unreachable(db: Database, signature_id: int, *, now: datetime | None = None) -> None:
-    """Telegram answered 403 for this signer: no broadcast goes to them until they /start again."""
-    async with db.engine.begin() as session:
-        await session.execute(
-            update(Signature)
-            .where(Signature.id == signature_id, Signature.unreachable_at.is_(None))
-            .values(unreachable_at=now or utcnow())
-        )
-
-
 async def record_retry(
     db: Database, delivery_id: int, delay: float, error: str, *, count_attempt: bool = True, now: datetime | None = None
 ) -> None:

@@ -1,4 +1,5 @@
-"""The queries the conversation (and later the organiser tools) need.
+"""The signatures and funnel counts as the conversation reads and changes them: signing,
+withdrawing, opting in and out, an organiser's removal by receipt, a name's correction.
 
 Every function takes the ``Database`` and runs its own short transaction, so a
 handler never holds a connection across a Telegram round trip.

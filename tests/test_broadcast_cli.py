@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.broadcast_command import broadcast as broadcast_command
+from bot.cli.broadcast import broadcast as broadcast_command
 from emulator import Emulator
 from handlers.news import STOP_UPDATES
 from storage.db import Database

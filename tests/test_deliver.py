@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.deliver_command import deliver
+from bot.cli.deliver import deliver
 from emulator.users import SimulatedUser
 from handlers.campaign import Campaign, load_campaign
 from handlers.i18n import I18n

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 
-from bot.purge_command import purge as purge_command
+from bot.cli.purge import purge as purge_command
 from emulator import Emulator
 from storage import erasure, receipts
 from storage.db import Database

@@ -29,7 +29,7 @@ from openpyxl.utils.escape import unescape
 from pypdf import PdfReader
 from sqlalchemy import insert, select
 
-from bot.export_command import export
+from bot.cli.export import export
 from handlers.campaign import Campaign, load_campaign
 from handlers.countries import country_name
 from storage.db import Database
@@ -748,7 +748,7 @@ def _fingerprint_of(rows: list[Signature]) -> str:
 
 
 def _fingerprint_command(path: Path) -> Any:
-    from bot.export_command import fingerprint
+    from bot.cli.export import fingerprint
 
     return CliRunner().invoke(fingerprint, [str(path)], catch_exceptions=False)
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bot.export_command import export
+from bot.cli.export import export
 from emulator.emulator import BOT_USERNAME
 from emulator.users import SimulatedGroup, SimulatedUser, command_entities
 from handlers import groups, organiser

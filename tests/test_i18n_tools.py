@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from bot import catalogs
 from bot.catalog_check import check_all, check_catalog, check_conversation
-from bot.i18n_commands import i18n
+from bot.cli.i18n import i18n
 from handlers.i18n import LOCALES_DIR
 
 ROOT = catalogs.ROOT

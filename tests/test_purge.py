@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from bot.purge_command import purge as purge_command
+from bot.cli.purge import purge as purge_command
 from handlers.campaign import load_campaign
 from storage.db import Database
 from storage.exports import export_signatures

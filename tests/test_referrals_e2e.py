@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from bot.export_command import export
+from bot.cli.export import export
 from bot.preview import plain
 from emulator import Emulator
 from emulator.users import BotMessage, SimulatedUser

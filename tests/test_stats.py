@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
-from bot.stats_command import stats as stats_command
+from bot.cli.stats import stats as stats_command
 from handlers.chart import signatures_chart
 from storage.db import Database
 from storage.models import Signature

@@ -76,14 +76,6 @@ class FontFiles:
     fallbacks: tuple[Font, ...]
     """Arabic, CJK, then ``SCRIPT_FAMILIES``: the order fpdf2 tries them in."""
 
-    @property
-    def arabic(self) -> Path:
-        return self.fallbacks[0].path
-
-    @property
-    def cjk(self) -> Path:
-        return self.fallbacks[1].path
-
     def faces(self) -> tuple[Font, ...]:
         """The main font, then the fallbacks: what ``font_for_codepoint`` indexes into."""
         return (Font("NotoSans", self.main), *self.fallbacks)
@@ -158,11 +150,6 @@ def font_for_codepoint() -> dict[int, int]:
         finally:
             font.close()
     return owner
-
-
-def covered_codepoints() -> frozenset[int]:
-    """Every code point at least one of the fonts has a glyph for."""
-    return frozenset(font_for_codepoint())
 
 
 # Explicit direction marks, embeddings, overrides and isolates: the name validation

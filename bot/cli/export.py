@@ -22,36 +22,31 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.command_errors import missing_sqlite_file, reason
+from bot.cli.errors import EXIT_USAGE, Command, CommandError, check_sqlite_file, reason, usage_errors
 from bot.logs import mask_url
-from bot.settings import SettingsError, load_settings
-from handlers.campaign import Campaign, CampaignError, load_campaign
-from storage.db import Database
-from storage.exports import FORMATS, ExportError, ExportFormat, ExportResult, export_signatures
-from storage.exports.fingerprint import Fingerprint
-from storage.exports.fonts import FontError
-from storage.exports.pdf_export import erased
 
+if TYPE_CHECKING:  # the database and the documents load on use, so that `export --help` is quick
+    from handlers.campaign import Campaign
+    from storage.exports import ExportFormat, ExportResult
 
-class ExportFailed(Exception):
-    """One line for the operator."""
-
-
-def _check_sqlite_file(database_url: str) -> None:
-    if (missing := missing_sqlite_file(database_url)) is not None:
-        raise ExportFailed(missing)
+# storage.exports.FORMATS, written out so that --help need not load the documents (a test compares them).
+FORMATS = ("csv", "xlsx", "pdf", "list")
 
 
 async def _export(
     database_url: str, campaign: Campaign, fmt: ExportFormat, output: Path, *, with_ids: bool, quiet: bool
 ) -> ExportResult:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import Database
+    from storage.exports import export_signatures
+
     db = Database(database_url, pool_size=1)
     console = Console(stderr=True, quiet=quiet)
     columns = (
@@ -66,7 +61,7 @@ async def _export(
             async with db.engine.connect():
                 pass  # fail here, with the database's reason, rather than mid-export
         except (SQLAlchemyError, OSError) as error:
-            raise ExportFailed(f"DATABASE_URL {mask_url(database_url)} cannot be reached ({reason(error)})") from None
+            raise CommandError(f"DATABASE_URL {mask_url(database_url)} cannot be reached ({reason(error)})") from None
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("export", total=None)
 
@@ -84,12 +79,12 @@ async def _export(
         return result
     except SQLAlchemyError as error:
         hint = " (run `python -m bot migrate` first?)" if "signatures" in str(error) else ""
-        raise ExportFailed(f"DATABASE_URL {mask_url(database_url)} cannot be read ({reason(error)}){hint}") from None
+        raise CommandError(f"DATABASE_URL {mask_url(database_url)} cannot be read ({reason(error)}){hint}") from None
     finally:
         await db.dispose()
 
 
-@click.command("export", short_help="Export the signatories (CSV, XLSX or the PDF delivery document).")
+@click.command("export", cls=Command, interrupted="nothing was written")
 @click.option(
     "--format",
     "fmt",
@@ -118,29 +113,27 @@ def export(fmt: ExportFormat, with_ids: bool, output: Path, quiet: bool) -> None
     Reads DATABASE_URL and CAMPAIGN (environment or .env). Names are written as
     signed; spreadsheet cells that would start a formula get a leading apostrophe.
     """
-    try:
+    from bot.settings import load_settings
+    from handlers.campaign import load_campaign
+    from storage.exports import ExportError
+    from storage.exports.fonts import FontError
+    from storage.exports.pdf_export import erased
+
+    with usage_errors():
         settings = load_settings()
         campaign = load_campaign(settings.campaign)
-        _check_sqlite_file(settings.database_url)
-        output = output.expanduser().absolute()
-        if not output.parent.is_dir():
-            raise ExportFailed(f"cannot write {output}: no such directory {output.parent}")
+    check_sqlite_file(settings.database_url)
+    output = output.expanduser().absolute()
+    if not output.parent.is_dir():
+        raise CommandError(f"cannot write {output}: no such directory {output.parent}")
+    try:
         result = asyncio.run(_export(settings.database_url, campaign, fmt, output, with_ids=with_ids, quiet=quiet))
-    except (SettingsError, CampaignError) as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(2) from None
     except ExportError as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(2) from None
-    except (ExportFailed, FontError) as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(1) from None
+        raise CommandError(str(error), EXIT_USAGE) from None
+    except FontError as error:
+        raise CommandError(str(error)) from None
     except OSError as error:
-        click.echo(f"error: cannot write {output}: {error.strerror or error}", err=True)
-        raise click.exceptions.Exit(1) from None
-    except KeyboardInterrupt:
-        click.echo("interrupted: nothing was written", err=True)
-        raise click.exceptions.Exit(130) from None
+        raise CommandError(f"cannot write {output}: {error.strerror or error}") from None
     click.echo(f"{result.rows:,} signatures written to {output}")
     click.echo(f"SHA-256 fingerprint of the signatory list: {result.fingerprint}")
     if result.purged:
@@ -162,7 +155,7 @@ def _open_list(path: Path) -> Iterator[IO[bytes]]:
             archived = stack.enter_context(zipfile.ZipFile(binary))
             members = [info for info in archived.infolist() if not info.is_dir()]
             if len(members) != 1:
-                raise ExportFailed(f"{path} holds {len(members)} files: expected one delivery list")
+                raise CommandError(f"{path} holds {len(members)} files: expected one delivery list")
             binary = stack.enter_context(archived.open(members[0]))
         else:
             binary.seek(0)
@@ -176,27 +169,29 @@ def list_fingerprint(lines: Iterable[bytes]) -> tuple[str, int]:
     is not a delivery list (an organiser's CSV, say), and saying so beats printing a
     fingerprint that could never match.
     """
+    from storage.exports.fingerprint import Fingerprint
+
     fingerprint = Fingerprint()
     for raw in lines:
         expected = fingerprint.rows + 1
         if expected == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raise ExportFailed("not a delivery list: it starts with a byte order mark (a CSV export?)")
+            raise CommandError("not a delivery list: it starts with a byte order mark (a CSV export?)")
         found = _LIST_LINE.fullmatch(raw)
         if found is None:
             if expected == 1:
-                raise ExportFailed(
+                raise CommandError(
                     "not a delivery list: make one with `python -m bot export --format list` "
                     "(lines of number TAB name TAB country code)"
                 )
-            raise ExportFailed(f"line {expected} is not “number TAB name TAB country code”")
+            raise CommandError(f"line {expected} is not “number TAB name TAB country code”")
         if int(found["number"]) != expected:
-            raise ExportFailed(f"line {expected} is numbered {found['number'].decode()}: the numbers must run 1, 2, 3…")
+            raise CommandError(f"line {expected} is numbered {found['number'].decode()}: the numbers must run 1, 2, 3…")
         found["name"].decode("utf-8")  # strict: a list is UTF-8
         fingerprint.add_line(raw)
     return fingerprint.hexdigest(), fingerprint.rows
 
 
-@click.command("fingerprint", short_help="Recompute the delivery PDF's fingerprint from the delivery list.")
+@click.command("fingerprint", cls=Command)
 @click.argument("list_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def fingerprint(list_file: Path) -> None:
     """Print the SHA-256 fingerprint of the delivery list in FILE (or its .zip).
@@ -210,14 +205,9 @@ def fingerprint(list_file: Path) -> None:
     try:
         with _open_list(list_file) as binary:
             digest, rows = list_fingerprint(binary)
-    except ExportFailed as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(1) from None
     except (UnicodeDecodeError, zipfile.BadZipFile):
-        click.echo(f"error: {list_file} is not a UTF-8 delivery list", err=True)
-        raise click.exceptions.Exit(1) from None
+        raise CommandError(f"{list_file} is not a UTF-8 delivery list") from None
     except OSError as error:
-        click.echo(f"error: cannot read {list_file}: {error.strerror or error}", err=True)
-        raise click.exceptions.Exit(1) from None
+        raise CommandError(f"cannot read {list_file}: {error.strerror or error}") from None
     click.echo(f"{rows:,} signatories")
     click.echo(f"SHA-256 fingerprint of the signatory list: {digest}")

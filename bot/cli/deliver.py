@@ -13,20 +13,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.command_errors import missing_sqlite_file, reason
+from bot.cli.errors import EXIT_USAGE, Command, CommandError, check_sqlite_file, reason, usage_errors
 from bot.logs import mask_url
-from bot.settings import SettingsError, load_settings
-from handlers.campaign import CampaignError, load_campaign
-from storage.db import Database
-from storage.deliveries import DeliveryError, DeliveryRecord, record_delivery
 
-
-class DeliverFailed(Exception):
-    """One line for the operator (exit 1)."""
+if TYPE_CHECKING:  # the database's modules load on use, so that `deliver --help` is quick
+    from storage.deliveries import DeliveryRecord
 
 
 async def _deliver(
@@ -39,6 +34,11 @@ async def _deliver(
     expected: str | None,
     dry_run: bool,
 ) -> DeliveryRecord:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import Database
+    from storage.deliveries import DeliveryError, record_delivery
+
     db = Database(database_url, pool_size=1)
     try:
         return await record_delivery(
@@ -50,11 +50,13 @@ async def _deliver(
             dry_run=dry_run,
             expected=expected,
         )
+    except DeliveryError as error:
+        raise CommandError(str(error), EXIT_USAGE) from None
     except SQLAlchemyError as error:
         hint = " (run `python -m bot migrate` first?)" if "list_deliver" in str(error) else ""
-        raise DeliverFailed(f"DATABASE_URL {mask_url(database_url)}: {reason(error)}{hint}") from None
+        raise CommandError(f"DATABASE_URL {mask_url(database_url)}: {reason(error)}{hint}") from None
     except OSError as error:
-        raise DeliverFailed(f"DATABASE_URL {mask_url(database_url)} cannot be reached ({reason(error)})") from None
+        raise CommandError(f"DATABASE_URL {mask_url(database_url)} cannot be reached ({reason(error)})") from None
     finally:
         await db.dispose()
 
@@ -87,7 +89,7 @@ def report(record: DeliveryRecord, *, dry_run: bool) -> list[str]:
     return lines
 
 
-@click.command("deliver", short_help="Record that the list was delivered to the addressees.")
+@click.command("deliver", cls=Command, interrupted="nothing was recorded")
 @click.option("--to", "recipient", required=True, help='To whom, e.g. "Embassy of the PRC, Berlin".')
 @click.option(
     "--date",
@@ -115,31 +117,23 @@ def deliver(recipient: str, delivered_on: datetime, note: str | None, expected: 
     of them who asked for it (once: a later delivery notifies only newly delivered
     signers). Reads DATABASE_URL and CAMPAIGN (environment or .env).
     """
-    on = delivered_on.date()
-    try:
+    from bot.settings import load_settings
+    from handlers.campaign import load_campaign
+
+    with usage_errors():
         settings = load_settings()
         campaign = load_campaign(settings.campaign)
-        if (missing := missing_sqlite_file(settings.database_url)) is not None:
-            raise DeliverFailed(missing)
-        record = asyncio.run(
-            _deliver(
-                settings.database_url,
-                campaign.slug,
-                recipient=recipient,
-                delivered_on=on,
-                note=note,
-                expected=expected,
-                dry_run=dry_run,
-            )
+    check_sqlite_file(settings.database_url)
+    record = asyncio.run(
+        _deliver(
+            settings.database_url,
+            campaign.slug,
+            recipient=recipient,
+            delivered_on=delivered_on.date(),
+            note=note,
+            expected=expected,
+            dry_run=dry_run,
         )
-    except (SettingsError, CampaignError, DeliveryError) as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(2) from None
-    except DeliverFailed as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(1) from None
-    except KeyboardInterrupt:
-        click.echo("interrupted: nothing was recorded", err=True)
-        raise click.exceptions.Exit(130) from None
+    )
     for text in report(record, dry_run=dry_run):
         click.echo(text)

@@ -12,31 +12,19 @@ import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console, Group
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.command_errors import missing_sqlite_file
+from bot.cli.errors import Command, CommandError, check_sqlite_file, usage_errors
 from bot.logs import mask_secrets, mask_url
-from bot.settings import SettingsError, load_settings
-from handlers.campaign import CampaignError, load_campaign
-from handlers.chart import signatures_chart
-from handlers.countries import country_name
-from handlers.i18n import language_name
-from storage.db import Database
-from storage.stats import CampaignStats, campaign_stats
+
+if TYPE_CHECKING:  # the database's modules load on use, so that `stats --help` is quick
+    from storage.stats import CampaignStats
 
 FUNNEL_FLOW = ("started", "read", "consented", "signed")
-
-
-class StatsFailed(Exception):
-    """One line for the operator, with the exit code to leave with."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _n(value: int) -> str:
@@ -62,6 +50,9 @@ def _shares(table: Table, rows: Iterable[tuple[str, int]], total: int) -> Table:
 
 def render(stats: CampaignStats, *, campaign: str, goal: int) -> Group:
     """Every field of ``stats`` as tables (separate from the command so it is easy to test)."""
+    from handlers.countries import country_name
+    from handlers.i18n import language_name
+
     total = stats.total
     summary = _table(f"Campaign {campaign}", "", "signatures")
     summary.add_row("Total", _n(total))
@@ -120,12 +111,12 @@ def render(stats: CampaignStats, *, campaign: str, goal: int) -> Group:
     return Group(summary, "", languages, "", countries, "", sources, "", letters, "", funnel, "", per_day)
 
 
-def _check_sqlite_file(database_url: str) -> None:
-    if (missing := missing_sqlite_file(database_url)) is not None:
-        raise StatsFailed(missing)
-
-
 async def _collect(database_url: str, campaign: str) -> CampaignStats:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import Database
+    from storage.stats import campaign_stats
+
     db = Database(database_url, pool_size=3)
     try:
         return await campaign_stats(db, campaign, now=datetime.now(UTC))
@@ -134,12 +125,12 @@ async def _collect(database_url: str, campaign: str) -> CampaignStats:
         first = (str(inner).strip().splitlines() or [""])[0][:200]
         reason = mask_secrets(f"{type(inner).__name__}: {first}")
         hint = " (run `python -m bot migrate` first?)" if "signatures" in first or "relation" in first else ""
-        raise StatsFailed(f"DATABASE_URL {mask_url(database_url)} cannot be read ({reason}){hint}") from None
+        raise CommandError(f"DATABASE_URL {mask_url(database_url)} cannot be read ({reason}){hint}") from None
     finally:
         await db.dispose()
 
 
-@click.command("stats", short_help="Show the campaign's numbers.")
+@click.command("stats", cls=Command)
 @click.option(
     "--chart",
     "chart_path",
@@ -152,24 +143,23 @@ def stats(chart_path: Path | None) -> None:
 
     Reads DATABASE_URL and CAMPAIGN (environment or .env); the same numbers as the bot's /stats.
     """
-    try:
+    from bot.settings import load_settings
+    from handlers.campaign import load_campaign
+
+    with usage_errors():
         settings = load_settings()
         campaign = load_campaign(settings.campaign)
-        _check_sqlite_file(settings.database_url)
-        result = asyncio.run(_collect(settings.database_url, campaign.slug))  # CAMPAIGN may be a path
-        Console().print(render(result, campaign=campaign.slug, goal=campaign.goal))
-        if chart_path is not None:
-            png = signatures_chart(
-                result.per_day, title=f"Signatures: {settings.campaign}", daily_label="per day", total_label="total"
-            )
-            try:
-                chart_path.write_bytes(png)
-            except OSError as error:
-                raise StatsFailed(f"cannot write the chart to {chart_path}: {error.strerror or error}") from None
-            click.echo(f"chart written to {chart_path}")
-    except (SettingsError, CampaignError) as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(2) from None
-    except StatsFailed as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(error.code) from None
+    check_sqlite_file(settings.database_url)
+    result = asyncio.run(_collect(settings.database_url, campaign.slug))  # CAMPAIGN may be a path
+    Console().print(render(result, campaign=campaign.slug, goal=campaign.goal))
+    if chart_path is not None:
+        from handlers.chart import signatures_chart  # matplotlib: only when a chart is asked for
+
+        png = signatures_chart(
+            result.per_day, title=f"Signatures: {settings.campaign}", daily_label="per day", total_label="total"
+        )
+        try:
+            chart_path.write_bytes(png)
+        except OSError as error:
+            raise CommandError(f"cannot write the chart to {chart_path}: {error.strerror or error}") from None
+        click.echo(f"chart written to {chart_path}")

@@ -1,19 +1,19 @@
-"""``python -m bot i18n ...``: the translators' workflow (see ``locales/README.md``)."""
+"""``python -m bot i18n ...``: the translators' workflow (see ``locales/README.md``).
+
+The tools (``bot.catalogs``, ``bot.catalog_check``, ``bot.preview``) load when a
+command runs, so that ``i18n --help`` is quick.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import click
 
-from bot import catalogs
-from bot.catalog_check import check_all
-from bot.preview import format_exchanges, rehearse
-from handlers.i18n import LOCALES_DIR, I18n
+from bot.cli.errors import Group
 
 
-@click.group()
+@click.group(cls=Group)
 def i18n() -> None:
     """Extract, update, compile, check and preview the translation catalogs."""
 
@@ -21,6 +21,8 @@ def i18n() -> None:
 @i18n.command()
 def extract() -> None:
     """Collect every message of the bot and the campaign text into locales/messages.pot."""
+    from bot import catalogs
+
     path = catalogs.extract()
     click.echo(f"wrote {path.relative_to(catalogs.ROOT)}")
 
@@ -28,6 +30,8 @@ def extract() -> None:
 @i18n.command()
 def update() -> None:
     """Merge messages.pot into every catalog (changed texts become fuzzy)."""
+    from bot import catalogs
+
     catalogs.update()
 
 
@@ -35,30 +39,42 @@ def update() -> None:
 @click.argument("language")
 def init(language: str) -> None:
     """Start a catalog for LANGUAGE (for example sw, pt_BR or zh_Hant)."""
+    from bot import catalogs
+
     catalogs.init(language)
 
 
 @i18n.command(name="compile")
 def compile_() -> None:
     """Build the .mo files the bot loads (the run and test commands do this)."""
+    from bot import catalogs
+
     catalogs.compile_all()
 
 
 @i18n.command()
-def check() -> None:
+@click.pass_context
+def check(ctx: click.Context) -> None:
     """Fail, naming file, line and message, on any translation that would break the bot."""
+    from bot import catalogs
+    from bot.catalog_check import check_all
+    from handlers.i18n import LOCALES_DIR
+
     problems = asyncio.run(check_all(LOCALES_DIR, catalogs.ROOT))
     for problem in problems:
         click.echo(str(problem))
     if problems:
         click.echo(f"{len(problems)} problem(s) found.", err=True)
-        sys.exit(1)
+        ctx.exit(1)
     click.echo(f"All {len(catalogs.catalog_files(LOCALES_DIR))} catalogs are fine.")
 
 
 @i18n.command()
 def status() -> None:
     """A table: language, translated %, fuzzy, untranslated, review status."""
+    from bot import catalogs
+    from handlers.i18n import LOCALES_DIR
+
     rows = catalogs.status(LOCALES_DIR)
     header = f"{'language':<24} {'translated':>10} {'fuzzy':>6} {'untranslated':>12}  review status"
     click.echo(header)
@@ -72,6 +88,9 @@ def status() -> None:
 @click.argument("language")
 def preview(language: str) -> None:
     """Print the whole conversation in LANGUAGE, from /start to withdrawal, as plain text."""
+    from bot.preview import format_exchanges, rehearse
+    from handlers.i18n import LOCALES_DIR, I18n
+
     if language not in I18n(LOCALES_DIR).locales:
         raise click.BadParameter(f"no catalog for {language!r}; see `python -m bot i18n status`")
     click.echo(format_exchanges(asyncio.run(rehearse(language))))

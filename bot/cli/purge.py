@@ -24,24 +24,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.command_errors import missing_sqlite_file
+from bot.cli.errors import Command, CommandError, check_sqlite_file, usage_errors
 from bot.logs import mask_secrets, mask_url
-from bot.settings import SettingsError, load_settings
-from handlers.campaign import CampaignError, load_campaign
-from storage import erasure, receipts
-from storage.db import Database
-from storage.purge import PurgePlan, is_due, plan_purge, purge_from, purge_signatures
 
-
-class PurgeFailed(Exception):
-    """One line for the operator."""
+if TYPE_CHECKING:  # the database's modules load on use, so that `purge --help` is quick
+    from storage.db import Database
+    from storage.purge import PurgePlan
 
 
 def _n(value: int) -> str:
@@ -50,11 +45,6 @@ def _n(value: int) -> str:
 
 def _day(value: date) -> str:
     return f"{value:%-d %B %Y}"
-
-
-def _check_sqlite_file(database_url: str) -> None:
-    if (missing := missing_sqlite_file(database_url)) is not None:
-        raise PurgeFailed(missing)
 
 
 def _reason(error: BaseException) -> str:
@@ -84,6 +74,10 @@ async def _run(
     dry_run: bool,
     console: Console,
 ) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import Database
+
     db = Database(database_url, pool_size=1)
     try:
         await _purge(
@@ -92,7 +86,7 @@ async def _run(
         forgot = await _forget_secret(db, dry_run=dry_run, console=console)
         await _erase(db, dry_run=dry_run, console=console, force=("bot_secrets",) if forgot else ())
     except (SQLAlchemyError, OSError) as error:
-        raise PurgeFailed(f"DATABASE_URL {mask_url(database_url)} cannot be used ({_reason(error)})") from None
+        raise CommandError(f"DATABASE_URL {mask_url(database_url)} cannot be used ({_reason(error)})") from None
     finally:
         await db.dispose()
 
@@ -101,6 +95,8 @@ async def _purge(
     db: Database, campaign: str, *, campaign_end: date | None, retention_days: int, dry_run: bool, console: Console
 ) -> None:
     """The signatures past retention, if the day has come."""
+    from storage.purge import is_due, plan_purge, purge_from, purge_signatures
+
     if campaign_end is None:
         console.print("Nothing can be purged: CAMPAIGN_END is not set, so personal data has no end date yet.")
         return
@@ -158,6 +154,8 @@ async def _purge(
 async def _forget_secret(db: Database, *, dry_run: bool, console: Console) -> bool:
     """The generated receipt secret, once no signature is left (``storage.receipts``); True if
     it was deleted now."""
+    from storage import receipts
+
     if not await receipts.forget_unused_key(db, dry_run=dry_run):
         return False
     console.print(
@@ -170,6 +168,8 @@ async def _forget_secret(db: Database, *, dry_run: bool, console: Console) -> bo
 
 async def _erase(db: Database, *, dry_run: bool, console: Console, force: tuple[str, ...] = ()) -> None:
     """Withdrawn, removed and purged rows out of the database files (``storage.erasure``)."""
+    from storage import erasure
+
     if db.is_sqlite:
         if dry_run:
             console.print(
@@ -179,7 +179,7 @@ async def _erase(db: Database, *, dry_run: bool, console: Console, force: tuple[
             return
         result = await erasure.erase_deleted_rows(db)
         if result.failed:
-            raise PurgeFailed(f"the database could not be vacuumed now ({result.failed}); the next run retries")
+            raise CommandError(f"the database could not be vacuumed now ({result.failed}); the next run retries")
         once = " The database file was vacuumed once, for rows deleted before that." if result.rewritten else ""
         log_state = (
             "the write-ahead log was checkpointed and emptied"
@@ -202,7 +202,7 @@ async def _erase(db: Database, *, dry_run: bool, console: Console, force: tuple[
         return
     result = await erasure.erase_deleted_rows(db, force=force)
     if result.failed:
-        raise PurgeFailed(
+        raise CommandError(
             f"the tables holding erased rows could not be rewritten now ({result.failed}); the next run retries"
         )
     if not result.rewritten:
@@ -226,7 +226,7 @@ def _deleted(counts: list[int | None]) -> str:
     return f"{_n(total)} row{'' if total == 1 else 's'} deleted"
 
 
-@click.command("purge", short_help="Erase personal data past retention and withdrawn rows' traces (run daily).")
+@click.command("purge", cls=Command)
 @click.option("--dry-run", is_flag=True, help="Only print what would be erased (counts, never names).")
 def purge(dry_run: bool) -> None:
     """Erase the names, Telegram ids and receipts of signatures past retention, keeping anonymous counts.
@@ -240,24 +240,21 @@ def purge(dry_run: bool) -> None:
     checkpointed. Once no signature is left, the generated receipt secret is deleted.
     Reads DATABASE_URL, CAMPAIGN, CAMPAIGN_END and RETENTION_DAYS (environment or .env).
     """
+    from bot.settings import load_settings
+    from handlers.campaign import load_campaign
+
     console = Console()
-    try:
+    with usage_errors():
         settings = load_settings()
         campaign = load_campaign(settings.campaign).slug  # CAMPAIGN may be a path to the .toml
-        _check_sqlite_file(settings.database_url)
-        asyncio.run(
-            _run(
-                settings.database_url,
-                campaign,
-                campaign_end=settings.campaign_end,
-                retention_days=settings.retention_days,
-                dry_run=dry_run,
-                console=console,
-            )
+    check_sqlite_file(settings.database_url)
+    asyncio.run(
+        _run(
+            settings.database_url,
+            campaign,
+            campaign_end=settings.campaign_end,
+            retention_days=settings.retention_days,
+            dry_run=dry_run,
+            console=console,
         )
-    except (SettingsError, CampaignError) as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(2) from None
-    except PurgeFailed as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(1) from None
+    )

@@ -19,37 +19,30 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.broadcaster import TelegramUnreachable, send_until_done
-from bot.command_errors import missing_sqlite_file, reason
+from bot.cli.errors import EXIT_USAGE, Command, CommandError, check_sqlite_file, reason, usage_errors
 from bot.logs import mask_url, setup_logging, url_passwords
-from bot.preview import plain
-from bot.settings import Settings, SettingsError, load_settings
-from handlers.broadcast import DraftProblem, parse_sections, resolve_tag
-from handlers.campaign import Campaign, CampaignError, load_campaign
-from handlers.i18n import I18n, language_name
-from handlers.news import news_message
-from handlers.turn import Services
-from storage import broadcasts
-from storage.broadcasts import BroadcastCounts
-from storage.db import Database
-from storage.models import Broadcast
-from storage.state_memory import MemoryStateStore
+
+if TYPE_CHECKING:  # the bot's modules load on use, so that `broadcast --help` is quick
+    from bot.settings import Settings
+    from handlers.broadcast import DraftProblem
+    from handlers.campaign import Campaign
+    from handlers.i18n import I18n
+    from handlers.turn import Services
+    from storage.broadcasts import BroadcastCounts
+    from storage.db import Database
 
 
-class BroadcastFailed(Exception):
-    """One line for the operator, with the exit code to leave with."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
+def _mistake(message: str) -> CommandError:
+    """A mistake in the file or the options: exit 2."""
+    return CommandError(message, EXIT_USAGE)
 
 
 @dataclass(frozen=True)
@@ -66,29 +59,31 @@ class Plan:
 
 
 def read_texts(path: Path, lang: str | None, i18n: I18n) -> tuple[dict[str, str], str | None]:
-    """The file's sections (and the ``--lang`` locale), or ``BroadcastFailed``."""
+    """The file's sections (and the ``--lang`` locale), or a ``CommandError`` (exit 2)."""
+    from handlers.broadcast import DraftProblem, parse_sections, resolve_tag
+
     try:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise BroadcastFailed(f"{path}: not UTF-8 text") from None
+        raise _mistake(f"{path}: not UTF-8 text") from None
     except OSError as error:
-        raise BroadcastFailed(f"cannot read {path}: {error.strerror or error}") from None
+        raise _mistake(f"cannot read {path}: {error.strerror or error}") from None
     language = None
     if lang is not None:
         language = resolve_tag(lang, i18n.locales)
         if not language:
-            raise BroadcastFailed(f"--lang {lang}: unknown language (known: {', '.join(i18n.locales)})")
+            raise _mistake(f"--lang {lang}: unknown language (known: {', '.join(i18n.locales)})")
     try:
         sections = parse_sections(raw, i18n.locales)
     except DraftProblem as problem:
-        raise BroadcastFailed(f"{path}: {_problem(problem, i18n.locales)}") from None
+        raise _mistake(f"{path}: {_problem(problem, i18n.locales)}") from None
     if not sections:
-        raise BroadcastFailed(f"{path}: no text to send")
+        raise _mistake(f"{path}: no text to send")
     if language is None:
         return sections, None
     if len(sections) > 1 or not set(sections) <= {"", language}:
         tags = ", ".join(f"[{code or 'all'}]" for code in sections)
-        raise BroadcastFailed(f"{path}: with --lang {language} the file must hold only that language's text ({tags})")
+        raise _mistake(f"{path}: with --lang {language} the file must hold only that language's text ({tags})")
     return {language: next(iter(sections.values()))}, language
 
 
@@ -108,17 +103,21 @@ def check_plan(plan: Plan) -> None:
     """Refuse what the bot's /broadcast refuses: nobody to send to, or recipients without a text."""
     if plan.total == 0:
         who = f" in {plan.language}" if plan.language else ""
-        raise BroadcastFailed(f"nobody{who} has asked for news: nothing to send")
+        raise _mistake(f"nobody{who} has asked for news: nothing to send")
     if "" not in plan.texts:
         missing = [f"{code} ({n})" for code, n in plan.recipients.items() if code not in plan.texts]
         if missing:
-            raise BroadcastFailed(
+            raise _mistake(
                 f"no text for the recipients in {', '.join(missing)}: add a [language] section for each, or [all]"
             )
 
 
 def _services(settings: Settings, campaign: Campaign, db: Database) -> Services:
     """What ``news_message`` needs, without a bot (nothing is sent through these)."""
+    from handlers.i18n import I18n
+    from handlers.turn import Services
+    from storage.state_memory import MemoryStateStore
+
     return Services(
         db=db,
         campaign=campaign,
@@ -130,6 +129,11 @@ def _services(settings: Settings, campaign: Campaign, db: Database) -> Services:
 
 
 def render_dry_run(console: Console, services: Services, plan: Plan) -> None:
+    from bot.preview import plain
+    from handlers.i18n import language_name
+    from handlers.news import news_message
+    from storage.models import Broadcast
+
     table = Table(title="Recipients", title_justify="left", title_style="bold", show_edge=False, pad_edge=False)
     for column, justify in (("language", "left"), ("people", "right"), ("text", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
@@ -149,6 +153,12 @@ def render_dry_run(console: Console, services: Services, plan: Plan) -> None:
 
 
 async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | None, dry_run: bool) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.broadcaster import TelegramUnreachable
+    from storage import broadcasts
+    from storage.db import Database
+
     db = Database(settings.database_url, pool_size=2)
     console = Console()
     try:
@@ -158,15 +168,16 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
             recipients = await broadcasts.recipients_by_language(db, campaign.slug, language)
         except (SQLAlchemyError, OSError) as error:
             hint = " (run `python -m bot migrate` first?)" if "signatures" in str(error) else ""
-            raise BroadcastFailed(
-                f"DATABASE_URL {mask_url(settings.database_url)} cannot be read ({reason(error)}){hint}", 1
+            raise CommandError(
+                f"DATABASE_URL {mask_url(settings.database_url)} cannot be read ({reason(error)}){hint}"
             ) from None
         plan = Plan(texts, language, recipients)
         check_plan(plan)
         if dry_run:
             render_dry_run(console, services, plan)
             return 0
-        token = settings.token  # no BOT_TOKEN: fail now, before the broadcast exists
+        with usage_errors():
+            token = settings.token  # no BOT_TOKEN: fail now, before the broadcast exists
         # Warnings only (the sender's troubles), one line each with secrets masked: the bar stays readable.
         setup_logging(
             "WARNING", [token, *url_passwords(settings.database_url), *url_passwords(settings.telegram_api_url)]
@@ -176,10 +187,9 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
         try:
             counts = await _send(settings, broadcast.id, broadcast.total)
         except TelegramUnreachable as error:
-            raise BroadcastFailed(
+            raise CommandError(
                 f"{error}; broadcast {broadcast.id} stays queued: a running bot will send it"
-                " (/broadcast cancel in the bot stops it)",
-                1,
+                " (/broadcast cancel in the bot stops it)"
             ) from None
         console.print(summary(counts))
         return 0
@@ -188,6 +198,8 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
 
 
 async def _send(settings: Settings, broadcast_id: int, total: int) -> BroadcastCounts:
+    from bot.broadcaster import send_until_done
+
     columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("broadcast", total=total)
@@ -213,12 +225,11 @@ def summary(counts: BroadcastCounts) -> str:
     return " · ".join(parts)
 
 
-def _check_sqlite_file(database_url: str) -> None:
-    if (missing := missing_sqlite_file(database_url)) is not None:
-        raise BroadcastFailed(missing, 1)
-
-
-@click.command("broadcast", short_help="Send a message to every signer who asked for news.")
+@click.command(
+    "broadcast",
+    cls=Command,
+    interrupted="the rest stays queued and a running bot sends it (/broadcast cancel stops it)",
+)
 @click.option(
     "--text-file",
     "text_file",
@@ -235,19 +246,11 @@ def broadcast(text_file: Path, lang: str | None, dry_run: bool) -> None:
     Each person gets the text with a short heading, a footer and a "Stop updates"
     button in their own language.
     """
-    try:
+    from bot.settings import load_settings
+    from handlers.campaign import load_campaign
+
+    with usage_errors():
         settings = load_settings()
         campaign = load_campaign(settings.campaign)
-        _check_sqlite_file(settings.database_url)
-        asyncio.run(_run(settings, campaign, text_file, lang, dry_run))
-    except (SettingsError, CampaignError) as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(2) from None
-    except BroadcastFailed as error:
-        click.echo(f"error: {error}", err=True)
-        raise click.exceptions.Exit(error.code) from None
-    except KeyboardInterrupt:
-        click.echo(
-            "interrupted: the rest stays queued and a running bot sends it (/broadcast cancel stops it)", err=True
-        )
-        raise click.exceptions.Exit(130) from None
+    check_sqlite_file(settings.database_url)
+    asyncio.run(_run(settings, campaign, text_file, lang, dry_run))
