@@ -33,10 +33,10 @@ from bot.logs import mask_url, setup_logging, url_passwords
 from bot.preview import plain
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.broadcast import DraftProblem, parse_sections, resolve_tag
-from handlers.campaign import Campaign, CampaignError, load_campaign
 from handlers.i18n import I18n, language_name
 from handlers.news import news_message
 from handlers.turn import Services
+from petition.campaign import Campaign, CampaignError, load_campaign
 from storage import broadcasts
 from storage.broadcasts import BroadcastCounts
 from storage.db import Database

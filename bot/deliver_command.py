@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.command_errors import missing_sqlite_file, reason
 from bot.logs import mask_url
 from bot.settings import SettingsError, load_settings
-from handlers.campaign import CampaignError, load_campaign
+from petition.campaign import CampaignError, load_campaign
 from storage.db import Database
 from storage.deliveries import DeliveryError, DeliveryRecord, record_delivery
 

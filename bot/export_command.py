@@ -32,9 +32,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.command_errors import missing_sqlite_file, reason
 from bot.logs import mask_url
 from bot.settings import SettingsError, load_settings
-from handlers.campaign import Campaign, CampaignError, load_campaign
+from petition.campaign import Campaign, CampaignError, load_campaign
 from storage.db import Database
-from storage.exports import FORMATS, ExportError, ExportFormat, ExportResult, export_signatures
+from storage.exports.export import FORMATS, ExportError, ExportFormat, ExportResult, export_signatures
 from storage.exports.fingerprint import Fingerprint
 from storage.exports.fonts import FontError
 from storage.exports.pdf_export import erased

@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.command_errors import missing_sqlite_file
 from bot.logs import mask_secrets, mask_url
 from bot.settings import SettingsError, load_settings
-from handlers.campaign import CampaignError, load_campaign
+from petition.campaign import CampaignError, load_campaign
 from storage import erasure, receipts
 from storage.db import Database
 from storage.purge import PurgePlan, is_due, plan_purge, purge_from, purge_signatures

@@ -21,10 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.command_errors import missing_sqlite_file
 from bot.logs import mask_secrets, mask_url
 from bot.settings import SettingsError, load_settings
-from handlers.campaign import CampaignError, load_campaign
 from handlers.chart import signatures_chart
-from handlers.countries import country_name
 from handlers.i18n import language_name
+from petition.campaign import CampaignError, load_campaign
+from petition.countries import country_name
 from storage.db import Database
 from storage.stats import CampaignStats, campaign_stats
 

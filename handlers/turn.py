@@ -17,8 +17,8 @@ from handlers.state import ConversationState
 if TYPE_CHECKING:
     from datetime import date
 
-    from handlers.campaign import Campaign
     from handlers.i18n import I18n, Translator
+    from petition.campaign import Campaign
     from storage.db import Database
     from storage.state import StateStore
 
