@@ -31,7 +31,7 @@ from bot.services import make_database, make_store
 from bot.settings import Settings, load_settings
 from bot.webhook import WebhookServer, webhook_url
 from handlers.events import Event
-from handlers.core import Deliver
+from handlers.replies import Deliver
 from storage.db import Database
 from storage.state import StateStore
 
