@@ -39,13 +39,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL, make_url
 
 from bench.measure import Measured, measure, median, p95, timings
-from handlers.campaign import Campaign, load_campaign
 from handlers.chart import signatures_chart
-from handlers.countries import country_names
 from handlers.i18n import I18n
 from handlers.organiser import stats_text
+from petition.campaign import Campaign, load_campaign
+from petition.countries import country_names
 from storage.db import Database
-from storage.exports import ExportFormat, ExportResult, export_signatures
+from storage.exports.export import ExportFormat, ExportResult, export_signatures
 from storage.migrate import upgrade
 from storage.models import Signature
 from storage.stats import campaign_stats

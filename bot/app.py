@@ -27,10 +27,11 @@ from sqlalchemy import text
 from bot.broadcaster import Broadcaster
 from bot.logs import mask_secrets, mask_url
 from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
+from bot.services import make_database, make_store
 from bot.settings import Settings, load_settings
 from bot.webhook import WebhookServer, webhook_url
-from handlers.core import Deliver
 from handlers.events import Event
+from handlers.replies import Deliver
 from storage.db import Database
 from storage.state import StateStore
 
@@ -70,24 +71,6 @@ def _reason(error: BaseException) -> str:
 def _shown(url: str) -> str:
     """A URL fit for an error message: its password and every registered secret masked."""
     return mask_secrets(mask_url(url))
-
-
-def make_store(settings: Settings) -> StateStore:
-    if settings.redis_url:
-        from storage.state_redis import RedisStateStore
-
-        return RedisStateStore(
-            settings.redis_url,
-            prefix=settings.redis_prefix,
-            max_connections=settings.max_concurrent_updates + 16,  # + health checks and bursts
-        )
-    from storage.state_memory import MemoryStateStore
-
-    return MemoryStateStore()
-
-
-def make_database(settings: Settings) -> Database:
-    return Database(settings.database_url, pool_size=settings.max_concurrent_updates)
 
 
 async def migrate(database_url: str) -> str:

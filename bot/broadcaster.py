@@ -616,8 +616,8 @@ async def send_until_done(settings: Settings, broadcast_id: int, on_progress: Pr
     only watches the database. Returns the final counts (``done`` or ``cancelled``).
     Raises ``TelegramUnreachable`` if the connection to Telegram cannot be opened.
     """
-    from bot.app import make_database
     from bot.runtimes import make_runtime
+    from bot.services import make_database
 
     db = make_database(settings)
     runtime = make_runtime(

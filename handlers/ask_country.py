@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from handlers import countries
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
+from petition import countries
 
 PICK = "cty"  # callback data: "cty:DE"
 OTHER = "ctyother"

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from handlers import fallback, organiser
 from handlers.i18n import Translator, language_name, normalise_locale
 from handlers.news import delivered_on, news_message
-from handlers.replies import EditMessage, Keyboard
-from handlers.turn import Deliver, Services, Turn, button, rows
+from handlers.replies import Deliver, EditMessage, Keyboard
+from handlers.turn import Services, Turn, button, rows
 from storage import broadcasts
 from storage.broadcasts import BroadcastCounts
 from storage.models import Broadcast

@@ -16,6 +16,9 @@ boxes or broken words. Callers therefore pass labels that DejaVu Sans can draw
 (the admin's language when it is Latin or Cyrillic, English otherwise) and put
 the translated text in the photo's caption, which Telegram renders properly.
 Dates on the axis are ISO-like (``2026-12-01``), the same in every language.
+
+matplotlib is imported only when a chart is drawn (about a second): the
+conversation imports this module, and no ordinary update should pay for it.
 """
 
 from __future__ import annotations
@@ -25,13 +28,6 @@ import unicodedata
 from datetime import date
 from functools import cache
 from itertools import accumulate
-
-from fontTools.ttLib import TTFont
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, DateFormatter, DayLocator, date2num
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 WIDTH_PX, HEIGHT_PX, DPI = 1280, 720, 100
 BAR_COLOUR = "#f5c400"  # Amnesty yellow
@@ -43,6 +39,9 @@ MAX_BARS = 120  # more days than this are drawn as one filled step outline
 @cache
 def _covered() -> frozenset[int]:
     """The code points DejaVu Sans has glyphs for."""
+    from fontTools.ttLib import TTFont
+    from matplotlib import font_manager
+
     return frozenset(TTFont(font_manager.findfont(FONT)).getBestCmap())
 
 
@@ -63,6 +62,11 @@ def signatures_chart(per_day: list[tuple[date, int]], *, title: str, daily_label
     and labels (a campaign that has just started), one day a single bar, and
     many days thin bars with automatically spaced date ticks.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, DateFormatter, DayLocator, date2num
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     daily = figure.add_subplot()

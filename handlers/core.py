@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from handlers import ask_country, ask_name, consent, conversation, fallback, name_form, organiser, reading, review
-from handlers.campaign import load_campaign
 from handlers.events import Event, EventKind
 from handlers.i18n import LOCALES_DIR, I18n, Translator
-from handlers.replies import AnswerCallback, Reply, SendMessage
+from handlers.replies import AnswerCallback, Deliver, Reply, SendMessage
 from handlers.state import ConversationState, Step
-from handlers.turn import Deliver as Deliver  # re-exported: the runtimes' side of the contract
 from handlers.turn import Services, Turn
+from petition.campaign import load_campaign
 from storage import signatures
 from storage.db import Database
 from storage.state import StateStore

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 
-from handlers import countries, fallback
+from handlers import fallback
 from handlers.organiser import is_admin
 from handlers.turn import Turn, button, rows
 from handlers.verify import EXAMPLE, receipt_code
+from petition import countries
 from storage import receipts, signatures
 
 log = logging.getLogger(__name__)

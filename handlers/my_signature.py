@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from babel import Locale, UnknownLocaleError
 
-from handlers import countries, name_form, referrals, review
+from handlers import name_form, referrals, review
 from handlers.i18n import Translator, language_name
 from handlers.state import ConversationState, Step
 from handlers.turn import Turn, button, rows
+from petition import countries
 from storage import deliveries, signatures
 from storage.models import Signature
 

@@ -32,11 +32,11 @@ from babel.numbers import format_percent
 
 from handlers import fallback
 from handlers.chart import drawable, signatures_chart
-from handlers.countries import country_name
 from handlers.i18n import Html, Translator, language_name
-from handlers.replies import EditMessage, SendDocument, SendMessage, SendPhoto
-from handlers.turn import Deliver, Turn
-from storage.exports import ExportError, ExportFormat, export_signatures
+from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
+from handlers.turn import Turn
+from petition.countries import country_name
+from storage.exports.export import ExportError, ExportFormat, export_signatures
 from storage.stats import CampaignStats, campaign_stats
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ Texts are Telegram HTML: every user-supplied value must be escaped with
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,3 +71,8 @@ class Delivered:
     ok: bool = True
     error: str | None = None  # short description, never personal data
     extra: dict[str, object] = field(default_factory=dict)
+
+
+# How the conversation hands a reply to Telegram: the runtime's side of the contract. A
+# runtime needs only this module and ``handlers.events``, never the conversation itself.
+Deliver = Callable[[Reply], Awaitable[Delivered]]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from handlers import ask_name, countries, milestones, name_form, reading, referrals
+from handlers import ask_name, milestones, name_form, reading, referrals
 from handlers.consent import consent_version
 from handlers.names import display, parse_form
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
 from handlers.verify import receipt_code
+from petition import countries
 from storage import signatures
 from storage.models import Signature
 

@@ -6,24 +6,21 @@ Telegram themselves, which keeps them testable without a network.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from handlers.events import Event, EventKind
-from handlers.replies import AnswerCallback, Button, Delivered, EditMessage, Keyboard, Reply, SendMessage
+from handlers.replies import AnswerCallback, Button, Deliver, EditMessage, Keyboard, Reply, SendMessage
 from handlers.state import ConversationState
 
 if TYPE_CHECKING:
     from datetime import date
 
-    from handlers.campaign import Campaign
     from handlers.i18n import I18n, Translator
+    from petition.campaign import Campaign
     from storage.db import Database
     from storage.state import StateStore
-
-
-Deliver = Callable[[Reply], Awaitable[Delivered]]
 
 
 @dataclass(frozen=True, slots=True)

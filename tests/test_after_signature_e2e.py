@@ -17,8 +17,8 @@ import pytest
 from emulator.objects import BotMessage
 from emulator.users import SimulatedUser
 from handlers import closed, organiser
-from handlers.campaign import CAMPAIGNS_DIR
 from handlers.i18n import I18n
+from petition.campaign import CAMPAIGNS_DIR
 from storage import signatures
 from storage.db import Database
 from storage.models import Signature

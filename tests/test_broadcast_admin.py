@@ -22,11 +22,11 @@ from emulator.emulator import BOT_USERNAME
 from emulator.users import BotMessage, SimulatedUser
 from handlers import broadcast
 from handlers.broadcast import DraftProblem, parse_sections
-from handlers.campaign import load_campaign
 from handlers.i18n import I18n
 from handlers.news import STOP_UPDATES, news_message
 from handlers.state import ConversationState, Step
 from handlers.turn import Services
+from petition.campaign import load_campaign
 from storage import broadcasts
 from storage.db import Database
 from storage.models import Broadcast, Delivery, Signature

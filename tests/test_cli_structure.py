@@ -67,7 +67,7 @@ def test_unknown_command_is_a_usage_error() -> None:
 
 def test_the_export_formats_written_out_for_help_are_the_exports() -> None:
     from bot.cli.export import FORMATS
-    from storage.exports import FORMATS as EXPORT_FORMATS
+    from storage.exports.export import FORMATS as EXPORT_FORMATS
 
     assert FORMATS == EXPORT_FORMATS
 
@@ -125,7 +125,7 @@ def test_a_group_puts_its_commands_under_the_policy() -> None:
 
 def test_a_bad_setting_or_campaign_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.settings import load_settings
-    from handlers.campaign import load_campaign
+    from petition.campaign import load_campaign
 
     monkeypatch.setenv("BOT_TOKEN", "bad")
     with pytest.raises(CommandError) as bad_setting, usage_errors():

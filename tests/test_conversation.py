@@ -25,7 +25,7 @@ from handlers.state import ConversationState
 from handlers.turn import Turn
 from storage import broadcasts, receipts, signatures
 from storage.db import Database
-from storage.exports import ExportError, ExportResult, export_signatures
+from storage.exports.export import ExportError, ExportResult, export_signatures
 from storage.models import Signature
 from storage.state_memory import MemoryStateStore
 from tests.signers import add_signer

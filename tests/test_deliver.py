@@ -18,14 +18,14 @@ from sqlalchemy import func, select
 
 from bot.cli.deliver import deliver
 from emulator.users import SimulatedUser
-from handlers.campaign import Campaign, load_campaign
 from handlers.i18n import I18n
 from handlers.news import delivered_text
 from handlers.verify import receipt_code
+from petition.campaign import Campaign, load_campaign
 from storage import signatures
 from storage.db import Database
 from storage.deliveries import KIND, DeliveryError, record_delivery
-from storage.exports import export_signatures
+from storage.exports.export import export_signatures
 from storage.models import Broadcast, Delivery, ListDelivery, Signature
 from tests.signers import add_signer
 from tests.test_after_signature_e2e import ADMIN, RECEIPT, exports_root, sign  # noqa: F401 - a fixture

@@ -30,10 +30,11 @@ from pypdf import PdfReader
 from sqlalchemy import insert, select
 
 from bot.cli.export import export
-from handlers.campaign import Campaign, load_campaign
-from handlers.countries import country_name
+from petition.campaign import Campaign, load_campaign
+from petition.countries import country_name
 from storage.db import Database
-from storage.exports import ExportError, ExportFormat, ExportResult, archive, export_signatures
+from storage.exports import archive
+from storage.exports.export import ExportError, ExportFormat, ExportResult, export_signatures
 from storage.exports.fonts import MISSING, needs_shaping, printable, shown
 from storage.exports.safe import neutralise
 from storage.models import Signature

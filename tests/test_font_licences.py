@@ -17,9 +17,9 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from handlers.campaign import load_campaign
+from petition.campaign import load_campaign
 from storage.db import Database
-from storage.exports import export_signatures
+from storage.exports.export import export_signatures
 from storage.exports.fonts import CJK_FACE, Font, font_files
 from storage.exports.licences import OFL, font_sources, licence_problems
 from storage.signatures import add_signature

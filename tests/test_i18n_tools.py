@@ -140,7 +140,7 @@ def test_fuzzy_and_untranslated_are_named(broken_copy: Callable[..., Path]) -> N
 
 
 def test_an_edit_of_the_english_letter_comes_back_fuzzy_everywhere(tmp_path: Path) -> None:
-    for part in ("handlers", "bot", "campaigns", "locales"):
+    for part in ("handlers", "bot", "petition", "campaigns", "locales"):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
     letter = tmp_path / "campaigns" / "xinjiang.toml"
     old = "The human suffering has been immense."

@@ -23,10 +23,10 @@ from sqlalchemy import select
 from emulator import Emulator
 from emulator.users import SimulatedUser
 from handlers import milestones
-from handlers.campaign import load_campaign
 from handlers.i18n import I18n
 from handlers.news import STOP_UPDATES, news_message
 from handlers.turn import Services
+from petition.campaign import load_campaign
 from storage import broadcasts, signatures
 from storage.db import Database
 from storage.models import Broadcast, Delivery

@@ -18,7 +18,7 @@ from handlers.i18n import I18n
 from handlers.names import NameProblem
 from storage import signatures
 from storage.db import Database
-from storage.exports import export_signatures
+from storage.exports.export import export_signatures
 from storage.models import ListDelivery, Signature
 from tests.signers import add_signer
 from tests.test_signing_e2e import choose_form, has, read_and_agree, until

@@ -18,11 +18,11 @@ import pytest
 from emulator.emulator import BOT_USERNAME
 from emulator.users import BotMessage, SimulatedGroup, SimulatedUser
 from handlers import organiser
-from handlers.countries import country_name
 from handlers.i18n import language_name
+from petition.countries import country_name
 from storage import signatures
 from storage.db import Database
-from storage.exports import export_signatures
+from storage.exports.export import export_signatures
 from storage.exports.fonts import printable
 from tests.test_exports import CJK_OR_ARABIC, HEADER, _cell_text, _expected, _pdf_text, _stored
 from tests.test_signing_e2e import choose_form, has, offers_to_sign, until

@@ -95,7 +95,7 @@ def test_the_installed_files_find_their_data_from_elsewhere(wheel: Path, tmp_pat
 
     located = python(
         "-c",
-        "import bot, handlers.campaign as c, handlers.i18n as i; print(bot.__file__, c.CAMPAIGNS_DIR, i.LOCALES_DIR)",
+        "import bot, petition.campaign as c, handlers.i18n as i; print(bot.__file__, c.CAMPAIGNS_DIR, i.LOCALES_DIR)",
     )
     assert located.returncode == 0, located.stderr
     assert all(Path(path).is_relative_to(site) for path in located.stdout.split()), located.stdout

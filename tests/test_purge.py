@@ -21,9 +21,9 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from bot.cli.purge import purge as purge_command
-from handlers.campaign import load_campaign
+from petition.campaign import load_campaign
 from storage.db import Database
-from storage.exports import export_signatures
+from storage.exports.export import export_signatures
 from storage.models import Base, Broadcast, Delivery, Signature, SignatureTally
 from storage.purge import is_due, plan_purge, purge_from, purge_signatures
 from storage.signatures import add_signature, bump_funnel, count_signatures

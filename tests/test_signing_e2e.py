@@ -15,9 +15,9 @@ import pytest
 
 from bot.preview import plain
 from emulator.users import BotMessage, SimulatedUser
-from handlers.campaign import load_campaign
-from handlers.countries import country_name, likely_countries
 from handlers.i18n import I18n
+from petition.campaign import load_campaign
+from petition.countries import country_name, likely_countries
 from storage import signatures
 from storage.db import Database
 

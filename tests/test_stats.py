@@ -207,8 +207,8 @@ async def test_a_withdrawal_disappears_from_every_count(database: Database) -> N
 
 async def test_counts_equal_the_rows_of_an_export(database: Database, tmp_path: Path) -> None:
     """What /stats says and what /export delivers never disagree, after a withdrawal too."""
-    from handlers.campaign import load_campaign
-    from storage.exports import export_signatures
+    from petition.campaign import load_campaign
+    from storage.exports.export import export_signatures
 
     await _seed(database)
     await withdraw_signature(database, CAMPAIGN, 1003)

@@ -33,9 +33,9 @@ from bot.logs import mask_url, setup_logging, url_passwords
 if TYPE_CHECKING:  # the bot's modules load on use, so that `broadcast --help` is quick
     from bot.settings import Settings
     from handlers.broadcast import DraftProblem
-    from handlers.campaign import Campaign
     from handlers.i18n import I18n
     from handlers.turn import Services
+    from petition.campaign import Campaign
     from storage.broadcasts import BroadcastCounts
     from storage.db import Database
 
@@ -247,7 +247,7 @@ def broadcast(text_file: Path, lang: str | None, dry_run: bool) -> None:
     button in their own language.
     """
     from bot.settings import load_settings
-    from handlers.campaign import load_campaign
+    from petition.campaign import load_campaign
 
     with usage_errors():
         settings = load_settings()

@@ -118,7 +118,7 @@ def deliver(recipient: str, delivered_on: datetime, note: str | None, expected: 
     signers). Reads DATABASE_URL and CAMPAIGN (environment or .env).
     """
     from bot.settings import load_settings
-    from handlers.campaign import load_campaign
+    from petition.campaign import load_campaign
 
     with usage_errors():
         settings = load_settings()

@@ -47,7 +47,7 @@ def usage_errors() -> Iterator[None]:
     """A bad setting (``SettingsError``) or campaign file (``CampaignError``) as a
     ``CommandError`` with exit 2: the operator's to fix, said in one line."""
     from bot.settings import SettingsError
-    from handlers.campaign import CampaignError
+    from petition.campaign import CampaignError
 
     try:
         yield

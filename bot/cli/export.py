@@ -32,10 +32,10 @@ from bot.cli.errors import EXIT_USAGE, Command, CommandError, check_sqlite_file,
 from bot.logs import mask_url
 
 if TYPE_CHECKING:  # the database and the documents load on use, so that `export --help` is quick
-    from handlers.campaign import Campaign
-    from storage.exports import ExportFormat, ExportResult
+    from petition.campaign import Campaign
+    from storage.exports.export import ExportFormat, ExportResult
 
-# storage.exports.FORMATS, written out so that --help need not load the documents (a test compares them).
+# storage.exports.export.FORMATS, written out so that --help need not load the documents (a test compares them).
 FORMATS = ("csv", "xlsx", "pdf", "list")
 
 
@@ -45,7 +45,7 @@ async def _export(
     from sqlalchemy.exc import SQLAlchemyError
 
     from storage.db import Database
-    from storage.exports import export_signatures
+    from storage.exports.export import export_signatures
 
     db = Database(database_url, pool_size=1)
     console = Console(stderr=True, quiet=quiet)
@@ -114,8 +114,8 @@ def export(fmt: ExportFormat, with_ids: bool, output: Path, quiet: bool) -> None
     signed; spreadsheet cells that would start a formula get a leading apostrophe.
     """
     from bot.settings import load_settings
-    from handlers.campaign import load_campaign
-    from storage.exports import ExportError
+    from petition.campaign import load_campaign
+    from storage.exports.export import ExportError
     from storage.exports.fonts import FontError
     from storage.exports.pdf_export import erased
 

@@ -241,7 +241,7 @@ def purge(dry_run: bool) -> None:
     Reads DATABASE_URL, CAMPAIGN, CAMPAIGN_END and RETENTION_DAYS (environment or .env).
     """
     from bot.settings import load_settings
-    from handlers.campaign import load_campaign
+    from petition.campaign import load_campaign
 
     console = Console()
     with usage_errors():

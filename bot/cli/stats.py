@@ -50,8 +50,8 @@ def _shares(table: Table, rows: Iterable[tuple[str, int]], total: int) -> Table:
 
 def render(stats: CampaignStats, *, campaign: str, goal: int) -> Group:
     """Every field of ``stats`` as tables (separate from the command so it is easy to test)."""
-    from handlers.countries import country_name
     from handlers.i18n import language_name
+    from petition.countries import country_name
 
     total = stats.total
     summary = _table(f"Campaign {campaign}", "", "signatures")
@@ -144,7 +144,7 @@ def stats(chart_path: Path | None) -> None:
     Reads DATABASE_URL and CAMPAIGN (environment or .env); the same numbers as the bot's /stats.
     """
     from bot.settings import load_settings
-    from handlers.campaign import load_campaign
+    from petition.campaign import load_campaign
 
     with usage_errors():
         settings = load_settings()

@@ -1,7 +1,9 @@
 """What both runtimes share: their interface, update → event translation, dispatching.
 
 A runtime is a thin translation between one framework and the neutral
-``handlers.events.Event`` / ``handlers.replies.Reply``. To keep the two runtimes
+``handlers.events.Event`` / ``handlers.replies.Reply``. That contract (events,
+replies, ``Deliver``) is all it knows of the conversation: the core is handed in
+as a ``Handler`` (``attach``), so importing a runtime loads no step of it. To keep the two runtimes
 free of copy-paste, each one turns its framework's update object back into the
 Bot API JSON it came from (``model_dump`` / ``to_dict``) and the translation to
 an ``Event`` is done once, here, on that JSON. The framework still parses,
@@ -24,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.delivery import ApiError, Deliverer, ErrorKind, method_name
-from handlers.core import Deliver
 from handlers.events import Chat, Event, EventKind, User
 from handlers.replies import (
     AnswerCallback,
     Button,
+    Deliver,
     Delivered,
     EditMessage,
     Keyboard,
@@ -43,7 +45,7 @@ log = logging.getLogger("bot.runtime")
 # The update types we ask Telegram for (getUpdates and setWebhook alike).
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
-Handler = Callable[[Event, Deliver], Awaitable[None]]  # ``Core.handle``
+Handler = Callable[[Event, Deliver], Awaitable[None]]  # what the runtime calls per event: ``Core.handle``
 
 
 @dataclass(frozen=True, slots=True)

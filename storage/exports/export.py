@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, get_args
 
-from handlers.campaign import Campaign
+from petition.campaign import Campaign
 from storage.db import Database
 from storage.exports import archive
 from storage.exports.fingerprint import Fingerprint

@@ -46,8 +46,8 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue
 from fpdf.fonts import TTFFont
 
-from handlers.campaign import Campaign
-from handlers.countries import country_name
+from petition.campaign import Campaign
+from petition.countries import country_name
 from storage.exports.fingerprint import RULE, Fingerprint
 from storage.exports.fonts import MISSING, font_files, font_for_codepoint, needs_shaping, printable, shown
 from storage.exports.rows import ExportRow

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from handlers.countries import country_name
+from petition.countries import country_name
 from storage.exports.rows import ExportRow
 from storage.receipts import display
 

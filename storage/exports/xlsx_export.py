@@ -15,7 +15,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from handlers.campaign import Campaign
+from petition.campaign import Campaign
 from storage.exports.fingerprint import RULE, Fingerprint
 from storage.exports.rows import ExportRow
 from storage.exports.safe import cells, header
