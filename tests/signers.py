@@ -6,8 +6,12 @@ no source, no news), so a test names only what it is about.
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy import select
+
 from storage.db import Database
-from storage.models import Signature
+from storage.models import Broadcast, Signature
 from storage.signatures import add_signature
 
 
@@ -37,3 +41,23 @@ async def add_signer(
         letter_version=letter_version,
         consent_version=consent_version,
     )
+
+
+async def broadcasts_finished(database_url: str, *, within: float = 30) -> None:
+    """Wait until at least one broadcast exists and none is still sending.
+
+    A finished broadcast has no delivery pending, claimed or in flight: every message it
+    sends has reached the emulator. So a test counting messages after this sees the final
+    count (a duplicate would already be there), with no fixed sleep to guess how long.
+    """
+    db = Database(database_url)
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                async with db.session() as session:
+                    statuses = list(await session.scalars(select(Broadcast.status)))
+                if statuses and "sending" not in statuses:
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await db.dispose()

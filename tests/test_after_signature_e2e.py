@@ -137,22 +137,22 @@ async def after_the_signature(bot: Any, tmp_path: Path) -> None:
     assert bot.emulator.rejected == []
 
 
-async def test_after_the_signature(start_webhook_bot: Any, tmp_path: Path, exports_root: Path) -> None:
-    bot = await start_webhook_bot(core="real", admin_ids=frozenset({ADMIN}))
+async def test_after_the_signature(start_one_bot: Any, tmp_path: Path, exports_root: Path) -> None:
+    bot = await start_one_bot(core="real", admin_ids=frozenset({ADMIN}))
     await after_the_signature(bot, tmp_path)
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_after_the_signature_on_postgres_and_redis(
-    start_webhook_bot: Any,
+    start_one_bot: Any,
     scratch_postgres_url: str,
     redis_url: str,
     state_prefix: str,
     tmp_path: Path,
     exports_root: Path,
 ) -> None:
-    bot = await start_webhook_bot(
+    bot = await start_one_bot(
         core="real",
         admin_ids=frozenset({ADMIN}),
         database_url=scratch_postgres_url,
@@ -163,9 +163,9 @@ async def test_after_the_signature_on_postgres_and_redis(
 
 
 async def test_a_letter_edit_gives_a_new_version_and_old_signatures_keep_theirs(
-    start_webhook_bot: Any, tmp_path: Path
+    start_one_bot: Any, tmp_path: Path
 ) -> None:
-    first = await start_webhook_bot(core="real")
+    first = await start_one_bot(core="real")
     ada = first.emulator.user(5201, first_name="Ada", language_code="en")
     await sign(ada, "Ada First")
     before = await stored(first, ada.id)
@@ -177,7 +177,7 @@ async def test_a_letter_edit_gives_a_new_version_and_old_signatures_keep_theirs(
     assert edited != original
     letter = tmp_path / "letter.toml"
     letter.write_text(edited, encoding="utf-8")
-    second = await start_webhook_bot(core="real", campaign=str(letter), database_url=first.settings.database_url)
+    second = await start_one_bot(core="real", campaign=str(letter), database_url=first.settings.database_url)
     bo = second.emulator.user(5202, first_name="Bo", language_code="en")
     await sign(bo, "Bo Second")
 
@@ -193,13 +193,13 @@ async def test_a_letter_edit_gives_a_new_version_and_old_signatures_keep_theirs(
 
 
 async def test_a_closed_campaign_collects_no_more_signatures(
-    start_webhook_bot: Any, monkeypatch: pytest.MonkeyPatch
+    start_one_bot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After CAMPAIGN_END: the Sign button, the consent and the review's Confirm (for someone
     mid-flow when it closed) explain that the petition closed, store nothing and forget the
     answers; the letter and the signers' commands keep working."""
     end = datetime.now(UTC).date()
-    bot = await start_webhook_bot(core="real", campaign_end=end)  # the last day: still open
+    bot = await start_one_bot(core="real", campaign_end=end)  # the last day: still open
     ada = bot.emulator.user(5301, first_name="Ada", language_code="en")
     bo = bot.emulator.user(5302, first_name="Bo", language_code="en")
     cy = bot.emulator.user(5303, first_name="Cy", language_code="en")

@@ -33,6 +33,7 @@ from storage.models import Broadcast, Delivery, Signature
 from storage.state_memory import MemoryStateStore
 from tests.fixtures.botapp import bot_factory
 from tests.signers import add_signer
+from tests.test_broadcast_sender import _until
 from tests.test_signing_e2e import has, read_and_agree, until
 
 ADMIN = 5001
@@ -297,16 +298,26 @@ async def test_cancel_stops_a_broadcast_midway(emulator: Emulator, tmp_path: Pat
         await until(admin, has("Write your message"))
         _, summary = await compose(admin, "A long broadcast", 1)
         await admin.press("📨 Send to 120 people")
-        await asyncio.sleep(1.0)
+
+        def reached() -> int:
+            return sum(1 for user_id, *_ in many if bot.emulator.user(user_id).messages)
+
+        async def sending() -> bool:
+            return reached() >= 5
+
+        async def all_recorded() -> bool:  # nothing claimed or in flight any more
+            return all(status in ("sent", "cancelled") for _, status in (await stored(bot))[1])
+
+        await _until(sending)
         await admin.send("/broadcast cancel")
         stopped = await until(admin, has("Stopped. Nobody else will receive this message."))
-        at_stop = sum(1 for user_id, *_ in many if bot.emulator.user(user_id).messages)
+        at_stop = reached()
         assert "Cancelled:" in stopped.text
-        await asyncio.sleep(1.0)  # anything still in flight lands
-        received = sum(1 for user_id, *_ in many if bot.emulator.user(user_id).messages)
+        await _until(all_recorded)  # anything still in flight lands and is recorded
+        received = reached()
         assert received - at_stop <= 4  # at most the requests already made (the sender's concurrency)
-        await asyncio.sleep(1.0)
-        assert sum(1 for user_id, *_ in many if bot.emulator.user(user_id).messages) == received
+        await asyncio.sleep(0.3)  # the sender's next turn, were it to send again
+        assert reached() == received
         assert 0 < received < 120
         found, deliveries = await stored(bot)
         assert [(b.status, b.total) for b in found] == [("cancelled", 120)]

@@ -27,7 +27,7 @@ from storage.db import Database
 from storage.deliveries import KIND, DeliveryError, record_delivery
 from storage.exports.export import export_signatures
 from storage.models import Broadcast, Delivery, ListDelivery, Signature
-from tests.signers import add_signer
+from tests.signers import add_signer, broadcasts_finished
 from tests.test_after_signature_e2e import ADMIN, RECEIPT, exports_root, sign  # noqa: F401 - a fixture
 from tests.test_exports import _pdf_text
 from tests.test_milestones import sign_with_news
@@ -335,7 +335,7 @@ async def delivered_end_to_end(bot: Any, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Delivered for the first time: 1; delivered before: 3." in result.output
     await until(eve, has("Your signature has been delivered"), within=30)
-    await asyncio.sleep(2.5)  # a second message, if any, would have arrived by now
+    await broadcasts_finished(url)  # a second message, if any, would have been sent by now
     for user in (ada, eve):
         assert sum("📬 Your signature has been delivered" in m.text for m in user.messages) == 1, user.id
     assert sum(_plain(german.gettext("📬 Your signature has been delivered")) in m.text for m in dilnur.messages) == 1
@@ -351,22 +351,22 @@ def _sample(day: date) -> Broadcast:
     )
 
 
-async def test_delivered_end_to_end(start_webhook_bot: Any, tmp_path: Path, exports_root: Path) -> None:  # noqa: F811
-    bot = await start_webhook_bot(core="real", admin_ids=frozenset({ADMIN}))
+async def test_delivered_end_to_end(start_one_bot: Any, tmp_path: Path, exports_root: Path) -> None:  # noqa: F811
+    bot = await start_one_bot(core="real", admin_ids=frozenset({ADMIN}))
     await delivered_end_to_end(bot, tmp_path)
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_delivered_end_to_end_on_postgres_and_redis(
-    start_webhook_bot: Any,
+    start_one_bot: Any,
     scratch_postgres_url: str,
     redis_url: str,
     state_prefix: str,
     tmp_path: Path,
     exports_root: Path,  # noqa: F811
 ) -> None:
-    bot = await start_webhook_bot(
+    bot = await start_one_bot(
         core="real",
         admin_ids=frozenset({ADMIN}),
         database_url=scratch_postgres_url,

@@ -47,19 +47,19 @@ async def a_flood_gets_one_slow_down_and_others_are_still_answered(bot: Any) -> 
     assert bot.emulator.rejected == []
 
 
-async def test_a_flood_gets_one_slow_down_and_others_are_still_answered(start_webhook_bot: Any) -> None:
-    bot = await start_webhook_bot(core="real", flood_limit=LIMIT)
+async def test_a_flood_gets_one_slow_down_and_others_are_still_answered(start_one_bot: Any) -> None:
+    bot = await start_one_bot(core="real", flood_limit=LIMIT)
     await a_flood_gets_one_slow_down_and_others_are_still_answered(bot)
 
 
 @pytest.mark.redis
-async def test_flood_control_counts_in_redis(start_webhook_bot: Any, redis_url: str, state_prefix: str) -> None:
-    bot = await start_webhook_bot(core="real", flood_limit=LIMIT, redis_url=redis_url, redis_prefix=state_prefix)
+async def test_flood_control_counts_in_redis(start_one_bot: Any, redis_url: str, state_prefix: str) -> None:
+    bot = await start_one_bot(core="real", flood_limit=LIMIT, redis_url=redis_url, redis_prefix=state_prefix)
     await a_flood_gets_one_slow_down_and_others_are_still_answered(bot)
 
 
-async def test_a_flooding_user_can_still_sign(start_webhook_bot: Any) -> None:
-    bot = await start_webhook_bot(core="real", flood_limit=LIMIT)
+async def test_a_flooding_user_can_still_sign(start_one_bot: Any) -> None:
+    bot = await start_one_bot(core="real", flood_limit=LIMIT)
     user = bot.emulator.user(4103, first_name="Ada", language_code="en")
     await read_and_agree(user)  # four updates of the minute's ten
     for _ in range(3 * LIMIT):
@@ -90,10 +90,10 @@ async def test_a_flooding_user_can_still_sign(start_webhook_bot: Any) -> None:
     assert bot.emulator.rejected == []
 
 
-async def test_signing_input_has_a_ceiling_too(start_webhook_bot: Any) -> None:
+async def test_signing_input_has_a_ceiling_too(start_one_bot: Any) -> None:
     """Typed text at the country step passes the limit (it may be a country), but not without end:
     at most 3 × the limit a minute in all is handled; the rest is dropped, with no second slow-down."""
-    bot = await start_webhook_bot(core="real", flood_limit=LIMIT)
+    bot = await start_one_bot(core="real", flood_limit=LIMIT)
     user = bot.emulator.user(4104, first_name="Jo", language_code="en")
     await read_and_agree(user)  # four updates of the minute's ten
     await user.send("Jo Junk")

@@ -69,8 +69,8 @@ def exports_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-async def guarded_bot(start_bot: Any, exports_root: Path) -> Any:
-    bot = await start_bot(core="real", admin_ids=frozenset({ADMIN}))
+async def guarded_bot(start_one_bot: Any, exports_root: Path) -> Any:
+    bot = await start_one_bot(core="real", admin_ids=frozenset({ADMIN}))
     await seed(bot.settings.database_url)
     return bot
 

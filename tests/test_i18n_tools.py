@@ -17,15 +17,11 @@ from babel.messages.pofile import write_po
 from click.testing import CliRunner
 
 from bot import catalogs
-from bot.catalog_check import check_all, check_catalog, check_conversation
+from bot.catalog_check import check_catalog, check_conversation
 from bot.cli.i18n import i18n
 from handlers.i18n import LOCALES_DIR
 
 ROOT = catalogs.ROOT
-
-
-async def test_every_catalog_passes_the_check() -> None:
-    assert [str(p) for p in await check_all(LOCALES_DIR, ROOT)] == []
 
 
 @pytest.fixture
@@ -175,6 +171,8 @@ def test_preview_prints_the_whole_conversation_in_that_language() -> None:
 
 
 def test_check_command_passes_and_says_so() -> None:
+    """Every real catalog passes ``check_all`` (the command runs it and lists each problem in
+    its output); checking them takes long, so this is the one test that does."""
     result = CliRunner().invoke(i18n, ["check"])
     assert result.exit_code == 0, result.output
     assert "All 17 catalogs are fine." in result.output

@@ -32,7 +32,7 @@ from storage.db import Database
 from storage.models import Broadcast, Delivery
 from storage.state_memory import MemoryStateStore
 from tests.fixtures.botapp import bot_factory, free_port
-from tests.signers import add_signer
+from tests.signers import add_signer, broadcasts_finished
 from tests.test_signing_e2e import choose_form, has, until
 
 CAMPAIGN = "xinjiang"
@@ -208,7 +208,7 @@ async def test_a_milestone_crossed_on_two_workers_at_once_reaches_everyone_once(
             for user in [early, *signers]:
                 news = await until(user, has("3 people have now signed the letter"), within=30)
                 assert news.buttons[-1][0].callback_data == STOP_UPDATES
-            await asyncio.sleep(2.5)  # a second announcement, if any, would arrive by now
+            await broadcasts_finished(scratch_postgres_url)  # a second announcement would be sent by now
             for user in [early, *signers]:
                 assert sum("have now signed" in m.text for m in user.messages) == 1, user.id
             assert await milestone_rows(db) == [(3, "done", 3, 3)]

@@ -56,9 +56,9 @@ async def sign(user: SimulatedUser, name: str, label: str) -> BotMessage:
     ],
 )
 async def test_each_form_end_to_end_stores_only_that_form(
-    start_webhook_bot: Any, tmp_path: Path, label: str, shown: str, form: str, described: str
+    start_one_bot: Any, tmp_path: Path, label: str, shown: str, form: str, described: str
 ) -> None:
-    bot = await start_webhook_bot(core="real")
+    bot = await start_one_bot(core="real")
     user = bot.emulator.user(6001, first_name="Aynur", language_code="en")
     review = await sign(user, "Aynur Kadir", label)
     assert f"You are signing as {shown}, France.\nShown as: {described}" in review.text
@@ -84,8 +84,8 @@ async def test_each_form_end_to_end_stores_only_that_form(
     assert bot.emulator.rejected == []
 
 
-async def test_narrowing_and_widening_before_delivery(start_webhook_bot: Any) -> None:
-    bot = await start_webhook_bot(core="real")
+async def test_narrowing_and_widening_before_delivery(start_one_bot: Any) -> None:
+    bot = await start_one_bot(core="real")
     user = bot.emulator.user(6002, first_name="Aynur", language_code="en")
     await sign(user, "Aynur Kadir", "Full name: Aynur Kadir")
 
@@ -176,8 +176,8 @@ async def deliver(bot: Any, user_id: int, on: date) -> None:
         await db.dispose()
 
 
-async def test_after_delivery_the_form_cannot_change_and_the_signer_is_told_why(start_webhook_bot: Any) -> None:
-    bot = await start_webhook_bot(core="real")
+async def test_after_delivery_the_form_cannot_change_and_the_signer_is_told_why(start_one_bot: Any) -> None:
+    bot = await start_one_bot(core="real")
     user = bot.emulator.user(6003, first_name="Aynur", language_code="en")
     await sign(user, "Aynur Kadir", "First name and initial: Aynur K.")
     await user.send("/mysignature")
@@ -226,10 +226,8 @@ PROBLEMS = {
 
 
 @pytest.mark.parametrize("locale", ["en", "de", "ug"])
-async def test_each_refused_name_gets_its_explanation_in_the_signer_s_language(
-    start_webhook_bot: Any, locale: str
-) -> None:
-    bot = await start_webhook_bot(core="real")
+async def test_each_refused_name_gets_its_explanation_in_the_signer_s_language(start_one_bot: Any, locale: str) -> None:
+    bot = await start_one_bot(core="real")
     t = I18n().get(locale)
     user = bot.emulator.user(6004, first_name="\u3164", language_code=locale)  # a blank Telegram name
     await user.send("/start")
@@ -249,9 +247,9 @@ async def test_each_refused_name_gets_its_explanation_in_the_signer_s_language(
     assert bot.emulator.rejected == []
 
 
-async def test_button_labels_are_plain_text(start_webhook_bot: Any) -> None:
+async def test_button_labels_are_plain_text(start_one_bot: Any) -> None:
     """“Sign as Tom & Jerry” is exactly that on the button, never “Tom &amp; Jerry”."""
-    bot = await start_webhook_bot(core="real")
+    bot = await start_one_bot(core="real")
     user = bot.emulator.user(6005, first_name="Tom", last_name="& Jerry <3", language_code="en")
     await read_and_agree(user)
     asked = user.conversation.visible[-1]  # "What name should we sign with?"
@@ -275,9 +273,9 @@ async def test_button_labels_are_plain_text(start_webhook_bot: Any) -> None:
 ADMIN = 6100
 
 
-async def test_stats_escape_country_names(start_webhook_bot: Any) -> None:
+async def test_stats_escape_country_names(start_one_bot: Any) -> None:
     """“Bosnia & Herzegovina” in /stats: the emulator refuses a message with a bare “&”."""
-    bot = await start_webhook_bot(core="real", admin_ids=frozenset({ADMIN}))
+    bot = await start_one_bot(core="real", admin_ids=frozenset({ADMIN}))
     db = Database(bot.settings.database_url)
     try:
         await add_signer(db, 6101, name="Amra", country="BA")
@@ -296,9 +294,9 @@ async def test_stats_escape_country_names(start_webhook_bot: Any) -> None:
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_choice_change_and_refusal_on_postgres_and_redis(
-    start_webhook_bot: Any, scratch_postgres_url: str, redis_url: str, state_prefix: str
+    start_one_bot: Any, scratch_postgres_url: str, redis_url: str, state_prefix: str
 ) -> None:
-    bot = await start_webhook_bot(
+    bot = await start_one_bot(
         core="real", database_url=scratch_postgres_url, redis_url=redis_url, redis_prefix=state_prefix
     )
     user = bot.emulator.user(6200, first_name="Aynur", language_code="en")

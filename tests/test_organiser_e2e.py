@@ -66,8 +66,8 @@ def exports_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-async def organiser_bot(start_bot: Any, exports_root: Path) -> Any:
-    bot = await start_bot(core="real", admin_ids=frozenset({ADMIN}))
+async def organiser_bot(start_one_bot: Any, exports_root: Path) -> Any:
+    bot = await start_one_bot(core="real", admin_ids=frozenset({ADMIN}))
     await seed(bot.settings.database_url)
     return bot
 
@@ -344,9 +344,9 @@ def leave_folders(root: Path) -> Path:
     return running
 
 
-async def test_stale_export_folders_are_swept_when_the_bot_starts(start_bot: Any, exports_root: Path) -> None:
+async def test_stale_export_folders_are_swept_when_the_bot_starts(start_one_bot: Any, exports_root: Path) -> None:
     running = leave_folders(exports_root)
-    await start_bot(core="real", admin_ids=frozenset({ADMIN}))
+    await start_one_bot(core="real", admin_ids=frozenset({ADMIN}))
     assert leftovers(exports_root) == [running]
 
 

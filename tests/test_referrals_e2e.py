@@ -207,23 +207,23 @@ async def referrals_walk(bot: Any, tmp_path: Path) -> None:
 
 
 async def test_referrals_are_counted_for_the_sharer_only(
-    start_webhook_bot: Any, tmp_path: Path, exports_root: Path
+    start_one_bot: Any, tmp_path: Path, exports_root: Path
 ) -> None:
-    bot = await start_webhook_bot(core="real", admin_ids=frozenset({ADMIN}))
+    bot = await start_one_bot(core="real", admin_ids=frozenset({ADMIN}))
     await referrals_walk(bot, tmp_path)
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_referrals_on_postgres_and_redis(
-    start_webhook_bot: Any,
+    start_one_bot: Any,
     scratch_postgres_url: str,
     redis_url: str,
     state_prefix: str,
     tmp_path: Path,
     exports_root: Path,
 ) -> None:
-    bot = await start_webhook_bot(
+    bot = await start_one_bot(
         core="real",
         admin_ids=frozenset({ADMIN}),
         database_url=scratch_postgres_url,
@@ -233,8 +233,8 @@ async def test_referrals_on_postgres_and_redis(
     await referrals_walk(bot, tmp_path)
 
 
-async def test_a_sharer_who_withdrew_is_not_credited_and_the_link_still_says_shared(start_webhook_bot: Any) -> None:
-    bot = await start_webhook_bot(core="real")
+async def test_a_sharer_who_withdrew_is_not_credited_and_the_link_still_says_shared(start_one_bot: Any) -> None:
+    bot = await start_one_bot(core="real")
     ada = bot.emulator.user(6201, first_name="Ada", language_code="en")
     bo = bot.emulator.user(6202, first_name="Bo", language_code="en")
     link = share_link(await sign(ada, "/start", "Ada Gone"))
@@ -254,9 +254,9 @@ async def test_a_sharer_who_withdrew_is_not_credited_and_the_link_still_says_sha
     assert bot.emulator.rejected == []
 
 
-async def test_an_old_bare_code_link_counts_as_shared(start_webhook_bot: Any) -> None:
+async def test_an_old_bare_code_link_counts_as_shared(start_one_bot: Any) -> None:
     """Links shared before ``r-<code>`` carried the bare code: still credited, never stored."""
-    bot = await start_webhook_bot(core="real")
+    bot = await start_one_bot(core="real")
     ada = bot.emulator.user(6301, first_name="Ada", language_code="en")
     bo = bot.emulator.user(6302, first_name="Bo", language_code="en")
     await sign(ada, "/start partner_site", "Ada Old")

@@ -132,9 +132,9 @@ TELEGRAM_CODES = {
 
 
 @pytest.mark.parametrize("locale", sorted(TELEGRAM_CODES))
-async def test_signing_in_the_user_s_language(start_webhook_bot: Any, locale: str) -> None:
+async def test_signing_in_the_user_s_language(start_one_bot: Any, locale: str) -> None:
     """Letter, buttons, numbers and the thanks in the language Telegram reports, never English fallbacks."""
-    bot = await start_webhook_bot(core="real")
+    bot = await start_one_bot(core="real")
     t = I18n().get(locale)
     campaign = load_campaign("xinjiang")
     user = bot.emulator.user(2004, first_name="Dilnur", last_name="Smith", language_code=TELEGRAM_CODES[locale])
@@ -174,9 +174,9 @@ async def test_signing_in_the_user_s_language(start_webhook_bot: Any, locale: st
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_full_signature_on_postgres_and_redis(
-    start_webhook_bot: Any, scratch_postgres_url: str, redis_url: str, state_prefix: str
+    start_one_bot: Any, scratch_postgres_url: str, redis_url: str, state_prefix: str
 ) -> None:
-    bot = await start_webhook_bot(
+    bot = await start_one_bot(
         core="real", database_url=scratch_postgres_url, redis_url=redis_url, redis_prefix=state_prefix
     )
     user = bot.emulator.user(2005, first_name="Ada", language_code="en")
@@ -187,15 +187,15 @@ async def test_full_signature_on_postgres_and_redis(
 
 @pytest.mark.redis
 async def test_a_restarted_bot_continues_where_the_user_was(
-    start_webhook_bot: Any, redis_url: str, state_prefix: str
+    start_one_bot: Any, redis_url: str, state_prefix: str
 ) -> None:
     """The state lives in Redis: a new bot process picks the conversation up mid-flow."""
-    bot = await start_webhook_bot(core="real", redis_url=redis_url, redis_prefix=state_prefix)
+    bot = await start_one_bot(core="real", redis_url=redis_url, redis_prefix=state_prefix)
     user = bot.emulator.user(2006, first_name="Ada", language_code="en")
     await read_and_agree(user)
     await bot.app.stop()
 
-    restarted = await start_webhook_bot(
+    restarted = await start_one_bot(
         core="real", redis_url=redis_url, redis_prefix=state_prefix, database_url=bot.settings.database_url
     )
     await user.send("Ada Restarted")
@@ -208,8 +208,8 @@ async def test_a_restarted_bot_continues_where_the_user_was(
     assert restarted.emulator.rejected == []
 
 
-async def test_concurrent_signers_are_all_counted(start_webhook_bot: Any) -> None:
-    bot = await start_webhook_bot(core="real")
+async def test_concurrent_signers_are_all_counted(start_one_bot: Any) -> None:
+    bot = await start_one_bot(core="real")
     users = [bot.emulator.user(3000 + i, first_name=f"Signer{i}", language_code="en") for i in range(12)]
 
     async def sign(user: SimulatedUser) -> None:
