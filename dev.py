@@ -5,6 +5,7 @@
                            # (no BOT_TOKEN: a local Telegram emulator and a terminal chat)
     python3 dev.py test    # the same setup plus dev tools, then lint, type-check, catalog check, tests
                            # (in parallel: TEST_WORKERS processes, 4 unless set; -n 0 runs serially)
+    python3 dev.py test tests/test_x.py [-n 4]   # a selection, serial unless -n is given
     python3 dev.py lock    # regenerate requirements.lock and requirements-dev.lock (pinned, with hashes)
                            # from pyproject.toml; add --upgrade or --upgrade-package NAME to move pins
 
@@ -117,9 +118,12 @@ TEST_WORKERS = "4"
 
 
 def parallel(args: list[str]) -> list[str]:
-    """``-n`` for pytest-xdist, unless the run chose its own (``-n 0`` runs serially) or debugs."""
+    """``-n`` for pytest-xdist on the whole suite (or when TEST_WORKERS is set). A focused run
+    stays serial (starting 4 workers costs more than a file of tests) unless it passes ``-n``."""
     chosen = any(a in ("--pdb", "no:xdist") or a.startswith(("-n", "--numprocesses")) for a in args)
-    return [] if chosen else ["-n", os.environ.get("TEST_WORKERS", TEST_WORKERS)]
+    focused = any((ROOT / a.split("::")[0]).exists() for a in args if not a.startswith("-"))
+    workers = os.environ.get("TEST_WORKERS") or (None if focused else TEST_WORKERS)
+    return [] if chosen or workers is None else ["-n", workers]
 
 
 def main() -> int:
