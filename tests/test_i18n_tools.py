@@ -16,9 +16,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 from click.testing import CliRunner
 
-from bot import catalogs
-from bot.catalog_check import check_catalog, check_conversation
 from bot.cli.i18n import i18n
+from bot.translations import catalogs
+from bot.translations.check import check_catalog, check_conversation
 from handlers.i18n import LOCALES_DIR
 
 ROOT = catalogs.ROOT
