@@ -116,6 +116,17 @@ def test_an_over_long_button_label_is_named(broken_copy: Callable[..., Path]) ->
     assert problems_for(path, "Not now") == [f"button label of {len(label)} characters would be cut (at most 40)"]
 
 
+def test_an_over_long_pop_up_is_named(broken_copy: Callable[..., Path]) -> None:
+    msgid = "Please choose a country from the list, or type its name."
+    text = " ".join(["Bitte wählen Sie ein Land aus der Liste."] * 5)  # 204 characters
+
+    def long(catalog: Catalog) -> None:
+        catalog[msgid].string = text
+
+    path = broken_copy("de", long)
+    assert problems_for(path, msgid) == [f"pop-up of {len(text)} characters (Telegram allows 200)"]
+
+
 async def test_a_caption_telegram_would_refuse_is_found_by_the_rehearsal(broken_copy: Callable[..., Path]) -> None:
     def bad(catalog: Catalog) -> None:
         catalog["Signatures per day and in total"].string = "Unterschriften <b>pro Tag"
