@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.preview import plain
+from bot.translations.preview import plain
 from emulator import Emulator
 from emulator.emulator import BOT_USERNAME
 from emulator.users import BotMessage, SimulatedUser

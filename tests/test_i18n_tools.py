@@ -16,9 +16,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 from click.testing import CliRunner
 
-from bot import catalogs
-from bot.catalog_check import check_catalog, check_conversation
 from bot.cli.i18n import i18n
+from bot.translations import catalogs
+from bot.translations.check import check_catalog, check_conversation
 from handlers.i18n import LOCALES_DIR
 
 ROOT = catalogs.ROOT
@@ -114,6 +114,17 @@ def test_an_over_long_button_label_is_named(broken_copy: Callable[..., Path]) ->
 
     path = broken_copy("de", long)
     assert problems_for(path, "Not now") == [f"button label of {len(label)} characters would be cut (at most 40)"]
+
+
+def test_an_over_long_pop_up_is_named(broken_copy: Callable[..., Path]) -> None:
+    msgid = "Please choose a country from the list, or type its name."
+    text = " ".join(["Bitte wählen Sie ein Land aus der Liste."] * 5)  # 204 characters
+
+    def long(catalog: Catalog) -> None:
+        catalog[msgid].string = text
+
+    path = broken_copy("de", long)
+    assert problems_for(path, msgid) == [f"pop-up of {len(text)} characters (Telegram allows 200)"]
 
 
 async def test_a_caption_telegram_would_refuse_is_found_by_the_rehearsal(broken_copy: Callable[..., Path]) -> None:

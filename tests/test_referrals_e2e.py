@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.cli.export import export
-from bot.preview import plain
+from bot.translations.preview import plain
 from emulator import Emulator
 from emulator.users import BotMessage, SimulatedUser
 from handlers import organiser

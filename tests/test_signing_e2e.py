@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.preview import plain
+from bot.translations.preview import plain
 from emulator.users import BotMessage, SimulatedUser
 from handlers.i18n import I18n
 from petition.campaign import load_campaign

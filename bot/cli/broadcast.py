@@ -129,7 +129,7 @@ def _services(settings: Settings, campaign: Campaign, db: Database) -> Services:
 
 
 def render_dry_run(console: Console, services: Services, plan: Plan) -> None:
-    from bot.preview import plain
+    from bot.translations.preview import plain
     from handlers.i18n import language_name
     from handlers.news import news_message
     from storage.models import Broadcast

@@ -1,6 +1,6 @@
 """``python -m bot i18n ...``: the translators' workflow (see ``locales/README.md``).
 
-The tools (``bot.catalogs``, ``bot.catalog_check``, ``bot.preview``) load when a
+The tools (``bot.translations``: ``catalogs``, ``check``, ``preview``) load when a
 command runs, so that ``i18n --help`` is quick.
 """
 
@@ -21,7 +21,7 @@ def i18n() -> None:
 @i18n.command()
 def extract() -> None:
     """Collect every message of the bot and the campaign text into locales/messages.pot."""
-    from bot import catalogs
+    from bot.translations import catalogs
 
     path = catalogs.extract()
     click.echo(f"wrote {path.relative_to(catalogs.ROOT)}")
@@ -30,7 +30,7 @@ def extract() -> None:
 @i18n.command()
 def update() -> None:
     """Merge messages.pot into every catalog (changed texts become fuzzy)."""
-    from bot import catalogs
+    from bot.translations import catalogs
 
     catalogs.update()
 
@@ -39,7 +39,7 @@ def update() -> None:
 @click.argument("language")
 def init(language: str) -> None:
     """Start a catalog for LANGUAGE (for example sw, pt_BR or zh_Hant)."""
-    from bot import catalogs
+    from bot.translations import catalogs
 
     catalogs.init(language)
 
@@ -47,7 +47,7 @@ def init(language: str) -> None:
 @i18n.command(name="compile")
 def compile_() -> None:
     """Build the .mo files the bot loads (the run and test commands do this)."""
-    from bot import catalogs
+    from bot.translations import catalogs
 
     catalogs.compile_all()
 
@@ -56,8 +56,8 @@ def compile_() -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Fail, naming file, line and message, on any translation that would break the bot."""
-    from bot import catalogs
-    from bot.catalog_check import check_all
+    from bot.translations import catalogs
+    from bot.translations.check import check_all
     from handlers.i18n import LOCALES_DIR
 
     problems = asyncio.run(check_all(LOCALES_DIR, catalogs.ROOT))
@@ -72,7 +72,7 @@ def check(ctx: click.Context) -> None:
 @i18n.command()
 def status() -> None:
     """A table: language, translated %, fuzzy, untranslated, review status."""
-    from bot import catalogs
+    from bot.translations import catalogs
     from handlers.i18n import LOCALES_DIR
 
     rows = catalogs.status(LOCALES_DIR)
@@ -88,7 +88,7 @@ def status() -> None:
 @click.argument("language")
 def preview(language: str) -> None:
     """Print the whole conversation in LANGUAGE, from /start to withdrawal, as plain text."""
-    from bot.preview import format_exchanges, rehearse
+    from bot.translations.preview import format_exchanges, rehearse
     from handlers.i18n import LOCALES_DIR, I18n
 
     if language not in I18n(LOCALES_DIR).locales:

@@ -6,7 +6,7 @@ Two passes:
   untranslated, ``{placeholders}`` missing or added, HTML tags Telegram would refuse
   or that differ from the English, plural forms missing for the language, button
   labels and pop-ups too long once filled with realistic values;
-* the whole conversation rehearsed in each language (``bot.preview``), every reply
+* the whole conversation rehearsed in each language (``bot.translations.preview``), every reply
   validated with the emulator's Telegram rules, ``emulator.telegram_rules`` (4,096
   characters after parsing, 1,024-character captions, 64-byte callback data,
   200-character pop-ups, at most 100 buttons).
@@ -23,15 +23,14 @@ from typing import Any
 from babel.messages.catalog import Message
 from babel.messages.plurals import get_plural
 
-from bot.catalogs import catalog_files, read_catalog
-from bot.preview import rehearse
+from bot.translations.catalogs import catalog_files, read_catalog
+from bot.translations.preview import rehearse
 from emulator import telegram_rules as rules
-from emulator.telegram_rules import InvalidRequest, parse_html, utf16_length
+from emulator.telegram_rules import MAX_CALLBACK_ANSWER, InvalidRequest, parse_html, utf16_length
 from handlers.i18n import LOCALES_DIR
 from handlers.replies import AnswerCallback, EditMessage, Keyboard, SendDocument, SendMessage, SendPhoto
 
 BUTTON_LIMIT = 40  # characters a phone shows on a full-width button before cutting it
-POPUP_LIMIT = 200  # answerCallbackQuery text
 
 # Realistic values for every placeholder, the longest a real message will carry.
 SAMPLES = {
@@ -138,8 +137,8 @@ def _rendered(message: Message, translation: str) -> list[str]:
         return [f"Telegram would refuse it: {error.description}"]
     if "button label" in comments and len(visible) > BUTTON_LIMIT:
         return [f"button label of {len(visible)} characters would be cut (at most {BUTTON_LIMIT})"]
-    if "pop-up" in comments and utf16_length(visible) > POPUP_LIMIT:
-        return [f"pop-up of {len(visible)} characters (Telegram allows {POPUP_LIMIT})"]
+    if "pop-up" in comments and utf16_length(visible) > MAX_CALLBACK_ANSWER:
+        return [f"pop-up of {len(visible)} characters (Telegram allows {MAX_CALLBACK_ANSWER})"]
     return []
 
 

@@ -17,7 +17,7 @@ from babel.messages.pofile import read_po
 
 from handlers.i18n import language_name
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REVIEW_MARK = "Review status:"
 
 
