@@ -92,6 +92,14 @@ async def migrate(database_url: str) -> str:
     return str(revision or "base")
 
 
+def _sweep_stale_exports() -> None:
+    """Remove what exports left on disk (names) when an earlier run stopped mid-export;
+    before the core is built, so no export of this process is running yet."""
+    from handlers.organiser import sweep_stale_exports
+
+    sweep_stale_exports()
+
+
 def _default_core_factory(**kwargs: Any) -> CoreLike:
     from handlers.core import build_core
 
@@ -152,6 +160,7 @@ class BotApp:
                 f"check BOT_TOKEN and the network ({_reason(error)})"
             ) from None
         receipt_key = await self._receipt_key()
+        _sweep_stale_exports()
         factory = self._core_factory or _default_core_factory
         try:
             core = factory(

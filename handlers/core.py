@@ -28,7 +28,7 @@ import logging
 import secrets
 import traceback
 from collections.abc import Callable, Coroutine
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from handlers.events import Event, EventKind
 from handlers.i18n import LOCALES_DIR, I18n, Translator
 from handlers.replies import AnswerCallback, Deliver, Reply, SendMessage
 from handlers.state import ConversationState, Step
-from handlers.turn import Services, Turn
+from handlers.turn import Services, Turn, utc_now
 from petition.campaign import load_campaign
 from storage import signatures
 from storage.db import Database
@@ -225,7 +225,7 @@ class Core:
 
     async def _count(self, turn: Turn) -> None:
         """Anonymous funnel counts: a day, a language, a source; never who."""
-        today = datetime.now(UTC).date()
+        today = self.services.clock().date()
         for step_name in turn.funnel:
             await signatures.bump_funnel(
                 self.services.db,
@@ -292,6 +292,7 @@ def build_services(
     retention_days: int = 180,
     milestones: tuple[int, ...] | None = None,
     flood_limit: int = 30,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Services:
     """What every step may use, from plain arguments (the core's and the broadcast sender's).
 
@@ -313,14 +314,11 @@ def build_services(
         retention_days=retention_days,
         milestones=tuple(sorted(set(chosen))),
         flood_limit=flood_limit,
+        clock=clock,
     )
 
 
 def build_core(*, state_ttl: int, **services: Any) -> Core:
-    """Assemble the core (the wiring in ``bot/app.py`` calls this); ``services`` are
-    ``build_services``' arguments.
-
-    Also removes what exports left on disk when an earlier run stopped mid-export.
-    """
-    organiser.sweep_stale_exports()
+    """Assemble the core (``bot.app``'s default core factory calls this); ``services`` are
+    ``build_services``' arguments."""
     return Core(store=services["store"], services=build_services(**services), state_ttl=state_ttl)
