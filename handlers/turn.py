@@ -32,7 +32,8 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """What every step may use, built once by the wiring in ``bot/app.py``."""
+    """What every step may use: built once per core (``handlers.core.build_services``, which
+    ``bot.app`` reaches through ``build_core``) and once by the broadcast sender."""
 
     db: Database
     campaign: Campaign
