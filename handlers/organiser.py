@@ -89,7 +89,7 @@ async def stats(turn: Turn) -> None:
         return
     log.info("admin %s: /stats", turn.user_id)
     services = turn.services
-    figures = await campaign_stats(services.db, services.campaign.slug)
+    figures = await campaign_stats(services.db, services.campaign.slug, now=services.clock())
     turn.send(stats_text(turn.t, figures, services.campaign.goal))
     t = turn.t
 
