@@ -20,7 +20,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import text
 
@@ -34,6 +34,9 @@ from handlers.events import Event
 from handlers.replies import Deliver
 from storage.db import Database
 from storage.state import StateStore
+
+if TYPE_CHECKING:
+    from handlers.turn import Services
 
 log = logging.getLogger("bot.app")
 
@@ -55,7 +58,22 @@ class StartupError(Exception):
 
 
 class CoreLike(Protocol):
+    """What the app needs of a core (``handlers.core.Core``; tests' stand-ins implement it too)."""
+
+    @property
+    def services(self) -> Services | None:
+        """What the broadcast sender sends with; None for a stand-in core: no sender runs."""
+
     async def handle(self, event: Event, deliver: Deliver) -> None: ...
+
+    def menu_commands(self) -> dict[str | None, list[tuple[str, str]]]:
+        """Telegram's command menu per language code (None: the default), may be empty."""
+
+    def admin_menu_commands(self) -> dict[str | None, list[tuple[str, str]]]:
+        """The organisers' menu, the same shape."""
+
+    async def settle(self, within: float | None = None, *, cancel: bool = False) -> None:
+        """Wait for follow-ups (exports) to end; with ``cancel``, cancel what is left then."""
 
 
 CoreFactory = Callable[..., CoreLike]  # keyword arguments as ``handlers.core.build_core``
@@ -90,6 +108,14 @@ async def migrate(database_url: str) -> str:
             f"DATABASE_URL {_shown(database_url)} cannot be reached or migrated ({_reason(error)})"
         ) from None
     return str(revision or "base")
+
+
+def _sweep_stale_exports() -> None:
+    """Remove what exports left on disk (names) when an earlier run stopped mid-export;
+    before the core is built, so no export of this process is running yet."""
+    from handlers.organiser import sweep_stale_exports
+
+    sweep_stale_exports()
 
 
 def _default_core_factory(**kwargs: Any) -> CoreLike:
@@ -152,6 +178,7 @@ class BotApp:
                 f"check BOT_TOKEN and the network ({_reason(error)})"
             ) from None
         receipt_key = await self._receipt_key()
+        _sweep_stale_exports()
         factory = self._core_factory or _default_core_factory
         try:
             core = factory(
@@ -211,7 +238,7 @@ class BotApp:
 
     def _start_broadcaster(self, core: CoreLike) -> None:
         """Every process runs the broadcast sender; only the lease holder sends (bot.broadcaster)."""
-        services = getattr(core, "services", None)
+        services = core.services
         if services is None or self.runtime is None:
             return  # a stand-in core (tests) has no services to send with
         self.broadcaster = Broadcaster(services, self.runtime, rate=self.settings.broadcast_rate)
@@ -234,21 +261,17 @@ class BotApp:
         return key
 
     async def _publish_commands(self, core: CoreLike) -> None:
-        """Fill Telegram's command menu if the core offers one.
-
-        The core may define ``menu_commands() -> {language_code or None: [(command, description)]}``
-        and ``admin_menu_commands()`` (the same shape) for each ``ADMIN_IDS`` chat; a failure
+        """Fill Telegram's command menu: ``menu_commands()`` for everyone and
+        ``admin_menu_commands()`` for each ``ADMIN_IDS`` chat (``{language_code or None:
+        [(command, description)]}``, empty for a stand-in core); a failure
         here is logged and does not stop the bot (Telegram refuses a chat scope for an
         organiser who has never opened the bot: the menu appears after the next start).
         """
-        menu = getattr(core, "menu_commands", None)
-        if menu is None or self.runtime is None:
+        if self.runtime is None:
             return
-        menus: list[tuple[int | None, dict[str | None, list[tuple[str, str]]]]] = [(None, menu())]
+        menus: list[tuple[int | None, dict[str | None, list[tuple[str, str]]]]] = [(None, core.menu_commands())]
         # Organisers see their commands in their own menu only (a per-chat scope).
-        admin_menu = getattr(core, "admin_menu_commands", None)
-        if admin_menu is not None:
-            menus += [(admin, admin_menu()) for admin in sorted(self.settings.admin_ids)]
+        menus += [(admin, core.admin_menu_commands()) for admin in sorted(self.settings.admin_ids)]
         for chat_id, by_language in menus:
             for language, commands in by_language.items():
                 try:
@@ -331,12 +354,11 @@ class BotApp:
         """Let the core's follow-ups (exports) finish briefly, then cancel the rest: an
         export's cleanup deletes its temporary files, which hold names."""
         core, self.core = self.core, None
-        settle = getattr(core, "settle", None)
-        if settle is None:
+        if core is None:
             return
         cancel_wait = min(FOLLOWUP_CANCEL, remaining() / 2)
         try:
-            await settle(within=min(FOLLOWUP_GRACE, max(remaining() - cancel_wait, 0.0)), cancel=True)
+            await core.settle(within=min(FOLLOWUP_GRACE, max(remaining() - cancel_wait, 0.0)), cancel=True)
         except Exception as error:
             log.warning("waiting for the follow-ups failed (%s)", _reason(error))
 

@@ -8,7 +8,7 @@ the end are forgotten: nothing about a person is kept for a closed campaign.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from handlers.i18n import Translator
 from handlers.state import Step
@@ -17,14 +17,9 @@ from handlers.turn import Services, Turn
 SIGNING_STEPS = frozenset({Step.CONSENT, Step.NAME, Step.NAME_FORM, Step.COUNTRY, Step.REVIEW})
 
 
-def today() -> date:
-    """Today in UTC (a function, so tests can move the clock)."""
-    return datetime.now(UTC).date()
-
-
 def is_closed(services: Services) -> bool:
     """True the day after ``CAMPAIGN_END`` (the end day itself still collects)."""
-    return services.campaign_end is not None and today() > services.campaign_end
+    return services.campaign_end is not None and services.clock().date() > services.campaign_end
 
 
 def text(t: Translator, end: date) -> str:

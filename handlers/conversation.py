@@ -30,7 +30,12 @@ After CAMPAIGN_END every signing input ([sign], the consent, a typed name or cou
 review's buttons) is answered by ``closed.explain``: no new signatures; reading and the
 signer's commands go on.
 
-The step functions live in one module per concern; this file is only the map.
+The step functions live in one module per concern; this file is the map (which input,
+at which step, goes to which function) and holds the few steps that join them (``start``,
+``show_letter``, ``start_signing``, ``name_given``, ``form_given``, ``country_given``,
+``signed``). Some step modules still set the next step themselves (``name_form``,
+``review``, ``consent``, ``fallback``, ``my_signature``, ``ask_name``, ``ask_country``,
+``closed``).
 """
 
 from __future__ import annotations

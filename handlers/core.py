@@ -13,12 +13,16 @@
 2. serialises each user's events with the state store's lock (two quick taps are
    handled one after the other, also across worker processes sharing Redis);
 3. de-duplicates the update by ``update_id`` (Telegram re-delivers webhooks);
-4. loads the user's state, runs one step of ``handlers.conversation``, saves the state;
+4. loads the user's state, runs one step of ``handlers.conversation``, saves the state
+   (private chats only) and bumps the anonymous funnel counts (a day by ``Services.clock``);
 5. delivers the replies in order through ``deliver`` (the runtime's API calls),
-   inside the lock, so a user's messages never interleave.
+   inside the lock, so a user's messages never interleave;
+6. starts the turn's follow-ups (an export) in the background, outside the lock;
+   ``settle`` waits for them (tests, shutdown).
 
-Any failure of the database, the state store or a step is logged once (type and
-step, never message text or names) and answered with a kind apology.
+Any failure of the database, the state store or a step is logged once (the error's
+type and traceback lines, never its message, message text or names) and answered with
+a kind apology.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import logging
 import secrets
 import traceback
 from collections.abc import Callable, Coroutine
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +41,7 @@ from handlers.events import Event, EventKind
 from handlers.i18n import LOCALES_DIR, I18n, Translator
 from handlers.replies import AnswerCallback, Deliver, Reply, SendMessage
 from handlers.state import ConversationState, Step
-from handlers.turn import Services, Turn
+from handlers.turn import Services, Turn, utc_now
 from petition.campaign import load_campaign
 from storage import signatures
 from storage.db import Database
@@ -225,7 +229,7 @@ class Core:
 
     async def _count(self, turn: Turn) -> None:
         """Anonymous funnel counts: a day, a language, a source; never who."""
-        today = datetime.now(UTC).date()
+        today = self.services.clock().date()
         for step_name in turn.funnel:
             await signatures.bump_funnel(
                 self.services.db,
@@ -292,8 +296,10 @@ def build_services(
     retention_days: int = 180,
     milestones: tuple[int, ...] | None = None,
     flood_limit: int = 30,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Services:
-    """What every step may use, from plain arguments (the core's and the broadcast sender's).
+    """What every step may use, from plain arguments (for ``build_core`` and for the
+    broadcast sender, ``bot.broadcaster``).
 
     ``receipt_key`` is the receipt secret (``storage.receipts.load_key``); without it
     (tests, the i18n rehearsal) a key of this process only is used. ``milestones``
@@ -313,14 +319,12 @@ def build_services(
         retention_days=retention_days,
         milestones=tuple(sorted(set(chosen))),
         flood_limit=flood_limit,
+        clock=clock,
     )
 
 
 def build_core(*, state_ttl: int, **services: Any) -> Core:
-    """Assemble the core (the wiring in ``bot/app.py`` calls this); ``services`` are
-    ``build_services``' arguments.
-
-    Also removes what exports left on disk when an earlier run stopped mid-export.
-    """
-    organiser.sweep_stale_exports()
+    """Assemble the core (for the bot ``bot.app``, for the i18n rehearsal ``bot.preview``,
+    and tests); ``services`` are ``build_services``' arguments. Removing what a killed
+    export left on disk is the bot's startup's job (``bot.app``), not this one's."""
     return Core(store=services["store"], services=build_services(**services), state_ttl=state_ttl)

@@ -9,9 +9,10 @@ id), what and when — never a signer's data.
 Telegram ids never go into a chat (Telegram keeps chats indefinitely): ``/export … ids``
 is refused with a pointer to ``python -m bot export --with-ids`` on the server.
 
-Exports run one at a time per process, in a private folder under ``EXPORTS_ROOT``
-that is always deleted afterwards (sent, failed or cancelled at shutdown); what a
-killed process left there is swept when the next core is built.
+Exports run one at a time per core (``Services.exporting``; one core per bot process), in a
+private folder under ``EXPORTS_ROOT`` that is always deleted afterwards (sent, failed or
+cancelled at shutdown); what a killed process left there is swept when the next bot starts
+(``sweep_stale_exports``, called by ``bot.app`` before the core is built).
 """
 
 from __future__ import annotations
@@ -51,11 +52,6 @@ CANCELLED_NOTICE = 1.0  # seconds to tell the admin an export was cancelled (at 
 EXPORTS_ROOT = Path(tempfile.gettempdir()) / "undersign-exports"
 _FOLDER = re.compile(r"(?P<pid>[0-9]+)-")
 
-# One export at a time in this process: a PDF holds about 130 MB per 100,000 names while it
-# is written. Never awaited while held (a second /export is refused instead), so it never
-# binds to an event loop.
-_exporting = asyncio.Semaphore(1)
-
 
 def command_lines(t: Translator) -> list[str]:
     """The organisers' lines of the command menu, "/command — what it does"."""
@@ -93,7 +89,7 @@ async def stats(turn: Turn) -> None:
         return
     log.info("admin %s: /stats", turn.user_id)
     services = turn.services
-    figures = await campaign_stats(services.db, services.campaign.slug)
+    figures = await campaign_stats(services.db, services.campaign.slug, now=services.clock())
     turn.send(stats_text(turn.t, figures, services.campaign.goal))
     t = turn.t
 
@@ -241,7 +237,7 @@ async def export(turn: Turn) -> None:
         turn.send(_ids_refused(turn.t))
         return
     log.info("admin %s: /export %s", turn.user_id, fmt)
-    if _exporting.locked():
+    if turn.services.exporting.locked():
         log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)
         turn.send(_busy(turn.t))
         return
@@ -255,11 +251,11 @@ def _busy(t: Translator) -> str:
 
 async def _run_export(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> None:
     """One export at a time in this process: a second one asked for meanwhile is refused."""
-    if _exporting.locked():  # another export started between the command and this follow-up
+    if turn.services.exporting.locked():  # another export started between the command and this follow-up
         log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)
         await deliver(SendMessage(turn.event.chat.id, _busy(turn.t)))
         return
-    async with _exporting:  # free, so taken without waiting: nothing can slip in between
+    async with turn.services.exporting:  # free, so taken without waiting: nothing can slip in between
         await _export_and_send(turn, fmt, deliver)
 
 
@@ -345,15 +341,12 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
     finally:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
-            _ours.discard(directory)
         if cancelled:  # the files are gone; tell the organiser, briefly, if Telegram still answers
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(tell_failed(), CANCELLED_NOTICE)
 
 
 # --- the exports folder ---------------------------------------------------------------------
-
-_ours: set[Path] = set()  # folders of exports running in this process: never swept
 
 
 def _exports_root() -> Path | None:
@@ -380,7 +373,6 @@ def _new_export_folder() -> Path:
         folder = Path(tempfile.mkdtemp(prefix="undersign-export-"))
     else:
         folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
-    _ours.add(folder)
     return folder
 
 
@@ -402,8 +394,10 @@ def _running(pid: int) -> bool:
 
 def sweep_stale_exports() -> int:
     """Delete what exports left under ``EXPORTS_ROOT`` when a bot stopped mid-export (killed,
-    crashed): every entry but the folders of exports running now, here or in a live process.
-    Called when the core is built. Returns how many entries were removed."""
+    crashed): every entry but the folders of exports running in another live process.
+    Called by the wiring (``bot.app``) when the bot starts, before this process runs any
+    export: a folder named with this process's own pid is an earlier run's (a container's
+    bot is often pid 1). Returns how many entries were removed."""
     root = _exports_root()
     if root is None:
         return 0
@@ -411,7 +405,7 @@ def sweep_stale_exports() -> int:
     try:
         for entry in root.iterdir():
             match = _FOLDER.match(entry.name)
-            if entry in _ours or (match is not None and _running(int(match["pid"]))):
+            if match is not None and _running(int(match["pid"])):
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)

@@ -6,8 +6,10 @@ Telegram themselves, which keeps them testable without a network.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from handlers.events import Event, EventKind
@@ -23,9 +25,15 @@ if TYPE_CHECKING:
     from storage.state import StateStore
 
 
+def utc_now() -> datetime:
+    """The real clock: an aware datetime in UTC."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
-    """What every step may use, built once by the wiring in ``bot/app.py``."""
+    """What every step may use: built once per core (``handlers.core.build_services``, which
+    ``bot.app`` reaches through ``build_core``) and once by the broadcast sender."""
 
     db: Database
     campaign: Campaign
@@ -38,6 +46,12 @@ class Services:
     retention_days: int = 180  # RETENTION_DAYS after CAMPAIGN_END, personal data is purged
     milestones: tuple[int, ...] = ()  # totals that send a message to opted-in signers, ascending
     flood_limit: int = 30  # updates per minute per person before "please slow down"
+    # What "now" is for decisions (is the campaign closed, the funnel's day): tests pass a fixed one.
+    clock: Callable[[], datetime] = utc_now
+    # One /export at a time: a PDF holds about 130 MB per 100,000 names while it is written.
+    # Never awaited while held (a second /export is refused instead), so it never binds to an
+    # event loop; one per core, so the handlers keep no process-wide state.
+    exporting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
 
 @dataclass(slots=True)

@@ -16,12 +16,13 @@ import pytest
 
 from emulator.objects import BotMessage
 from emulator.users import SimulatedUser
-from handlers import closed, organiser
+from handlers import organiser
 from handlers.i18n import I18n
 from petition.campaign import CAMPAIGNS_DIR
 from storage import signatures
 from storage.db import Database
 from storage.models import Signature
+from tests.fixtures.clock import SetClock
 from tests.test_exports import _pdf_text
 from tests.test_signing_e2e import choose_form, has, offers_to_sign, read_and_agree, until
 
@@ -192,14 +193,13 @@ async def test_a_letter_edit_gives_a_new_version_and_old_signatures_keep_theirs(
     assert second.emulator.rejected == []
 
 
-async def test_a_closed_campaign_collects_no_more_signatures(
-    start_one_bot: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_closed_campaign_collects_no_more_signatures(start_one_bot: Any) -> None:
     """After CAMPAIGN_END: the Sign button, the consent and the review's Confirm (for someone
     mid-flow when it closed) explain that the petition closed, store nothing and forget the
     answers; the letter and the signers' commands keep working."""
     end = datetime.now(UTC).date()
-    bot = await start_one_bot(core="real", campaign_end=end)  # the last day: still open
+    clock = SetClock(end)
+    bot = await start_one_bot(core="real", campaign_end=end, clock=clock)  # the last day: still open
     ada = bot.emulator.user(5301, first_name="Ada", language_code="en")
     bo = bot.emulator.user(5302, first_name="Bo", language_code="en")
     cy = bot.emulator.user(5303, first_name="Cy", language_code="en")
@@ -218,7 +218,7 @@ async def test_a_closed_campaign_collects_no_more_signatures(
     await dee.press("✍️ Sign the letter")
     await until(dee, has("Before you sign"))
 
-    monkeypatch.setattr(closed, "today", lambda: end + timedelta(days=1))
+    clock.today = end + timedelta(days=1)
     date = I18n().get("en").date(end)
     expected = (
         f"This petition closed on {date}. Signatures are no longer collected. Thank you for caring — you can "

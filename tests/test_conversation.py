@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from handlers import closed, groups, organiser
+from handlers import groups, organiser
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
 from handlers.i18n import Html
@@ -28,6 +28,7 @@ from storage.db import Database
 from storage.exports.export import ExportError, ExportResult, export_signatures
 from storage.models import Signature
 from storage.state_memory import MemoryStateStore
+from tests.fixtures.clock import SetClock
 from tests.signers import add_signer
 
 ADA = User(id=42, first_name="Ada", last_name="Lovelace", language_code="en")
@@ -650,11 +651,11 @@ async def test_a_milestone_is_claimed_after_the_thank_you_outside_the_signer_s_l
 
 
 async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
-    db: Database, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch
+    db: Database, store: MemoryStateStore
 ) -> None:
     end = date(2026, 3, 1)
-    monkeypatch.setattr(closed, "today", lambda: end)
-    core = make_core(db, store, campaign_end=end)
+    clock = SetClock(end)
+    core = make_core(db, store, campaign_end=end, clock=clock)
     ada, bo = Chatter(core), Chatter(core, User(id=43, first_name="Bo", language_code="en"))
     for person in (ada, bo):
         await person.text("/start")
@@ -663,7 +664,7 @@ async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
         await person.press("agree")
     await bo.press("asme")
     await bo.press("nf:first_initial")  # Bo is asked for the country
-    monkeypatch.setattr(closed, "today", lambda: date(2026, 3, 2))
+    clock.today = date(2026, 3, 2)
     for person, typed in ((ada, "Ada Late"), (bo, "Germany")):
         shown = texts(await person.text(typed))
         assert shown.startswith("This petition closed on March 1, 2026."), shown
@@ -841,17 +842,15 @@ async def test_only_the_chosen_form_outlives_the_confirmation(
     assert answers(stale)[0].text == "You have already signed. Thank you!"
 
 
-async def test_choosing_the_form_after_the_campaign_closed_is_not_kept(
-    db: Database, store: MemoryStateStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_choosing_the_form_after_the_campaign_closed_is_not_kept(db: Database, store: MemoryStateStore) -> None:
     end = date(2026, 3, 1)
-    monkeypatch.setattr(closed, "today", lambda: end)
-    ada = Chatter(make_core(db, store, campaign_end=end))
+    clock = SetClock(end)
+    ada = Chatter(make_core(db, store, campaign_end=end, clock=clock))
     await ada.text("/start")
     await ada.press("sign")
     await ada.press("agree")
     await ada.press("asme")
-    monkeypatch.setattr(closed, "today", lambda: date(2026, 3, 2))
+    clock.today = date(2026, 3, 2)
     assert texts(await ada.press("nf:full")).startswith("This petition closed")
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "reading")
