@@ -1,6 +1,6 @@
 """Settings → services: the database and the conversation-state store, built one way.
 
-The running bot (``bot.app``) and the command line's sender (``bot.broadcaster``)
+The running bot (``bot.app``) and the command line's sender (``bot.broadcasting``)
 both build their services here, so neither has to import the other to get them.
 """
 

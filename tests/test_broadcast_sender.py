@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bench.broadcast import TOKEN, Signer, add_people, seed_signers, texts
-from bot.broadcaster import Broadcaster, SendWindow, build_services, send_until_done
+from bot.broadcasting.sender import Broadcaster, SendWindow, build_services, send_until_done
 from bot.runtimes import make_runtime
 from bot.settings import load_settings
 from emulator import Emulator

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from handlers.turn import Services
     from storage.broadcasts import BroadcastCounts
 
-log = logging.getLogger("bot.broadcaster")
+log = logging.getLogger("bot.broadcasting")
 
 LEASE_TTL = 15.0  # seconds: a crashed holder's broadcast resumes elsewhere this long after its last renewal
 LEASE_POLL = 1.0  # seconds between tries of the lease while not holding it (and when idle)
