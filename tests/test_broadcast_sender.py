@@ -18,8 +18,11 @@ import pytest
 from sqlalchemy import select, update
 
 from bench.broadcast import TOKEN, Signer, add_people, seed_signers, texts
-from bot.broadcasting.sender import Broadcaster, SendWindow, build_services, send_until_done
+from bot.broadcasting.command_line import send_until_done
+from bot.broadcasting.pacing import SendWindow
+from bot.broadcasting.sender import Broadcaster
 from bot.runtimes import make_runtime
+from bot.services import load_receipt_key, make_services
 from bot.settings import load_settings
 from emulator import Emulator
 from handlers.turn import Services
@@ -66,7 +69,8 @@ async def services(database: Database, emulator: Emulator) -> Services:
         database_url=database.url.render_as_string(hide_password=False),
         _env_file=None,
     )
-    return await build_services(settings, database, "undersign_bot")
+    receipt_key = await load_receipt_key(settings, database)
+    return make_services(settings, database, bot_username="undersign_bot", receipt_key=receipt_key)
 
 
 async def _people(database: Database, emulator: Emulator, count: int) -> list[Signer]:

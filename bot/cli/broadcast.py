@@ -7,7 +7,7 @@ before the first tag, for every other language). With ``--lang`` only signers of
 language receive it and the file is their text. ``--dry-run`` prints the recipients per
 language and each language's message as they will read it, and sends nothing.
 Otherwise the broadcast is created and sent with a progress bar
-(``bot.broadcasting.sender.send_until_done``: if a running bot is sending, this only watches).
+(``bot.broadcasting.command_line.send_until_done``: if a running bot is sending, this only watches).
 Mistakes (a bad file, an unknown language, nothing to send) are one line on stderr and
 exit 2; an unreachable database exits 1, and so does an unreachable Telegram (a bad token,
 the network) once the broadcast exists: it stays queued for a running bot.
@@ -155,7 +155,7 @@ def render_dry_run(console: Console, services: Services, plan: Plan) -> None:
 async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | None, dry_run: bool) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.broadcasting.sender import TelegramUnreachable
+    from bot.broadcasting.command_line import TelegramUnreachable
     from storage import broadcasts
     from storage.db import Database
 
@@ -198,7 +198,7 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
 
 
 async def _send(settings: Settings, broadcast_id: int, total: int) -> BroadcastCounts:
-    from bot.broadcasting.sender import send_until_done
+    from bot.broadcasting.command_line import send_until_done
 
     columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
