@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from bench.broadcast import TOKEN, Signer, add_people, seed_signers, texts
 from bot.broadcasting.command_line import send_until_done
 from bot.broadcasting.outcomes import Verdict, judge
-from bot.broadcasting.pacing import SendWindow
+from bot.broadcasting.pacing import ChatSpacing, SendWindow
 from bot.broadcasting.sender import Broadcaster
 from bot.runtimes import make_runtime
 from bot.services import load_receipt_key, make_services
@@ -193,6 +193,26 @@ def test_the_send_window_holds_each_slot_a_second_after_the_answer() -> None:
     assert window.delay() == pytest.approx(1.0)
     now[0] = 1.3
     assert window.delay() == 0.0
+
+
+def test_one_chat_gets_one_message_at_a_time_a_second_apart() -> None:
+    now = [0.0]
+    chats = ChatSpacing(1.0, keep=1, clock=lambda: now[0])
+    assert chats.delay(5) == 0.0  # never written to
+    previous = chats.begin(5)
+    assert chats.delay(5) > 0  # in flight: check again soon
+    chats.cancel(5, previous)  # not sent after all
+    assert chats.delay(5) == 0.0
+    chats.begin(5)
+    now[0] = 0.4
+    chats.end(5)  # answered at 0.4: the next may start at 1.4
+    assert chats.delay(5) == pytest.approx(1.0)
+    assert chats.delay(6) == 0.0  # other chats are not held up
+    now[0] = 1.4
+    assert chats.delay(5) == pytest.approx(0.0)
+    chats.begin(6)
+    chats.end(6)  # beyond ``keep``: chat 5, whose second has passed, is forgotten
+    assert chats.delay(5) == 0.0 and chats.delay(6) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(

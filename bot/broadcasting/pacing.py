@@ -1,7 +1,7 @@
 """Telegram's limits, kept by the clock: how many requests a second, and how close to one chat.
 
 Pure bookkeeping with an injected clock (``time.monotonic`` by default), so the rules can be
-tested without waiting: ``SendWindow`` spaces all requests, ``CHAT_INTERVAL`` one chat's.
+tested without waiting: ``SendWindow`` spaces all requests, ``ChatSpacing`` one chat's.
 """
 
 from __future__ import annotations
@@ -55,3 +55,45 @@ class SendWindow:
     def cancel(self) -> None:
         """A request that was not made after all: its slot is free at once."""
         self._running -= 1
+
+
+class ChatSpacing:
+    """Never two messages to one chat within ``interval`` seconds (Telegram's rule): one in
+    flight at a time, the next starting ``interval`` after the previous one's answer. Only
+    recent chats are remembered (beyond ``keep``, those whose interval has passed go)."""
+
+    def __init__(self, interval: float, *, keep: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._keep = keep
+        self._clock = clock
+        self._last: dict[int, float] = {}  # chat id -> when its last message was answered (inf: in flight)
+
+    def delay(self, chat_id: int) -> float:
+        """Seconds until a message to ``chat_id`` may start (0 or less: now; while one is in
+        flight, a short while to check again)."""
+        last = self._last.get(chat_id)
+        if last is None:
+            return 0.0
+        if math.isinf(last):
+            return 0.05
+        return last + self.interval - self._clock()
+
+    def begin(self, chat_id: int) -> float | None:
+        """A message to ``chat_id`` starts; the returned value undoes it (``cancel``)."""
+        previous = self._last.get(chat_id)
+        self._last[chat_id] = math.inf
+        return previous
+
+    def cancel(self, chat_id: int, previous: float | None) -> None:
+        """The message was not sent after all: the chat is as it was before ``begin``."""
+        if previous is None:
+            self._last.pop(chat_id, None)
+        else:
+            self._last[chat_id] = previous
+
+    def end(self, chat_id: int) -> None:
+        """The message to ``chat_id`` was answered: its interval runs from now."""
+        now = self._clock()
+        self._last[chat_id] = now
+        if len(self._last) > self._keep:
+            self._last = {chat: at for chat, at in self._last.items() if at + self.interval > now}

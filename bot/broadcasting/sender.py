@@ -15,7 +15,7 @@ kept, whatever else the bot is doing:
   rolling second: a request occupies its slot from its start until one second after
   its answer (``pacing.SendWindow``), which also absorbs network jitter, with a few
   requests in flight at once;
-- never two messages to the same chat within a second (a small map of recent chats);
+- never two messages to the same chat within a second (``pacing.ChatSpacing``);
 - what each answer means is ``outcomes``: 429: ALL sending pauses for ``retry_after``, and that delivery is retried after it
   without counting as a failed attempt;
 - 403 (blocked): the signer is marked unreachable and never retried;
@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from bot.broadcasting.outcomes import judge, recording, retry_after
-from bot.broadcasting.pacing import CHAT_INTERVAL, MARGIN, SendWindow
+from bot.broadcasting.pacing import CHAT_INTERVAL, MARGIN, ChatSpacing, SendWindow
 from handlers.replies import Delivered, EditMessage, Keyboard, Reply, SendMessage
 from storage import outbox
 from storage.broadcasts import broadcast_counts, get_broadcast
@@ -103,13 +103,14 @@ class Broadcaster:
         self.max_attempts = max(1, max_attempts)
         self.retry_delays = retry_delays or (1.0,)
         self.progress_every = progress_every
-        self.chat_interval = chat_interval + margin
         self.window = SendWindow(rate, margin=margin)
         self.holding = False
         self._stopping = asyncio.Event()
         self._lease_lost = False
         self._paused_until = 0.0  # loop time until which every send waits (429)
-        self._recent: dict[int, float] = {}  # chat id -> loop time of its last message's answer
+        self.chats = ChatSpacing(
+            chat_interval + margin, keep=4 * self.batch + 64, clock=lambda: asyncio.get_running_loop().time()
+        )
         self._in_flight: set[asyncio.Task[None]] = set()  # deliveries being sent or recorded
         self._passed_over = False  # a claimed delivery was no longer claimed (cancelled, taken back)
         self._freed = asyncio.Event()
@@ -324,10 +325,7 @@ class Broadcaster:
                 return False
             now = self._loop().time()
             waits = [self._paused_until - now, self.window.delay()]
-            last = self._recent.get(chat_id)
-            if last is not None:
-                # A message to this chat still in flight (another broadcast): check again soon.
-                waits.append(0.05 if math.isinf(last) else last + self.chat_interval - now)
+            waits.append(self.chats.delay(chat_id))
             wait = max(waits)
             if wait > 0:
                 await self._pause(wait)
@@ -351,16 +349,11 @@ class Broadcaster:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), max(seconds, 0.0))
 
-    def _forget_old_chats(self, now: float) -> None:
-        if len(self._recent) > 4 * self.batch + 64:
-            self._recent = {chat: at for chat, at in self._recent.items() if at + self.chat_interval > now}
-
     # -- one delivery -------------------------------------------------------------------------
 
     def _launch(self, broadcast: Broadcast, recipient: outbox.Recipient) -> None:
         self.window.begin()
-        previous = self._recent.get(recipient.chat_id)
-        self._recent[recipient.chat_id] = math.inf  # in flight: no second message meanwhile
+        previous = self.chats.begin(recipient.chat_id)  # in flight: no second message meanwhile
         task = asyncio.create_task(self._deliver(broadcast, recipient, previous))
         self._in_flight.add(task)
         task.add_done_callback(self._done)
@@ -372,10 +365,7 @@ class Broadcaster:
     async def _deliver(self, broadcast: Broadcast, recipient: outbox.Recipient, previous: float | None) -> None:
         if not await self._begin(recipient):
             self.window.cancel()
-            if previous is None:
-                self._recent.pop(recipient.chat_id, None)
-            else:
-                self._recent[recipient.chat_id] = previous
+            self.chats.cancel(recipient.chat_id, previous)
             return
         try:
             try:
@@ -387,9 +377,7 @@ class Broadcaster:
                 outcome = await self.sender.send_once(SendMessage(recipient.chat_id, text, keyboard))
         finally:
             self.window.end()
-            now = self._loop().time()
-            self._recent[recipient.chat_id] = now
-            self._forget_old_chats(now)
+            self.chats.end(recipient.chat_id)
         await self._record(broadcast.id, recipient, outcome)
 
     async def _begin(self, recipient: outbox.Recipient) -> bool:
@@ -477,12 +465,12 @@ class Broadcaster:
         if not await self._progress_turn(chat, final=final):
             return
         self.window.begin()
-        self._recent[chat] = math.inf
+        self.chats.begin(chat)
         try:
             edited = await self.sender.send_once(EditMessage(chat, broadcast.progress_message_id, text))
         finally:
             self.window.end()
-            self._recent[chat] = self._loop().time()
+            self.chats.end(chat)
         if edited.error == "flood":  # the limit is the bot's, edits included: everything waits
             self._paused_until = max(self._paused_until, self._loop().time() + retry_after(edited.extra))
         elif not edited.ok:
@@ -498,8 +486,7 @@ class Broadcaster:
         while True:
             now = self._loop().time()
             paused = self._paused_until - now
-            last = self._recent.get(chat_id)
-            busy = 0.0 if last is None else (0.05 if math.isinf(last) else last + self.chat_interval - now)
+            busy = self.chats.delay(chat_id)
             if paused > 0 or busy > 0:
                 if not final or (paused > 0 and self._stopping.is_set()):
                     return False
