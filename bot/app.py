@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import text
 
-from bot.broadcaster import Broadcaster
+from bot.broadcasting.sender import Broadcaster
 from bot.logs import mask_secrets, mask_url
 from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
 from bot.services import make_database, make_store
@@ -237,7 +237,7 @@ class BotApp:
         return self.info
 
     def _start_broadcaster(self, core: CoreLike) -> None:
-        """Every process runs the broadcast sender; only the lease holder sends (bot.broadcaster)."""
+        """Every process runs the broadcast sender; only the lease holder sends (bot.broadcasting)."""
         services = core.services
         if services is None or self.runtime is None:
             return  # a stand-in core (tests) has no services to send with

@@ -4,7 +4,7 @@
 with ``[de]``, ``[fr]``, … ``[all]`` tags on lines of their own; every later message
 adds or replaces sections) → a preview per language with the number of recipients
 → [Send to N people] creates the broadcast, and the preview's last message becomes
-the progress message the sender (``bot.broadcaster``) keeps editing.
+the progress message the sender (``bot.broadcasting``) keeps editing.
 ``/broadcast status`` and ``/broadcast cancel`` follow and stop it.
 
 Admins only, in their own private chat (``organiser.is_admin``, also for the draft and the

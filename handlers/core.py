@@ -299,7 +299,7 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
 ) -> Services:
     """What every step may use, from plain arguments (for ``build_core`` and for the
-    broadcast sender, ``bot.broadcaster``).
+    broadcast sender, ``bot.broadcasting``).
 
     ``receipt_key`` is the receipt secret (``storage.receipts.load_key``); without it
     (tests, the i18n rehearsal) a key of this process only is used. ``milestones``

@@ -1,7 +1,7 @@
 """The update an opted-in signer receives: an organiser's message, a milestone, or the news
 that their signature has been delivered to the addressees.
 
-Rendered per recipient language by the sender (``bot.broadcaster``) and by the
+Rendered per recipient language by the sender (``bot.broadcasting``) and by the
 organiser's preview. The organiser's text is plain text, HTML-escaped here; every
 update carries the one-tap "Stop updates" button (``STOP_UPDATES``, handled by
 ``handlers.updates``).

@@ -3,7 +3,7 @@
 A broadcast snapshots its recipients when it is created: one ``Delivery`` row per
 opted-in, reachable signer (of one language, if asked), inserted by a single
 ``INSERT … SELECT`` in the same transaction as the broadcast, so the sender
-(``storage.outbox``, ``bot.broadcaster``) never sees a broadcast without its
+(``storage.outbox``, ``bot.broadcasting``) never sees a broadcast without its
 recipients, and people who sign later are not added to it. Sending itself is
 the sender's business; this module only reads its progress.
 """

@@ -1,7 +1,7 @@
 """``/broadcast`` through the emulator: an organiser writes, previews, sends, follows and cancels.
 
 The real bot (real core, real HTTP, the emulator) on a SQLite file, with signers
-seeded in several languages; the sender (``bot.broadcaster``) runs inside the bot
+seeded in several languages; the sender (``bot.broadcasting``) runs inside the bot
 and delivers to the simulated recipients.
 """
 

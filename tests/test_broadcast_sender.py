@@ -18,10 +18,15 @@ import pytest
 from sqlalchemy import select, update
 
 from bench.broadcast import TOKEN, Signer, add_people, seed_signers, texts
-from bot.broadcaster import Broadcaster, SendWindow, build_services, send_until_done
+from bot.broadcasting.command_line import send_until_done
+from bot.broadcasting.outcomes import Verdict, judge
+from bot.broadcasting.pacing import ChatSpacing, SendWindow
+from bot.broadcasting.sender import Broadcaster
 from bot.runtimes import make_runtime
+from bot.services import load_receipt_key, make_services
 from bot.settings import load_settings
 from emulator import Emulator
+from handlers.replies import Delivered
 from handlers.turn import Services
 from storage import outbox
 from storage.broadcasts import (
@@ -66,7 +71,8 @@ async def services(database: Database, emulator: Emulator) -> Services:
         database_url=database.url.render_as_string(hide_password=False),
         _env_file=None,
     )
-    return await build_services(settings, database, "undersign_bot")
+    receipt_key = await load_receipt_key(settings, database)
+    return make_services(settings, database, bot_username="undersign_bot", receipt_key=receipt_key)
 
 
 async def _people(database: Database, emulator: Emulator, count: int) -> list[Signer]:
@@ -187,6 +193,45 @@ def test_the_send_window_holds_each_slot_a_second_after_the_answer() -> None:
     assert window.delay() == pytest.approx(1.0)
     now[0] = 1.3
     assert window.delay() == 0.0
+
+
+def test_one_chat_gets_one_message_at_a_time_a_second_apart() -> None:
+    now = [0.0]
+    chats = ChatSpacing(1.0, keep=1, clock=lambda: now[0])
+    assert chats.delay(5) == 0.0  # never written to
+    previous = chats.begin(5)
+    assert chats.delay(5) > 0  # in flight: check again soon
+    chats.cancel(5, previous)  # not sent after all
+    assert chats.delay(5) == 0.0
+    chats.begin(5)
+    now[0] = 0.4
+    chats.end(5)  # answered at 0.4: the next may start at 1.4
+    assert chats.delay(5) == pytest.approx(1.0)
+    assert chats.delay(6) == 0.0  # other chats are not held up
+    now[0] = 1.4
+    assert chats.delay(5) == pytest.approx(0.0)
+    chats.begin(6)
+    chats.end(6)  # beyond ``keep``: chat 5, whose second has passed, is forgotten
+    assert chats.delay(5) == 0.0 and chats.delay(6) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "attempts", "verdict"),
+    [
+        (Delivered(message_id=7), 1, Verdict("sent")),
+        (Delivered(ok=False, error="flood", extra={"retry_after": 12}), 3, Verdict("flood", "flood", 12.0)),
+        (Delivered(ok=False, error="flood"), 1, Verdict("flood", "flood", 1.0)),  # Telegram did not say
+        (Delivered(ok=False, error="blocked"), 1, Verdict("blocked", "blocked")),
+        (Delivered(ok=False, error="network"), 1, Verdict("uncertain", "network")),  # never repeated
+        (Delivered(ok=False, error="bad_request"), 1, Verdict("retry", "bad_request", 5.0)),
+        (Delivered(ok=False, error="bad_request"), 2, Verdict("retry", "bad_request", 30.0)),
+        (Delivered(ok=False, error="bad_request"), 3, Verdict("failed", "bad_request")),
+        (Delivered(ok=False), 1, Verdict("retry", "other", 5.0)),
+    ],
+)
+def test_each_answer_has_one_verdict(answer: Delivered, attempts: int, verdict: Verdict) -> None:
+    """429 waits without counting an attempt, 403 and network errors are final, the rest retried."""
+    assert judge(answer, attempts, max_attempts=3, retry_delays=(5.0, 30.0)) == verdict
 
 
 # --- the sender ------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from bench.broadcast import (
     texts,
     wait_for,
 )
-from bot.broadcaster import CONCURRENCY
+from bot.broadcasting.sender import CONCURRENCY
 from emulator import Emulator
 from storage.broadcasts import BroadcastCounts, broadcast_counts, create_broadcast
 from storage.db import Database

@@ -7,7 +7,7 @@ before the first tag, for every other language). With ``--lang`` only signers of
 language receive it and the file is their text. ``--dry-run`` prints the recipients per
 language and each language's message as they will read it, and sends nothing.
 Otherwise the broadcast is created and sent with a progress bar
-(``bot.broadcaster.send_until_done``: if a running bot is sending, this only watches).
+(``bot.broadcasting.command_line.send_until_done``: if a running bot is sending, this only watches).
 Mistakes (a bad file, an unknown language, nothing to send) are one line on stderr and
 exit 2; an unreachable database exits 1, and so does an unreachable Telegram (a bad token,
 the network) once the broadcast exists: it stays queued for a running bot.
@@ -16,7 +16,6 @@ the network) once the broadcast exists: it stays queued for a running bot.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +36,6 @@ if TYPE_CHECKING:  # the bot's modules load on use, so that `broadcast --help` i
     from handlers.turn import Services
     from petition.campaign import Campaign
     from storage.broadcasts import BroadcastCounts
-    from storage.db import Database
 
 
 def _mistake(message: str) -> CommandError:
@@ -112,22 +110,6 @@ def check_plan(plan: Plan) -> None:
             )
 
 
-def _services(settings: Settings, campaign: Campaign, db: Database) -> Services:
-    """What ``news_message`` needs, without a bot (nothing is sent through these)."""
-    from handlers.i18n import I18n
-    from handlers.turn import Services
-    from storage.state_memory import MemoryStateStore
-
-    return Services(
-        db=db,
-        campaign=campaign,
-        i18n=I18n(default_locale=settings.default_locale),
-        bot_username="bot",
-        store=MemoryStateStore(),
-        receipt_key=secrets.token_bytes(32),
-    )
-
-
 def render_dry_run(console: Console, services: Services, plan: Plan) -> None:
     from bot.translations.preview import plain
     from handlers.i18n import language_name
@@ -155,14 +137,15 @@ def render_dry_run(console: Console, services: Services, plan: Plan) -> None:
 async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | None, dry_run: bool) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.broadcaster import TelegramUnreachable
+    from bot.broadcasting.command_line import TelegramUnreachable
+    from bot.services import make_database, make_services
     from storage import broadcasts
-    from storage.db import Database
 
-    db = Database(settings.database_url, pool_size=2)
+    db = make_database(settings, pool_size=2)
     console = Console()
     try:
-        services = _services(settings, campaign, db)
+        # What ``news_message`` needs, built as the bot builds it; nothing is sent through these.
+        services = make_services(settings, db, bot_username="bot")
         texts, language = read_texts(path, lang, services.i18n)
         try:
             recipients = await broadcasts.recipients_by_language(db, campaign.slug, language)
@@ -198,7 +181,7 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
 
 
 async def _send(settings: Settings, broadcast_id: int, total: int) -> BroadcastCounts:
-    from bot.broadcaster import send_until_done
+    from bot.broadcasting.command_line import send_until_done
 
     columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:

@@ -13,10 +13,10 @@ kept, whatever else the bot is doing:
 - at most ``rate`` messages per second (``BROADCAST_RATE``), counted so that a
   Telegram measuring when requests *arrive* never sees more than ``rate`` in any
   rolling second: a request occupies its slot from its start until one second after
-  its answer (``SendWindow``), which also absorbs network jitter, with a few
+  its answer (``pacing.SendWindow``), which also absorbs network jitter, with a few
   requests in flight at once;
-- never two messages to the same chat within a second (a small map of recent chats);
-- 429: ALL sending pauses for ``retry_after``, and that delivery is retried after it
+- never two messages to the same chat within a second (``pacing.ChatSpacing``);
+- what each answer means is ``outcomes``: 429: ALL sending pauses for ``retry_after``, and that delivery is retried after it
   without counting as a failed attempt;
 - 403 (blocked): the signer is marked unreachable and never retried;
 - a network error after the request may have reached Telegram (a timeout, a dropped
@@ -31,36 +31,32 @@ recipient too). A failure of the database or of Telegram is logged
 once (by delivery and broadcast ids, never names or Telegram ids) and the loop
 goes on. ``stop`` stops claiming, lets in-flight sends finish and be recorded,
 puts claimed-but-unsent deliveries back to pending and releases the lease.
-
-``send_until_done`` runs one for ``python -m bot broadcast`` (its own runtime, no polling).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import math
 import os
 import socket
-import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from bot.broadcasting.outcomes import judge, recording, retry_after
+from bot.broadcasting.pacing import CHAT_INTERVAL, MARGIN, ChatSpacing, SendWindow
 from handlers.replies import Delivered, EditMessage, Keyboard, Reply, SendMessage
 from storage import outbox
 from storage.broadcasts import broadcast_counts, get_broadcast
 from storage.models import Broadcast, utcnow
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
     from handlers.turn import Services
-    from storage.broadcasts import BroadcastCounts
 
-log = logging.getLogger("bot.broadcaster")
+log = logging.getLogger("bot.broadcasting")
 
 LEASE_TTL = 15.0  # seconds: a crashed holder's broadcast resumes elsewhere this long after its last renewal
 LEASE_POLL = 1.0  # seconds between tries of the lease while not holding it (and when idle)
@@ -68,57 +64,12 @@ CONCURRENCY = 4  # deliveries in hand at once (marked sending, sent, recorded): 
 MAX_ATTEMPTS = 3  # tries of one delivery for errors other than 429 and 403
 RETRY_DELAYS = (5.0, 30.0)  # seconds before the 2nd, 3rd... attempt
 PROGRESS_EVERY = 2.0  # seconds between edits of the organiser's progress message
-CHAT_INTERVAL = 1.0  # seconds between two messages to the same chat (Telegram's rule)
-MARGIN = 0.02  # seconds added to every interval, for clock granularity
-WATCH_EVERY = 0.5  # seconds between progress reports of ``send_until_done``
 
 
 class Sender(Protocol):
     """What the broadcaster needs of a runtime (``bot.runtimes.base.RuntimeBase.send_once``)."""
 
     async def send_once(self, reply: Reply) -> Delivered: ...
-
-
-class SendWindow:
-    """At most ``rate`` requests per second, as seen by whoever receives them.
-
-    A request holds a slot from its start until ``1 s + margin`` after its answer.
-    Telegram counts requests by their arrival, somewhere between start and answer;
-    with slots held that long, any rolling second of arrivals meets only requests
-    whose slots overlapped, and there are never more than ``rate`` of those. On a
-    local network this costs a few milliseconds per second; far from Telegram, the
-    round-trip time (the rate is a ceiling, never exceeded).
-    """
-
-    def __init__(self, rate: float, *, margin: float = MARGIN, clock: Callable[[], float] = time.monotonic) -> None:
-        self.slots = max(1, math.floor(rate))
-        # Below one per second: one slot, held 1/rate seconds.
-        self.hold = (self.slots / rate if rate < 1 else 1.0) + margin
-        self._clock = clock
-        self._running = 0
-        self._released: deque[float] = deque()  # when finished requests free their slot
-
-    def delay(self) -> float:
-        """Seconds until a request may start (0: now)."""
-        now = self._clock()
-        while self._released and self._released[0] <= now:
-            self._released.popleft()
-        if self._running + len(self._released) < self.slots:
-            return 0.0
-        if not self._released:
-            return 0.05  # every slot is a request in flight: wait for an answer
-        return self._released[0] - now
-
-    def begin(self) -> None:
-        self._running += 1
-
-    def end(self) -> None:
-        self._running -= 1
-        self._released.append(self._clock() + self.hold)
-
-    def cancel(self) -> None:
-        """A request that was not made after all: its slot is free at once."""
-        self._running -= 1
 
 
 class Broadcaster:
@@ -152,13 +103,14 @@ class Broadcaster:
         self.max_attempts = max(1, max_attempts)
         self.retry_delays = retry_delays or (1.0,)
         self.progress_every = progress_every
-        self.chat_interval = chat_interval + margin
         self.window = SendWindow(rate, margin=margin)
         self.holding = False
         self._stopping = asyncio.Event()
         self._lease_lost = False
         self._paused_until = 0.0  # loop time until which every send waits (429)
-        self._recent: dict[int, float] = {}  # chat id -> loop time of its last message's answer
+        self.chats = ChatSpacing(
+            chat_interval + margin, keep=4 * self.batch + 64, clock=lambda: asyncio.get_running_loop().time()
+        )
         self._in_flight: set[asyncio.Task[None]] = set()  # deliveries being sent or recorded
         self._passed_over = False  # a claimed delivery was no longer claimed (cancelled, taken back)
         self._freed = asyncio.Event()
@@ -373,10 +325,7 @@ class Broadcaster:
                 return False
             now = self._loop().time()
             waits = [self._paused_until - now, self.window.delay()]
-            last = self._recent.get(chat_id)
-            if last is not None:
-                # A message to this chat still in flight (another broadcast): check again soon.
-                waits.append(0.05 if math.isinf(last) else last + self.chat_interval - now)
+            waits.append(self.chats.delay(chat_id))
             wait = max(waits)
             if wait > 0:
                 await self._pause(wait)
@@ -400,16 +349,11 @@ class Broadcaster:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), max(seconds, 0.0))
 
-    def _forget_old_chats(self, now: float) -> None:
-        if len(self._recent) > 4 * self.batch + 64:
-            self._recent = {chat: at for chat, at in self._recent.items() if at + self.chat_interval > now}
-
     # -- one delivery -------------------------------------------------------------------------
 
     def _launch(self, broadcast: Broadcast, recipient: outbox.Recipient) -> None:
         self.window.begin()
-        previous = self._recent.get(recipient.chat_id)
-        self._recent[recipient.chat_id] = math.inf  # in flight: no second message meanwhile
+        previous = self.chats.begin(recipient.chat_id)  # in flight: no second message meanwhile
         task = asyncio.create_task(self._deliver(broadcast, recipient, previous))
         self._in_flight.add(task)
         task.add_done_callback(self._done)
@@ -421,10 +365,7 @@ class Broadcaster:
     async def _deliver(self, broadcast: Broadcast, recipient: outbox.Recipient, previous: float | None) -> None:
         if not await self._begin(recipient):
             self.window.cancel()
-            if previous is None:
-                self._recent.pop(recipient.chat_id, None)
-            else:
-                self._recent[recipient.chat_id] = previous
+            self.chats.cancel(recipient.chat_id, previous)
             return
         try:
             try:
@@ -436,9 +377,7 @@ class Broadcaster:
                 outcome = await self.sender.send_once(SendMessage(recipient.chat_id, text, keyboard))
         finally:
             self.window.end()
-            now = self._loop().time()
-            self._recent[recipient.chat_id] = now
-            self._forget_old_chats(now)
+            self.chats.end(recipient.chat_id)
         await self._record(broadcast.id, recipient, outcome)
 
     async def _begin(self, recipient: outbox.Recipient) -> bool:
@@ -465,41 +404,30 @@ class Broadcaster:
         return self._messages[key]
 
     async def _record(self, broadcast_id: int, recipient: outbox.Recipient, outcome: Delivered) -> None:
-        db, delivery = self.db, recipient.delivery_id
-        record: Callable[[], Awaitable[None]]
-        if outcome.ok:
+        delivery = recipient.delivery_id
+        verdict = judge(outcome, recipient.attempts, max_attempts=self.max_attempts, retry_delays=self.retry_delays)
+        if verdict.kind == "sent":
             self._recovered("telegram")
-            record = lambda: outbox.record_sent(db, delivery)  # noqa: E731
-        elif outcome.error == "flood":
-            retry_after = _number(outcome.extra.get("retry_after"), 1.0)
-            self._paused_until = max(self._paused_until, self._loop().time() + retry_after)
-            log.info("broadcast %s: Telegram asked to slow down; pausing %.0fs", broadcast_id, retry_after)
-            record = lambda: outbox.record_retry(db, delivery, retry_after, "flood", count_attempt=False)  # noqa: E731
-        elif outcome.error == "blocked":
-            record = lambda: outbox.record_blocked(db, delivery, recipient.signature_id)  # noqa: E731
-        elif outcome.error == "network":
+        elif verdict.kind == "flood":
+            self._paused_until = max(self._paused_until, self._loop().time() + verdict.seconds)
+            log.info("broadcast %s: Telegram asked to slow down; pausing %.0fs", broadcast_id, verdict.seconds)
+        elif verdict.kind == "uncertain":
             log.warning(
                 "broadcast %s: delivery %s may or may not have arrived (%s); not repeated",
                 broadcast_id,
                 delivery,
                 outcome.extra.get("description") or "network error",
             )
-            record = lambda: outbox.record_uncertain(db, delivery, "network")  # noqa: E731
-        else:
-            error = outcome.error or "other"
+        elif verdict.kind in ("retry", "failed"):
             self._trouble(
-                f"telegram:{error}",
+                f"telegram:{verdict.error}",
                 "broadcast %s: delivery %s failed; such failures are retried up to %d times (%s)",
-                str(outcome.extra.get("description") or error),
+                str(outcome.extra.get("description") or verdict.error),
                 broadcast_id,
                 delivery,
                 self.max_attempts,
             )
-            if recipient.attempts >= self.max_attempts:
-                record = lambda: outbox.record_failed(db, delivery, error)  # noqa: E731
-            else:
-                delay = self.retry_delays[min(recipient.attempts, len(self.retry_delays)) - 1]
-                record = lambda: outbox.record_retry(db, delivery, delay, error)  # noqa: E731
+        record = recording(self.db, recipient, verdict)
         try:
             await record()
         except Exception as failure:
@@ -537,15 +465,14 @@ class Broadcaster:
         if not await self._progress_turn(chat, final=final):
             return
         self.window.begin()
-        self._recent[chat] = math.inf
+        self.chats.begin(chat)
         try:
             edited = await self.sender.send_once(EditMessage(chat, broadcast.progress_message_id, text))
         finally:
             self.window.end()
-            self._recent[chat] = self._loop().time()
+            self.chats.end(chat)
         if edited.error == "flood":  # the limit is the bot's, edits included: everything waits
-            retry_after = _number(edited.extra.get("retry_after"), 1.0)
-            self._paused_until = max(self._paused_until, self._loop().time() + retry_after)
+            self._paused_until = max(self._paused_until, self._loop().time() + retry_after(edited.extra))
         elif not edited.ok:
             self._trouble(
                 "progress", "broadcast %s: editing the progress message failed (%s)", edited.error, broadcast.id
@@ -559,8 +486,7 @@ class Broadcaster:
         while True:
             now = self._loop().time()
             paused = self._paused_until - now
-            last = self._recent.get(chat_id)
-            busy = 0.0 if last is None else (0.05 if math.isinf(last) else last + self.chat_interval - now)
+            busy = self.chats.delay(chat_id)
             if paused > 0 or busy > 0:
                 if not final or (paused > 0 and self._stopping.is_set()):
                     return False
@@ -589,97 +515,6 @@ class Broadcaster:
             log.info("broadcast sender: %s works again", key)
 
 
-def _number(value: object, default: float) -> float:
-    return float(value) if isinstance(value, int | float) else default
-
-
 def default_holder() -> str:
     """This process, as named in the lease: host, pid and a random part (restarts differ)."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-# --- the command line's sender -----------------------------------------------------------------
-
-Progress = Callable[["BroadcastCounts"], Awaitable[None] | None]
-
-
-class TelegramUnreachable(Exception):
-    """``send_until_done`` could not connect to Telegram (a bad token, the network): one
-    secret-free line saying why; the broadcast stays queued for a running bot."""
-
-
-async def send_until_done(settings: Settings, broadcast_id: int, on_progress: Progress) -> BroadcastCounts:
-    """Send one broadcast from the command line and report its progress until it is finished.
-
-    Opens its own connection to Telegram (no polling: a running bot keeps its updates) and
-    runs a ``Broadcaster``; if a running bot holds the sender lease, that bot sends and this
-    only watches the database. Returns the final counts (``done`` or ``cancelled``).
-    Raises ``TelegramUnreachable`` if the connection to Telegram cannot be opened.
-    """
-    from bot.runtimes import make_runtime
-    from bot.services import make_database
-
-    db = make_database(settings)
-    runtime = make_runtime(
-        settings.bot_runtime,
-        token=settings.token,
-        api_url=settings.telegram_api_url,
-        max_concurrent_updates=settings.max_concurrent_updates,
-    )
-    broadcaster: Broadcaster | None = None
-    try:
-        try:
-            info = await runtime.start()
-        except Exception as error:
-            from bot.logs import mask_secrets, mask_url
-
-            first = (str(error).strip().splitlines() or [""])[0][:200]
-            reason = f"{type(error).__name__}: {first}" if first else type(error).__name__
-            raise TelegramUnreachable(
-                mask_secrets(
-                    f"getMe failed at TELEGRAM_API_URL {mask_url(settings.telegram_api_url)}: "
-                    f"check BOT_TOKEN and the network ({reason})"
-                )
-            ) from None
-        services = await build_services(settings, db, info.username)
-        broadcaster = Broadcaster(services, runtime, rate=settings.broadcast_rate)
-        broadcaster.start()
-        while True:
-            counts = await broadcast_counts(db, broadcast_id)
-            reported = on_progress(counts)
-            if inspect.isawaitable(reported):
-                await reported
-            current = await get_broadcast(db, broadcast_id)
-            if current is None or current.status != "sending":
-                counts = await broadcast_counts(db, broadcast_id)
-                return counts
-            await asyncio.sleep(WATCH_EVERY)
-    finally:
-        if broadcaster is not None:
-            await broadcaster.stop(within=10.0)
-        with contextlib.suppress(Exception):
-            await runtime.close()
-        await db.dispose()
-
-
-async def build_services(settings: Settings, db: Any, bot_username: str) -> Services:
-    """The ``Services`` a sender needs, built as the bot builds them (``bot.app``), without
-    the core: no conversation runs here, and no export folder is swept."""
-    from handlers.core import build_services as services_from
-    from storage import receipts
-    from storage.state_memory import MemoryStateStore
-
-    secret = settings.receipt_secret
-    return services_from(
-        store=MemoryStateStore(),
-        db=db,
-        campaign=settings.campaign,
-        default_locale=settings.default_locale,
-        admin_ids=settings.admin_ids,
-        bot_username=bot_username,
-        receipt_key=await receipts.load_key(db, secret.get_secret_value() if secret else None),
-        campaign_end=settings.campaign_end,
-        retention_days=settings.retention_days,
-        milestones=settings.milestones,
-        flood_limit=settings.flood_limit,
-    )
