@@ -19,7 +19,8 @@ from sqlalchemy import select
 from bot.translations.preview import plain
 from emulator import Emulator
 from emulator.emulator import BOT_USERNAME
-from emulator.users import BotMessage, SimulatedUser
+from emulator.objects import BotMessage
+from emulator.users import SimulatedUser
 from handlers import broadcast
 from handlers.broadcast import DraftProblem, parse_sections
 from handlers.i18n import I18n
@@ -67,7 +68,7 @@ async def seed(database_url: str, signers: list[tuple[int, str, bool, bool]] = S
 
 
 def recipient(bot: Any, user_id: int, language: str) -> SimulatedUser:
-    user = bot.emulator.user(user_id, first_name=f"S{user_id}", language_code=language)
+    user: SimulatedUser = bot.emulator.user(user_id, first_name=f"S{user_id}", language_code=language)
     user.started = True  # they signed through the bot: it may write to them
     return user
 

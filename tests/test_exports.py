@@ -18,6 +18,7 @@ import time
 import tracemalloc
 import unicodedata
 import zipfile
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ SEPARATED = [
 CJK_OR_ARABIC = re.compile(r"[\u0600-\u06ff\u4e00-\u9fff]")
 
 
-async def _seed(db: Database, names: list[tuple[str, str, str, str | None]] = HOSTILE) -> None:
+async def _seed(db: Database, names: Sequence[tuple[str, str, str, str | None]] = HOSTILE) -> None:
     for offset, (name, country, language, source) in enumerate(names):
         await add_signature(
             db,

@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject, PdfObject
 
 from petition.campaign import load_campaign
 from storage.db import Database
@@ -129,14 +130,21 @@ async def test_pdf_prints_chinese_uyghur_and_kazakh_names_in_the_licensed_fonts(
     )
     for word in ("王小明", "阿依古丽", "АйгүлМәмет", "مەمەت"):
         assert word in text, word
-    embedded = {
-        str(font["/BaseFont"]).split("+", 1)[-1]
+    fonts = [
+        _dictionary(font)
         for page in reader.pages
-        for font in page["/Resources"]["/Font"].values()
-        if "/BaseFont" in font.get_object()
-    }
+        for font in _dictionary(_dictionary(page["/Resources"])["/Font"]).values()
+    ]
+    embedded = {str(font["/BaseFont"]).split("+", 1)[-1] for font in fonts if "/BaseFont" in font}
     assert "NotoSansCJKSC" in embedded  # the simplified-Chinese face of the collection, not its first (JP)
     assert any(name.startswith("NotoSansArabic") for name in embedded)
+
+
+def _dictionary(value: PdfObject) -> DictionaryObject:
+    """A PDF dictionary, through its indirect reference if it is one."""
+    resolved = value.get_object()
+    assert isinstance(resolved, DictionaryObject), resolved
+    return resolved
 
 
 def _license_description(font: Font) -> str:

@@ -89,7 +89,9 @@ def test_a_missing_plural_form_is_named(broken_copy: Callable[..., Path]) -> Non
     msgid = ("{n} person has signed", "{n} people have signed")
 
     def drop(catalog: Catalog) -> None:
-        forms = list(catalog[msgid].string)
+        string = catalog[msgid].string
+        assert isinstance(string, (tuple, list))  # a plural message: one form per plural
+        forms = list(string)
         forms[-1] = ""
         catalog[msgid].string = tuple(forms)
 
@@ -99,8 +101,7 @@ def test_a_missing_plural_form_is_named(broken_copy: Callable[..., Path]) -> Non
 
 def test_a_header_with_too_few_plural_forms_is_named(broken_copy: Callable[..., Path]) -> None:
     def one_form(catalog: Catalog) -> None:
-        catalog._num_plurals = 1  # a translator's Plural-Forms: nplurals=1
-        catalog._plural_expr = "0"
+        catalog.mime_headers = [("Plural-Forms", "nplurals=1; plural=0;")]  # as a translator might write it
 
     path = broken_copy("ru", one_form)
     assert any("declares 1 plural forms; ru has 3" in p.what for p in check_catalog(path))

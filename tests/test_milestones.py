@@ -66,7 +66,7 @@ async def test_two_workers_claiming_a_milestone_at_once_create_it_once(database_
             *(broadcasts.claim_milestone(db, CAMPAIGN, 1000) for db in [first, second] * 5), return_exceptions=True
         )
         assert [c for c in claims if isinstance(c, BaseException)] == []
-        won = [c for c in claims if c is not None]
+        won = [c for c in claims if isinstance(c, Broadcast)]
         assert len(won) == 1
         assert (won[0].kind, won[0].milestone, won[0].total, won[0].status) == ("milestone", 1000, 3, "sending")
         assert await milestone_rows(first) == [(1000, "sending", 3, 3)]

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from emulator.users import BotMessage, SimulatedUser
+from emulator.objects import BotMessage
+from emulator.users import SimulatedUser
 from handlers.ask_name import problem_text
 from handlers.i18n import I18n
 from handlers.names import NameProblem

@@ -16,7 +16,8 @@ import openpyxl
 import pytest
 
 from emulator.emulator import BOT_USERNAME
-from emulator.users import BotMessage, SimulatedGroup, SimulatedUser
+from emulator.objects import BotMessage
+from emulator.users import SimulatedGroup, SimulatedUser
 from handlers import organiser
 from handlers.i18n import language_name
 from petition.countries import country_name

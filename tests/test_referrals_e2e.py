@@ -25,7 +25,8 @@ from sqlalchemy import select
 from bot.cli.export import export
 from bot.translations.preview import plain
 from emulator import Emulator
-from emulator.users import BotMessage, SimulatedUser
+from emulator.objects import BotMessage
+from emulator.users import SimulatedUser
 from handlers import organiser
 from handlers.i18n import I18n
 from storage import signatures

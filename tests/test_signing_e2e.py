@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from bot.translations.preview import plain
-from emulator.users import BotMessage, SimulatedUser
+from emulator.objects import BotMessage
+from emulator.users import SimulatedUser
 from handlers.i18n import I18n
 from petition.campaign import load_campaign
 from petition.countries import country_name, likely_countries
@@ -79,7 +80,8 @@ async def test_full_signature_on_every_runtime_and_mode(start_bot: Any) -> None:
     user = bot.emulator.user(2001, first_name="Ada", last_name="Lovelace", language_code="en")
     thanks = await walk_to_signature(user, country_query="deutschland")
     assert "1 person has signed" in thanks.text
-    assert thanks.buttons[0][0].url.startswith("https://t.me/share/url?url=")
+    share = thanks.buttons[0][0].url
+    assert share is not None and share.startswith("https://t.me/share/url?url=")
 
     db = Database(bot.settings.database_url)
     try:

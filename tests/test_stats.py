@@ -476,7 +476,7 @@ async def test_removals_are_counted_apart_from_withdrawals(database: Database) -
 
 
 def test_the_stats_message_shows_letter_versions_removals_and_erased() -> None:
-    from gettext import NullTranslations
+    from babel.support import NullTranslations
 
     from handlers.i18n import Translator
     from handlers.organiser import stats_text

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Table, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -19,6 +19,13 @@ from storage.migrate import downgrade, upgrade, upgrade_sync
 from storage.models import Base, FunnelCount, Signature, SignatureTally
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _table(model: type[Base]) -> Table:
+    """The model's table (``__table__`` is typed as any ``FromClause``)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -153,7 +160,7 @@ async def _seed_0004(url: str) -> None:
     try:
         async with engine.begin() as connection:
             await connection.execute(
-                insert(Signature.__table__),
+                insert(_table(Signature)),
                 [
                     _signature(1, A, "poster"),  # Ada, from a poster, shared twice
                     _signature(2, B, A),  # Bo, through Ada's link, shared once
@@ -175,7 +182,7 @@ async def _seed_0004(url: str) -> None:
                 ("other", d1, "started", "en", A, 7),
             ]
             await connection.execute(
-                insert(FunnelCount.__table__),
+                insert(_table(FunnelCount)),
                 [
                     dict(zip(("campaign", "day", "step", "language", "source", "count"), row, strict=True))
                     for row in funnel
@@ -189,7 +196,7 @@ async def _seed_0004(url: str) -> None:
                 ("xinjiang", d1, "DE", "en", "", "v1", 8),
             ]
             await connection.execute(
-                insert(SignatureTally.__table__),
+                insert(_table(SignatureTally)),
                 [
                     dict(
                         zip(
@@ -209,13 +216,13 @@ async def _rows_after(url: str) -> tuple[dict[int, tuple[str | None, int]], set[
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:
-            table = Signature.__table__
+            table = _table(Signature)
             signed = {
                 row.telegram_user_id: (row.source, row.referrals)
                 for row in await connection.execute(select(table.c.telegram_user_id, table.c.source, table.c.referrals))
             }
-            funnel = {tuple(row) for row in await connection.execute(select(FunnelCount.__table__))}
-            tallies = {tuple(row) for row in await connection.execute(select(SignatureTally.__table__))}
+            funnel = {tuple(row) for row in await connection.execute(select(_table(FunnelCount)))}
+            tallies = {tuple(row) for row in await connection.execute(select(_table(SignatureTally)))}
             return signed, funnel, tallies
     finally:
         await engine.dispose()

@@ -20,6 +20,7 @@ import redis.asyncio
 
 from bot.runtimes import BotCommand, BotInfo, Handler
 from bot.webhook import SECRET_HEADER, WebhookServer, webhook_url
+from handlers.replies import Delivered, Reply
 
 SECRET = "the-secret_123"
 
@@ -63,6 +64,9 @@ class RecordingRuntime:
     ) -> None: ...
 
     async def drain(self, grace: float) -> None: ...
+
+    async def send_once(self, reply: Reply) -> Delivered:
+        raise AssertionError("the webhook server never sends")
 
     async def close(self) -> None: ...
 
