@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, func, literal, or_, select, true, update
+from sqlalchemy import Integer, String, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.exports.fingerprint import line
+from storage.exports.rows import signing_order_page
 from storage.models import Broadcast, Delivery, ListDelivery, Signature
 
 KIND = "delivered"  # the broadcast kind of the delivery news
@@ -128,16 +129,8 @@ async def _read_list(
     matched: int | None = 0 if expected == digest.hexdigest() else None
     after: tuple[datetime, int] | None = None
     while True:
-        query = select(Signature.id, Signature.signed_at, Signature.name, Signature.country, Signature.list_delivery_id)
-        query = query.where(Signature.campaign == campaign)
-        if after is not None:
-            signed_at, row_id = after
-            query = query.where(
-                and_(Signature.signed_at >= signed_at, or_(Signature.signed_at > signed_at, Signature.id > row_id))
-            )
-        rows: Sequence[Any] = (
-            await connection.execute(query.order_by(Signature.signed_at, Signature.id).limit(BATCH))
-        ).all()
+        columns = (Signature.id, Signature.signed_at, Signature.name, Signature.country, Signature.list_delivery_id)
+        rows: Sequence[Any] = (await connection.execute(signing_order_page(columns, campaign, after, BATCH))).all()
         for row in rows:
             number += 1
             after = (row.signed_at, row.id)

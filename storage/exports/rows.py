@@ -44,6 +44,26 @@ class ExportRow:
     name_form: str = "full"  # how the signer chose to appear; ``name`` is already in that form
 
 
+def signing_order_page(
+    columns: Sequence[Any], campaign: str, after: tuple[datetime, int] | None, limit: int
+) -> Select[Any]:
+    """One batch of ``columns`` in signing order, after the row ``after`` (its signed_at and id):
+    the order of every list (the exports, the delivery PDF, and the list ``deliver`` records).
+    ``columns`` must include ``Signature.signed_at`` and ``Signature.id`` for the next page."""
+    query = select(*columns).where(Signature.campaign == campaign)
+    if after is not None:
+        signed_at, row_id = after
+        # Spelled out rather than a row-value comparison so that ``signed_at >= ...``
+        # is an index condition on (campaign, signed_at) on both databases.
+        query = query.where(
+            and_(
+                Signature.signed_at >= signed_at,
+                or_(Signature.signed_at > signed_at, Signature.id > row_id),
+            )
+        )
+    return query.order_by(Signature.signed_at, Signature.id).limit(limit)
+
+
 class SignatorySnapshot:
     """Count and batches of one campaign's signatures, all from the same snapshot."""
 
@@ -83,18 +103,7 @@ class SignatorySnapshot:
         ]
         if self._with_ids:  # data minimisation: the ids are not even read unless asked for
             columns.append(Signature.telegram_user_id)
-        query = select(*columns).where(Signature.campaign == self._campaign)
-        if after is not None:
-            signed_at, row_id = after
-            # Spelled out rather than a row-value comparison so that ``signed_at >= ...``
-            # is an index condition on (campaign, signed_at) on both databases.
-            query = query.where(
-                and_(
-                    Signature.signed_at >= signed_at,
-                    or_(Signature.signed_at > signed_at, Signature.id > row_id),
-                )
-            )
-        return query.order_by(Signature.signed_at, Signature.id).limit(self._batch_size)
+        return signing_order_page(columns, self._campaign, after, self._batch_size)
 
     async def batches(self) -> AsyncIterator[Sequence[ExportRow]]:
         """Rows numbered 1..N in signing order, ``batch_size`` at a time."""
