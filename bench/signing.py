@@ -33,9 +33,7 @@ from pathlib import Path
 
 import psutil
 
-from emulator import Emulator
-from emulator.objects import BotMessage
-from emulator.users import SimulatedUser
+from emulator import BotMessage, Emulator, SimulatedUser
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:BENCH"  # noqa: S105 - a made-up token only the local emulator accepts

@@ -11,9 +11,8 @@ OTHER = "ctyother"
 MAX_CHOICES = 8  # more matches than this: ask for a more precise name
 
 
-async def ask(turn: Turn) -> None:
+async def ask(turn: Turn) -> Step:
     turn.answer()
-    turn.state.step = Step.COUNTRY
     t = turn.t
     likely = countries.likely_countries(t.locale)
     turn.send(
@@ -25,6 +24,7 @@ async def ask(turn: Turn) -> None:
             width=2,
         ),
     )
+    return Step.COUNTRY
 
 
 async def other(turn: Turn) -> None:

@@ -18,9 +18,8 @@ def profile_name(turn: Turn) -> str | None:
     return name if problem is None else None
 
 
-async def ask(turn: Turn) -> None:
+async def ask(turn: Turn) -> Step:
     turn.answer()
-    turn.state.step = Step.NAME
     t = turn.t
     name = profile_name(turn)
     text = t.gettext("What name should we sign with? Your name will be delivered with the letter.")
@@ -32,6 +31,7 @@ async def ask(turn: Turn) -> None:
         )
     else:
         turn.send(text + "\n\n" + t.gettext("Please type the name you want to sign with."))
+    return Step.NAME
 
 
 def problem_text(t: Translator, problem: NameProblem) -> str:

@@ -7,8 +7,9 @@ adds or replaces sections) → a preview per language with the number of recipie
 the progress message the sender (``bot.broadcasting``) keeps editing.
 ``/broadcast status`` and ``/broadcast cancel`` follow and stop it.
 
-Admins only, in their own private chat (``organiser.is_admin``, also for the draft and the
-buttons); to anyone else it answers exactly as an unknown command. The draft lives in the
+Admins only, in their own private chat (the map's ``organiser`` routes, also for the draft
+and the buttons: ``handlers.conversation``); to anyone else it answers exactly as an unknown
+command. The draft lives in the
 organiser's conversation state (``composing``, ``draft``), apart from the signing ``step``.
 Logs name the admin and what was done, never the text nor anything about a signer.
 """
@@ -22,7 +23,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-from handlers import fallback, organiser
 from handlers.i18n import Translator, language_name, normalise_locale
 from handlers.news import delivered_on, news_message
 from handlers.replies import Deliver, EditMessage, Keyboard
@@ -143,9 +143,6 @@ def digest(draft: dict[str, str]) -> str:
 
 async def command(turn: Turn) -> None:
     """``/broadcast``, ``/broadcast status``, ``/broadcast cancel``."""
-    if not organiser.is_admin(turn):
-        fallback.unknown_command(turn)
-        return
     match turn.event.args.strip().lower():
         case "":
             await start(turn)
@@ -303,12 +300,10 @@ async def summary_message(turn: Turn, draft: dict[str, str]) -> tuple[str, Keybo
 # --- the buttons ---------------------------------------------------------------------------
 
 
-async def on_button(turn: Turn, action: str, argument: str) -> None:
-    """The preview's buttons; for anyone but an admin, like any stale button."""
-    if not organiser.is_admin(turn):
-        fallback.stale_button(turn)
-        return
+async def on_button(turn: Turn) -> None:
+    """The preview's buttons: send, start over, drop."""
     t = turn.t
+    action = turn.action
     state = turn.state
     if not state.composing or state.draft is None:
         # Translators: a pop-up, at most 200 characters.
@@ -320,12 +315,12 @@ async def on_button(turn: Turn, action: str, argument: str) -> None:
         state.draft = {}
         turn.show(t.gettext("The draft is empty again. Send the text of your message."))
     elif action == DISCARD:
-        discard(turn)
+        await discard(turn)
     else:
-        await confirm(turn, argument)
+        await confirm(turn, turn.argument)
 
 
-def discard(turn: Turn) -> None:
+async def discard(turn: Turn) -> None:
     """End composing (the Cancel button, or /cancel while composing); nothing is sent."""
     log.info("admin %s: /broadcast draft discarded", turn.user_id)
     turn.state.composing = False

@@ -11,10 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.i18n import Translator
-from handlers.state import Step
 from handlers.turn import Services, Turn
-
-SIGNING_STEPS = frozenset({Step.CONSENT, Step.NAME, Step.NAME_FORM, Step.COUNTRY, Step.REVIEW})
 
 
 def is_closed(services: Services) -> bool:
@@ -32,11 +29,10 @@ def text(t: Translator, end: date) -> str:
 
 
 def explain(turn: Turn) -> None:
-    """Answer a signing input after the end, and forget the answers given so far."""
+    """Answer a signing input after the end, and forget the answers given so far (where the
+    person goes next is the map's decision, ``handlers.conversation``)."""
     state = turn.state
     state.name = state.country = state.name_form = None
-    if state.step in SIGNING_STEPS:
-        state.step = Step.READING
     turn.answer()
     assert turn.services.campaign_end is not None  # only called when closed
     turn.send(text(turn.t, turn.services.campaign_end))

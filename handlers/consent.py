@@ -67,10 +67,10 @@ def consent_buttons(turn: Turn) -> Keyboard:
     )
 
 
-async def ask(turn: Turn) -> None:
+async def ask(turn: Turn) -> Step:
     turn.answer()
-    turn.state.step = Step.CONSENT
     turn.send(consent_text(turn), consent_buttons(turn))
+    return Step.CONSENT
 
 
 async def toggle_opt_in(turn: Turn) -> None:
@@ -84,9 +84,9 @@ async def toggle_opt_in(turn: Turn) -> None:
     turn.show(consent_text(turn), consent_buttons(turn))
 
 
-async def not_now(turn: Turn) -> None:
+async def not_now(turn: Turn) -> Step:
     turn.answer()
-    turn.state.step = Step.WELCOME
     turn.show(
         turn.t.gettext("No problem. Nothing has been stored. You can come back any time with /start."),
     )
+    return Step.WELCOME

@@ -13,32 +13,30 @@ After signing, until the signature is delivered: /mysignature's [nfchange] offer
 ─► RENAMING (the name typed again) ─► RENAME_FORM [nf:FORM] ─► SIGNED; [nfkeep] or
 /cancel leaves it. After delivery every one of them is refused with the reason.
 
-Every input at every step has an answer here: commands (any time), buttons (only at
-the step that showed them; older ones are answered as stale), typed text (a name, a
-country, or a pointer to the buttons), media, edits, forwards and group chats.
+This module is the state machine. Its three tables (``COMMANDS``, ``BUTTONS``, ``TEXT``)
+say, for each input, which ``Route``s may take it; the first route that admits the person
+at their step runs, and returns the step they are at next (``None``: where they were).
+Step functions never set the step themselves. Every guard is declared here, on the route:
 
-Groups (``handlers.groups``): only /verify and commands addressed "/cmd@thisbot" (a pointer
-to the private chat) are answered, at most a few times a minute per group; all else is silent.
-Organiser commands and buttons work only in an organiser's own private chat
-(``organiser.is_admin``).
-At any step: /verify CODE (anyone, also in groups) checks a receipt; a signer's /updates
-and its buttons [updates:on|off] turn news on or off, and the [stopnews] button under every
-update stops it. Organisers: /remove CODE ─► [rm:CODE] removes the signature / [rmno] keeps it.
-Organisers: /broadcast ─► their text (the draft, whatever the signing step) ─► preview ─►
-[bcsend] sends it / [bcredo] starts over / [bcdrop] or /cancel drops it; /broadcast status|cancel.
-After CAMPAIGN_END every signing input ([sign], the consent, a typed name or country, the
-review's buttons) is answered by ``closed.explain``: no new signatures; reading and the
-signer's commands go on.
+* ``at``: the steps an input belongs to; a button pressed at another step is stale;
+* ``organiser``: only an organiser, in their own private chat (``organiser.is_admin``);
+  to anyone else the input is exactly like an unknown command or a stale button;
+* ``drafting``: only while that organiser is writing a /broadcast (kept apart from the
+  step, so an organiser who is also signing loses nothing);
+* ``signing``: the input collects the signature. After CAMPAIGN_END it is answered by
+  ``closed.explain`` (reading and the signer's commands go on), and flood control lets it
+  through (``SIGNING_BUTTONS``, ``SIGNING_TEXT``: a signer may tap quickly).
 
-The step functions live in one module per concern; this file is the map (which input,
-at which step, goes to which function) and holds the few steps that join them (``start``,
-``show_letter``, ``start_signing``, ``name_given``, ``form_given``, ``country_given``,
-``signed``). Some step modules still set the next step themselves (``name_form``,
-``review``, ``consent``, ``fallback``, ``my_signature``, ``ask_name``, ``ask_country``,
-``closed``).
+Every input at every step has an answer: no route means an unknown command, a stale
+button, or a pointer to the buttons; media, edits and forwards are answered in ``step``.
+Groups (``handlers.groups``): only /verify and commands addressed "/cmd@thisbot" (a
+pointer to the private chat) are answered, at most a few times a minute per group.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
 from handlers import (
     ask_country,
@@ -66,6 +64,212 @@ from handlers.turn import Turn
 from storage import signatures
 from storage.models import Signature
 
+Go = Callable[[Turn], Awaitable[Step | None]]  # runs one step; returns the next (None: stay)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    go: Go
+    at: frozenset[Step] | None = None  # the steps this input belongs to (None: any step)
+    signing: bool = False  # collects the signature: closed campaigns refuse it, flood control lets it through
+    organiser: bool = False  # an organiser in their own private chat only
+    drafting: bool = False  # only while an organiser writes a /broadcast
+
+    def admits(self, turn: Turn) -> bool:
+        return (
+            (self.at is None or turn.state.step in self.at)
+            and (not self.drafting or turn.state.composing)
+            and (not self.organiser or organiser.is_admin(turn))
+        )
+
+
+def at(*steps: Step) -> frozenset[Step]:
+    return frozenset(steps)
+
+
+# --- the steps that join the step modules -------------------------------------------------------
+
+
+async def start(turn: Turn) -> Step:
+    await welcome.remember_source(turn)
+    welcome.detect_language(turn)
+    turn.count("started")
+    existing = await signed(turn)
+    if existing is not None:
+        turn.state.referrer = None  # a signer opening a share link (even their own) credits nobody
+        if existing.unreachable_at is not None:  # blocked the bot during an update, and is back
+            await signatures.mark_reachable(turn.services.db, turn.services.campaign.slug, turn.user_id)
+        turn.state.name = turn.state.name_form = None  # a name typed again to change its form, unused
+        await review.already_signed(turn, existing)
+        return Step.SIGNED
+    await welcome.show(turn)
+    return Step.WELCOME
+
+
+async def show_letter(turn: Turn) -> Step | None:
+    turn.answer()
+    total = await signatures.count_signatures(turn.services.db, turn.services.campaign.slug)
+    reading.send_letter(turn, total, can_sign=turn.state.step is not Step.SIGNED)
+    turn.count("read")
+    return Step.READING if turn.state.step is Step.WELCOME else None
+
+
+async def pick_language(turn: Turn) -> None:
+    if await language.choose(turn, turn.argument):
+        await welcome.show(turn)
+
+
+async def start_signing(turn: Turn) -> Step:
+    existing = await signed(turn)
+    if existing is not None:
+        turn.answer()
+        turn.state.referrer = None
+        await review.already_signed(turn, existing)
+        return Step.SIGNED
+    return await consent.ask(turn)
+
+
+async def agreed(turn: Turn) -> Step:
+    turn.count("consented")
+    return await ask_name.ask(turn)
+
+
+async def sign_as_profile_name(turn: Turn) -> Step | None:
+    name = ask_name.from_profile(turn)
+    return await name_given(turn, name) if name else None
+
+
+async def name_typed(turn: Turn) -> Step | None:
+    name = ask_name.typed(turn)
+    return await name_given(turn, name) if name else None
+
+
+async def name_given(turn: Turn, name: str) -> Step:
+    turn.state.name = name
+    turn.state.name_form = None  # a new name: its forms look different, so the signer chooses again
+    return await name_form.ask(turn)
+
+
+async def form_picked(turn: Turn) -> Step | None:
+    form = name_form.picked(turn, turn.argument)
+    return await form_given(turn, form) if form else None
+
+
+async def form_given(turn: Turn, form: NameForm) -> Step:
+    turn.state.name_form = form.value
+    if turn.state.country:  # changing the name or its form from the review
+        return await review.ask(turn)
+    return await ask_country.ask(turn)
+
+
+async def country_picked(turn: Turn) -> Step | None:
+    code = ask_country.picked(turn, turn.argument)
+    return await country_given(turn, code) if code else None
+
+
+async def country_typed(turn: Turn) -> Step | None:
+    code = ask_country.typed(turn)
+    return await country_given(turn, code) if code else None
+
+
+async def country_given(turn: Turn, code: str) -> Step:
+    turn.state.country = code
+    return await review.ask(turn)
+
+
+async def renamed_form_picked(turn: Turn) -> Step | None:
+    form = name_form.picked(turn, turn.argument)
+    return await name_form.save_renamed(turn, form) if form else None
+
+
+async def name_retyped(turn: Turn) -> Step | None:
+    name = ask_name.typed(turn)
+    return name_form.renamed(turn, name) if name else None
+
+
+async def signed(turn: Turn) -> Signature | None:
+    return await signatures.get_signature(turn.services.db, turn.services.campaign.slug, turn.user_id)
+
+
+# --- the map --------------------------------------------------------------------------------------
+
+COMMANDS: dict[str, tuple[Route, ...]] = {
+    "start": (Route(start),),
+    "language": (Route(language.show_picker),),
+    "help": (Route(fallback.help_text),),
+    "mysignature": (Route(my_signature.show),),
+    "withdraw": (Route(my_signature.ask_withdraw),),
+    "privacy": (Route(my_signature.privacy),),
+    "verify": (Route(verify.check),),
+    "updates": (Route(updates.show),),
+    "cancel": (
+        Route(broadcast.discard, organiser=True, drafting=True),  # the organiser's draft only; a signing stays
+        Route(fallback.cancel),
+    ),
+    "stats": (Route(organiser.stats, organiser=True),),
+    "export": (Route(organiser.export, organiser=True),),
+    "broadcast": (Route(broadcast.command, organiser=True),),
+    "remove": (Route(moderation.ask, organiser=True),),
+}
+
+BUTTONS: dict[str, tuple[Route, ...]] = {
+    # From any message: reading, languages, starting to sign, news, an organiser's buttons.
+    welcome.READ: (Route(show_letter),),
+    language.OPEN: (Route(language.show_picker),),
+    language.PICK: (Route(pick_language),),
+    reading.SIGN: (Route(start_signing, signing=True),),
+    updates.STOP_UPDATES: (Route(updates.stop),),
+    updates.TOGGLE: (Route(updates.toggle),),
+    broadcast.SEND: (Route(broadcast.on_button, organiser=True),),
+    broadcast.RESTART: (Route(broadcast.on_button, organiser=True),),
+    broadcast.DISCARD: (Route(broadcast.on_button, organiser=True),),
+    moderation.REMOVE: (Route(moderation.remove, organiser=True),),
+    moderation.KEEP: (Route(moderation.keep, organiser=True),),
+    # Signing, one step each.
+    consent.AGREE: (Route(agreed, at(Step.CONSENT), signing=True),),
+    consent.OPT_IN: (Route(consent.toggle_opt_in, at(Step.CONSENT), signing=True),),
+    consent.NOT_NOW: (Route(consent.not_now, at(Step.CONSENT)),),
+    ask_name.SIGN_AS: (Route(sign_as_profile_name, at(Step.NAME), signing=True),),
+    name_form.PICK: (
+        Route(form_picked, at(Step.NAME_FORM), signing=True),
+        Route(renamed_form_picked, at(Step.RENAME_FORM)),  # after signing, the name typed again
+    ),
+    name_form.OTHER_NAME: (Route(ask_name.ask, at(Step.NAME_FORM), signing=True),),
+    ask_country.PICK: (Route(country_picked, at(Step.COUNTRY), signing=True),),
+    ask_country.OTHER: (Route(ask_country.other, at(Step.COUNTRY), signing=True),),
+    review.CONFIRM: (Route(review.confirm, at(Step.REVIEW), signing=True),),
+    review.CHANGE_NAME: (Route(ask_name.ask, at(Step.REVIEW), signing=True),),
+    review.CHANGE_COUNTRY: (Route(ask_country.ask, at(Step.REVIEW), signing=True),),
+    review.CHANGE_FORM: (Route(name_form.ask, at(Step.REVIEW), signing=True),),
+    # After signing: withdrawing, and how the name appears (until it is delivered).
+    my_signature.WITHDRAW_YES: (Route(my_signature.withdraw, at(Step.WITHDRAWING)),),
+    my_signature.WITHDRAW_NO: (Route(my_signature.keep, at(Step.WITHDRAWING)),),
+    name_form.CHANGE: (Route(name_form.offer_change),),
+    name_form.NARROW: (Route(name_form.narrow),),
+    name_form.WIDEN: (Route(name_form.widen),),
+    name_form.KEEP: (Route(name_form.keep),),
+}
+
+TEXT: tuple[Route, ...] = (
+    Route(broadcast.draft_text, organiser=True, drafting=True),  # an organiser's /broadcast text, at any step
+    Route(name_typed, at(Step.NAME), signing=True),
+    Route(name_form.typed_instead, at(Step.NAME_FORM), signing=True),
+    Route(country_typed, at(Step.COUNTRY), signing=True),
+    Route(name_form.typed_instead, at(Step.RENAME_FORM)),
+    Route(name_retyped, at(Step.RENAMING)),
+    Route(fallback.already_signed_text, at(Step.SIGNED)),
+)
+
+# Derived from the map, for flood control (``handlers.core``) and the closed campaign.
+SIGNING_BUTTONS = frozenset(action for action, routes in BUTTONS.items() if any(r.signing for r in routes))
+SIGNING_TEXT = frozenset(step for route in TEXT if route.signing and route.at for step in route.at)
+SIGNING_STEPS = frozenset(
+    step for routes in (*BUTTONS.values(), TEXT) for route in routes if route.signing and route.at for step in route.at
+)
+
+
+# --- following the map ------------------------------------------------------------------------------
+
 
 async def step(turn: Turn) -> None:
     event = turn.event
@@ -78,222 +282,39 @@ async def step(turn: Turn) -> None:
         case EventKind.COMMAND | EventKind.TEXT if event.forwarded:
             fallback.forwarded(turn)  # someone else's words, even a command: only what they type counts
         case EventKind.COMMAND:
-            await on_command(turn, event.command or "")
+            await follow(turn, COMMANDS.get(event.command or "", ()), otherwise=fallback.unknown_command)
         case EventKind.BUTTON:
-            await on_button(turn, event.callback_data or "")
+            await follow(turn, BUTTONS.get(turn.action, ()), otherwise=stale_button)
         case EventKind.TEXT:
-            await on_text(turn)
+            await follow(turn, TEXT, otherwise=fallback.text_where_button_expected)
         case EventKind.EDITED:
             fallback.edited_message(turn)
         case EventKind.OTHER:
             fallback.not_text(turn)
 
 
-async def on_command(turn: Turn, command: str) -> None:
-    match command:
-        case "start":
-            await start(turn)
-        case "language":
-            language.show_picker(turn)
-        case "help":
-            fallback.help_text(turn)
-        case "mysignature":
-            await my_signature.show(turn)
-        case "withdraw":
-            await my_signature.ask_withdraw(turn)
-        case "privacy":
-            await my_signature.privacy(turn)
-        case "cancel" if turn.state.composing and organiser.is_admin(turn):
-            broadcast.discard(turn)  # stops the organiser's draft only; a signing in progress stays
-        case "cancel":
-            fallback.cancel(turn)
-        case "verify":
-            await verify.check(turn)
-        case "updates":
-            await updates.show(turn)
-        # Organiser commands: to anyone but an admin, exactly like an unknown command.
-        case "stats":
-            await organiser.stats(turn)
-        case "export":
-            await organiser.export(turn)
-        case "broadcast":
-            await broadcast.command(turn)
-        case "remove":
-            await moderation.ask(turn)
-        case _:
-            fallback.unknown_command(turn)
-
-
-async def on_button(turn: Turn, data: str) -> None:
-    action, _, argument = data.partition(":")
-    step = turn.state.step
-    match action:
-        # Buttons that work from any message: reading, languages, starting to sign.
-        case welcome.READ:
-            await show_letter(turn)
-        case language.OPEN:
-            language.show_picker(turn)
-        case language.PICK:
-            if language.choose(turn, argument):
-                await welcome.show(turn)
-        case reading.SIGN:
-            await start_signing(turn)
-        case broadcast.SEND | broadcast.RESTART | broadcast.DISCARD:
-            await broadcast.on_button(turn, action, argument)  # an organiser's draft: admins only
-        case updates.STOP_UPDATES:
-            await updates.stop(turn)
-        case updates.TOGGLE:
-            await updates.toggle(turn, argument)
-        case moderation.REMOVE:
-            await moderation.remove(turn, argument)
-        case moderation.KEEP:
-            await moderation.keep(turn)
-        # After signing, from /mysignature: how the name appears, until it is delivered.
-        case name_form.CHANGE:
-            await name_form.offer_change(turn)
-        case name_form.NARROW:
-            await name_form.narrow(turn, argument)
-        case name_form.WIDEN:
-            await name_form.widen(turn)
-        case name_form.KEEP:
-            name_form.keep(turn)
-        case name_form.PICK if step is Step.RENAME_FORM:
-            if form := name_form.picked(turn, argument):
-                await name_form.save_renamed(turn, form)
-        # Buttons that belong to one step.
-        case (
-            consent.AGREE
-            | consent.OPT_IN
-            | ask_name.SIGN_AS
-            | name_form.OTHER_NAME
-            | ask_country.PICK
-            | ask_country.OTHER
-            | review.CONFIRM
-            | review.CHANGE_NAME
-            | review.CHANGE_COUNTRY
-            | review.CHANGE_FORM
-        ) if closed.is_closed(turn.services):
-            closed.explain(turn)  # the campaign has ended: nothing more is collected
-        case name_form.PICK if step is Step.NAME_FORM and closed.is_closed(turn.services):
-            closed.explain(turn)
-        case consent.AGREE if step is Step.CONSENT:
-            turn.count("consented")
-            await ask_name.ask(turn)
-        case consent.OPT_IN if step is Step.CONSENT:
-            await consent.toggle_opt_in(turn)
-        case consent.NOT_NOW if step is Step.CONSENT:
-            await consent.not_now(turn)
-        case ask_name.SIGN_AS if step is Step.NAME:
-            if name := ask_name.from_profile(turn):
-                await name_given(turn, name)
-        case name_form.PICK if step is Step.NAME_FORM:
-            if form := name_form.picked(turn, argument):
-                await form_given(turn, form)
-        case name_form.OTHER_NAME if step is Step.NAME_FORM:
-            await ask_name.ask(turn)
-        case ask_country.PICK if step is Step.COUNTRY:
-            if code := ask_country.picked(turn, argument):
-                await country_given(turn, code)
-        case ask_country.OTHER if step is Step.COUNTRY:
-            await ask_country.other(turn)
-        case review.CONFIRM if step is Step.REVIEW:
-            await review.confirm(turn)
-        case review.CHANGE_NAME if step is Step.REVIEW:
-            await ask_name.ask(turn)
-        case review.CHANGE_COUNTRY if step is Step.REVIEW:
-            await ask_country.ask(turn)
-        case review.CHANGE_FORM if step is Step.REVIEW:
-            await name_form.ask(turn)
-        case my_signature.WITHDRAW_YES if step is Step.WITHDRAWING:
-            await my_signature.withdraw(turn)
-        case my_signature.WITHDRAW_NO if step is Step.WITHDRAWING:
-            await my_signature.keep(turn)
-        case _:
-            fallback.stale_button(turn)
-
-
-async def on_text(turn: Turn) -> None:
-    if turn.state.composing and organiser.is_admin(turn):
-        await broadcast.draft_text(turn)  # an organiser's /broadcast text, whatever the signing step
-        return
-    match turn.state.step:
-        case Step.NAME | Step.NAME_FORM | Step.COUNTRY if closed.is_closed(turn.services):
-            closed.explain(turn)
-        case Step.NAME:
-            if name := ask_name.typed(turn):
-                await name_given(turn, name)
-        case Step.NAME_FORM | Step.RENAME_FORM:
-            name_form.typed_instead(turn)
-        case Step.RENAMING:
-            if name := ask_name.typed(turn):
-                name_form.renamed(turn, name)
-        case Step.COUNTRY:
-            if code := ask_country.typed(turn):
-                await country_given(turn, code)
-        case Step.SIGNED:
-            fallback.already_signed_text(turn)
-        case _:
-            fallback.text_where_button_expected(turn)
-
-
-async def start(turn: Turn) -> None:
-    await welcome.remember_source(turn)
-    welcome.detect_language(turn)
-    turn.count("started")
-    existing = await signed(turn)
-    if existing is not None:
-        turn.state.referrer = None  # a signer opening a share link (even their own) credits nobody
-        if existing.unreachable_at is not None:  # blocked the bot during an update, and is back
-            await signatures.mark_reachable(turn.services.db, turn.services.campaign.slug, turn.user_id)
-        turn.state.step = Step.SIGNED
-        turn.state.name = turn.state.name_form = None  # a name typed again to change its form, unused
-        await review.already_signed(turn, existing)
-        return
-    turn.state.step = Step.WELCOME
-    await welcome.show(turn)
-
-
-async def show_letter(turn: Turn) -> None:
-    turn.answer()
-    total = await signatures.count_signatures(turn.services.db, turn.services.campaign.slug)
-    reading.send_letter(turn, total, can_sign=turn.state.step is not Step.SIGNED)
-    if turn.state.step is Step.WELCOME:
-        turn.state.step = Step.READING
-    turn.count("read")
-
-
-async def start_signing(turn: Turn) -> None:
-    existing = await signed(turn)
-    if existing is not None:
-        turn.answer()
-        turn.state.step = Step.SIGNED
-        turn.state.referrer = None
-        await review.already_signed(turn, existing)
-        return
-    if closed.is_closed(turn.services):
-        closed.explain(turn)
-        return
-    await consent.ask(turn)
-
-
-async def name_given(turn: Turn, name: str) -> None:
-    turn.state.name = name
-    turn.state.name_form = None  # a new name: its forms look different, so the signer chooses again
-    await name_form.ask(turn)
-
-
-async def form_given(turn: Turn, form: NameForm) -> None:
-    turn.state.name_form = form.value
-    if turn.state.country:  # changing the name or its form from the review
-        await review.ask(turn)
+async def follow(turn: Turn, routes: Iterable[Route], *, otherwise: Callable[[Turn], Step | None]) -> None:
+    """Run the first route that admits this person at their step, and move them on."""
+    route = next((r for r in routes if r.admits(turn)), None)
+    if route is None:
+        next_step = otherwise(turn)
+    elif route.signing and closed.is_closed(turn.services):
+        next_step = refuse_closed(turn)
     else:
-        await ask_country.ask(turn)
+        next_step = await route.go(turn)
+    if next_step is not None:
+        turn.state.step = next_step
 
 
-async def country_given(turn: Turn, code: str) -> None:
-    turn.state.country = code
-    await review.ask(turn)
+def refuse_closed(turn: Turn) -> Step | None:
+    """The campaign has ended: nothing more is collected, and a signing in progress ends."""
+    closed.explain(turn)
+    return Step.READING if turn.state.step in SIGNING_STEPS else None
 
 
-async def signed(turn: Turn) -> Signature | None:
-    return await signatures.get_signature(turn.services.db, turn.services.campaign.slug, turn.user_id)
+def stale_button(turn: Turn) -> Step | None:
+    """A button from an older message; after the end, a signing one says why nothing happens."""
+    if turn.action in SIGNING_BUTTONS and closed.is_closed(turn.services):
+        return refuse_closed(turn)
+    fallback.stale_button(turn)
+    return None

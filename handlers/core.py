@@ -8,7 +8,7 @@
 1. flood control, before anything else: an account sending more than ``flood_limit``
    updates a minute gets one "please slow down" and its extra updates are dropped
    at the cost of one counter increment each, so it cannot slow the bot for
-   everyone; signing itself (its buttons, a name or country typed) goes on, up to
+   everyone; signing itself (the inputs the map marks ``signing``) goes on, up to
    a ceiling of ``EXEMPT_CEILING`` times the limit a minute (no signer needs more);
 2. serialises each user's events with the state store's lock (two quick taps are
    handled one after the other, also across worker processes sharing Redis);
@@ -36,11 +36,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from handlers import ask_country, ask_name, consent, conversation, fallback, name_form, organiser, reading, review
+from handlers import conversation, fallback, organiser
 from handlers.events import Event, EventKind
 from handlers.i18n import LOCALES_DIR, I18n, Translator
 from handlers.replies import AnswerCallback, Deliver, Reply, SendMessage
-from handlers.state import ConversationState, Step
+from handlers.state import ConversationState
 from handlers.turn import Services, Turn, utc_now
 from petition.campaign import load_campaign
 from storage import signatures
@@ -55,24 +55,6 @@ FLOOD_WINDOW = 60  # seconds: flood control counts each account's updates per mi
 # Signing input goes on past the limit, but not without end: at most this many times the
 # limit a minute in all (a typed "name" or "country" is otherwise a way around the limit).
 EXEMPT_CEILING = 3
-# Buttons of the signing steps: never held back by flood control (a signer may tap quickly).
-SIGNING_BUTTONS = frozenset(
-    {
-        reading.SIGN,
-        consent.AGREE,
-        consent.OPT_IN,
-        ask_name.SIGN_AS,
-        name_form.PICK,
-        name_form.OTHER_NAME,
-        ask_country.PICK,
-        ask_country.OTHER,
-        review.CONFIRM,
-        review.CHANGE_NAME,
-        review.CHANGE_COUNTRY,
-        review.CHANGE_FORM,
-    }
-)
-SIGNING_STEPS = frozenset({Step.NAME, Step.COUNTRY})  # where typed text is the signature's name or country
 
 
 class Core:
@@ -148,8 +130,9 @@ class Core:
         if count == limit + 1 or typed:  # the state is read only when needed
             state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
         signing = (
-            event.kind is EventKind.BUTTON and (event.callback_data or "").partition(":")[0] in SIGNING_BUTTONS
-        ) or (typed and state is not None and state.step in SIGNING_STEPS)
+            event.kind is EventKind.BUTTON
+            and (event.callback_data or "").partition(":")[0] in conversation.SIGNING_BUTTONS
+        ) or (typed and state is not None and state.step in conversation.SIGNING_TEXT)
         if count == limit + 1:
             log.info(
                 "update %s: more than %d updates a minute from one account: slowing it down", event.update_id, limit

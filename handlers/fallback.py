@@ -23,7 +23,7 @@ def command_lines(t: Translator) -> list[str]:
     ]
 
 
-def help_text(turn: Turn) -> None:
+async def help_text(turn: Turn) -> None:
     turn.send("\n".join([turn.t.gettext("Here is what you can do:"), *command_lines(turn.t)]))
 
 
@@ -53,25 +53,23 @@ def forwarded(turn: Turn) -> None:
     turn.send(turn.t.gettext("I can only use what you type yourself, not forwarded messages. Please type it."))
 
 
-def already_signed_text(turn: Turn) -> None:
+async def already_signed_text(turn: Turn) -> None:
     turn.send(turn.t.gettext("You have already signed: thank you! /mysignature shows what is stored, /help the rest."))
 
 
-def cancel(turn: Turn) -> None:
+async def cancel(turn: Turn) -> Step:
     """Forget the answers given so far (nothing was stored); keep the language and a signature."""
     if turn.state.step in {Step.RENAMING, Step.RENAME_FORM}:
-        turn.state.step = Step.SIGNED
         turn.state.name = None
         turn.send(turn.t.gettext("Nothing changed: your name appears as before."))
-        return
+        return Step.SIGNED
     if turn.state.step in {Step.SIGNED, Step.WITHDRAWING}:
-        turn.state.step = Step.SIGNED
         turn.send(turn.t.gettext("Nothing to cancel. Your signature stays on the letter."))
-        return
-    turn.state.step = Step.WELCOME
+        return Step.SIGNED
     turn.state.name = turn.state.country = turn.state.name_form = None
     turn.state.opt_in = False
     turn.send(turn.t.gettext("Stopped. Nothing has been stored. Send /start whenever you want to continue."))
+    return Step.WELCOME
 
 
 def edited_message(turn: Turn) -> None:

@@ -27,16 +27,16 @@ def picker(turn: Turn) -> Keyboard:
     return rows(*labels, width=2)
 
 
-def show_picker(turn: Turn) -> None:
+async def show_picker(turn: Turn) -> None:
     turn.answer()  # no-op if the button was already answered with a message
     turn.show(turn.t.gettext("Choose the language you want to read the letter in:"), picker(turn))
 
 
-def choose(turn: Turn, locale: str) -> bool:
+async def choose(turn: Turn, locale: str) -> bool:
     """Switch to ``locale``; False (and the picker again) if it is not a language we have."""
     if locale not in turn.services.i18n.locales:
         turn.answer(turn.t.gettext("This language is not available. Please choose another one."))
-        show_picker(turn)
+        await show_picker(turn)
         return False
     turn.state.locale = locale
     turn.state.locale_chosen = True

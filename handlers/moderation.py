@@ -1,8 +1,9 @@
 """``/remove CODE``: an organiser removes one signature by its receipt (an abusive name, a
 request received by mail), after seeing it and confirming.
 
-For the ``ADMIN_IDS`` only, in their own private chat (``organiser.is_admin``); to anyone
-else it answers exactly as an unknown command does, and its buttons as stale ones. The
+For the ``ADMIN_IDS`` only, in their own private chat (the map's ``organiser`` routes,
+``handlers.conversation``); to anyone else it answers exactly as an unknown command does,
+and its buttons as stale ones. The
 log says which admin removed which row, never a name or a receipt; the removal is
 counted, anonymously, in the funnel (``/stats``).
 """
@@ -11,8 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from handlers import fallback
-from handlers.organiser import is_admin
 from handlers.turn import Turn, button, rows
 from handlers.verify import EXAMPLE, receipt_code
 from petition import countries
@@ -25,9 +24,6 @@ KEEP = "rmno"
 
 
 async def ask(turn: Turn) -> None:
-    if not is_admin(turn):
-        fallback.unknown_command(turn)
-        return
     t = turn.t
     code = receipts.normalise(turn.event.args)
     if code is None:
@@ -65,14 +61,11 @@ async def ask(turn: Turn) -> None:
     )
 
 
-async def remove(turn: Turn, code: str) -> None:
+async def remove(turn: Turn) -> None:
     """The organiser confirmed: delete the signature (its deliveries go with it) and count it."""
-    if not is_admin(turn):
-        fallback.stale_button(turn)
-        return
     turn.answer()
     services = turn.services
-    normalised = receipts.normalise(code) or ""
+    normalised = receipts.normalise(turn.argument) or ""
     signature = await receipts.find_by_receipt(services.db, services.campaign.slug, normalised)
     # Gone meanwhile (withdrawn, removed by another organiser): nothing to remove.
     if signature is None or not await signatures.remove_by_receipt(services.db, services.campaign.slug, normalised):
@@ -96,9 +89,6 @@ async def remove(turn: Turn, code: str) -> None:
 
 
 async def keep(turn: Turn) -> None:
-    if not is_admin(turn):
-        fallback.stale_button(turn)
-        return
     turn.answer()
     turn.show(turn.t.gettext("Kept: nothing was changed."))
 

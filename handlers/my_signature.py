@@ -134,14 +134,13 @@ def language_in(t: Translator, locale: str) -> str:
     return name or locale
 
 
-async def ask_withdraw(turn: Turn) -> None:
+async def ask_withdraw(turn: Turn) -> Step | None:
     t = turn.t
     services = turn.services
     signature = await signatures.get_signature(services.db, services.campaign.slug, turn.user_id)
     if signature is None:
         turn.send(t.gettext("There is no signature to withdraw: you have not signed this letter."))
-        return
-    turn.state.step = Step.WITHDRAWING
+        return None
     turn.send(
         t.gettext(
             "Do you want to withdraw your signature? Your name will be erased and will not be delivered "
@@ -154,9 +153,10 @@ async def ask_withdraw(turn: Turn) -> None:
             button(t.gettext("No, keep it"), WITHDRAW_NO),
         ),
     )
+    return Step.WITHDRAWING
 
 
-async def withdraw(turn: Turn) -> None:
+async def withdraw(turn: Turn) -> Step:
     services = turn.services
     erased = await signatures.withdraw_signature(services.db, services.campaign.slug, turn.user_id)
     locale, chosen = turn.state.locale, turn.state.locale_chosen
@@ -172,12 +172,13 @@ async def withdraw(turn: Turn) -> None:
         )
     else:
         turn.show(turn.t.gettext("There is no signature to withdraw: you have not signed this letter."))
+    return Step.WELCOME
 
 
-async def keep(turn: Turn) -> None:
+async def keep(turn: Turn) -> Step:
     turn.answer()
-    turn.state.step = Step.SIGNED
     turn.show(turn.t.gettext("Good: your signature stays on the letter."))
+    return Step.SIGNED
 
 
 async def privacy(turn: Turn) -> None:

@@ -81,14 +81,13 @@ def question(turn: Turn) -> str:
     )
 
 
-async def ask(turn: Turn) -> None:
+async def ask(turn: Turn) -> Step:
     """While signing: the picker for the name in the state (nothing is preselected)."""
     turn.answer()
     if not turn.state.name:  # a state without a name (expired, or an old record): ask for it
-        await ask_name.ask(turn)
-        return
-    turn.state.step = Step.NAME_FORM
+        return await ask_name.ask(turn)
     turn.send(question(turn), picker(turn, turn.state.name, signing=True))
+    return Step.NAME_FORM
 
 
 def picked(turn: Turn, argument: str) -> NameForm | None:
@@ -102,7 +101,7 @@ def picked(turn: Turn, argument: str) -> NameForm | None:
     return form
 
 
-def typed_instead(turn: Turn) -> None:
+async def typed_instead(turn: Turn) -> None:
     """Text where a form is expected: say so, and show the choices again under the hint."""
     t = turn.t
     name = turn.state.name
@@ -142,8 +141,9 @@ def change_button(turn: Turn, signature: Signature) -> Keyboard:
     return rows(button(turn.t.gettext("✏️ Change how my name appears"), CHANGE))
 
 
-async def _undelivered(turn: Turn) -> Signature | None:
-    """This person's signature if its name may still change; otherwise explain why not (None)."""
+async def _undelivered(turn: Turn) -> Signature | Step | None:
+    """This person's signature if its name may still change; otherwise, after explaining why
+    not, where they go next (``Step.SIGNED`` once delivered; ``None``, stay, if not signed)."""
     services = turn.services
     signature = await signatures.get_signature(services.db, services.campaign.slug, turn.user_id)
     if signature is None:
@@ -151,14 +151,12 @@ async def _undelivered(turn: Turn) -> Signature | None:
         turn.answer(turn.t.gettext("You have not signed this letter. Send /start to read it and sign."), alert=True)
         return None
     if signature.list_delivery_id is not None:
-        await refuse_delivered(turn, signature)
-        return None
+        return await refuse_delivered(turn, signature)
     return signature
 
 
-async def refuse_delivered(turn: Turn, signature: Signature) -> None:
+async def refuse_delivered(turn: Turn, signature: Signature) -> Step:
     turn.answer()
-    turn.state.step = Step.SIGNED
     turn.state.name = None
     t = turn.t
     day = None
@@ -172,7 +170,7 @@ async def refuse_delivered(turn: Turn, signature: Signature) -> None:
                 name=signature.name,
             )
         )
-        return
+        return Step.SIGNED
     # Translators: {date} is a date in this language's long format; {name} the name as delivered.
     turn.send(
         t.gettext(
@@ -182,13 +180,14 @@ async def refuse_delivered(turn: Turn, signature: Signature) -> None:
             name=signature.name,
         )
     )
+    return Step.SIGNED
 
 
-async def offer_change(turn: Turn) -> None:
+async def offer_change(turn: Turn) -> Step | None:
     """The /mysignature button: narrower forms from what is stored, or type the name again."""
     signature = await _undelivered(turn)
-    if signature is None:
-        return
+    if not isinstance(signature, Signature):
+        return signature
     turn.answer()
     t = turn.t
     stored = parse_form(signature.name_form) or NameForm.FULL
@@ -210,14 +209,15 @@ async def offer_change(turn: Turn) -> None:
         ),
         rows(*options),
     )
+    return None
 
 
-async def narrow(turn: Turn, argument: str) -> None:
+async def narrow(turn: Turn) -> Step | None:
     """Show less of the name: built from the stored form alone, in one tap."""
-    form = parse_form(argument)
+    form = parse_form(turn.argument)
     signature = await _undelivered(turn)
-    if signature is None:
-        return
+    if not isinstance(signature, Signature):
+        return signature
     stored = parse_form(signature.name_form) or NameForm.FULL
     if form is None or not narrower(form, stored):
         # Translators: a pop-up, at most 200 characters.
@@ -225,7 +225,7 @@ async def narrow(turn: Turn, argument: str) -> None:
             turn.t.gettext("This button is from an older message. Please use the latest one, or send /start."),
             alert=True,
         )
-        return
+        return None
     new_name = display(signature.name, form)
     result = await signatures.change_name(
         turn.services.db,
@@ -235,16 +235,15 @@ async def narrow(turn: Turn, argument: str) -> None:
         name_form=form.value,
         was=(signature.name, signature.name_form),
     )
-    await _changed(turn, result, new_name, form)
+    return await _changed(turn, result, new_name, form)
 
 
-async def widen(turn: Turn) -> None:
+async def widen(turn: Turn) -> Step | None:
     """Show more of the name: only the chosen form is stored, so it must be typed again."""
     signature = await _undelivered(turn)
-    if signature is None:
-        return
+    if not isinstance(signature, Signature):
+        return signature
     turn.answer()
-    turn.state.step = Step.RENAMING
     turn.state.name = None
     turn.send(
         # Translators: {name} is the name as stored now, e.g. “A. K.”.
@@ -254,34 +253,35 @@ async def widen(turn: Turn) -> None:
             name=signature.name,
         )
     )
+    return Step.RENAMING
 
 
-def renamed(turn: Turn, name: str) -> None:
+def renamed(turn: Turn, name: str) -> Step:
     """The name typed again: show the forms built from it."""
     turn.state.name = name  # in the expiring state only, until a form is chosen
-    turn.state.step = Step.RENAME_FORM
     turn.send(
         turn.t.gettext("How should the addressees see your name? Nothing changes until you choose."),
         picker(turn, name, signing=False),
     )
+    return Step.RENAME_FORM
 
 
-async def save_renamed(turn: Turn, form: NameForm) -> None:
+async def save_renamed(turn: Turn, form: NameForm) -> Step | None:
     name = turn.state.name or ""
     new_name = display(name, form)
     result = await signatures.change_name(
         turn.services.db, turn.services.campaign.slug, turn.user_id, name=new_name, name_form=form.value
     )
     turn.state.name = None  # the full name is forgotten once the form is chosen
-    await _changed(turn, result, new_name, form)
+    return await _changed(turn, result, new_name, form)
 
 
-async def _changed(turn: Turn, result: signatures.NameChange, new_name: str, form: NameForm) -> None:
+async def _changed(turn: Turn, result: signatures.NameChange, new_name: str, form: NameForm) -> Step | None:
+    """Tell the signer what became of the change, and where that leaves them."""
     t = turn.t
     match result:
         case signatures.NameChange.CHANGED:
             turn.answer()
-            turn.state.step = Step.SIGNED
             # Translators: {name} is the signer's name as the addressees will now see it; {form} e.g. “initials only”.
             turn.show(
                 t.gettext(
@@ -290,26 +290,29 @@ async def _changed(turn: Turn, result: signatures.NameChange, new_name: str, for
                     form=form_name(t, form),
                 )
             )
+            return Step.SIGNED
         case signatures.NameChange.DELIVERED:
             signature = await signatures.get_signature(turn.services.db, turn.services.campaign.slug, turn.user_id)
             if signature is not None:
-                await refuse_delivered(turn, signature)
-            else:  # delivered, then withdrawn meanwhile
-                turn.state.step = Step.WELCOME
-                turn.answer(t.gettext("You have not signed this letter. Send /start to read it and sign."), alert=True)
-        case signatures.NameChange.NOT_SIGNED:
-            turn.state.step = Step.WELCOME
+                return await refuse_delivered(turn, signature)
+            # Delivered, then withdrawn meanwhile.
             turn.answer(t.gettext("You have not signed this letter. Send /start to read it and sign."), alert=True)
+            return Step.WELCOME
+        case signatures.NameChange.NOT_SIGNED:
+            turn.answer(t.gettext("You have not signed this letter. Send /start to read it and sign."), alert=True)
+            return Step.WELCOME
         case signatures.NameChange.MOVED:
             turn.answer(
                 t.gettext("This button is from an older message. Please use the latest one, or send /start."),
                 alert=True,
             )
+            return None
 
 
-def keep(turn: Turn) -> None:
+async def keep(turn: Turn) -> Step | None:
     turn.answer()
-    if turn.state.step in {Step.RENAMING, Step.RENAME_FORM}:  # a retyped name is forgotten
-        turn.state.step = Step.SIGNED
-        turn.state.name = None
     turn.show(turn.t.gettext("Nothing changed: your name appears as before."))
+    if turn.state.step in {Step.RENAMING, Step.RENAME_FORM}:  # a retyped name is forgotten
+        turn.state.name = None
+        return Step.SIGNED
+    return None

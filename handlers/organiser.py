@@ -1,7 +1,7 @@
 """Organiser commands: ``/stats`` and ``/export``, for the ``ADMIN_IDS`` only.
 
-They work only in an organiser's own private chat with the bot (``is_admin``: the one
-guard of every organiser command and button), and everything they produce goes to that
+They work only in an organiser's own private chat with the bot (``is_admin``, the guard
+the map, ``handlers.conversation``, puts on every organiser route), and everything they produce goes to that
 chat. To anyone else, in any chat, they answer exactly as an unknown command does, so
 their existence is not revealed. Every use is logged: who (the admin's Telegram
 id), what and when — never a signer's data.
@@ -31,7 +31,6 @@ from pathlib import Path
 
 from babel.numbers import format_percent
 
-from handlers import fallback
 from handlers.chart import drawable, signatures_chart
 from handlers.i18n import Html, Translator, language_name
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
@@ -68,7 +67,7 @@ def command_lines(t: Translator) -> list[str]:
 
 
 def is_admin(turn: Turn) -> bool:
-    """The one guard of every organiser command, button and draft: an ``ADMIN_IDS`` member
+    """The guard of every organiser route of the map (command, button, draft): an ``ADMIN_IDS`` member
     writing in their own private chat with the bot (``chat.id == from.id``), so whatever the
     command produces goes to that chat and nowhere else. Not in a group, not for an update
     without a sender; to everyone else organiser input is an unknown command or a stale button.
@@ -84,9 +83,6 @@ def is_admin(turn: Turn) -> bool:
 
 
 async def stats(turn: Turn) -> None:
-    if not is_admin(turn):
-        fallback.unknown_command(turn)
-        return
     log.info("admin %s: /stats", turn.user_id)
     services = turn.services
     figures = await campaign_stats(services.db, services.campaign.slug, now=services.clock())
@@ -224,9 +220,6 @@ def _ids_refused(t: Translator) -> str:
 
 
 async def export(turn: Turn) -> None:
-    if not is_admin(turn):
-        fallback.unknown_command(turn)
-        return
     parsed = parse_export_args(turn.event.args)
     if parsed is None:
         turn.send(_usage(turn.t))

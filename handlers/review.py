@@ -21,15 +21,13 @@ CHANGE_COUNTRY = "chcountry"
 CHANGE_FORM = "chform"
 
 
-async def ask(turn: Turn) -> None:
+async def ask(turn: Turn) -> Step:
     turn.answer()
-    turn.state.step = Step.REVIEW
     t = turn.t
     country = countries.country_name(turn.state.country or "", t.locale)
     form = parse_form(turn.state.name_form or "")
     if not turn.state.name or form is None:  # no choice made yet (an old state record): ask for it
-        await name_form.ask(turn)
-        return
+        return await name_form.ask(turn)
     lines = [
         t.gettext("Please check before you sign:"),
         # Translators: {name} is the signer's name as the addressees will see it, {country} a country's name.
@@ -53,19 +51,18 @@ async def ask(turn: Turn) -> None:
             button(t.gettext("🌍 Change country"), CHANGE_COUNTRY),
         ),
     )
+    return Step.REVIEW
 
 
-async def confirm(turn: Turn) -> None:
+async def confirm(turn: Turn) -> Step:
     """Store the signature in one transaction; a second tap or a second worker finds it signed."""
     state = turn.state
     services = turn.services
     if not state.name or not state.country:  # a state record without answers: ask again
-        await ask_name.ask(turn)
-        return
+        return await ask_name.ask(turn)
     form = parse_form(state.name_form or "")
     if form is None:  # the choice is the signer's: never assumed
-        await name_form.ask(turn)
-        return
+        return await name_form.ask(turn)
     try:
         signature = await signatures.add_signature(
             services.db,
@@ -83,12 +80,10 @@ async def confirm(turn: Turn) -> None:
             referrer=state.referrer,  # credits the sharer's count in the same transaction
         )
     except signatures.AlreadySigned as already:
-        state.step = Step.SIGNED
         state.referrer = None
         turn.answer()
         await already_signed(turn, already.signature)
-        return
-    state.step = Step.SIGNED
+        return Step.SIGNED
     # The database holds the chosen form now; the full name and the rest are forgotten.
     state.name = state.country = state.name_form = None
     state.referrer = None  # the sharer is credited: nothing keeps who shared with whom
@@ -111,6 +106,7 @@ async def confirm(turn: Turn) -> None:
         ),
         share_buttons(turn, signature),
     )
+    return Step.SIGNED
 
 
 def receipt_lines(turn: Turn, signature: Signature) -> list[str]:

@@ -22,8 +22,9 @@ async def show(turn: Turn) -> None:
     turn.send(_status(turn, signature.opt_in), _toggle(turn, signature.opt_in))
 
 
-async def toggle(turn: Turn, argument: str) -> None:
+async def toggle(turn: Turn) -> None:
     """The button under ``/updates``: turn news on or off, then show the new status in its place."""
+    argument = turn.argument
     if argument not in {"on", "off"}:
         turn.answer()
         return
