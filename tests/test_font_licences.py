@@ -22,8 +22,8 @@ from petition.campaign import load_campaign
 from storage.db import Database
 from storage.exports.export import export_signatures
 from storage.exports.fonts import CJK_FACE, Font, font_files
-from storage.exports.licences import OFL, font_sources, licence_problems
 from storage.signatures import add_signature
+from tools.font_licences import OFL, font_sources, licence_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTICES = ROOT / "THIRD_PARTY_NOTICES.md"

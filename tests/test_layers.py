@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers", "storage", "petition", "emulator")
 # Higher may import lower; the emulator is apart and checked on its own.
 RANK = {"petition": 0, "storage": 1, "handlers": 2, "bot": 3}
-NOT_LAYERS = {"tests", "bench"}  # they use the house from outside; nothing imports them
+NOT_LAYERS = {"tests", "bench", "tools"}  # they use the house from outside; nothing imports them
 FRAMEWORKS = ("aiogram", "telegram")  # the Telegram frameworks only ``bot`` may know
 
 Graph = dict[str, set[str]]

@@ -175,8 +175,8 @@ def notice_tables(locks: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m storage.exports.licences: the tables for THIRD_PARTY_NOTICES.md
-    root = Path(__file__).resolve().parents[2]
+if __name__ == "__main__":  # python -m tools.font_licences: the tables for THIRD_PARTY_NOTICES.md
+    root = Path(__file__).resolve().parents[1]
     print(
         notice_tables(
             {"run": (root / "requirements.lock").read_text(), "dev": (root / "requirements-dev.lock").read_text()}
