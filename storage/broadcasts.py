@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, func, literal, select, true, update
+from sqlalchemy import Integer, String, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,9 +80,7 @@ async def _add_deliveries(session: AsyncSession, broadcast: Broadcast) -> int:
         literal("pending", String),
         literal(0, Integer),
     ).order_by(recipients.c.id)
-    statement = Delivery.__table__.insert().from_select(  # type: ignore[attr-defined]
-        ["broadcast_id", "signature_id", "status", "attempts"], rows
-    )
+    statement = insert(Delivery).from_select(["broadcast_id", "signature_id", "status", "attempts"], rows)
     await session.execute(statement)
     total = await session.scalar(
         select(func.count()).select_from(Delivery).where(Delivery.broadcast_id == broadcast.id)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, func, literal, select, true, update
+from sqlalchemy import Integer, String, func, insert, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -183,7 +183,7 @@ async def _add_news(
         Signature.unreachable_at.is_(None),
     )
     await connection.execute(
-        Delivery.__table__.insert().from_select(  # type: ignore[attr-defined]
+        insert(Delivery).from_select(
             ["broadcast_id", "signature_id", "status", "attempts"], recipients.order_by(Signature.id)
         )
     )
@@ -212,7 +212,7 @@ async def _record(
         if count == 0:
             raise DeliveryError("the list is empty: there is nothing to deliver")
         delivery_id = await connection.scalar(
-            ListDelivery.__table__.insert()  # type: ignore[attr-defined]
+            insert(ListDelivery)
             .values(
                 campaign=campaign,
                 delivered_on=delivered_on,
