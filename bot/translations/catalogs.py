@@ -5,37 +5,29 @@ Every function takes the project root, so tests can run the workflow on a copy.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
+from bot.cli.errors import EXIT_FAILURE, EXIT_USAGE, CommandError
 from handlers.i18n import language_name
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIEW_MARK = "Review status:"
 
 
-@contextmanager
-def _inside(root: Path) -> Iterator[None]:
-    """Babel records source paths relative to the working directory: work from the root."""
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
 def pybabel(root: Path, *args: str) -> None:
-    """Run one ``pybabel`` command in-process (Babel's own CLI, so its documentation applies)."""
-    with _inside(root):
-        CommandLineInterface().run(["pybabel", "--quiet", *args])  # type: ignore[no-untyped-call]
+    """Run one ``pybabel`` command (Babel's own CLI, so its documentation applies) in ``root``:
+    Babel records source paths relative to the working directory, and a child process keeps
+    this one's working directory as it was."""
+    command = [sys.executable, "-m", "babel.messages.frontend", "--quiet", *args]
+    done = subprocess.run(command, cwd=root, check=False)  # noqa: S603 - our own interpreter, fixed arguments
+    if done.returncode:  # Babel has printed why
+        raise CommandError(f"pybabel {args[0]} failed", EXIT_USAGE if done.returncode == 2 else EXIT_FAILURE)
 
 
 def extract(root: Path = ROOT) -> Path:
