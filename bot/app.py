@@ -50,6 +50,7 @@ CLOSE_RESERVE = 2.0
 # and never more than what the deadline leaves; the rest are cancelled and their files deleted.
 FOLLOWUP_GRACE = 10.0
 FOLLOWUP_CANCEL = 2.0  # kept within the deadline for cancelled follow-ups to clean up
+FUNNEL_FLUSH_EVERY = 5.0  # seconds between writes of the anonymous funnel counts (storage.funnel)
 DEMO_TOKEN = "123456:DEMO"  # noqa: S105 - a throwaway token only the local emulator accepts
 
 
@@ -74,6 +75,9 @@ class CoreLike(Protocol):
 
     async def settle(self, within: float | None = None, *, cancel: bool = False) -> None:
         """Wait for follow-ups (exports) to end; with ``cancel``, cancel what is left then."""
+
+    async def flush_counts(self) -> None:
+        """Write the anonymous funnel counts gathered since the last time (never raises)."""
 
 
 CoreFactory = Callable[..., CoreLike]  # keyword arguments as ``handlers.core.build_core``
@@ -146,6 +150,7 @@ class BotApp:
         self.port: int | None = None
         self._stop_polling = asyncio.Event()
         self._polling: asyncio.Task[None] | None = None
+        self._flushing: asyncio.Task[None] | None = None  # the funnel counts' timer
         self.broadcaster: Broadcaster | None = None
 
     async def start(self) -> BotInfo:
@@ -205,6 +210,7 @@ class BotApp:
         self.runtime.attach(core.handle)
         await self._publish_commands(core)
         self._start_broadcaster(core)
+        self._flushing = asyncio.create_task(self._flush_counts_every(core, FUNNEL_FLUSH_EVERY))
         log.info("bot @%s starting: runtime %s, %s mode", self.info.username, self.runtime_name, self.mode)
 
         if self.mode == "polling":
@@ -312,6 +318,9 @@ class BotApp:
         def remaining() -> float:
             return max(end - loop.time(), 0.0)
 
+        if self._flushing is not None:
+            self._flushing.cancel()  # the last flush follows the last update (_settle_followups)
+            self._flushing = None
         if self.broadcaster is not None:
             self.broadcaster.request_stop()  # no new claims from now on
         try:
@@ -341,6 +350,13 @@ class BotApp:
         finally:
             await self._close_pools()
 
+    @staticmethod
+    async def _flush_counts_every(core: CoreLike, seconds: float) -> None:
+        """Write the funnel counts every few seconds, so every worker's reach ``/stats`` soon."""
+        while True:
+            await asyncio.sleep(seconds)
+            await core.flush_counts()
+
     async def _stop_broadcaster(self, within: float) -> None:
         broadcaster, self.broadcaster = self.broadcaster, None
         if broadcaster is None:
@@ -361,6 +377,7 @@ class BotApp:
             await core.settle(within=min(FOLLOWUP_GRACE, max(remaining() - cancel_wait, 0.0)), cancel=True)
         except Exception as error:
             log.warning("waiting for the follow-ups failed (%s)", _reason(error))
+        await core.flush_counts()  # the last updates' counts, now that none is handled any more
 
     async def _close_pools(self) -> None:
         if self.store is not None:

@@ -43,8 +43,8 @@ from handlers.replies import AnswerCallback, Deliver, Reply, SendMessage
 from handlers.state import ConversationState
 from handlers.turn import Services, Turn, utc_now
 from petition.campaign import load_campaign
-from storage import signatures
 from storage.db import Database
+from storage.funnel import FunnelKey
 from storage.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -207,21 +207,24 @@ class Core:
         log.info("update %s: %s -> %s", event.update_id, event.kind.value, turn.state.step.value)
         if event.chat.is_private:  # groups never hold a conversation: nothing to keep about anyone
             await self.store.save(f"state:{owner}", turn.state.to_dict(), self.state_ttl)
-        await self._count(turn)
+        self._count(turn)
         return turn
 
-    async def _count(self, turn: Turn) -> None:
-        """Anonymous funnel counts: a day, a language, a source; never who."""
+    def _count(self, turn: Turn) -> None:
+        """Anonymous funnel counts: a day, a language, a source; never who. Gathered in
+        memory and written every few seconds (``flush_counts``), not one write per step."""
         today = self.services.clock().date()
+        campaign, language, source = self.services.campaign.slug, turn.t.locale, turn.state.source or ""
         for step_name in turn.funnel:
-            await signatures.bump_funnel(
-                self.services.db,
-                campaign=self.services.campaign.slug,
-                step=step_name,
-                language=turn.t.locale,
-                source=turn.state.source or "",
-                day=today,
-            )
+            self.services.funnel.add(FunnelKey(campaign, today, step_name, language, source))
+
+    async def flush_counts(self) -> None:
+        """Write the gathered funnel counts (the bot's timer, and at shutdown); a failure is
+        logged once and the counts wait for the next flush."""
+        try:
+            await self.services.funnel.flush(self.services.db)
+        except Exception as error:
+            log.warning("funnel counts not written yet (%s): kept for the next flush", type(error).__name__)
 
     @staticmethod
     async def _deliver_all(replies: list[Reply], deliver: Deliver) -> None:

@@ -85,6 +85,8 @@ def is_admin(turn: Turn) -> bool:
 async def stats(turn: Turn) -> None:
     log.info("admin %s: /stats", turn.user_id)
     services = turn.services
+    # This process's latest funnel counts first; other workers' follow within seconds (bot.app).
+    await services.funnel.flush(services.db)
     figures = await campaign_stats(services.db, services.campaign.slug, now=services.clock())
     turn.send(stats_text(turn.t, figures, services.campaign.goal))
     t = turn.t

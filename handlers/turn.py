@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from handlers.events import Event, EventKind
 from handlers.replies import AnswerCallback, Button, Deliver, EditMessage, Keyboard, Reply, SendMessage
 from handlers.state import ConversationState
+from storage.funnel import FunnelBuffer
 
 if TYPE_CHECKING:
     from datetime import date
@@ -52,6 +53,8 @@ class Services:
     # Never awaited while held (a second /export is refused instead), so it never binds to an
     # event loop; one per core, so the handlers keep no process-wide state.
     exporting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    # The anonymous funnel counts of this process, written every few seconds (``bot.app``), not per step.
+    funnel: FunnelBuffer = field(default_factory=FunnelBuffer)
 
 
 @dataclass(slots=True)

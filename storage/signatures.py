@@ -14,11 +14,10 @@ from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
+from storage.funnel import FunnelKey, add_counts
 from storage.models import FunnelCount, ListDelivery, Signature, SignatureTally
 from storage.receipts import derive
 
@@ -28,7 +27,6 @@ FUNNEL_STEPS = ("started", "read", "consented", "signed", "withdrew", "removed")
 REFERRAL_CODE_BYTES = 6  # -> 8 URL-safe characters, 2**48 codes: collisions are retried, and rare
 _MAX_ATTEMPTS = 5
 _PROCESS_KEY = secrets.token_bytes(32)  # receipts of signatures added without the server's key
-_STEP_RE = re.compile(r"[a-z_]{1,16}")
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 NAME_FORMS = ("full", "first_initial", "initials")  # handlers.names.NameForm, widest first
 
@@ -198,35 +196,10 @@ async def bump_funnel(
     source: str | None,
     day: date | None = None,
 ) -> None:
-    """Add one to today's (UTC) anonymous count for this step, language and source.
-
-    One ``INSERT ... ON CONFLICT DO UPDATE SET count = count + 1`` statement: no
-    read-modify-write, so concurrent bumps from many tasks or workers never lose one.
-    """
-    if not _STEP_RE.fullmatch(step):
-        raise ValueError(f"invalid funnel step {step!r}")
-    source = source or ""
-    _check_lengths(campaign=(campaign, 64), language=(language, 16), source=(source, 64))
-    values = {
-        "campaign": campaign,
-        "day": day or datetime.now(UTC).date(),
-        "step": step,
-        "language": language,
-        "source": source,
-        "count": 1,
-    }
-    keys = ["campaign", "day", "step", "language", "source"]
-    bump = {"count": FunnelCount.count + 1}  # the existing row's count, in both dialects
-    if db.is_postgres:
-        pg = pg_insert(FunnelCount).values(values)
-        statement: Any = pg.on_conflict_do_update(index_elements=keys, set_=bump)
-    elif db.is_sqlite:
-        lite = sqlite_insert(FunnelCount).values(values)
-        statement = lite.on_conflict_do_update(index_elements=keys, set_=bump)
-    else:  # pragma: no cover - only the two supported dialects reach here
-        raise NotImplementedError(f"bump_funnel does not support {db.dialect_name}")
-    async with db.transaction() as session:
-        await session.execute(statement)
+    """Add one to today's (UTC) anonymous count for this step, language and source, at once
+    (the conversation gathers its counts in a ``storage.funnel.FunnelBuffer`` instead)."""
+    key = FunnelKey(campaign, day or datetime.now(UTC).date(), step, language, source or "")
+    await add_counts(db, {key: 1})
 
 
 async def funnel_counts(db: Database, campaign: str) -> dict[str, int]:

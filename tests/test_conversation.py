@@ -211,6 +211,8 @@ async def test_withdraw_erases(core: Core, db: Database) -> None:
     assert "erased" in texts(erased)
     assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
     assert "not signed" in texts(await ada.text("/mysignature"))
+    assert await signatures.funnel_counts(db, "xinjiang") == {}  # gathered in memory, written every few seconds
+    await ada.core.flush_counts()
     counts = await signatures.funnel_counts(db, "xinjiang")
     assert counts == {"started": 1, "read": 1, "consented": 1, "signed": 1, "withdrew": 1}
 

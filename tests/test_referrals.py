@@ -164,6 +164,7 @@ async def test_a_state_saved_by_an_older_version_is_resolved_once(
     assert await _referrals(db, 1) == 1
     state = await store.load("state:42")
     assert state is not None and state["referrer"] is None and state["source"] == "shared-poster"
+    await core.flush_counts()
     async with db.session() as session:
         assert set(await session.scalars(select(FunnelCount.source))) == {"shared-poster"}
 

@@ -86,6 +86,7 @@ async def rows(bot: Any) -> dict[int, Signature]:
 
 
 async def funnel_sources(bot: Any) -> set[str]:
+    await bot.core.flush_counts()
     db = Database(bot.settings.database_url)
     try:
         async with db.session() as session:
