@@ -20,9 +20,12 @@
 6. starts the turn's follow-ups (an export) in the background, outside the lock;
    ``settle`` waits for them (tests, shutdown).
 
-Any failure of the database, the state store or a step is logged once (the error's
-type and traceback lines, never its message, message text or names) and answered with
-a kind apology.
+A step is all or nothing: the state is saved only when the step succeeded, the replies go
+out only after that, and a transient failure of the database or the state store (a
+restart, a dropped connection) is tried once more before anything is sent. A failure that
+remains is logged once (the error's type and traceback lines, never its message, message
+text or names) and answered with a kind apology; the person's step and buttons stay as
+they were, so pressing again continues.
 """
 
 from __future__ import annotations
@@ -44,12 +47,14 @@ from handlers.state import ConversationState
 from handlers.turn import Services, Turn, utc_now
 from petition.campaign import load_campaign
 from storage.db import Database
+from storage.errors import StateStoreError, is_transient
 from storage.funnel import FunnelKey
 from storage.state import StateStore
 
 log = logging.getLogger(__name__)
 
 DEDUP_TTL = 24 * 3600  # Telegram gives up re-delivering long before this
+RETRY_PAUSE = 1.0  # seconds before a step that met a transient failure is tried once more
 CANCEL_WAIT = 2.0  # seconds ``settle(cancel=True)`` gives cancelled follow-ups to clean up (delete files)
 FLOOD_WINDOW = 60  # seconds: flood control counts each account's updates per minute
 # Signing input goes on past the limit, but not without end: at most this many times the
@@ -58,10 +63,13 @@ EXEMPT_CEILING = 3
 
 
 class Core:
-    def __init__(self, *, store: StateStore, services: Services, state_ttl: int) -> None:
+    def __init__(
+        self, *, store: StateStore, services: Services, state_ttl: int, retry_pause: float = RETRY_PAUSE
+    ) -> None:
         self.store = store
         self.services = services
         self.state_ttl = state_ttl
+        self.retry_pause = retry_pause
         self._background: set[asyncio.Task[None]] = set()
         self._handling = 0  # ``handle`` calls in progress (they may still start follow-ups)
 
@@ -81,19 +89,9 @@ class Core:
         try:
             if await self._flooding(event, owner, deliver):
                 return
-            async with self.store.lock(f"lock:{owner}"):
-                # Flood control counted this update before this check, so a re-delivery counts
-                # again (harmless: Telegram re-delivers rarely); it is still handled only once.
-                if not await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL):
-                    log.info("update %s: duplicate, skipped", event.update_id)
-                    return
-                try:
-                    turn = await self._run(event, owner)
-                except BaseException:
-                    # Let a re-delivery of this update (Telegram's, after a timeout) try again.
-                    await self.store.delete(f"update:{event.update_id}")
-                    raise
-                await self._deliver_all(turn.replies, deliver)
+            turn = await self._step_once(event, owner, deliver)
+            if turn is None:
+                return
             for followup in turn.followups:  # long work (exports) runs outside the user's lock
                 self._start(followup(deliver), event.update_id)
         except Exception as error:
@@ -104,6 +102,52 @@ class Core:
                 "".join(traceback.format_tb(error.__traceback__)),
             )
             await self._deliver_all(self._apology(event), deliver)
+
+    async def _step_once(self, event: Event, owner: int, deliver: Deliver) -> Turn | None:
+        """Run the person's step under their lock, exactly once per update, all or nothing.
+
+        The state is saved only when the step succeeded, and the replies are sent only after
+        that: a step that fails leaves the person where they were, with the same buttons, so
+        pressing again continues. A transient failure (``storage.errors.is_transient``: Redis
+        or the database restarting, a dropped connection, SQLite busy) before anything was
+        sent is tried once more after ``retry_pause`` seconds; only a second failure reaches
+        the person as an apology. None: a duplicate, already handled.
+        """
+        claimed = sending = False
+        for attempt in (1, 2):
+            try:
+                async with self.store.lock(f"lock:{owner}"):
+                    # Flood control counted this update before this check, so a re-delivery counts
+                    # again (harmless: Telegram re-delivers rarely); it is still handled only once.
+                    if not claimed:
+                        if not await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL):
+                            log.info("update %s: duplicate, skipped", event.update_id)
+                            return None
+                        claimed = True
+                    turn = await self._run(event, owner)
+                    sending = True
+                    await self._deliver_all(turn.replies, deliver)
+                    return turn
+            except Exception as error:
+                if attempt == 1 and not sending and is_transient(error):
+                    log.warning("update %s: %s, trying once more", event.update_id, type(error).__name__)
+                    await asyncio.sleep(self.retry_pause)
+                    continue
+                if claimed and not sending:
+                    await self._unclaim(event)
+                raise
+            except BaseException:  # cancelled (shutdown): a re-delivery may try again
+                if claimed and not sending:
+                    await self._unclaim(event)
+                raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    async def _unclaim(self, event: Event) -> None:
+        """Let a re-delivery of this update (Telegram's, after a timeout) try it again."""
+        try:
+            await self.store.delete(f"update:{event.update_id}")
+        except StateStoreError as error:
+            log.warning("update %s: could not release it for a re-delivery (%s)", event.update_id, type(error).__name__)
 
     async def _nobody(self, event: Event, deliver: Deliver) -> None:
         """An update that is nobody's (``Event.sender`` is None: no ``from``, or a private chat

@@ -26,7 +26,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockNotOwnedError, RedisError
 
-from storage.errors import LockTimeout, StateStoreError
+from storage.errors import LockTimeout, StateStoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class RedisStateStore:
         try:
             raw = await self._redis.get(self._state_key(key))
         except _FAILURES as error:
-            raise StateStoreError(f"redis GET failed: {type(error).__name__}") from error
+            raise StoreUnavailable(f"redis GET failed: {type(error).__name__}") from error
         if raw is None:
             return None
         try:
@@ -90,20 +90,20 @@ class RedisStateStore:
         try:
             await self._redis.set(self._state_key(key), raw.encode(), ex=ttl)
         except _FAILURES as error:
-            raise StateStoreError(f"redis SET failed: {type(error).__name__}") from error
+            raise StoreUnavailable(f"redis SET failed: {type(error).__name__}") from error
 
     async def delete(self, key: str) -> None:
         try:
             await self._redis.delete(self._state_key(key))
         except _FAILURES as error:
-            raise StateStoreError(f"redis DEL failed: {type(error).__name__}") from error
+            raise StoreUnavailable(f"redis DEL failed: {type(error).__name__}") from error
 
     async def first_time(self, token: str, ttl: int) -> bool:
         _check_ttl(ttl)
         try:
             created = await self._redis.set(f"{self.prefix}seen:{token}", b"1", nx=True, ex=ttl)
         except _FAILURES as error:
-            raise StateStoreError(f"redis SET NX failed: {type(error).__name__}") from error
+            raise StoreUnavailable(f"redis SET NX failed: {type(error).__name__}") from error
         return bool(created)
 
     async def hit(self, key: str, window: int) -> int:
@@ -116,7 +116,7 @@ class RedisStateStore:
                 pipe.incr(name)
                 _, count = await pipe.execute()
         except _FAILURES as error:
-            raise StateStoreError(f"redis INCR failed: {type(error).__name__}") from error
+            raise StoreUnavailable(f"redis INCR failed: {type(error).__name__}") from error
         return int(count)
 
     def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
@@ -142,7 +142,7 @@ class RedisStateStore:
         try:
             acquired = await lock.acquire()
         except _FAILURES as error:
-            raise StateStoreError(f"redis lock failed: {type(error).__name__}") from error
+            raise StoreUnavailable(f"redis lock failed: {type(error).__name__}") from error
         if not acquired:
             raise LockTimeout(f"lock not obtained within {seconds} s")
         try:
@@ -160,7 +160,7 @@ class RedisStateStore:
         try:
             await self._redis.ping()
         except _FAILURES as error:
-            raise StateStoreError(f"redis not reachable: {type(error).__name__}") from error
+            raise StoreUnavailable(f"redis not reachable: {type(error).__name__}") from error
 
     async def close(self) -> None:
         await self._redis.aclose()
