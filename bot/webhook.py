@@ -64,7 +64,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.runtimes.base import Runtime, UpdateFailed
+from bot.runtimes.contract import Runtime, UpdateFailed
 
 log = logging.getLogger("bot.webhook")
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from bot.app import Mode
-from bot.delivery import FLOOD_BUDGET, NETWORK_RETRY_DELAYS, ApiError, Deliverer
+from bot.call_policy import FLOOD_BUDGET, NETWORK_RETRY_DELAYS, ApiError
+from bot.delivery import Deliverer
 from bot.logs import mask, protect, secret_filter
 from bot.runtimes import Runtime, RuntimeName, UpdateFailed, event_from_update, make_runtime
 from emulator import Emulator
