@@ -80,9 +80,9 @@ def content_type(message: Mapping[str, Any]) -> str:
 
 
 def _int(data: Mapping[str, Any], key: str) -> int:
-    value = data[key]
+    value = data.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise Malformed(f"{key} is not an integer")
+        raise Malformed(f"{key} is missing or not an integer")
     return value
 
 
@@ -188,7 +188,7 @@ def _message(update_id: int, message: Mapping[str, Any], edited: bool, bot_usern
     text = _text(message, "text" if ctype == "text" else "caption") or ""
     common: dict[str, Any] = {
         "update_id": update_id,
-        "chat": _chat(message["chat"]),
+        "chat": _chat(message.get("chat")),
         "user": _user(message.get("from")),
         "text": text,
         "message_id": _int(message, "message_id"),

@@ -78,7 +78,7 @@ class UpdateHandling(ABC):
             return None
         try:
             event = event_from_update(data, self._username)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):
+        except (Malformed, KeyError, TypeError, ValueError, AttributeError):  # or a shape not foreseen there
             ignore_malformed(update_id)
             return None
         if event is None:
