@@ -1,4 +1,4 @@
-"""The aiogram 3 runtime (the default): aiogram parses, polls and sends; the core decides.
+"""The aiogram 3 runtime (the default): aiogram polls and sends; the core decides.
 
 When polling, one router registers the same handler for every update type we ask
 for; it hands the update's JSON to ``RuntimeBase._dispatch``. FSM is disabled: the

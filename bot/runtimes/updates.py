@@ -20,6 +20,11 @@ What happens when handling an update fails, by where it fails:
 
 The webhook hands its JSON body straight to the translation: the framework does not
 parse the update into its objects at all on that path (it still sends the replies).
+Polling still runs the framework's own getUpdates loop, which parses each update into its
+objects; the runtime dumps it back to JSON (``model_dump``/``to_dict``) for the same
+translation. Skipping that would mean our own loop over getUpdates' raw JSON, taking over
+what the frameworks' loops do (backoff, conflicts, confirming the last offset on stop,
+the concurrency limit): not worth it for polling, which serves development and small bots.
 """
 
 from __future__ import annotations
