@@ -1,10 +1,10 @@
-"""Delivering the core's replies: one error policy for both runtimes.
+"""Delivering the core's replies within one update, by the policy of ``bot.call_policy``.
 
 Each runtime knows how to *send* a neutral reply with its framework and how to
-*classify* its framework's exceptions into an ``ApiError``; everything else —
-flood-control waits, what is retried, what is logged and how loudly — lives
-here, once. A ``Deliverer`` is built per update, so its budgets belong to the
-whole update, not to one reply:
+*classify* its framework's exceptions into an ``ApiError``; what each failure
+means and what may be repeated is ``bot.call_policy`` (shared with the
+broadcasts). What is here is the state of one update: a ``Deliverer`` is built
+per update, so its budgets belong to the whole update, not to one reply:
 
 - 429: wait ``retry_after`` and retry, at most ``MAX_TRIES`` tries per reply and
   ``FLOOD_BUDGET`` seconds of waiting in total across all the update's replies
@@ -33,57 +33,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
 
-from handlers.replies import (
-    AnswerCallback,
-    Delivered,
-    EditMessage,
-    Reply,
-    SendDocument,
-    SendMessage,
-    SendPhoto,
+from bot.call_policy import (
+    NETWORK_RETRY_DELAYS,
+    ApiError,
+    failure,
+    log_internal,
+    may_wait,
+    method_name,
+    repeatable,
 )
+from handlers.replies import AnswerCallback, Delivered, Reply
 
 log = logging.getLogger("bot.delivery")
-
-MAX_TRIES = 3  # tries of one reply under flood control
-FLOOD_BUDGET = 20.0  # seconds of retry_after waited in total for one update, all replies together
-NETWORK_RETRY_DELAYS = (0.5, 1.5)
-
-# "unsent": the request certainly did not reach Telegram (no connection could be made).
-# "network": it may have (a timeout or a dropped connection after sending, a 5xx answer).
-ErrorKind = Literal["flood", "forbidden", "bad_request", "unsent", "network", "other"]
-
-
-@dataclass(frozen=True, slots=True)
-class ApiError:
-    """A framework exception reduced to what the policy needs."""
-
-    kind: ErrorKind
-    description: str = ""
-    retry_after: float = 0.0
-
 
 Send = Callable[[Reply], Awaitable[int | None]]  # returns the sent/edited message id, if any
 Classify = Callable[[Exception], ApiError | None]  # None: not a Telegram API error
 Sleep = Callable[[float], Awaitable[None]]
-
-METHODS: dict[type, str] = {
-    SendMessage: "sendMessage",
-    EditMessage: "editMessageText",
-    AnswerCallback: "answerCallbackQuery",
-    SendDocument: "sendDocument",
-    SendPhoto: "sendPhoto",
-}
-
-# Calls that change nothing when repeated, so a retry is safe even if the first try arrived.
-IDEMPOTENT: tuple[type, ...] = (EditMessage, AnswerCallback)
-
-
-def method_name(reply: Reply) -> str:
-    return METHODS.get(type(reply), type(reply).__name__)
 
 
 class Deliverer:
@@ -112,18 +78,14 @@ class Deliverer:
                 raise
             except Exception as exc:
                 error = self._classify(exc)
-                failure = type(exc).__name__
+                if error is None:
+                    log_internal(log, f"update {self._update_id}: ", reply, exc)
+                    return Delivered(ok=False, error="internal")
             else:
                 return Delivered(message_id=message_id)
 
-            if error is None:
-                # A bug in a runtime or an unexpected library error: the type name only,
-                # since exception messages (e.g. validation errors) may quote the text.
-                log.error("update %s: %s failed: %s", self._update_id, method, failure)
-                return Delivered(ok=False, error="internal")
-
             if error.kind == "flood":
-                if self._may_wait(reply, tries, error.retry_after):
+                if may_wait(reply, tries, self._flood_waited, error.retry_after):
                     log.info(
                         "update %s: %s flood control, retrying in %ss",
                         self._update_id,
@@ -136,19 +98,8 @@ class Deliverer:
                 self._give_up_on_flood(method, error.retry_after, tries)
                 return Delivered(ok=False, error="flood")
 
-            if error.kind == "forbidden":
-                self._blocked = True
-                log.info("update %s: the bot cannot write to this chat (blocked or kicked)", self._update_id)
-                return Delivered(ok=False, error="blocked")
-
-            if error.kind == "bad_request":
-                if "message is not modified" in error.description:
-                    return Delivered(message_id=getattr(reply, "message_id", None))
-                log.warning("update %s: %s rejected: %s", self._update_id, method, error.description)
-                return Delivered(ok=False, error="bad_request")
-
             if error.kind in ("unsent", "network"):
-                if error.kind == "network" and not isinstance(reply, IDEMPOTENT):
+                if not repeatable(error, reply):
                     log.warning(
                         "update %s: %s failed (%s); not repeated, since Telegram may have acted on it",
                         self._update_id,
@@ -163,14 +114,17 @@ class Deliverer:
                 log.warning("update %s: %s failed: %s", self._update_id, method, error.description or error.kind)
                 return Delivered(ok=False, error="network")
 
-            log.warning("update %s: %s failed: %s", self._update_id, method, error.description or error.kind)
-            return Delivered(ok=False, error=error.kind)
-
-    def _may_wait(self, reply: Reply, tries: int, retry_after: float) -> bool:
-        """Whether another flood-control wait fits this reply and the update's budget."""
-        if isinstance(reply, AnswerCallback):
-            return False  # the query expires within seconds: a late answer is no answer
-        return tries < MAX_TRIES and self._flood_waited + retry_after <= FLOOD_BUDGET
+            outcome = failure(error, reply)
+            if outcome is None:
+                return Delivered(message_id=getattr(reply, "message_id", None))
+            if outcome == "blocked":
+                self._blocked = True
+                log.info("update %s: the bot cannot write to this chat (blocked or kicked)", self._update_id)
+            elif outcome == "bad_request":
+                log.warning("update %s: %s rejected: %s", self._update_id, method, error.description)
+            else:
+                log.warning("update %s: %s failed: %s", self._update_id, method, error.description or error.kind)
+            return Delivered(ok=False, error=outcome)
 
     def _give_up_on_flood(self, method: str, retry_after: float, tries: int) -> None:
         if self._flood_logged:

@@ -30,11 +30,13 @@ mid-update silently loses it). What Telegram hears:
   failed: the core (``handlers.core``) catches every exception of a step, logs it
   once and answers the user with a kind apology, and the update counts as handled.
   It is NOT re-delivered: the user was already told to try again, and a late
-  re-delivery would surprise them. 200 also for a JSON update that the framework
-  cannot parse (it never will): it is logged once and dropped. (Unlike the 400s
-  above, which Telegram never causes, re-delivering it would loop.)
-- 503 when handling failed outside the core — the framework could not dispatch
-  the update, no core is attached, the handler itself raised — when the process
+  re-delivery would surprise them. 200 also for a JSON update that is malformed
+  (``bot.runtimes.translation``: it never will be handled): it is logged once and
+  dropped. (Unlike the 400s above, which Telegram never causes, re-delivering it
+  would loop.) The runtime translates the parsed body directly into the core's
+  event; no framework parses it again.
+- 503 when handling failed outside the core — no core is attached, the handler
+  itself raised — when the process
   is shutting down, and when the update was not handled within ``HANDLE_TIMEOUT``.
   Telegram re-delivers on any non-2xx; 503 ("try again later") rather than 500
   says what we mean, and the core's ``update_id`` de-duplication (which forgets an
@@ -44,7 +46,7 @@ mid-update silently loses it). What Telegram hears:
 Handling is bounded by ``HANDLE_TIMEOUT`` (below Telegram's ~60 s) so that
 Telegram never times out first and re-delivers an update we are still working
 on; the delivery policy's flood-control budget per update
-(``bot.delivery.FLOOD_BUDGET``) fits well within it.
+(``bot.call_policy.FLOOD_BUDGET``) fits well within it.
 
 In-flight updates are bounded by a semaphore of ``MAX_CONCURRENT_UPDATES``
 (webhook handlers have no limit of their own; waiting for a slot counts towards
@@ -64,7 +66,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.runtimes.base import Runtime, UpdateFailed
+from bot.runtimes.contract import Runtime, UpdateFailed
 
 log = logging.getLogger("bot.webhook")
 

@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from bot.app import Mode
-from bot.delivery import FLOOD_BUDGET, NETWORK_RETRY_DELAYS, ApiError, Deliverer
+from bot.call_policy import FLOOD_BUDGET, NETWORK_RETRY_DELAYS, ApiError
+from bot.delivery import Deliverer
 from bot.logs import mask, protect, secret_filter
 from bot.runtimes import Runtime, RuntimeName, UpdateFailed, event_from_update, make_runtime
+from bot.runtimes.translation import Malformed
 from emulator import Emulator
 from emulator.emulator import BOT_USERNAME
 from handlers.events import EventKind
@@ -149,6 +151,39 @@ def test_an_update_without_from_or_in_someone_else_s_private_chat_is_nobody_s() 
 def test_membership_changes_are_not_events() -> None:
     update = {"update_id": 7, "my_chat_member": {"chat": PRIVATE, "from": USER, "date": 1}}
     assert event_from_update(update) is None
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"update_id": 14, "message": message(text="hi", date=10**30)},
+        {"update_id": 15, "message": message(text="hi", date=-(10**15))},
+        {"update_id": 16, "message": message(text="hi", date="today")},
+        {"update_id": 17, "message": {key: value for key, value in message(text="hi").items() if key != "date"}},
+        {"update_id": 18, "message": message(text=[1, {"a": 2}])},
+        {"update_id": 19, "message": message(text="hi", chat=[1])},
+        {"update_id": 20, "message": message(text="hi", **{"from": {**USER, "first_name": {"name": "Zh"}}})},
+        {"update_id": 21, "message": "hi"},
+        {"update_id": 22, "callback_query": {"from": USER, "data": "x"}},
+        {"update_id": "23", "message": message(text="hi")},
+    ],
+    ids=[
+        "date-overflow",
+        "date-negative",
+        "date-text",
+        "no-date",
+        "text-list",
+        "chat-list",
+        "name-object",
+        "message-text",
+        "query-no-id",
+        "update-id-text",
+    ],
+)
+def test_what_can_never_be_an_event_is_malformed(update: dict[str, Any]) -> None:
+    """Decided here for both runtimes and both modes: the webhook path has no framework parser."""
+    with pytest.raises(Malformed):
+        event_from_update(update)
 
 
 # --- the delivery policy ----------------------------------------------------------------------

@@ -67,7 +67,7 @@ PROGRESS_EVERY = 2.0  # seconds between edits of the organiser's progress messag
 
 
 class Sender(Protocol):
-    """What the broadcaster needs of a runtime (``bot.runtimes.base.RuntimeBase.send_once``)."""
+    """What the broadcaster needs of a runtime (``bot.runtimes.bot_calls.BotCalls.send_once``)."""
 
     async def send_once(self, reply: Reply) -> Delivered: ...
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bot.runtimes.base import (
+from bot.runtimes.contract import (
     ALLOWED_UPDATES,
     BotCommand,
     BotInfo,
     Handler,
     Runtime,
     UpdateFailed,
-    event_from_update,
 )
+from bot.runtimes.translation import event_from_update
 
 RuntimeName = Literal["aiogram", "ptb"]
 

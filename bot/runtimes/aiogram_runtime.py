@@ -1,9 +1,11 @@
-"""The aiogram 3 runtime (the default): aiogram parses, polls and sends; the core decides.
+"""The aiogram 3 runtime (the default): aiogram polls and sends; the core decides.
 
-One router registers the same handler for every update type we ask for; it
-hands the update's JSON to ``RuntimeBase._dispatch``. FSM is disabled: the
-conversation state lives in our own store. The Bot API calls, the reply
-dispatch and the error policy are shared with PTB in ``RuntimeBase``.
+When polling, one router registers the same handler for every update type we ask
+for; it hands the update's JSON to ``RuntimeBase._dispatch``. FSM is disabled: the
+conversation state lives in our own store. A webhook update never meets aiogram's
+dispatcher: ``RuntimeBase.process_update`` translates its JSON directly. The Bot
+API calls, the reply dispatch and the error policy are shared with PTB in
+``RuntimeBase``.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from aiogram.types import (
     Update,
     User,
 )
-from pydantic import ValidationError
 
-from bot.runtimes.base import ALLOWED_UPDATES, BotCommand, ErrorTable, RuntimeBase, ignore_malformed
+from bot.call_policy import ErrorTable
+from bot.runtimes.base import RuntimeBase
+from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from handlers.replies import Button, SendDocument, SendPhoto
 
 # Update types routed to the core (plus my_chat_member, which _dispatch logs and drops).
@@ -105,16 +108,6 @@ class AiogramRuntime(RuntimeBase):
             await self.dispatcher.stop_polling()
         stopping.cancel()
         await polling  # re-raises if polling itself failed
-
-    async def process_update(self, data: dict[str, Any]) -> None:
-        try:
-            update = Update.model_validate(data, context={"bot": self.bot})
-        except (ValidationError, ValueError, TypeError, ArithmeticError, RecursionError):
-            # Never log the error itself: it quotes the input (names, message text).
-            ignore_malformed(data.get("update_id"))
-            return
-        # feed_update awaits the handler to the end.
-        await self._failing_loudly(self.dispatcher.feed_update(self.bot, update))
 
     async def close(self) -> None:
         await self.bot.session.close()

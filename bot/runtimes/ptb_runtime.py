@@ -1,11 +1,12 @@
 """The python-telegram-bot 22 runtime (the alternative, ``BOT_RUNTIME=ptb``).
 
-One ``TypeHandler(Update, ...)`` hands every update's JSON to
+When polling, one ``TypeHandler(Update, ...)`` hands every update's JSON to
 ``RuntimeBase._dispatch``. The Application is initialised, started and stopped
 by hand instead of ``run_polling``/``run_webhook``, which would take over the
-event loop and the signals; our webhook server is shared with aiogram. The Bot
-API calls, the reply dispatch and the error policy are shared with aiogram in
-``RuntimeBase``.
+event loop and the signals; our webhook server is shared with aiogram, and a
+webhook update never meets PTB's Application: ``RuntimeBase.process_update``
+translates its JSON directly. The Bot API calls, the reply dispatch and the
+error policy are shared with aiogram in ``RuntimeBase``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, TypeHandler
 
-from bot.runtimes.base import ALLOWED_UPDATES, BotCommand, ErrorTable, RuntimeBase, ignore_malformed
+from bot.call_policy import ErrorTable
+from bot.runtimes.base import RuntimeBase
+from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from handlers.replies import Button, SendDocument, SendPhoto
 
 PtbApp = Application[Any, Any, Any, Any, Any, Any]
@@ -85,17 +88,6 @@ class PtbRuntime(RuntimeBase):
             if updater.running:
                 await updater.stop()
             await self.app.stop()  # handles updates already fetched, then returns
-
-    async def process_update(self, data: dict[str, Any]) -> None:
-        try:
-            update = Update.de_json(data, self.app.bot)
-        except Exception:  # parsing is local: whatever fails (KeyError, OverflowError of a date, ...) never will parse
-            # PTB checks little while parsing (the field types are checked in _dispatch); what it
-            # does refuse is treated as aiogram's refusals are: one line, never the content.
-            ignore_malformed(data.get("update_id"))
-            return
-        # Straight into process_update (not the queue) so the HTTP answer waits for the handling.
-        await self._failing_loudly(self.app.process_update(update))
 
     async def close(self) -> None:
         if self._initialized:

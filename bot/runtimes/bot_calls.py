@@ -1,0 +1,180 @@
+"""The Bot API calls both runtimes make, written once over either framework's bot object.
+
+Both frameworks name the methods and their parameters as the Bot API does, so a runtime
+only supplies its own classes (keyboards, files, commands) and the table of its
+exceptions; what a failed call means is ``bot.call_policy``, for the conversation's
+replies (``deliverer``: retries within one update, ``bot.delivery``) and for the
+broadcasts (``send_once``) alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from bot.call_policy import Classifier, ErrorTable, failure, log_internal
+from bot.delivery import Deliverer
+from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
+from handlers.replies import (
+    AnswerCallback,
+    Button,
+    Deliver,
+    Delivered,
+    EditMessage,
+    Keyboard,
+    Reply,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+)
+
+log = logging.getLogger("bot.runtime")
+
+
+class FrameworkUser(Protocol):
+    """What we read of getMe's answer; aiogram's and PTB's ``User`` both fit."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str | None: ...
+
+
+class BotCalls(ABC):
+    """The calls, over the pieces a subclass supplies for its framework:
+
+    - ``_bot``: the framework's bot object (aiogram ``Bot``, PTB ``ExtBot``);
+    - ``_get_me``: open the HTTP session and call getMe;
+    - ``_markup``/``_button``: its inline keyboard classes; ``_upload``: a file for
+      sendDocument/sendPhoto; ``_command``: its ``BotCommand``; ``_chat_scope``: a menu for
+      one chat;
+    - ``_errors``/``_unsent_causes``: how its exceptions map to ``ApiError`` kinds.
+    """
+
+    _errors: ErrorTable = ()
+    # Low-level errors (the ``__cause__`` of a framework network error) that prove the request
+    # never reached Telegram: it could not connect. Only then is re-sending a message safe.
+    _unsent_causes: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, *, max_connections: int) -> None:
+        self._max_connections = max_connections
+        self._classify = Classifier(self._errors, self._unsent_causes)
+
+    # -- the framework's pieces ----------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def _bot(self) -> Any:
+        """The framework's bot object, on which the Bot API calls are made."""
+
+    @abstractmethod
+    async def _get_me(self) -> FrameworkUser:
+        """Open the HTTP session and call getMe."""
+
+    @abstractmethod
+    def _markup(self, rows: list[list[Any]]) -> Any:
+        """The framework's inline keyboard from rows of its buttons."""
+
+    @abstractmethod
+    def _button(self, button: Button) -> Any:
+        """The framework's inline keyboard button."""
+
+    @abstractmethod
+    def _upload(self, reply: SendDocument | SendPhoto) -> Any:
+        """The framework's input file for a document or photo."""
+
+    @abstractmethod
+    def _command(self, command: BotCommand) -> Any:
+        """The framework's ``BotCommand``."""
+
+    @abstractmethod
+    def _chat_scope(self, chat_id: int) -> Any:
+        """The framework's ``BotCommandScopeChat``: a menu for one chat only."""
+
+    # -- setup calls -----------------------------------------------------------------------------
+
+    async def set_webhook(self, url: str, secret: str, *, drop_pending: bool = False) -> None:
+        await self._bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=drop_pending,
+            max_connections=min(100, self._max_connections),
+        )
+
+    async def delete_webhook(self, *, drop_pending: bool = False) -> None:
+        await self._bot.delete_webhook(drop_pending_updates=drop_pending)
+
+    async def set_commands(
+        self, commands: Sequence[BotCommand], language_code: str | None = None, chat_id: int | None = None
+    ) -> None:
+        scope = None if chat_id is None else self._chat_scope(chat_id)
+        await self._bot.set_my_commands([self._command(c) for c in commands], scope=scope, language_code=language_code)
+
+    # -- replies ----------------------------------------------------------------------------------
+
+    def _deliverer(self, update_id: int) -> Deliver:
+        """The conversation's replies to one update: retried as ``bot.delivery`` says."""
+        return Deliverer(self._send, self._classify, update_id)
+
+    def _keyboard(self, buttons: Keyboard) -> Any:
+        if not buttons:
+            return None
+        return self._markup([[self._button(button) for button in row] for row in buttons])
+
+    async def _send(self, reply: Reply) -> int | None:
+        """One reply, one Bot API call; the sent or edited message's id, if any."""
+        bot = self._bot
+        match reply:
+            case SendMessage():
+                sent = await bot.send_message(reply.chat_id, reply.text, reply_markup=self._keyboard(reply.buttons))
+            case EditMessage():
+                sent = await bot.edit_message_text(
+                    text=reply.text,
+                    chat_id=reply.chat_id,
+                    message_id=reply.message_id,
+                    reply_markup=self._keyboard(reply.buttons),
+                )
+            case AnswerCallback():
+                await bot.answer_callback_query(reply.callback_id, text=reply.text, show_alert=reply.show_alert)
+                return None
+            case SendDocument():
+                sent = await bot.send_document(reply.chat_id, self._upload(reply), caption=reply.caption or None)
+            case SendPhoto():
+                sent = await bot.send_photo(reply.chat_id, self._upload(reply), caption=reply.caption or None)
+        message_id = getattr(sent, "message_id", None)  # editing an inline message answers True
+        return message_id if isinstance(message_id, int) else None
+
+    async def send_once(self, reply: Reply) -> Delivered:
+        """One Bot API call, never retried and never waiting, its outcome classified.
+
+        For senders with their own policy (the broadcaster): ``Delivered(ok=False, error=...)``
+        with ``"flood"`` (``extra["retry_after"]``: seconds), ``"blocked"`` (403), ``"bad_request"``
+        ("message is not modified" on an edit counts as success), ``"unsent"`` (the request
+        certainly did not reach Telegram), ``"network"`` (it may have: a timeout, a dropped
+        connection, a 5xx), ``"other"``, or ``"internal"`` (not a Telegram error: a bug).
+        ``extra["description"]`` is Telegram's description, never the text sent. Logs nothing
+        but the exception type of an internal error: the broadcaster logs each kind of trouble
+        once.
+        """
+        try:
+            message_id = await self._send(reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = self._classify(exc)
+            outcome = failure(error, reply)
+            if error is None:
+                log_internal(log, "", reply, exc)
+                return Delivered(ok=False, error=outcome)
+            if outcome is None:
+                return Delivered(message_id=getattr(reply, "message_id", None))
+            extra: dict[str, object] = {"description": error.description}
+            if error.kind == "flood":
+                extra["retry_after"] = error.retry_after
+            return Delivered(ok=False, error=outcome, extra=extra)
+        return Delivered(message_id=message_id)
