@@ -99,7 +99,10 @@ def test(args: list[str]) -> int:
     steps: list[tuple[str, list[str | Path]]] = [
         ("ruff check", [BIN / "ruff", "check", "."]),
         ("ruff format --check", [BIN / "ruff", "format", "--check", "."]),
-        ("mypy", [PYTHON, "-m", "mypy", "bot", "emulator", "handlers", "petition", "storage", "tests", "bench", "tools"]),
+        (
+            "mypy",
+            [PYTHON, "-m", "mypy", "bot", "emulator", "handlers", "petition", "storage", "tests", "bench", "tools"],
+        ),
         ("i18n check", [PYTHON, "-m", "bot", "i18n", "check"]),
     ]
     if not args:  # a focused run (python3 dev.py test tests/test_x.py) skips the static checks
