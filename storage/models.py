@@ -182,6 +182,34 @@ class MaintenanceMark(Base):
     value: Mapped[str] = mapped_column(String(128))
 
 
+class SignatureCount(Base):
+    """How many signatures there are, kept by the database itself as rows come and go.
+
+    Triggers on ``signatures`` (migration 0006) add one on every insert, take one away on
+    every delete and move one when a counted column changes, in the same transaction as
+    the row: the counts agree with the rows at every moment, whichever code (or person at
+    a SQL prompt) changed them. The total under the letter and ``/stats`` read a few of
+    these rows instead of counting every signature. ``slot`` (the row's id modulo
+    ``SLOTS``) spreads one day's signatures from one source over several rows, so a crowd
+    signing at once does not queue on a single row's lock.
+    """
+
+    __tablename__ = "signature_counts"
+    SLOTS = 8
+
+    campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC day of signed_at
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True, default="")  # "" = no source
+    letter_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    def __repr__(self) -> str:
+        return f"<SignatureCount {self.campaign}/{self.day}/{self.country}/{self.language}#{self.slot}={self.count}>"
+
+
 class SignatureTally(Base):
     """Anonymous counts of signatures whose personal data was purged after retention.
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.funnel import FunnelKey, add_counts
-from storage.models import FunnelCount, ListDelivery, Signature, SignatureTally
+from storage.models import FunnelCount, ListDelivery, Signature, SignatureCount, SignatureTally
 from storage.receipts import derive
 
 FUNNEL_STEPS = ("started", "read", "consented", "signed", "withdrew", "removed")
@@ -62,9 +62,15 @@ def _check_lengths(**values: tuple[str, int]) -> None:
 
 
 async def count_signatures(db: Database, campaign: str) -> int:
-    """Everyone who has signed: the current rows plus the anonymous tallies a purge left in place
-    of the rows it erased after the retention period (one statement: one snapshot)."""
-    rows = select(func.count()).select_from(Signature).where(Signature.campaign == campaign).scalar_subquery()
+    """Everyone who has signed: the current rows (as the database's kept counts have them,
+    ``SignatureCount``: a few rows read, not every signature) plus the anonymous tallies a
+    purge left in place of the rows it erased after the retention period (one statement:
+    one snapshot)."""
+    rows = (
+        select(func.coalesce(func.sum(SignatureCount.count), 0))
+        .where(SignatureCount.campaign == campaign)
+        .scalar_subquery()
+    )
     purged = (
         select(func.coalesce(func.sum(SignatureTally.count), 0))
         .where(SignatureTally.campaign == campaign)
