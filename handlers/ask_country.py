@@ -15,7 +15,7 @@ async def ask(turn: Turn) -> Step:
     turn.answer()
     t = turn.t
     likely = countries.likely_countries(t.locale)
-    turn.send(
+    turn.show(  # in place of the message whose button was pressed; after a typed name, a new one
         t.gettext("Which country do you live in? Choose below, or type its name."),
         rows(
             *(button(countries.country_name(c, t.locale), f"{PICK}:{c}") for c in likely),
@@ -29,7 +29,7 @@ async def ask(turn: Turn) -> Step:
 
 async def other(turn: Turn) -> None:
     turn.answer()
-    turn.send(turn.t.gettext("Please type the name of your country, in your language or in English."))
+    turn.show(turn.t.gettext("Please type the name of your country, in your language or in English."))
 
 
 def picked(turn: Turn, code: str) -> str | None:

@@ -23,14 +23,15 @@ async def ask(turn: Turn) -> Step:
     t = turn.t
     name = profile_name(turn)
     text = t.gettext("What name should we sign with? Your name will be delivered with the letter.")
+    # In place of the message whose button was pressed (the consent, the review): one message for the signing.
     if name:
-        turn.send(
+        turn.show(
             text + "\n\n" + t.gettext("Type the name you want to sign with, or use your Telegram name:"),
             # Translators: button label, at most 40 characters (longer labels are cut on phones) with {name} filled in; {name} is the person's Telegram name.
             rows(button(t.gettext_plain("Sign as {name}", name=name), SIGN_AS)),
         )
     else:
-        turn.send(text + "\n\n" + t.gettext("Please type the name you want to sign with."))
+        turn.show(text + "\n\n" + t.gettext("Please type the name you want to sign with."))
     return Step.NAME
 
 

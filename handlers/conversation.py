@@ -1,13 +1,18 @@
 """The whole conversation, top to bottom: which input, at which step, leads where.
 
-    /start ─► WELCOME ─[read]─► READING ─[sign]─► CONSENT ─[agree]─► NAME ─► NAME_FORM ─► COUNTRY ─► REVIEW
-                                                                                                  │ [confirm]
-    /withdraw ◄──────────── SIGNED ◄──────────────────────────────────────────────────────────────┘
+    /start ─► READING ─[sign]─► CONSENT ─[agree]─► NAME ─► COUNTRY ─► REVIEW ─[confirm:FORM]─► SIGNED
+                                                                                                │
+    /withdraw ◄─────────────────────────────────────────────────────────────────────────────────┘
         └─► WITHDRAWING ─[yes]─► (erased) / [no]─► SIGNED
 
-NAME_FORM: [nf:full|first_initial|initials] chooses how the addressees see the name (each
-button previews it; none is preselected), [nfname] goes back to NAME. The review's
-[chname], [chform], [chcountry] go back to NAME (then NAME_FORM), NAME_FORM, COUNTRY.
+Few messages, for a crowd's sake: /start shows the letter itself (the language can be
+changed under it); the consent is a new message below it, and the name question takes
+its place; the country question follows a typed name, and the review and the thank-you
+take its place. The review's [confirm:full|first_initial|initials] buttons ("Sign as Aynur
+Kadir", "Sign as Aynur K.", "Sign as A. K.") choose how the addressees see the name and
+sign in the same tap (nothing is preselected); [chname], [chcountry] go back to NAME or
+COUNTRY, and from there straight back to the review. (WELCOME and NAME_FORM remain for
+conversations begun before this flow: [read], [nf:FORM] and [nfname] still answer them.)
 After signing, until the signature is delivered: /mysignature's [nfchange] offers
 [nfset:FORM] (a narrower form, built from what is stored: changed at once) or [nfwide]
 ─► RENAMING (the name typed again) ─► RENAME_FORM [nf:FORM] ─► SIGNED; [nfkeep] or
@@ -58,7 +63,6 @@ from handlers import (
     welcome,
 )
 from handlers.events import EventKind
-from handlers.names import NameForm
 from handlers.state import Step
 from handlers.turn import Turn
 from storage import signatures
@@ -90,7 +94,7 @@ def at(*steps: Step) -> frozenset[Step]:
 # --- the steps that join the step modules -------------------------------------------------------
 
 
-async def start(turn: Turn) -> Step:
+async def start(turn: Turn) -> Step | None:
     await welcome.remember_source(turn)
     welcome.detect_language(turn)
     turn.count("started")
@@ -102,21 +106,21 @@ async def start(turn: Turn) -> Step:
         turn.state.name = turn.state.name_form = None  # a name typed again to change its form, unused
         await review.already_signed(turn, existing)
         return Step.SIGNED
-    await welcome.show(turn)
-    return Step.WELCOME
+    return await show_letter(turn, opening=welcome.opening(turn))
 
 
-async def show_letter(turn: Turn) -> Step | None:
+async def show_letter(turn: Turn, opening: list[str] | None = None) -> Step | None:
     turn.answer()
     total = await signatures.count_signatures(turn.services.db, turn.services.campaign.slug)
-    reading.send_letter(turn, total, can_sign=turn.state.step is not Step.SIGNED)
+    reading.send_letter(turn, total, can_sign=turn.state.step is not Step.SIGNED, opening=opening)
     turn.count("read")
-    return Step.READING if turn.state.step is Step.WELCOME else None
+    return Step.READING if turn.state.step is not Step.SIGNED else None
 
 
-async def pick_language(turn: Turn) -> None:
+async def pick_language(turn: Turn) -> Step | None:
     if await language.choose(turn, turn.argument):
-        await welcome.show(turn)
+        return await show_letter(turn)  # the letter again, in its place, in the language chosen
+    return None
 
 
 async def start_signing(turn: Turn) -> Step:
@@ -147,19 +151,18 @@ async def name_typed(turn: Turn) -> Step | None:
 async def name_given(turn: Turn, name: str) -> Step:
     turn.state.name = name
     turn.state.name_form = None  # a new name: its forms look different, so the signer chooses again
-    return await name_form.ask(turn)
+    if turn.state.country:  # the name changed from the review
+        return await review.ask(turn)
+    return await ask_country.ask(turn)
 
 
 async def form_picked(turn: Turn) -> Step | None:
+    """The form picker of a conversation begun before the review offered the forms."""
     form = name_form.picked(turn, turn.argument)
-    return await form_given(turn, form) if form else None
-
-
-async def form_given(turn: Turn, form: NameForm) -> Step:
+    if form is None:
+        return None
     turn.state.name_form = form.value
-    if turn.state.country:  # changing the name or its form from the review
-        return await review.ask(turn)
-    return await ask_country.ask(turn)
+    return await (review.ask(turn) if turn.state.country else ask_country.ask(turn))
 
 
 async def country_picked(turn: Turn) -> Step | None:
@@ -240,7 +243,7 @@ BUTTONS: dict[str, tuple[Route, ...]] = {
     review.CONFIRM: (Route(review.confirm, at(Step.REVIEW), signing=True),),
     review.CHANGE_NAME: (Route(ask_name.ask, at(Step.REVIEW), signing=True),),
     review.CHANGE_COUNTRY: (Route(ask_country.ask, at(Step.REVIEW), signing=True),),
-    review.CHANGE_FORM: (Route(name_form.ask, at(Step.REVIEW), signing=True),),
+    review.CHANGE_FORM: (Route(review.ask, at(Step.REVIEW), signing=True),),  # an older review's button
     # After signing: withdrawing, and how the name appears (until it is delivered).
     my_signature.WITHDRAW_YES: (Route(my_signature.withdraw, at(Step.WITHDRAWING)),),
     my_signature.WITHDRAW_NO: (Route(my_signature.keep, at(Step.WITHDRAWING)),),

@@ -1,8 +1,9 @@
 """How the letter's addressees see a signer's name: chosen before confirming, changeable until delivery.
 
-Signing: after the name, the signer chooses between their full name, their first name and
-initial ("Aynur K.") and their initials ("A. K."), each shown as a preview built from
-their name; nothing is chosen for them. The review shows the choice and can change it.
+Signing: the review offers one "Sign as …" button per form of the name (``handlers.review``):
+the full name, the first name and initial ("Aynur K.") and the initials ("A. K."), each
+shown exactly as the addressees will read it; the button pressed is the choice, and it
+signs. Nothing is chosen for the signer.
 
 Decision — store no more of the name than the choice requires: ``signatures.name`` holds
 only the form shown to the addressees, ``signatures.name_form`` the choice. The full name
@@ -17,7 +18,6 @@ with the reason: the addressees already have the name as it was.
 
 from __future__ import annotations
 
-from handlers import ask_name
 from handlers.i18n import Translator
 from handlers.names import FORMS, NameForm, choices, display, narrower, parse_form
 from handlers.replies import Button, Keyboard
@@ -79,15 +79,6 @@ def question(turn: Turn) -> str:
         "How should the letter's addressees see your name? They will read it exactly as on the button "
         "you choose, next to your country. We store only the form you choose."
     )
-
-
-async def ask(turn: Turn) -> Step:
-    """While signing: the picker for the name in the state (nothing is preselected)."""
-    turn.answer()
-    if not turn.state.name:  # a state without a name (expired, or an old record): ask for it
-        return await ask_name.ask(turn)
-    turn.send(question(turn), picker(turn, turn.state.name, signing=True))
-    return Step.NAME_FORM
 
 
 def picked(turn: Turn, argument: str) -> NameForm | None:

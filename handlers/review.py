@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from handlers import ask_name, milestones, name_form, reading, referrals
 from handlers.consent import consent_version
-from handlers.names import display, parse_form
+from handlers.names import NameForm, choices, display, parse_form
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
@@ -22,36 +22,47 @@ CHANGE_FORM = "chform"
 
 
 async def ask(turn: Turn) -> Step:
+    """The last check, where choosing how the name appears is what signs: one "Sign as …"
+    button per form of the name, each showing exactly what the addressees will read
+    (nothing is chosen for the signer), and buttons to change the name or the country."""
     turn.answer()
     t = turn.t
+    name = turn.state.name
+    if not name:  # a state record without the name (expired, or an old record): ask for it
+        return await ask_name.ask(turn)
     country = countries.country_name(turn.state.country or "", t.locale)
-    form = parse_form(turn.state.name_form or "")
-    if not turn.state.name or form is None:  # no choice made yet (an old state record): ask for it
-        return await name_form.ask(turn)
     lines = [
         t.gettext("Please check before you sign:"),
-        # Translators: {name} is the signer's name as the addressees will see it, {country} a country's name.
-        t.gettext("You are signing as <b>{name}</b>, {country}.", name=display(turn.state.name, form), country=country)
-        + "\n"
-        + name_form.shown_line(t, form),
+        name_form.question(turn),
+        t.gettext("Country: {country}", country=country),
         t.gettext("You will get news about this campaign.")
         if turn.state.opt_in
         else t.gettext("You will not get news about this campaign."),
     ]
-    turn.send(
+    signs = [
+        # Translators: button label, at most 40 characters (longer labels are cut on phones) with {name} filled in; {name} is the person's Telegram name.
+        button("✅ " + t.gettext_plain("Sign as {name}", name=shown), f"{CONFIRM}:{form}")
+        for form, shown in choices(name)
+    ]
+    turn.show(
         "\n\n".join(lines),
         rows(
-            # Translators: button label, at most 40 characters (longer labels are cut on phones); stores the signature.
-            button(t.gettext("✅ Confirm and sign"), CONFIRM),
+            *signs,
             # Translators: button label, at most 40 characters (longer labels are cut on phones).
             button(t.gettext("✏️ Change name"), CHANGE_NAME),
-            # Translators: button label, at most 40 characters (longer labels are cut on phones); full name, “Aynur K.” or “A. K.”.
-            button(t.gettext("👁 Change how my name appears"), CHANGE_FORM),
             # Translators: button label, at most 40 characters (longer labels are cut on phones).
             button(t.gettext("🌍 Change country"), CHANGE_COUNTRY),
         ),
     )
     return Step.REVIEW
+
+
+def chosen_form(turn: Turn) -> NameForm | None:
+    """The form on the pressed "Sign as …" button, if it is one of this name's; a button of an
+    older review (no form on it) counts with the form chosen then, if there was one."""
+    name = turn.state.name or ""
+    form = parse_form(turn.argument or turn.state.name_form or "")
+    return form if form is not None and form in {f for f, _ in choices(name)} else None
 
 
 async def confirm(turn: Turn) -> Step:
@@ -60,9 +71,9 @@ async def confirm(turn: Turn) -> Step:
     services = turn.services
     if not state.name or not state.country:  # a state record without answers: ask again
         return await ask_name.ask(turn)
-    form = parse_form(state.name_form or "")
+    form = chosen_form(turn)
     if form is None:  # the choice is the signer's: never assumed
-        return await name_form.ask(turn)
+        return await ask(turn)
     try:
         signature = await signatures.add_signature(
             services.db,

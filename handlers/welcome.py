@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from handlers import language, referrals
 from handlers.i18n import language_name
-from handlers.turn import Turn, button, rows
+from handlers.turn import Turn
 from storage import signatures
 
-READ = "read"  # callback data: show the background and the letter
+READ = "read"  # callback data of older welcome messages: show the background and the letter
 
 
 async def remember_source(turn: Turn) -> None:
@@ -51,26 +51,15 @@ def detect_language(turn: Turn) -> None:
         turn.state.locale = language.detected_locale(turn)
 
 
-async def show(turn: Turn) -> None:
+def opening(turn: Turn) -> list[str]:
+    """The lines above the case and the letter on /start: what this is, and in which language."""
     t = turn.t
-    campaign = turn.services.campaign
-    text = "\n\n".join(
-        [
-            f"<b>{t.plain(campaign.title)}</b>",
-            # Translators: {organisation} is the organisation's name, “Amnesty International”.
-            t.gettext(
-                "Welcome! Here you can read {organisation}'s letter in your language and add your name to it.",
-                organisation=campaign.organisation,
-            ),
-            # Translators: {language} is a language's name in itself, e.g. “Deutsch”.
-            t.gettext("The letter is shown in {language}.", language=language_name(t.locale)),
-        ]
-    )
-    buttons = rows(
-        # Translators: button label, at most 40 characters (longer labels are cut on phones); opens the letter.
-        button(t.gettext("📖 Read the letter"), READ),
-        # Translators: button label, at most 40 characters (longer labels are cut on phones); opens the language list.
-        button(t.gettext("🌐 Change language"), language.OPEN),
-    )
-    turn.answer()
-    turn.show(text, buttons)
+    return [
+        # Translators: {organisation} is the organisation's name, “Amnesty International”.
+        t.gettext(
+            "Welcome! Here you can read {organisation}'s letter in your language and add your name to it.",
+            organisation=turn.services.campaign.organisation,
+        ),
+        # Translators: {language} is a language's name in itself, e.g. “Deutsch”.
+        t.gettext("The letter is shown in {language}.", language=language_name(t.locale)),
+    ]
