@@ -26,6 +26,11 @@ from handlers.replies import Button, Delivered, EditMessage, Keyboard, Reply, Se
 _update_ids = itertools.count(1)
 
 
+def new_update_id() -> int:
+    """An update id no simulated person has used (for an update built by hand)."""
+    return next(_update_ids)
+
+
 @dataclass(slots=True)
 class Exchange:
     """What the person did, and everything the bot answered to it."""
@@ -95,7 +100,7 @@ class InProcessUser:
             EventKind.BUTTON,
             chat=chat,
             callback_data=data,
-            callback_id=f"cb{next(_update_ids)}",
+            callback_id=f"cb{new_update_id()}",
             message_id=message_id if message_id is not None else on,
         )
         return await self.handle(event, f"[presses {label if label is not None else data}]")
@@ -114,7 +119,7 @@ class InProcessUser:
 
     def event(self, kind: EventKind, *, chat: Chat | None = None, **fields: object) -> Event:
         """An update from this person, for what the verbs above do not say (a forwarded command…)."""
-        return Event(update_id=next(_update_ids), kind=kind, chat=chat or self.chat, user=self.user, **fields)  # type: ignore[arg-type]
+        return Event(update_id=new_update_id(), kind=kind, chat=chat or self.chat, user=self.user, **fields)  # type: ignore[arg-type]
 
     async def handle(self, event: Event, action: str = "") -> list[Reply]:
         """Hand one update to the core; the replies to it (also when several are handled at once)."""
