@@ -15,14 +15,17 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bot.translations.preview import plain
 from handlers import groups, organiser
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
-from handlers.i18n import Html
+from handlers.i18n import Html, I18n
 from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendDocument, SendMessage
 from handlers.simulated_user import InProcessUser, new_update_id
 from handlers.state import ConversationState
 from handlers.turn import Turn
+from petition.campaign import load_campaign
+from petition.countries import country_name, likely_countries
 from storage import broadcasts, receipts, signatures
 from storage.db import Database
 from storage.exports.export import ExportError, ExportResult, export_signatures
@@ -805,3 +808,51 @@ async def test_choosing_the_form_after_the_campaign_closed_is_not_kept(db: Datab
     assert texts(await ada.press(callback_data="nf:full")).startswith("This petition closed")
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "reading")
+
+
+# --- every language: the signing conversation as Telegram reports each one -----------------------
+
+# Telegram's language_code for each catalog, in the forms Telegram sends.
+TELEGRAM_CODES = {
+    "en": "en", "fr": "fr", "es": "es", "ar": "ar", "ug": "ug", "kk": "kk", "uz": "uz", "ky": "ky",
+    "tr": "tr", "ru": "ru", "zh_Hans": "zh-hans", "zh_Hant": "zh-hant", "de": "de", "fa": "fa",
+    "id": "id", "ur": "ur", "pt_BR": "pt-br", "it": "it",
+}  # fmt: skip
+
+
+def seen(replies: list[Reply]) -> str:
+    """The messages as the person reads them (Telegram HTML rendered)."""
+    return "\n".join(plain(r.text) for r in replies if isinstance(r, SendMessage | EditMessage))
+
+
+@pytest.mark.parametrize("locale", sorted(TELEGRAM_CODES))
+async def test_signing_in_every_language(core: Core, locale: str) -> None:
+    """Letter, buttons, numbers and the thanks in the language Telegram reports, never English
+    fallbacks; every button pressed by the label the person reads."""
+    t = I18n().get(locale)
+    campaign = load_campaign("xinjiang")
+    user = User(id=2004, first_name="Dilnur", last_name="Smith", language_code=TELEGRAM_CODES[locale])
+    dilnur = InProcessUser(core, user)
+    assert t.plain(campaign.title) in seen(await dilnur.send("/start"))
+
+    letter = seen(await dilnur.press(t.gettext("📖 Read the letter")))
+    assert t.plain(campaign.letter.demands[0]) in letter
+    assert plain(t.gettext("goal {goal}", goal=campaign.goal)) in letter  # 100,000 / 100 000 / ١٠٠٬٠٠٠ …
+    sign = t.gettext("✍️ Sign the letter")
+    assert dilnur.last_message is not None and dilnur.last_message.buttons[0][0].text == sign
+    if locale != "en":  # really translated, not the English fallback
+        assert campaign.letter.demands[0] not in letter
+        assert sign != "✍️ Sign the letter"
+
+    await dilnur.press(sign)
+    await dilnur.press(t.gettext("✅ I agree and want to sign"))
+    await dilnur.press(t.gettext_plain("Sign as {name}", name="Dilnur Smith"))  # the name isolated in RTL text
+    await dilnur.press(t.gettext_plain("Full name: {name}", name="Dilnur Smith"))
+    await dilnur.press(country_name(likely_countries(locale)[0], locale))
+    thanks = seen(await dilnur.press(t.gettext("✅ Confirm and sign")))
+    assert plain(t.gettext("Thank you, {name}! Your signature has been added to the letter.", name="Dilnur Smith")) in (
+        thanks
+    )
+    assert plain(t.ngettext("{n} person has signed", "{n} people have signed", 1)) in thanks
+    assert dilnur.last_message is not None
+    assert dilnur.last_message.buttons[0][0].text == t.gettext("📣 Share the letter")
