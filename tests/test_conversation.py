@@ -1,7 +1,9 @@
 """The conversation core without any network: events in, replies out.
 
-Runs on a real SQLite database and the in-memory state store; the end-to-end tests
-through the emulator cover the runtimes and the other backends.
+Runs on a real SQLite database and the in-memory state store, through
+``handlers.simulated_user.InProcessUser`` (the driver ``i18n preview`` and ``i18n check``
+use too, with the emulator's ``SimulatedUser`` vocabulary); the end-to-end tests through
+the emulator cover the runtimes and the other backends.
 """
 
 from __future__ import annotations
