@@ -1,13 +1,14 @@
 """The conversation core without any network: events in, replies out.
 
-Runs on a real SQLite database and the in-memory state store; the end-to-end tests
-through the emulator cover the runtimes and the other backends.
+Runs on a real SQLite database and the in-memory state store, through
+``handlers.simulated_user.InProcessUser`` (the driver ``i18n preview`` and ``i18n check``
+use too, with the emulator's ``SimulatedUser`` vocabulary); the end-to-end tests through
+the emulator cover the runtimes and the other backends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from datetime import date
 from pathlib import Path
@@ -16,13 +17,17 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bot.translations.preview import plain
 from handlers import groups, organiser
 from handlers.core import Core, build_core
 from handlers.events import Chat, Event, EventKind, User
-from handlers.i18n import Html
+from handlers.i18n import Html, I18n
 from handlers.replies import AnswerCallback, Delivered, EditMessage, Reply, SendDocument, SendMessage
+from handlers.simulated_user import InProcessUser, new_update_id
 from handlers.state import ConversationState
 from handlers.turn import Turn
+from petition.campaign import load_campaign
+from petition.countries import country_name, likely_countries
 from storage import broadcasts, receipts, signatures
 from storage.db import Database
 from storage.exports.export import ExportError, ExportResult, export_signatures
@@ -32,53 +37,6 @@ from tests.fixtures.clock import SetClock
 from tests.signers import add_signer
 
 ADA = User(id=42, first_name="Ada", last_name="Lovelace", language_code="en")
-_update_ids = itertools.count(1)
-
-
-class Chatter:
-    """One simulated person talking to the core; keeps what the bot sent."""
-
-    def __init__(self, core: Core, user: User = ADA, chat: Chat | None = None) -> None:
-        self.core = core
-        self.user = user
-        self.chat = chat or Chat(id=user.id, type="private")
-        self.replies: list[Reply] = []
-        self._message_ids = itertools.count(100)
-
-    async def send(self, event: Event) -> list[Reply]:
-        """Handle one event; the replies to it (also when several are handled at once)."""
-        mine: list[Reply] = []
-
-        async def deliver(reply: Reply) -> Delivered:
-            mine.append(reply)
-            self.replies.append(reply)
-            return Delivered(message_id=next(self._message_ids))
-
-        await self.core.handle(event, deliver)
-        return mine
-
-    def event(self, kind: EventKind, **fields: object) -> Event:
-        return Event(update_id=next(_update_ids), kind=kind, chat=self.chat, user=self.user, **fields)  # type: ignore[arg-type]
-
-    async def text(self, text: str) -> list[Reply]:
-        if text.startswith("/"):
-            command, _, args = text[1:].partition(" ")
-            return await self.send(self.event(EventKind.COMMAND, text=text, command=command, args=args))
-        return await self.send(self.event(EventKind.TEXT, text=text))
-
-    async def press(self, data: str, message_id: int = 1) -> list[Reply]:
-        return await self.send(
-            self.event(
-                EventKind.BUTTON, callback_data=data, callback_id=f"cb{next(_update_ids)}", message_id=message_id
-            )
-        )
-
-    def buttons(self) -> list[str]:
-        """callback_data of the buttons on the latest message that has some."""
-        for reply in reversed(self.replies):
-            if isinstance(reply, SendMessage | EditMessage) and reply.buttons:
-                return [b.callback_data or b.url or "" for row in reply.buttons for b in row]
-        return []
 
 
 def texts(replies: list[Reply]) -> str:
@@ -106,42 +64,42 @@ def core(db: Database, store: MemoryStateStore) -> Core:
     return make_core(db, store)
 
 
-async def sign_up_to_review(ada: Chatter) -> None:
-    await ada.text("/start")
-    await ada.press("read")
-    await ada.press("sign")
-    await ada.press("agree")
-    await ada.press("asme")
-    await ada.press("nf:full")
-    await ada.text("Germany")
+async def sign_up_to_review(ada: InProcessUser) -> None:
+    await ada.send("/start")
+    await ada.press(callback_data="read")
+    await ada.press(callback_data="sign")
+    await ada.press(callback_data="agree")
+    await ada.press(callback_data="asme")
+    await ada.press(callback_data="nf:full")
+    await ada.send("Germany")
 
 
 async def test_full_signature(core: Core, db: Database) -> None:
-    ada = Chatter(core)
-    welcome = await ada.text("/start campaign_x")
+    ada = InProcessUser(core, ADA)
+    welcome = await ada.send("/start campaign_x")
     assert "mass internment" in texts(welcome)
     assert "read" in ada.buttons() and "langs" in ada.buttons()
 
-    letter = await ada.press("read")
+    letter = await ada.press(callback_data="read")
     assert "Dear President Xi Jinping" in texts(letter)
     assert "0 people have signed" in texts(letter)
     assert all(len(r.text) <= 4096 for r in letter if isinstance(r, SendMessage))
     assert ada.buttons() == ["sign"]
 
-    consent = await ada.press("sign")
+    consent = await ada.press(callback_data="sign")
     assert "Telegram user id" in texts(consent) and "/withdraw" in texts(consent)
     assert ada.buttons() == ["agree", "optin", "notnow"]
-    toggled = await ada.press("optin")
+    toggled = await ada.press(callback_data="optin")
     assert "☑" in str(next(r for r in toggled if isinstance(r, EditMessage)).buttons)
 
-    name_prompt = await ada.press("agree")
+    name_prompt = await ada.press(callback_data="agree")
     assert "Sign as Ada Lovelace" in str(name_prompt)
-    await ada.press("asme")
-    await ada.press("nf:full")
-    review = await ada.text("deutschland")
+    await ada.press(callback_data="asme")
+    await ada.press(callback_data="nf:full")
+    review = await ada.send("deutschland")
     assert "You are signing as <b>Ada Lovelace</b>, Germany." in texts(review)
 
-    thanks = await ada.press("confirm")
+    thanks = await ada.press(callback_data="confirm")
     assert "Thank you, Ada Lovelace!" in texts(thanks)
     assert "1 person has signed" in texts(thanks)
     share = ada.buttons()[0]
@@ -160,109 +118,111 @@ async def test_full_signature(core: Core, db: Database) -> None:
 
 
 async def test_double_confirm_is_one_signature(core: Core, db: Database) -> None:
-    ada = Chatter(core)
+    ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
-    first, second = await asyncio.gather(ada.press("confirm"), ada.press("confirm"))
+    first, second = await asyncio.gather(ada.press(callback_data="confirm"), ada.press(callback_data="confirm"))
     assert await signatures.count_signatures(db, "xinjiang") == 1
     assert texts(first + second).count("Thank you, Ada Lovelace!") == 1
     assert len(answers(first)) == 1 and len(answers(second)) == 1  # both spinners stopped
 
 
 async def test_typed_name_is_validated_kindly(core: Core) -> None:
-    ada = Chatter(core)
-    await ada.text("/start")
-    await ada.press("sign")
-    await ada.press("agree")
-    assert "longer than 100" in texts(await ada.text("x" * 10_000))
-    assert "at least one letter" in texts(await ada.text("12345"))
-    assert "link" in texts(await ada.text("visit https://spam.example"))
-    assert "invisible" in texts(await ada.text("Ada\u202eecalevol"))
-    assert "addressees see your name" in texts(await ada.text("  مریم  <b>Rahimi</b> "))
-    assert "Which country" in texts(await ada.press("nf:full"))
-    review = await ada.text("Deutschland")
+    ada = InProcessUser(core, ADA)
+    await ada.send("/start")
+    await ada.press(callback_data="sign")
+    await ada.press(callback_data="agree")
+    assert "longer than 100" in texts(await ada.send("x" * 10_000))
+    assert "at least one letter" in texts(await ada.send("12345"))
+    assert "link" in texts(await ada.send("visit https://spam.example"))
+    assert "invisible" in texts(await ada.send("Ada\u202eecalevol"))
+    assert "addressees see your name" in texts(await ada.send("  مریم  <b>Rahimi</b> "))
+    assert "Which country" in texts(await ada.press(callback_data="nf:full"))
+    review = await ada.send("Deutschland")
     assert "&lt;b&gt;Rahimi&lt;/b&gt;" in texts(review)  # escaped, never markup
 
 
 async def test_country_search_pick_list_and_not_found(core: Core) -> None:
-    ada = Chatter(core)
-    await ada.text("/start")
-    await ada.press("sign")
-    await ada.press("agree")
-    await ada.text("Ada")
-    await ada.press("nf:full")
-    assert "could not find" in texts(await ada.text("Atlantis"))
-    picks = await ada.text("united")
+    ada = InProcessUser(core, ADA)
+    await ada.send("/start")
+    await ada.press(callback_data="sign")
+    await ada.press(callback_data="agree")
+    await ada.send("Ada")
+    await ada.press(callback_data="nf:full")
+    assert "could not find" in texts(await ada.send("Atlantis"))
+    picks = await ada.send("united")
     assert "Which one do you mean?" in texts(picks)
     assert {"cty:GB", "cty:US", "cty:AE"} <= set(ada.buttons())
-    review = await ada.press("cty:GB")
+    review = await ada.press(callback_data="cty:GB")
     assert "United Kingdom" in texts(review)
 
 
 async def test_withdraw_erases(core: Core, db: Database) -> None:
-    ada = Chatter(core)
+    ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
-    await ada.press("confirm")
-    shown = await ada.text("/mysignature")
+    await ada.press(callback_data="confirm")
+    shown = await ada.send("/mysignature")
     assert "Ada Lovelace" in texts(shown) and "Germany" in texts(shown)
     assert str(ADA.id) not in texts(shown)  # stored, said so, never printed: a screenshot would carry it
-    await ada.text("/withdraw")
+    await ada.send("/withdraw")
     assert ada.buttons() == ["wdyes", "wdno"]
-    erased = await ada.press("wdyes")
+    erased = await ada.press(callback_data="wdyes")
     assert "erased" in texts(erased)
     assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
-    assert "not signed" in texts(await ada.text("/mysignature"))
+    assert "not signed" in texts(await ada.send("/mysignature"))
     assert await signatures.funnel_counts(db, "xinjiang") == {}  # gathered in memory, written every few seconds
-    await ada.core.flush_counts()
+    await core.flush_counts()
     counts = await signatures.funnel_counts(db, "xinjiang")
     assert counts == {"started": 1, "read": 1, "consented": 1, "signed": 1, "withdrew": 1}
 
 
 async def test_signing_twice_is_answered_with_the_date(core: Core) -> None:
-    ada = Chatter(core)
+    ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
-    await ada.press("confirm")
-    again = await ada.text("/start")
+    await ada.press(callback_data="confirm")
+    again = await ada.send("/start")
     assert "You signed this letter on" in texts(again)
 
 
 async def test_every_other_input_has_an_answer(core: Core) -> None:
-    ada = Chatter(core)
-    assert "don't know that command" in texts(await ada.text("/nonsense"))
-    assert "only read text" in texts(await ada.send(ada.event(EventKind.OTHER, content_type="sticker")))
-    assert "not edits" in texts(await ada.send(ada.event(EventKind.EDITED, text="x")))
-    assert "buttons" in texts(await ada.text("hello"))
-    stale = await ada.press("confirm")
+    ada = InProcessUser(core, ADA)
+    assert "don't know that command" in texts(await ada.send("/nonsense"))
+    assert "only read text" in texts(await ada.send_other("sticker"))
+    assert "not edits" in texts(await ada.edit_last("x"))
+    assert "buttons" in texts(await ada.send("hello"))
+    stale = await ada.press(callback_data="confirm")
     assert answers(stale) and answers(stale)[0].show_alert
-    forwarded = await ada.send(ada.event(EventKind.TEXT, text="hi", forwarded=True))
+    forwarded = await ada.forward("hi")
     assert "forwarded" in texts(forwarded)
-    assert "/withdraw" in texts(await ada.text("/help"))
-    assert "Privacy notice" in texts(await ada.text("/privacy"))
+    assert "/withdraw" in texts(await ada.send("/help"))
+    assert "Privacy notice" in texts(await ada.send("/privacy"))
 
 
 async def test_in_a_group_only_verify_and_commands_addressed_to_the_bot_are_answered(
     core: Core, store: MemoryStateStore
 ) -> None:
-    ada = Chatter(core, chat=Chat(id=-100, type="supergroup"))
-    assert await ada.text("/start") == []  # maybe meant for another bot in the group
-    assert await ada.text("/stats") == []
-    assert await ada.text("just chatting") == []
-    assert await ada.send(ada.event(EventKind.OTHER, content_type="sticker")) == []
-    assert await ada.send(ada.event(EventKind.EDITED, text="/start")) == []
+    ada = InProcessUser(core, ADA, chat=Chat(id=-100, type="supergroup"))
+    assert await ada.send("/start") == []  # maybe meant for another bot in the group
+    assert await ada.send("/stats") == []
+    assert await ada.send("just chatting") == []
+    assert await ada.send_other("sticker") == []
+    assert await ada.edit_last("/start") == []
     forwarded = ada.event(EventKind.COMMAND, text="/verify K7QF2M9D", command="verify", args="K7QF2M9D", forwarded=True)
-    assert await ada.send(forwarded) == []
-    pressed = await ada.press("sign")  # a button on an old message: answered, without a word
+    assert await ada.handle(forwarded) == []
+    pressed = await ada.press(callback_data="sign")  # a button on an old message: answered, without a word
     assert pressed == [AnswerCallback(pressed[0].callback_id, None)]  # type: ignore[union-attr]
 
     addressed = ada.event(EventKind.COMMAND, text="/start@undersign_bot", command="start", addressed=True)
-    replies = await ada.send(addressed)
+    replies = await ada.handle(addressed)
     assert "private chat" in texts(replies)
     assert ada.buttons() == ["https://t.me/undersign_bot?start=group"]
-    assert "/verify followed by its receipt code" in texts(await ada.text("/verify"))
+    assert "/verify followed by its receipt code" in texts(await ada.send("/verify"))
     assert await store.load(f"state:{ADA.id}") is None  # nothing kept about anyone in a group
 
 
 async def test_a_group_gets_a_few_answers_a_minute_at_most(core: Core) -> None:
-    members = [Chatter(core, User(id=500 + n, first_name="M"), chat=Chat(id=-200, type="group")) for n in range(6)]
+    members = [
+        InProcessUser(core, User(id=500 + n, first_name="M"), chat=Chat(id=-200, type="group")) for n in range(6)
+    ]
     answered = 0
     for n in range(30):
         member = members[n % len(members)]
@@ -270,10 +230,10 @@ async def test_a_group_gets_a_few_answers_a_minute_at_most(core: Core) -> None:
             event = member.event(EventKind.COMMAND, text="/help@UnderSign_Bot", command="help", addressed=True)
         else:
             event = member.event(EventKind.COMMAND, text="/verify", command="verify")
-        answered += bool(await member.send(event))
+        answered += bool(await member.handle(event))
     assert answered == groups.PER_MINUTE
-    other = Chatter(core, User(id=600, first_name="O"), chat=Chat(id=-201, type="group"))
-    assert await other.text("/verify")  # another group has its own allowance
+    other = InProcessUser(core, User(id=600, first_name="O"), chat=Chat(id=-201, type="group"))
+    assert await other.send("/verify")  # another group has its own allowance
 
 
 async def test_an_update_that_is_nobody_s_gets_no_state_no_power_and_no_answer(
@@ -288,20 +248,18 @@ async def test_an_update_that_is_nobody_s_gets_no_state_no_power_and_no_answer(
 
     admin_chat = Chat(id=ORGANISER.id, type="private")
     for command in ("stats", "export", "broadcast", "start"):  # no "from", in the organiser's own chat
-        event = Event(update_id=next(_update_ids), kind=EventKind.COMMAND, chat=admin_chat, user=None, command=command)
+        event = Event(update_id=new_update_id(), kind=EventKind.COMMAND, chat=admin_chat, user=None, command=command)
         await organiser_core.handle(event, deliver)
     someone = Chat(id=4242, type="private")  # "from" an organiser, in someone else's private chat
     for command in ("stats", "export", "broadcast", "cancel", "start"):
-        event = Event(
-            update_id=next(_update_ids), kind=EventKind.COMMAND, chat=someone, user=ORGANISER, command=command
-        )
+        event = Event(update_id=new_update_id(), kind=EventKind.COMMAND, chat=someone, user=ORGANISER, command=command)
         await organiser_core.handle(event, deliver)
     await organiser_core.handle(
-        Event(update_id=next(_update_ids), kind=EventKind.TEXT, chat=someone, user=ORGANISER, text="a draft"), deliver
+        Event(update_id=new_update_id(), kind=EventKind.TEXT, chat=someone, user=ORGANISER, text="a draft"), deliver
     )
     assert replies == []
     button = Event(
-        update_id=next(_update_ids),
+        update_id=new_update_id(),
         kind=EventKind.BUTTON,
         chat=someone,
         user=ORGANISER,
@@ -333,28 +291,28 @@ async def test_the_organiser_guard_wants_the_organiser_in_their_own_private_chat
 
 
 async def test_restart_mid_conversation_continues(db: Database, store: MemoryStateStore) -> None:
-    ada = Chatter(make_core(db, store))
-    await ada.text("/start")
-    await ada.press("sign")
-    await ada.press("agree")
-    await ada.text("Ada")
-    await ada.press("nf:full")
+    ada = InProcessUser(make_core(db, store), ADA)
+    await ada.send("/start")
+    await ada.press(callback_data="sign")
+    await ada.press(callback_data="agree")
+    await ada.send("Ada")
+    await ada.press(callback_data="nf:full")
     ada.core = make_core(db, store)  # the bot process restarted; the state store kept the state
-    assert "You are signing as <b>Ada</b>, France." in texts(await ada.text("France"))
+    assert "You are signing as <b>Ada</b>, France." in texts(await ada.send("France"))
 
 
 async def test_duplicate_update_is_handled_once(core: Core) -> None:
-    ada = Chatter(core)
+    ada = InProcessUser(core, ADA)
     event = ada.event(EventKind.COMMAND, text="/start", command="start")
-    assert await ada.send(event)
-    assert await ada.send(event) == []
+    assert await ada.handle(event)
+    assert await ada.handle(event) == []
 
 
 async def test_a_failing_database_gets_a_kind_apology(core: Core, db: Database) -> None:
-    ada = Chatter(core)
+    ada = InProcessUser(core, ADA)
     async with db.transaction() as session:
-        await session.execute(text("DROP TABLE signatures"))
-    replies = await ada.press("read")
+        await session.execute(text("DROP TABLE signature_counts"))  # what the total under the letter is read from
+    replies = await ada.press(callback_data="read")
     assert answers(replies) and "something went wrong" in (answers(replies)[0].text or "")
 
 
@@ -404,8 +362,8 @@ async def test_a_failed_export_tells_the_organiser_and_logs_its_reason_without_n
         raise error
 
     monkeypatch.setattr(organiser, "export_signatures", failing)
-    org = Chatter(organiser_core, ORGANISER)
-    replies = await org.text("/export")
+    org = InProcessUser(organiser_core, ORGANISER)
+    replies = await org.send("/export")
     await organiser_core.settle()
     assert texts(replies).startswith("Exporting…")
     assert isinstance(replies[-1], EditMessage) and replies[-1].text == EXPORT_FAILED
@@ -432,7 +390,7 @@ async def test_a_refused_upload_is_a_failure_not_export_ready(
 
     await organiser_core.handle(
         Event(
-            update_id=next(_update_ids),
+            update_id=new_update_id(),
             kind=EventKind.COMMAND,
             chat=Chat(id=ORGANISER.id, type="private"),
             user=ORGANISER,
@@ -461,12 +419,12 @@ async def test_one_export_at_a_time(organiser_core: Core, exports_root: Path, mo
 
     monkeypatch.setattr(organiser, "export_signatures", slow)
     busy = "Another export is still running. Please try again when it has finished."
-    org, co = Chatter(organiser_core, ORGANISER), Chatter(organiser_core, CO_ORGANISER)
+    org, co = InProcessUser(organiser_core, ORGANISER), InProcessUser(organiser_core, CO_ORGANISER)
 
-    await org.text("/export pdf")
+    await org.send("/export pdf")
     await asyncio.wait_for(running.wait(), 5)
-    assert texts(await co.text("/export")) == busy  # answered at once, nothing started
-    assert texts(await org.text("/export xlsx")) == busy
+    assert texts(await co.send("/export")) == busy  # answered at once, nothing started
+    assert texts(await org.send("/export xlsx")) == busy
     release.set()
     await organiser_core.settle()
     assert [r.filename for r in org.replies + co.replies if isinstance(r, SendDocument)] == [
@@ -477,7 +435,7 @@ async def test_one_export_at_a_time(organiser_core: Core, exports_root: Path, mo
     release.clear()
     running.clear()
     before = len(org.replies), len(co.replies)
-    await asyncio.gather(org.text("/export"), co.text("/export"))
+    await asyncio.gather(org.send("/export"), co.send("/export"))
     await asyncio.wait_for(running.wait(), 5)
     release.set()
     await organiser_core.settle()
@@ -490,8 +448,8 @@ async def test_one_export_at_a_time(organiser_core: Core, exports_root: Path, mo
 async def test_settle_waits_for_the_update_being_handled_and_its_follow_ups(
     organiser_core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    org = Chatter(organiser_core, ORGANISER)
-    handling = asyncio.create_task(org.text("/export"))
+    org = InProcessUser(organiser_core, ORGANISER)
+    handling = asyncio.create_task(org.send("/export"))
     await asyncio.sleep(0)  # the update is being handled; its export is not started yet
     await organiser_core.settle()
     assert handling.done()
@@ -512,8 +470,8 @@ async def test_settle_with_cancel_stops_an_export_and_deletes_its_file(
         return await real_export(*args, progress=stuck, **kwargs)
 
     monkeypatch.setattr(organiser, "export_signatures", never_ending)
-    org = Chatter(organiser_core, ORGANISER)
-    await org.text("/export xlsx")
+    org = InProcessUser(organiser_core, ORGANISER)
+    await org.send("/export xlsx")
     await asyncio.wait_for(writing.wait(), 5)
     assert leftovers(exports_root)
     await organiser_core.settle(within=0.1, cancel=True)
@@ -521,7 +479,7 @@ async def test_settle_with_cancel_stops_an_export_and_deletes_its_file(
     assert texts(org.replies).endswith(EXPORT_FAILED)
     # and the next export is not refused: the cancelled one let go of its turn
     monkeypatch.setattr(organiser, "export_signatures", real_export)
-    await org.text("/export")
+    await org.send("/export")
     await organiser_core.settle()
     assert any(isinstance(r, SendDocument) for r in org.replies)
 
@@ -529,18 +487,18 @@ async def test_settle_with_cancel_stops_an_export_and_deletes_its_file(
 # --- after the signature: receipt, what was agreed to, news, retention, removal ---------------
 
 
-async def signed_ada(core: Core, db: Database, *, opt_in: bool = False) -> tuple[Chatter, Signature]:
-    ada = Chatter(core)
-    await ada.text("/start")
-    await ada.press("read")
-    await ada.press("sign")
+async def signed_ada(core: Core, db: Database, *, opt_in: bool = False) -> tuple[InProcessUser, Signature]:
+    ada = InProcessUser(core, ADA)
+    await ada.send("/start")
+    await ada.press(callback_data="read")
+    await ada.press(callback_data="sign")
     if opt_in:
-        await ada.press("optin")
-    await ada.press("agree")
-    await ada.press("asme")
-    await ada.press("nf:full")
-    await ada.text("Germany")
-    thanks = await ada.press("confirm")
+        await ada.press(callback_data="optin")
+    await ada.press(callback_data="agree")
+    await ada.press(callback_data="asme")
+    await ada.press(callback_data="nf:full")
+    await ada.send("Germany")
+    thanks = await ada.press(callback_data="confirm")
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and stored.receipt is not None
     assert f"Your receipt: <code>{receipts.display(stored.receipt)}</code>." in texts(thanks)
@@ -551,55 +509,55 @@ async def test_the_receipt_and_the_versions_agreed_to_are_shown(core: Core, db: 
     ada, stored = await signed_ada(core, db)
     assert stored.receipt is not None
     code = f"<code>{receipts.display(stored.receipt)}</code>"
-    shown = texts(await ada.text("/mysignature"))
+    shown = texts(await ada.send("/mysignature"))
     assert "Name, as the addressees see it: Ada Lovelace\nShown as: full name" in shown
     assert f"You signed the letter in English, version {stored.letter_version[:6]}…, on " in shown
     assert f"version {stored.consent_version[:6]}…" in shown
     assert f"Your receipt: {code}. With /verify {code}" in shown
     assert "/updates" in shown
-    again = texts(await ada.text("/start"))  # the already-signed answer repeats the receipt
+    again = texts(await ada.send("/start"))  # the already-signed answer repeats the receipt
     assert "You signed this letter on" in again and code in again
 
 
 async def test_my_signature_names_the_language_in_the_reader_s_language(core: Core, db: Database) -> None:
     await add_signer(db, ADA.id, name="Ada", country="KZ", language="ug", letter_version="3f9a2b7c1d0e")
-    shown = texts(await Chatter(core).text("/mysignature"))
+    shown = texts(await InProcessUser(core, ADA).send("/mysignature"))
     assert "You signed the letter in Uyghur, version 3f9a2b…, on " in shown
     assert "Consent text you agreed to: version c1\n" in shown  # short versions are shown whole
 
 
 async def test_updates_are_turned_off_and_on(core: Core, db: Database) -> None:
-    ada = Chatter(core)
-    assert "you have not signed it" in texts(await ada.text("/updates"))
-    refused = await ada.press("updates:on")
+    ada = InProcessUser(core, ADA)
+    assert "you have not signed it" in texts(await ada.send("/updates"))
+    refused = await ada.press(callback_data="updates:on")
     assert "you have not signed it" in (answers(refused)[0].text or "")
     ada, _ = await signed_ada(core, db, opt_in=True)
-    assert "You get news" in texts(await ada.text("/updates"))
+    assert "You get news" in texts(await ada.send("/updates"))
     assert ada.buttons() == ["updates:off"]
-    off = await ada.press("updates:off")
+    off = await ada.press(callback_data="updates:off")
     assert answers(off)[0].text == "You will not get news about this campaign."
     assert "You do not get news" in texts(off) and isinstance(off[-1], EditMessage)
     assert ada.buttons() == ["updates:on"]
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and stored.opt_in is False
-    await ada.press("updates:on")
+    await ada.press(callback_data="updates:on")
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and stored.opt_in is True
-    assert "News about this campaign: yes" in texts(await ada.text("/mysignature"))
+    assert "News about this campaign: yes" in texts(await ada.send("/mysignature"))
 
 
 async def test_stop_updates_works_at_any_step_from_any_message(core: Core, db: Database) -> None:
     ada, _ = await signed_ada(core, db, opt_in=True)
-    await ada.text("/withdraw")  # in the middle of another question: the button still works
-    stopped = await ada.press("stopnews", message_id=3)
+    await ada.send("/withdraw")  # in the middle of another question: the button still works
+    stopped = await ada.press(callback_data="stopnews", message_id=3)
     assert answers(stopped)[0].text == "Done: you will get no more updates."
     assert "/updates turns them back on" in texts(stopped)
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and stored.opt_in is False
-    again = await ada.press("stopnews", message_id=3)
+    again = await ada.press(callback_data="stopnews", message_id=3)
     assert "already stopped" in (answers(again)[0].text or "") and texts(again) == ""
-    await ada.press("wdyes")
-    gone = await ada.press("stopnews", message_id=3)
+    await ada.press(callback_data="wdyes")
+    gone = await ada.press(callback_data="stopnews", message_id=3)
     assert "not on the list of signers" in (answers(gone)[0].text or "")
 
 
@@ -607,7 +565,7 @@ async def test_start_makes_a_signer_who_blocked_the_bot_reachable_again(core: Co
     ada, _ = await signed_ada(core, db, opt_in=True)
     async with db.transaction() as session:
         await session.execute(text("UPDATE signatures SET unreachable_at = CURRENT_TIMESTAMP"))
-    await ada.text("/start")
+    await ada.send("/start")
     stored_again = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored_again is not None and stored_again.unreachable_at is None
 
@@ -616,12 +574,12 @@ async def test_updates_makes_a_signer_who_blocked_the_bot_reachable_again(core: 
     ada, _ = await signed_ada(core, db, opt_in=True)
     async with db.transaction() as session:
         await session.execute(text("UPDATE signatures SET unreachable_at = CURRENT_TIMESTAMP"))
-    assert "You get news" in texts(await ada.text("/updates"))
+    assert "You get news" in texts(await ada.send("/updates"))
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and stored.unreachable_at is None
     async with db.transaction() as session:
         await session.execute(text("UPDATE signatures SET unreachable_at = CURRENT_TIMESTAMP"))
-    await ada.press("updates:on")  # news already on: the tap still says they are back
+    await ada.press(callback_data="updates:on")  # news already on: the tap still says they are back
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and stored.opt_in is True and stored.unreachable_at is None
 
@@ -640,11 +598,11 @@ async def test_a_milestone_is_claimed_after_the_thank_you_outside_the_signer_s_l
 
     monkeypatch.setattr(broadcasts, "claim_milestone", slow_claim)
     core = make_core(db, store, milestones=(1,))
-    ada = Chatter(core)
+    ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
-    thanks = await asyncio.wait_for(ada.press("confirm"), timeout=5)
+    thanks = await asyncio.wait_for(ada.press(callback_data="confirm"), timeout=5)
     assert "Thank you, Ada Lovelace!" in texts(thanks)
-    shown = await asyncio.wait_for(ada.text("/mysignature"), timeout=5)  # the lock is free
+    shown = await asyncio.wait_for(ada.send("/mysignature"), timeout=5)  # the lock is free
     assert "everything we store" in texts(shown)
     assert claimed == []
     release.set()
@@ -658,17 +616,17 @@ async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
     end = date(2026, 3, 1)
     clock = SetClock(end)
     core = make_core(db, store, campaign_end=end, clock=clock)
-    ada, bo = Chatter(core), Chatter(core, User(id=43, first_name="Bo", language_code="en"))
+    ada, bo = InProcessUser(core, ADA), InProcessUser(core, User(id=43, first_name="Bo", language_code="en"))
     for person in (ada, bo):
-        await person.text("/start")
-        await person.press("read")
-        await person.press("sign")
-        await person.press("agree")
-    await bo.press("asme")
-    await bo.press("nf:first_initial")  # Bo is asked for the country
+        await person.send("/start")
+        await person.press(callback_data="read")
+        await person.press(callback_data="sign")
+        await person.press(callback_data="agree")
+    await bo.press(callback_data="asme")
+    await bo.press(callback_data="nf:first_initial")  # Bo is asked for the country
     clock.today = date(2026, 3, 2)
     for person, typed in ((ada, "Ada Late"), (bo, "Germany")):
-        shown = texts(await person.text(typed))
+        shown = texts(await person.send(typed))
         assert shown.startswith("This petition closed on March 1, 2026."), shown
         state = await store.load(f"state:{person.user.id}")
         assert state is not None and state["name"] is None and state["country"] is None
@@ -691,11 +649,11 @@ async def test_the_privacy_notice_says_when_personal_data_is_erased(
     db: Database, store: MemoryStateStore, end: date | None, expected: str
 ) -> None:
     core = make_core(db, store, campaign_end=end)
-    assert expected in texts(await Chatter(core).text("/privacy"))
+    assert expected in texts(await InProcessUser(core, ADA).send("/privacy"))
 
 
 async def test_help_lists_verify_and_updates(core: Core) -> None:
-    shown = texts(await Chatter(core).text("/help"))
+    shown = texts(await InProcessUser(core, ADA).send("/help"))
     assert "/verify — " in shown and "/updates — " in shown
     menu = core.menu_commands()[None]
     assert {"verify", "updates"} <= {command for command, _ in menu}
@@ -705,11 +663,11 @@ async def test_help_lists_verify_and_updates(core: Core) -> None:
 
 async def test_remove_is_an_unknown_command_to_everyone_but_organisers(core: Core, db: Database) -> None:
     _, stored = await signed_ada(core, db)
-    bo = Chatter(core, User(id=43, first_name="Bo", language_code="en"))
-    unknown = texts(await bo.text("/nonsense"))
-    assert texts(await bo.text(f"/remove {stored.receipt}")) == unknown
-    assert texts(await bo.text("/remove")) == unknown
-    pressed = await bo.press(f"rm:{stored.receipt}")  # a crafted press acts on nothing
+    bo = InProcessUser(core, User(id=43, first_name="Bo", language_code="en"))
+    unknown = texts(await bo.send("/nonsense"))
+    assert texts(await bo.send(f"/remove {stored.receipt}")) == unknown
+    assert texts(await bo.send("/remove")) == unknown
+    pressed = await bo.press(callback_data=f"rm:{stored.receipt}")  # a crafted press acts on nothing
     assert answers(pressed) and texts(pressed) == ""
     assert await signatures.get_signature(db, "xinjiang", ADA.id) is not None
 
@@ -720,25 +678,25 @@ async def test_an_organiser_removes_a_signature_by_its_receipt(
     caplog.set_level(logging.INFO)
     _, stored = await signed_ada(organiser_core, db)
     assert stored.receipt is not None
-    org = Chatter(organiser_core, ORGANISER)
-    assert "Usage: /remove" in texts(await org.text("/remove"))
-    assert "Usage: /remove" in texts(await org.text("/remove hello!"))
-    assert "No signature with the receipt <code>ZZZZ-ZZZZ</code>" in texts(await org.text("/remove zzzz zzzz"))
+    org = InProcessUser(organiser_core, ORGANISER)
+    assert "Usage: /remove" in texts(await org.send("/remove"))
+    assert "Usage: /remove" in texts(await org.send("/remove hello!"))
+    assert "No signature with the receipt <code>ZZZZ-ZZZZ</code>" in texts(await org.send("/remove zzzz zzzz"))
 
     typed = receipts.display(stored.receipt).lower()
-    asked = texts(await org.text(f"/remove {typed}"))
+    asked = texts(await org.send(f"/remove {typed}"))
     assert "Remove this signature" in asked and "Name: Ada Lovelace" in asked and "Country: Germany" in asked
     assert org.buttons() == [f"rm:{stored.receipt}", "rmno"]
-    kept = await org.press("rmno")
+    kept = await org.press(callback_data="rmno")
     assert "nothing was changed" in texts(kept)
     assert await signatures.get_signature(db, "xinjiang", ADA.id) is not None
 
-    await org.text(f"/remove {stored.receipt}")
-    removed = await org.press(f"rm:{stored.receipt}")
+    await org.send(f"/remove {stored.receipt}")
+    removed = await org.press(callback_data=f"rm:{stored.receipt}")
     assert "is no longer on the list" in texts(removed) and isinstance(removed[-1], EditMessage)
     assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
     assert (await signatures.funnel_counts(db, "xinjiang"))["removed"] == 1
-    twice = await org.press(f"rm:{stored.receipt}")  # pressed again: already gone
+    twice = await org.press(callback_data=f"rm:{stored.receipt}")  # pressed again: already gone
     assert "No signature with the receipt" in texts(twice)
     assert (await signatures.funnel_counts(db, "xinjiang"))["removed"] == 1
     assert f"admin {ORGANISER.id}: /remove signature {stored.id}" in caplog.text
@@ -751,7 +709,7 @@ async def test_export_with_ids_is_refused_in_the_organiser_s_language(
     db: Database, store: MemoryStateStore, exports_root: Path, locale: str
 ) -> None:
     core = make_core(db, store, admin_ids=frozenset({ORGANISER.id}))
-    org = Chatter(core, User(id=ORGANISER.id, first_name="Org", language_code=locale.replace("_", "-")))
+    org = InProcessUser(core, User(id=ORGANISER.id, first_name="Org", language_code=locale.replace("_", "-")))
     t = core.services.i18n.get(core.services.i18n.match(locale.replace("_", "-")))
     expected = t.gettext(
         "Telegram ids are never sent through a chat: Telegram keeps every message and file, and the ids would "
@@ -760,7 +718,7 @@ async def test_export_with_ids_is_refused_in_the_organiser_s_language(
         command=Html("<code>python -m bot export --format csv --with-ids -o signatories.csv</code>"),
     )
     for command in ("/export csv ids", "/export ids xlsx", "/export IDS"):
-        replies = await org.text(command)
+        replies = await org.send(command)
         assert texts(replies) == expected
         assert not any(isinstance(reply, SendDocument) for reply in replies)
     await core.settle(within=5)
@@ -771,32 +729,32 @@ async def test_export_with_ids_is_refused_in_the_organiser_s_language(
 
 
 async def test_the_name_s_form_is_chosen_never_assumed(core: Core, db: Database, store: MemoryStateStore) -> None:
-    ada = Chatter(core)
-    await ada.text("/start")
-    await ada.press("sign")
-    await ada.press("agree")
-    picker = await ada.press("asme")
+    ada = InProcessUser(core, ADA)
+    await ada.send("/start")
+    await ada.press(callback_data="sign")
+    await ada.press(callback_data="agree")
+    picker = await ada.press(callback_data="asme")
     assert "addressees see your name" in texts(picker)
     assert ada.buttons() == ["nf:full", "nf:first_initial", "nf:initials", "nfname"]
-    assert "only read text" in texts(await ada.send(ada.event(EventKind.OTHER, content_type="sticker")))
-    assert "Please choose with a button" in texts(await ada.text("initials"))  # never taken as a name
-    assert "not edits" in texts(await ada.send(ada.event(EventKind.EDITED, text="x")))
-    stale = await ada.press("cty:DE")  # a button of another step
+    assert "only read text" in texts(await ada.send_other("sticker"))
+    assert "Please choose with a button" in texts(await ada.send("initials"))  # never taken as a name
+    assert "not edits" in texts(await ada.edit_last("x"))
+    stale = await ada.press(callback_data="cty:DE")  # a button of another step
     assert answers(stale) and answers(stale)[0].show_alert
-    crafted = await ada.press("nf:nonsense")
+    crafted = await ada.press(callback_data="nf:nonsense")
     assert answers(crafted) and answers(crafted)[0].show_alert
-    assert "What name should" in texts(await ada.press("nfname"))
-    await ada.text("Aynur Kadir")
-    await ada.press("nf:initials")
-    review = texts(await ada.text("Germany"))
+    assert "What name should" in texts(await ada.press(callback_data="nfname"))
+    await ada.send("Aynur Kadir")
+    await ada.press(callback_data="nf:initials")
+    review = texts(await ada.send("Germany"))
     assert "You are signing as <b>A. K.</b>, Germany.\nShown as: initials only" in review
-    assert "addressees see your name" in texts(await ada.press("chform"))
-    assert "<b>Aynur K.</b>" in texts(await ada.press("nf:first_initial"))
-    assert "What name should" in texts(await ada.press("chname"))
-    assert "addressees see your name" in texts(await ada.text("Bo Bright"))  # a new name: chosen again
+    assert "addressees see your name" in texts(await ada.press(callback_data="chform"))
+    assert "<b>Aynur K.</b>" in texts(await ada.press(callback_data="nf:first_initial"))
+    assert "What name should" in texts(await ada.press(callback_data="chname"))
+    assert "addressees see your name" in texts(await ada.send("Bo Bright"))  # a new name: chosen again
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and state["name_form"] is None
-    assert "Stopped" in texts(await ada.text("/cancel"))
+    assert "Stopped" in texts(await ada.send("/cancel"))
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "welcome")
     assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
@@ -806,53 +764,99 @@ async def test_a_state_without_a_chosen_form_is_asked_for_it_at_confirm(
     core: Core, db: Database, store: MemoryStateStore
 ) -> None:
     """A conversation state written before the choice existed (an update mid-signing)."""
-    ada = Chatter(core)
+    ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
     state = await store.load(f"state:{ADA.id}")
     assert state is not None
     await store.save(f"state:{ADA.id}", {**state, "name_form": None}, ttl=3600)
-    assert "addressees see your name" in texts(await ada.press("confirm"))
+    assert "addressees see your name" in texts(await ada.press(callback_data="confirm"))
     assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
 
 
 async def test_only_the_chosen_form_outlives_the_confirmation(
     core: Core, db: Database, store: MemoryStateStore
 ) -> None:
-    ada = Chatter(core)
-    await ada.text("/start")
-    await ada.press("sign")
-    await ada.press("agree")
-    await ada.text("Aynur Kadir")
-    await ada.press("nf:first_initial")
-    await ada.text("Germany")
-    await ada.press("confirm")
+    ada = InProcessUser(core, ADA)
+    await ada.send("/start")
+    await ada.press(callback_data="sign")
+    await ada.press(callback_data="agree")
+    await ada.send("Aynur Kadir")
+    await ada.press(callback_data="nf:first_initial")
+    await ada.send("Germany")
+    await ada.press(callback_data="confirm")
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and (stored.name, stored.name_form) == ("Aynur K.", "first_initial")
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and "Kadir" not in str(state)
     # Widening started, then /start: the retyped name is dropped from the state too.
-    await ada.press("nfchange")
-    await ada.press("nfwide")
-    assert "Please type your name as a text message." in texts(
-        await ada.send(ada.event(EventKind.OTHER, content_type="photo"))
-    )
-    await ada.text("Aynur Kadir")
-    await ada.text("/start")
+    await ada.press(callback_data="nfchange")
+    await ada.press(callback_data="nfwide")
+    assert "Please type your name as a text message." in texts(await ada.send_other("photo"))
+    await ada.send("Aynur Kadir")
+    await ada.send("/start")
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and "Kadir" not in str(state) and state["step"] == "signed"
-    stale = await ada.press("nf:full")
+    stale = await ada.press(callback_data="nf:full")
     assert answers(stale)[0].text == "You have already signed. Thank you!"
 
 
 async def test_choosing_the_form_after_the_campaign_closed_is_not_kept(db: Database, store: MemoryStateStore) -> None:
     end = date(2026, 3, 1)
     clock = SetClock(end)
-    ada = Chatter(make_core(db, store, campaign_end=end, clock=clock))
-    await ada.text("/start")
-    await ada.press("sign")
-    await ada.press("agree")
-    await ada.press("asme")
+    ada = InProcessUser(make_core(db, store, campaign_end=end, clock=clock), ADA)
+    await ada.send("/start")
+    await ada.press(callback_data="sign")
+    await ada.press(callback_data="agree")
+    await ada.press(callback_data="asme")
     clock.today = date(2026, 3, 2)
-    assert texts(await ada.press("nf:full")).startswith("This petition closed")
+    assert texts(await ada.press(callback_data="nf:full")).startswith("This petition closed")
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "reading")
+
+
+# --- every language: the signing conversation as Telegram reports each one -----------------------
+
+# Telegram's language_code for each catalog, in the forms Telegram sends.
+TELEGRAM_CODES = {
+    "en": "en", "fr": "fr", "es": "es", "ar": "ar", "ug": "ug", "kk": "kk", "uz": "uz", "ky": "ky",
+    "tr": "tr", "ru": "ru", "zh_Hans": "zh-hans", "zh_Hant": "zh-hant", "de": "de", "fa": "fa",
+    "id": "id", "ur": "ur", "pt_BR": "pt-br", "it": "it",
+}  # fmt: skip
+
+
+def seen(replies: list[Reply]) -> str:
+    """The messages as the person reads them (Telegram HTML rendered)."""
+    return "\n".join(plain(r.text) for r in replies if isinstance(r, SendMessage | EditMessage))
+
+
+@pytest.mark.parametrize("locale", sorted(TELEGRAM_CODES))
+async def test_signing_in_every_language(core: Core, locale: str) -> None:
+    """Letter, buttons, numbers and the thanks in the language Telegram reports, never English
+    fallbacks; every button pressed by the label the person reads."""
+    t = I18n().get(locale)
+    campaign = load_campaign("xinjiang")
+    user = User(id=2004, first_name="Dilnur", last_name="Smith", language_code=TELEGRAM_CODES[locale])
+    dilnur = InProcessUser(core, user)
+    assert t.plain(campaign.title) in seen(await dilnur.send("/start"))
+
+    letter = seen(await dilnur.press(t.gettext("📖 Read the letter")))
+    assert t.plain(campaign.letter.demands[0]) in letter
+    assert plain(t.gettext("goal {goal}", goal=campaign.goal)) in letter  # 100,000 / 100 000 / ١٠٠٬٠٠٠ …
+    sign = t.gettext("✍️ Sign the letter")
+    assert dilnur.last_message is not None and dilnur.last_message.buttons[0][0].text == sign
+    if locale != "en":  # really translated, not the English fallback
+        assert campaign.letter.demands[0] not in letter
+        assert sign != "✍️ Sign the letter"
+
+    await dilnur.press(sign)
+    await dilnur.press(t.gettext("✅ I agree and want to sign"))
+    await dilnur.press(t.gettext_plain("Sign as {name}", name="Dilnur Smith"))  # the name isolated in RTL text
+    await dilnur.press(t.gettext_plain("Full name: {name}", name="Dilnur Smith"))
+    await dilnur.press(country_name(likely_countries(locale)[0], locale))
+    thanks = seen(await dilnur.press(t.gettext("✅ Confirm and sign")))
+    assert plain(t.gettext("Thank you, {name}! Your signature has been added to the letter.", name="Dilnur Smith")) in (
+        thanks
+    )
+    assert plain(t.ngettext("{n} person has signed", "{n} people have signed", 1)) in thanks
+    assert dilnur.last_message is not None
+    assert dilnur.last_message.buttons[0][0].text == t.gettext("📣 Share the letter")

@@ -11,16 +11,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.translations.preview import plain
 from handlers import referrals
 from handlers.core import Core
+from handlers.events import User
+from handlers.i18n import I18n
 from handlers.referrals import Arrival, campaign_of, parse, share_payload, shared_source
+from handlers.simulated_user import InProcessUser
 from handlers.state import ConversationState, Step
 from storage import signatures
 from storage.db import Database
 from storage.models import FunnelCount
 from storage.state_memory import MemoryStateStore
 from tests.signers import add_signer
-from tests.test_conversation import Chatter, make_core
+from tests.test_conversation import ADA, TELEGRAM_CODES, make_core, seen
 
 CODES = ["AbCd1234", "-_-_-_-_", "ab-cd_ef", "--------", "r-r-r-r-", "xyz_123-"]
 
@@ -131,14 +135,14 @@ async def test_no_credit_for_nobody_another_campaign_or_oneself(database: Databa
 # --- the conversation --------------------------------------------------------------------
 
 
-async def _sign_in_core(chatter: Chatter) -> None:
-    await chatter.press("read")
-    await chatter.press("sign")
-    await chatter.press("agree")
-    await chatter.press("asme")
-    await chatter.press("nf:full")
-    await chatter.text("Germany")
-    await chatter.press("confirm")
+async def _sign_in_core(chatter: InProcessUser) -> None:
+    await chatter.press(callback_data="read")
+    await chatter.press(callback_data="sign")
+    await chatter.press(callback_data="agree")
+    await chatter.press(callback_data="asme")
+    await chatter.press(callback_data="nf:full")
+    await chatter.send("Germany")
+    await chatter.press(callback_data="confirm")
 
 
 async def test_a_state_saved_by_an_older_version_is_resolved_once(
@@ -157,7 +161,7 @@ async def test_a_state_saved_by_an_older_version_is_resolved_once(
         return await find(db_, campaign, code)
 
     monkeypatch.setattr(signatures, "find_by_referral", counting)
-    await _sign_in_core(Chatter(core))
+    await _sign_in_core(InProcessUser(core, ADA))
     assert lookups == [ada.referral_code]
     row = await signatures.get_signature(db, "xinjiang", 42)
     assert row is not None and row.source == "shared-poster"
@@ -171,18 +175,74 @@ async def test_a_state_saved_by_an_older_version_is_resolved_once(
 
 async def test_an_older_state_with_a_campaign_source_keeps_it(db: Database, store: MemoryStateStore) -> None:
     await store.save("state:42", {"step": Step.READING.value, "locale": "en", "source": "poster01"}, 3600)
-    await _sign_in_core(Chatter(make_core(db, store)))
+    await _sign_in_core(InProcessUser(make_core(db, store), ADA))
     row = await signatures.get_signature(db, "xinjiang", 42)
     assert row is not None and row.source == "poster01"
 
 
 async def test_a_signer_opening_a_share_link_keeps_no_code(db: Database, store: MemoryStateStore) -> None:
     core = make_core(db, store)
-    ada = Chatter(core)
-    await ada.text("/start")
+    ada = InProcessUser(core, ADA)
+    await ada.send("/start")
     await _sign_in_core(ada)
     bo = await add_signer(db, 7)
-    await ada.text(f"/start r-{bo.referral_code}")  # signed already: nobody is credited
+    await ada.send(f"/start r-{bo.referral_code}")  # signed already: nobody is credited
     state = await store.load("state:42")
     assert state is not None and state["referrer"] is None
     assert await _referrals(db, 7) == 0
+
+
+POSTER = "poster_berlin"
+
+
+@pytest.mark.parametrize("locale", sorted(TELEGRAM_CODES))
+async def test_mysignature_counts_referrals_in_every_language(
+    db: Database, store: MemoryStateStore, locale: str
+) -> None:
+    """The count (plural forms of the language), the nudge and where the signer came from, as the
+    catalog words them (English until the translations land, theirs afterwards)."""
+    core = make_core(db, store)
+    t = I18n().get(locale)
+    ada = await add_signer(db, 6401, source=f"shared-{POSTER}")
+    bo = await add_signer(db, 6402, source="shared")
+    for user_id in (6403, 6404):
+        await signatures.add_signature(
+            db,
+            campaign="xinjiang",
+            user_id=user_id,
+            name="Friend",
+            country="FR",
+            language="en",
+            source=f"shared-{POSTER}",
+            opt_in=False,
+            letter_version="v1",
+            consent_version="c1",
+            referrer=ada.referral_code,
+        )
+    expected = {
+        ada.telegram_user_id: [
+            t.ngettext(
+                "{n} person signed the letter through your link. Thank you for sharing!",
+                "{n} people signed the letter through your link. Thank you for sharing!",
+                2,
+            ),
+            t.gettext(
+                "Link you came from: shared by another signer (first from {source}); we do not store who.",
+                source=POSTER,
+            ),
+        ],
+        bo.telegram_user_id: [
+            t.gettext(
+                "Share the letter with the button below: here you will see how many people signed through "
+                "your link (only the number, never who)."
+            ),
+            t.gettext("Link you came from: shared by another signer; we do not store who."),
+        ],
+    }
+    for user_id, lines in expected.items():
+        signer = InProcessUser(core, User(id=user_id, first_name="Signer", language_code=TELEGRAM_CODES[locale]))
+        shown = seen(await signer.send("/mysignature"))
+        for line in lines:
+            assert plain(line) in shown, (locale, line)
+        assert signer.last_message is not None
+        assert signer.last_message.buttons[-1][0].text == t.gettext("📣 Share the letter")

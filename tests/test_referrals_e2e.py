@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,18 +22,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.cli.export import export
-from bot.translations.preview import plain
-from emulator import Emulator
 from emulator.objects import BotMessage
 from emulator.users import SimulatedUser
 from handlers import organiser
-from handlers.i18n import I18n
 from storage import signatures
 from storage.db import Database
 from storage.models import FunnelCount, Signature
-from tests.fixtures.botapp import StartBot, bot_factory
-from tests.signers import add_signer
-from tests.test_signing_e2e import TELEGRAM_CODES, choose_form, has, read_and_agree, until
+from tests.test_signing_e2e import choose_form, has, read_and_agree, until
 
 ADMIN = 6100
 POSTER = "poster_berlin"
@@ -272,67 +266,3 @@ async def test_an_old_bare_code_link_counts_as_shared(start_one_bot: Any) -> Non
     finally:
         await db.dispose()
     assert code not in await funnel_sources(bot)
-
-
-@pytest.fixture
-async def aiogram_webhook_bot(emulator: Emulator, tmp_path: Path) -> AsyncIterator[StartBot]:
-    """One runtime is enough to check the words of every language."""
-    async with bot_factory("aiogram", "webhook", emulator, tmp_path) as start:
-        yield start
-
-
-@pytest.mark.parametrize("locale", sorted(TELEGRAM_CODES))
-async def test_mysignature_counts_referrals_in_every_language(aiogram_webhook_bot: StartBot, locale: str) -> None:
-    """The count (plural forms of the language), the nudge and where the signer came from, as the
-    catalog words them (English until the translations land, theirs afterwards)."""
-    bot = await aiogram_webhook_bot(core="real")
-    t = I18n().get(locale)
-    db = Database(bot.settings.database_url)
-    try:
-        ada = await add_signer(db, 6401, source=f"shared-{POSTER}")
-        bo = await add_signer(db, 6402, source="shared")
-        for user_id in (6403, 6404):
-            await signatures.add_signature(
-                db,
-                campaign="xinjiang",
-                user_id=user_id,
-                name="Friend",
-                country="FR",
-                language="en",
-                source=f"shared-{POSTER}",
-                opt_in=False,
-                letter_version="v1",
-                consent_version="c1",
-                referrer=ada.referral_code,
-            )
-    finally:
-        await db.dispose()
-    code = TELEGRAM_CODES[locale]
-    expected = {
-        ada.telegram_user_id: [
-            t.ngettext(
-                "{n} person signed the letter through your link. Thank you for sharing!",
-                "{n} people signed the letter through your link. Thank you for sharing!",
-                2,
-            ),
-            t.gettext(
-                "Link you came from: shared by another signer (first from {source}); we do not store who.",
-                source=POSTER,
-            ),
-        ],
-        bo.telegram_user_id: [
-            t.gettext(
-                "Share the letter with the button below: here you will see how many people signed through "
-                "your link (only the number, never who)."
-            ),
-            t.gettext("Link you came from: shared by another signer; we do not store who."),
-        ],
-    }
-    for user_id, lines in expected.items():
-        user = bot.emulator.user(user_id, first_name="Signer", language_code=code)
-        await user.send("/mysignature")
-        shown = await user.wait_message(timeout=20)
-        for line in lines:
-            assert plain(line) in shown.text, (locale, line)
-        assert shown.buttons[-1][0].text == t.gettext("📣 Share the letter")
-    assert bot.emulator.rejected == []

@@ -402,7 +402,7 @@ def test_the_command_fails_in_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_the_benchmark_runs_small_and_cleans_up(postgres_url: str) -> None:
-    """``python -m bench.organiser`` end to end with 2,000 rows (figures are not checked here)."""
+    """``python -m bench.organiser`` end to end with 300 rows (figures are not checked here)."""
     name = f"undersign_bench_smoke_{uuid.uuid4().hex[:8]}"
     url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
@@ -411,11 +411,11 @@ def test_the_benchmark_runs_small_and_cleans_up(postgres_url: str) -> None:
             "-m",
             "bench.organiser",
             "--rows",
-            "2000",
+            "300",
             "--small-rows",
-            "200",
+            "30",
             "--runs",
-            "2",
+            "1",
             "--database-url",
             url,
         ],

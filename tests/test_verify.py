@@ -13,13 +13,14 @@ from handlers import groups, verify
 from handlers.core import Core
 from handlers.events import Chat, EventKind, User
 from handlers.i18n import I18n
+from handlers.simulated_user import InProcessUser
 from storage import signatures
 from storage.db import Database
 from storage.deliveries import record_delivery
 from storage.models import Signature
 from storage.state_memory import MemoryStateStore
 from tests.signers import add_signer
-from tests.test_conversation import Chatter, make_core, texts
+from tests.test_conversation import make_core, texts
 
 CODE = "A0B1C2D3"  # has a 0 and a 1, so the O/0 and I/L/1 slips can be tried
 ASKER = User(id=987_654_321, first_name="Bo", language_code="en")
@@ -40,7 +41,7 @@ async def sign(db: Database, user_id: int = 500, code: str = CODE) -> Signature:
 @pytest.mark.parametrize("typed", ["A0B1-C2D3", "a0b1c2d3", "aobi-c2d3", "AOBL C2D3", " a0b1 – c2d3 ", "A0B1_C2D3"])
 async def test_a_receipt_on_the_list_is_found_despite_typos(core: Core, db: Database, typed: str) -> None:
     signature = await sign(db)
-    answer = texts(await Chatter(core, ASKER).text(f"/verify {typed}"))
+    answer = texts(await InProcessUser(core, ASKER).send(f"/verify {typed}"))
     date = I18n().get("en").date(signature.signed_at)
     assert answer == (
         f"Yes: the signature with the receipt <code>A0B1-C2D3</code> is on the list, since {date}. "
@@ -50,20 +51,20 @@ async def test_a_receipt_on_the_list_is_found_despite_typos(core: Core, db: Data
 
 
 async def test_unknown_withdrawn_and_junk_receipts(core: Core, db: Database) -> None:
-    bo = Chatter(core, ASKER)
-    assert "send /verify followed by its receipt code" in texts(await bo.text("/verify"))
+    bo = InProcessUser(core, ASKER)
+    assert "send /verify followed by its receipt code" in texts(await bo.send("/verify"))
     for junk in ("hello", "A0B1C2D", "A0B1C2D3E", "ÄÖÜ-1234", "<b>x</b>"):
-        answer = texts(await bo.text(f"/verify {junk}"))
+        answer = texts(await bo.send(f"/verify {junk}"))
         assert "does not look like a receipt code" in answer and "/mysignature" in answer
         assert "<b>" not in answer
-    unknown = texts(await bo.text("/verify ZZZZ-ZZZZ"))
+    unknown = texts(await bo.send("/verify ZZZZ-ZZZZ"))
     assert "No signature with the receipt <code>ZZZZ-ZZZZ</code> is on the list" in unknown
     assert "withdrawn" in unknown and "mistyped" in unknown
 
     await sign(db)
-    assert "Yes:" in texts(await bo.text(f"/verify {CODE}"))
+    assert "Yes:" in texts(await bo.send(f"/verify {CODE}"))
     await signatures.withdraw_signature(db, "xinjiang", 500)
-    assert "No signature with the receipt <code>A0B1-C2D3</code>" in texts(await bo.text(f"/verify {CODE}"))
+    assert "No signature with the receipt <code>A0B1-C2D3</code>" in texts(await bo.send(f"/verify {CODE}"))
 
 
 async def test_verify_in_a_group_answers_in_the_asker_s_language_and_keeps_nothing(
@@ -71,8 +72,8 @@ async def test_verify_in_a_group_answers_in_the_asker_s_language_and_keeps_nothi
 ) -> None:
     signature = await sign(db)
     asker = User(id=502, first_name="Dilnur", language_code="de")
-    in_group = Chatter(core, asker, chat=Chat(id=-1007, type="supergroup"))
-    answer = texts(await in_group.text(f"/verify {CODE.lower()}"))
+    in_group = InProcessUser(core, asker, chat=Chat(id=-1007, type="supergroup"))
+    answer = texts(await in_group.send(f"/verify {CODE.lower()}"))
     german = I18n().get("de")
     assert answer == german.gettext(
         "Yes: the signature with the receipt {code} is on the list, since {date}. "
@@ -82,9 +83,9 @@ async def test_verify_in_a_group_answers_in_the_asker_s_language_and_keeps_nothi
     )
     assert await store.load(f"state:{asker.id}") is None  # nothing kept about anyone in a group
     pointer = german.gettext("To read the letter and sign it, please open a private chat with me.")
-    assert await in_group.text("/start") == []  # in a group only /verify and "/cmd@thisbot" are answered
+    assert await in_group.send("/start") == []  # in a group only /verify and "/cmd@thisbot" are answered
     addressed = in_group.event(EventKind.COMMAND, text="/start@undersign_bot", command="start", addressed=True)
-    assert texts(await in_group.send(addressed)) == pointer  # other commands addressed to the bot point away
+    assert texts(await in_group.handle(addressed)) == pointer  # other commands addressed to the bot point away
 
 
 async def test_guessing_is_rate_limited_per_person_and_per_group(
@@ -95,23 +96,23 @@ async def test_guessing_is_rate_limited_per_person_and_per_group(
     # /verify's own limit per group, reached over ten minutes in life, is what is tested.
     monkeypatch.setattr(groups, "PER_MINUTE", 10 * verify.PER_GROUP)
     await sign(db)
-    bo = Chatter(core, ASKER)
-    assert "Yes:" in texts(await bo.text(f"/verify {CODE}"))
+    bo = InProcessUser(core, ASKER)
+    assert "Yes:" in texts(await bo.send(f"/verify {CODE}"))
     for attempt in range(1, verify.PER_PERSON):
-        assert "No signature" in texts(await bo.text(f"/verify ZZZZ-ZZ{attempt:02d}"))
-    limited = texts(await bo.text(f"/verify {CODE}"))
+        assert "No signature" in texts(await bo.send(f"/verify ZZZZ-ZZ{attempt:02d}"))
+    limited = texts(await bo.send(f"/verify {CODE}"))
     assert "please wait 10 minutes" in limited and "Yes:" not in limited
-    assert "please wait" in texts(await bo.text(f"/verify {CODE}"))  # still limited, still answered
-    assert "send /verify followed by" in texts(await bo.text("/verify"))  # usage is no look-up: never limited
+    assert "please wait" in texts(await bo.send(f"/verify {CODE}"))  # still limited, still answered
+    assert "send /verify followed by" in texts(await bo.send("/verify"))  # usage is no look-up: never limited
 
     # In a group, the members together may check a limited number of receipts.
     group = Chat(id=-1008, type="group")
     for member in range(verify.PER_GROUP):
         who = User(id=600 + member, first_name="M", language_code="en")
-        assert "Yes:" in texts(await Chatter(core, who, chat=group).text(f"/verify {CODE}"))
+        assert "Yes:" in texts(await InProcessUser(core, who, chat=group).send(f"/verify {CODE}"))
     fresh = User(id=700, first_name="N", language_code="en")
-    assert "please wait" in texts(await Chatter(core, fresh, chat=group).text(f"/verify {CODE}"))
-    assert "Yes:" in texts(await Chatter(core, fresh).text(f"/verify {CODE}"))  # alone, they still may
+    assert "please wait" in texts(await InProcessUser(core, fresh, chat=group).send(f"/verify {CODE}"))
+    assert "Yes:" in texts(await InProcessUser(core, fresh).send(f"/verify {CODE}"))  # alone, they still may
 
     verify_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("verify:")]
     assert set(verify_lines) == {"verify: found, not yet delivered", "verify: not found", "verify: limited"}
@@ -126,7 +127,7 @@ async def test_a_delivered_receipt_says_when_and_with_how_many_others(core: Core
     t = I18n().get(locale)
     day = datetime.now(UTC).date() - timedelta(days=3)
     await record_delivery(db, "xinjiang", recipient="Embassy", delivered_on=day)
-    alone = texts(await Chatter(core, asker).text(f"/verify {CODE}"))
+    alone = texts(await InProcessUser(core, asker).send(f"/verify {CODE}"))
     assert alone == t.gettext(
         "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees on {date}.",
         code=verify.receipt_code(CODE),
@@ -139,7 +140,9 @@ async def test_a_delivered_receipt_says_when_and_with_how_many_others(core: Core
     async with db.session() as session:
         other = await session.scalar(select(Signature.receipt).where(Signature.telegram_user_id == 512))
     assert other is not None
-    answer = texts(await Chatter(core, User(id=504, first_name="E", language_code=locale)).text(f"/verify {other}"))
+    answer = texts(
+        await InProcessUser(core, User(id=504, first_name="E", language_code=locale)).send(f"/verify {other}")
+    )
     assert answer == t.ngettext(
         "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees "
         "on {date}, together with {n} other signature.",

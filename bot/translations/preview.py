@@ -10,31 +10,27 @@ with the emulator's Telegram rules.
 from __future__ import annotations
 
 import contextlib
-import itertools
-import logging
 import re
 import tempfile
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from emulator.telegram_rules import InvalidRequest, parse_html
 from handlers import closed
 from handlers.broadcast import progress_text
-from handlers.core import Core, build_core
-from handlers.events import Chat, Event, EventKind, User
+from handlers.core import build_core
+from handlers.events import Chat, User
 from handlers.i18n import LOCALES_DIR
 from handlers.news import news_message
 from handlers.replies import (
     AnswerCallback,
-    Delivered,
     EditMessage,
     Keyboard,
-    Reply,
     SendDocument,
     SendMessage,
     SendPhoto,
 )
+from handlers.simulated_user import Exchange, InProcessUser
 from storage.broadcasts import BroadcastCounts
 from storage.db import Database
 from storage.deliveries import DeliveryError, record_delivery
@@ -48,186 +44,116 @@ USER_ID = 424242
 _RECEIPT = re.compile(r"<code>([0-9A-Z]{4}-[0-9A-Z]{4})</code>")
 
 
-@dataclass(slots=True)
-class Exchange:
-    """What the supporter did, and everything the bot answered."""
-
-    action: str
-    replies: list[Reply] = field(default_factory=list)
-    failed: bool = False  # the core logged an error: the user saw the apology
+def _supporter(locale: str) -> User:
+    """Maria, whose Telegram is set to ``locale``."""
+    return User(id=USER_ID, first_name="Maria", last_name="Santos", language_code=locale.replace("_", "-").lower())
 
 
-class _Failures(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
-
-
-class _Supporter:
-    """One simulated person, in a private chat or in a group."""
-
-    def __init__(self, core: Core, language_code: str) -> None:
-        self.core = core
-        self.user = User(id=USER_ID, first_name="Maria", last_name="Santos", language_code=language_code)
-        self.private = Chat(id=USER_ID, type="private")
-        self.exchanges: list[Exchange] = []
-        self._ids = itertools.count(1)
-        self._failures = _Failures()
-
-    async def _handle(self, action: str, kind: EventKind, *, chat: Chat | None = None, **fields: object) -> None:
-        exchange = Exchange(action)
-        event = Event(update_id=next(self._ids), kind=kind, chat=chat or self.private, user=self.user, **fields)  # type: ignore[arg-type]
-
-        async def deliver(reply: Reply) -> Delivered:
-            exchange.replies.append(reply)
-            return Delivered(message_id=next(self._ids))
-
-        before = self._failures.count
-        logger = logging.getLogger("handlers.core")
-        logger.addHandler(self._failures)
-        try:
-            await self.core.handle(event, deliver)
-            await self.core.settle()  # follow-ups (an export) deliver into this exchange too
-        finally:
-            logger.removeHandler(self._failures)
-        exchange.failed = self._failures.count > before
-        self.exchanges.append(exchange)
-
-    async def say(self, text: str, chat: Chat | None = None) -> None:
-        if text.startswith("/"):
-            command, _, args = text[1:].partition(" ")
-            command, _, addressee = command.partition("@")  # "/start@thisbot", as groups write it
-            await self._handle(
-                text, EventKind.COMMAND, chat=chat, text=text, command=command, args=args, addressed=bool(addressee)
-            )
-        else:
-            shown = text if len(text) <= 60 else f"{text[:57]}… ({len(text)} characters)"
-            await self._handle(shown, EventKind.TEXT, chat=chat, text=text)
-
-    async def press(self, data: str, chat: Chat | None = None) -> None:
-        await self._handle(
-            f"[presses {data}]",
-            EventKind.BUTTON,
-            chat=chat,
-            callback_data=data,
-            callback_id=f"q{next(self._ids)}",
-            message_id=1,
-        )
-
-    async def other(
-        self, kind: EventKind, action: str, *, text: str = "", content_type: str = "text", forwarded: bool = False
-    ) -> None:
-        await self._handle(action, kind, text=text, content_type=content_type, forwarded=forwarded)
-
-
-async def _walk(person: _Supporter, locale: str) -> None:
+async def _walk(person: InProcessUser, locale: str) -> None:
     """Every step and every error reply of the conversation, in reading order."""
     group = Chat(id=-100777, type="supergroup")
-    await person.say("/start campaign_link")
-    await person.press("langs")
-    await person.press(f"lang:{locale}")
-    await person.say("hello")  # text where a button is expected
-    await person.press("read")
-    await person.press("sign")
-    await person.press("optin")
-    await person.press("optin")
-    await person.press("notnow")
-    await person.press("sign")
-    await person.press("agree")
-    await person.say("x" * 150)  # too long
-    await person.say("12345")  # no letter
-    await person.say("see https://example.org")  # a link
-    await person.say("Maria\u202eSantos")  # a bidi override
-    await person.say("Maria\u2028Santos")  # a line separator
-    await person.say("Maria\u3164Santos")  # a Hangul filler: shows as blank
-    await person.say("Ma" + "\u0301" * 12 + "ria")  # marks stacked on one letter
-    await person.other(EventKind.OTHER, "[sends a sticker]", content_type="sticker")
-    await person.press("asme")
-    await person.say("Maria")  # text where the form of the name is asked for
-    await person.press("nfname")  # back to the name
-    await person.press("asme")
-    await person.press("nf:first_initial")
-    await person.other(EventKind.OTHER, "[sends a photo]", content_type="photo")
-    await person.say("Atlantis")  # no such country
-    await person.say("sa")  # too many matches
-    await person.say("united")  # a pick-list
-    await person.press("ctyother")
-    await person.press("cty:DE")
-    await person.press("chname")
-    await person.say(SAMPLE_NAME)
-    await person.press("nf:full")
-    await person.press("chform")
-    await person.press("nf:full")
-    await person.press("chcountry")
-    await person.press("cty:VC")  # Saint Vincent and the Grenadines: a long country name
-    await person.press("confirm")
-    await person.press("confirm")  # a second tap
-    await person.say("/start")  # signed already
-    await person.say("hello")
-    await person.say("/mysignature")
+    await person.send("/start campaign_link")
+    await person.press(callback_data="langs")
+    await person.press(callback_data=f"lang:{locale}")
+    await person.send("hello")  # text where a button is expected
+    await person.press(callback_data="read")
+    await person.press(callback_data="sign")
+    await person.press(callback_data="optin")
+    await person.press(callback_data="optin")
+    await person.press(callback_data="notnow")
+    await person.press(callback_data="sign")
+    await person.press(callback_data="agree")
+    await person.send("x" * 150)  # too long
+    await person.send("12345")  # no letter
+    await person.send("see https://example.org")  # a link
+    await person.send("Maria\u202eSantos")  # a bidi override
+    await person.send("Maria\u2028Santos")  # a line separator
+    await person.send("Maria\u3164Santos")  # a Hangul filler: shows as blank
+    await person.send("Ma" + "\u0301" * 12 + "ria")  # marks stacked on one letter
+    await person.send_other("sticker")
+    await person.press(callback_data="asme")
+    await person.send("Maria")  # text where the form of the name is asked for
+    await person.press(callback_data="nfname")  # back to the name
+    await person.press(callback_data="asme")
+    await person.press(callback_data="nf:first_initial")
+    await person.send_other("photo")
+    await person.send("Atlantis")  # no such country
+    await person.send("sa")  # too many matches
+    await person.send("united")  # a pick-list
+    await person.press(callback_data="ctyother")
+    await person.press(callback_data="cty:DE")
+    await person.press(callback_data="chname")
+    await person.send(SAMPLE_NAME)
+    await person.press(callback_data="nf:full")
+    await person.press(callback_data="chform")
+    await person.press(callback_data="nf:full")
+    await person.press(callback_data="chcountry")
+    await person.press(callback_data="cty:VC")  # Saint Vincent and the Grenadines: a long country name
+    await person.press(callback_data="confirm")
+    await person.press(callback_data="confirm")  # a second tap
+    await person.send("/start")  # signed already
+    await person.send("hello")
+    await person.send("/mysignature")
     receipt = _receipt_shown(person)
-    await person.press("nfchange")  # how my name appears: narrower forms from what is stored
-    await person.press("nfkeep")
-    await person.press("nfchange")
-    await person.press("nfset:first_initial")
-    await person.press("nfset:first_initial")  # a stale button: already narrowed
-    await person.press("nfchange")
-    await person.press("nfwide")  # to show more, the name is typed again
-    await person.other(EventKind.OTHER, "[sends a sticker]", content_type="sticker")
-    await person.say("/cancel")
-    await person.press("nfchange")
-    await person.press("nfwide")
-    await person.say(SAMPLE_NAME)
-    await person.say("full")  # text where a button is expected
-    await person.press("nf:full")
-    await person.say("/mysignature")
-    await person.say(f"/verify {receipt.lower()}")  # on the list
-    await person.say(f"/verify {receipt}", chat=group)
-    await person.say("/verify ZZZZ-ZZZZ")  # not on the list
-    await person.say("/verify hello")  # not a receipt
-    await person.say("/verify")
+    await person.press(callback_data="nfchange")  # how my name appears: narrower forms from what is stored
+    await person.press(callback_data="nfkeep")
+    await person.press(callback_data="nfchange")
+    await person.press(callback_data="nfset:first_initial")
+    await person.press(callback_data="nfset:first_initial")  # a stale button: already narrowed
+    await person.press(callback_data="nfchange")
+    await person.press(callback_data="nfwide")  # to show more, the name is typed again
+    await person.send_other("sticker")
+    await person.send("/cancel")
+    await person.press(callback_data="nfchange")
+    await person.press(callback_data="nfwide")
+    await person.send(SAMPLE_NAME)
+    await person.send("full")  # text where a button is expected
+    await person.press(callback_data="nf:full")
+    await person.send("/mysignature")
+    await person.send(f"/verify {receipt.lower()}")  # on the list
+    await person.send(f"/verify {receipt}", chat=group)
+    await person.send("/verify ZZZZ-ZZZZ")  # not on the list
+    await person.send("/verify hello")  # not a receipt
+    await person.send("/verify")
     # Once the list has been delivered to the addressees (``python -m bot deliver``).
     services = person.core.services
     with contextlib.suppress(DeliveryError):  # nothing signed (a broken catalog stopped the rehearsal earlier)
         await record_delivery(
             services.db, services.campaign.slug, recipient="Embassy of the PRC", delivered_on=datetime.now(UTC).date()
         )
-    await person.say(f"/verify {receipt}")  # delivered
-    await person.say("/mysignature")
-    await person.say("/updates")
-    await person.press("updates:off")
-    await person.press("updates:on")
-    await person.press("stopnews")
-    await person.press("stopnews")  # already stopped
-    await person.say("/remove")
-    await person.say("/remove ZZZZ-ZZZZ")
-    await person.say(f"/remove {receipt}")
-    await person.press("rmno")
-    await person.say("/privacy")
-    await person.say("/help")
-    await person.say("/language")
-    await person.say("/cancel")
-    await person.say("/nonsense")
-    await person.other(EventKind.EDITED, "[edits a message]", text="edited")
-    await person.other(EventKind.TEXT, "[forwards a message]", text="forwarded", forwarded=True)
-    await person.say("/withdraw")
-    await person.press("wdno")
-    await person.say("/withdraw")
-    await person.press("wdyes")
-    await person.say("/mysignature")
-    await person.say("/withdraw")
-    await person.press("wdyes")  # a stale button
-    await person.say("/cancel")
-    await person.say(f"/start@{person.core.services.bot_username}", chat=group)  # the pointer to a private chat
-    await person.press("read", chat=group)  # an old button in a group: answered without a word
+    await person.send(f"/verify {receipt}")  # delivered
+    await person.send("/mysignature")
+    await person.send("/updates")
+    await person.press(callback_data="updates:off")
+    await person.press(callback_data="updates:on")
+    await person.press(callback_data="stopnews")
+    await person.press(callback_data="stopnews")  # already stopped
+    await person.send("/remove")
+    await person.send("/remove ZZZZ-ZZZZ")
+    await person.send(f"/remove {receipt}")
+    await person.press(callback_data="rmno")
+    await person.send("/privacy")
+    await person.send("/help")
+    await person.send("/language")
+    await person.send("/cancel")
+    await person.send("/nonsense")
+    await person.edit_last("edited")
+    await person.forward("forwarded")
+    await person.send("/withdraw")
+    await person.press(callback_data="wdno")
+    await person.send("/withdraw")
+    await person.press(callback_data="wdyes")
+    await person.send("/mysignature")
+    await person.send("/withdraw")
+    await person.press(callback_data="wdyes")  # a stale button
+    await person.send("/cancel")
+    await person.send(f"/start@{person.core.services.bot_username}", chat=group)  # the pointer to a private chat
+    await person.press(callback_data="read", chat=group)  # an old button in a group: answered without a word
     # The organisers' commands (this supporter is also an organiser).
-    await person.say("/stats")
-    await person.say("/export")
-    await person.say("/export pdf please")  # not a format: the usage message
-    await person.say("/export csv ids")  # Telegram ids never go through a chat: the command line
+    await person.send("/stats")
+    await person.send("/export")
+    await person.send("/export pdf please")  # not a format: the usage message
+    await person.send("/export csv ids")  # Telegram ids never go through a chat: the command line
     await _broadcasting(person, locale)
     # After CAMPAIGN_END, what a signing input (the Sign button, a typed name…) is answered with.
     services = person.core.services
@@ -235,23 +161,23 @@ async def _walk(person: _Supporter, locale: str) -> None:
     person.exchanges.append(Exchange("[presses sign after the campaign closed]", [SendMessage(USER_ID, ended)]))
 
 
-async def _broadcasting(person: _Supporter, locale: str) -> None:
+async def _broadcasting(person: InProcessUser, locale: str) -> None:
     """The organiser's /broadcast, then what recipients and the organiser see while it is sent."""
-    await person.say("/broadcast status")  # nothing sent yet
-    await person.say("/broadcast cancel")
-    await person.say("/broadcast")
-    await person.say("[xx]\nHello")  # an unknown language tag
-    await person.say("[de]\nHallo\n[de]\nNoch einmal")  # a tag twice
-    await person.say("[de]\n")  # an empty section
-    await person.say("x" * 3600)  # too long
-    await person.say("[de]\nHallo zusammen")  # a text for one language only
-    await person.press("bcredo")
-    await person.say("The letter was delivered today. Thank you for signing!")
-    await person.press(_last_button(person, "bcsend"))
-    await person.say("/broadcast status")
-    await person.say("/broadcast cancel")
-    await person.say("/broadcast")
-    await person.press("bcdrop")
+    await person.send("/broadcast status")  # nothing sent yet
+    await person.send("/broadcast cancel")
+    await person.send("/broadcast")
+    await person.send("[xx]\nHello")  # an unknown language tag
+    await person.send("[de]\nHallo\n[de]\nNoch einmal")  # a tag twice
+    await person.send("[de]\n")  # an empty section
+    await person.send("x" * 3600)  # too long
+    await person.send("[de]\nHallo zusammen")  # a text for one language only
+    await person.press(callback_data="bcredo")
+    await person.send("The letter was delivered today. Thank you for signing!")
+    await person.press(callback_data=_last_button(person, "bcsend"))
+    await person.send("/broadcast status")
+    await person.send("/broadcast cancel")
+    await person.send("/broadcast")
+    await person.press(callback_data="bcdrop")
     # What a recipient in this language gets, and the organiser's progress message meanwhile.
     services = person.core.services
     now = datetime.now(UTC)
@@ -280,7 +206,7 @@ async def _broadcasting(person: _Supporter, locale: str) -> None:
             )
 
 
-def _last_button(person: _Supporter, prefix: str) -> str:
+def _last_button(person: InProcessUser, prefix: str) -> str:
     """The callback data of the last button starting with ``prefix`` the bot showed."""
     for exchange in reversed(person.exchanges):
         for reply in reversed(exchange.replies):
@@ -292,7 +218,7 @@ def _last_button(person: _Supporter, prefix: str) -> str:
     return prefix
 
 
-def _receipt_shown(person: _Supporter) -> str:
+def _receipt_shown(person: InProcessUser) -> str:
     """The receipt code the supporter was shown last (``K7QF-2M9D``)."""
     for exchange in reversed(person.exchanges):
         for reply in exchange.replies:
@@ -319,7 +245,7 @@ async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Exchang
                 locales_dir=locales_dir,
                 flood_limit=10_000,  # one person taking every step at once: no flood control here
             )
-            person = _Supporter(core, language_code=locale.replace("_", "-").lower())
+            person = InProcessUser(core, _supporter(locale), settle=True)
             await _walk(person, locale)
             return person.exchanges
         finally:
