@@ -72,25 +72,20 @@ async def _walk(person: InProcessUser, locale: str) -> None:
     await person.send("Ma" + "\u0301" * 12 + "ria")  # marks stacked on one letter
     await person.send_other("sticker")
     await person.press(callback_data="asme")
-    await person.send("Maria")  # text where the form of the name is asked for
-    await person.press(callback_data="nfname")  # back to the name
-    await person.press(callback_data="asme")
-    await person.press(callback_data="nf:first_initial")
     await person.send_other("photo")
     await person.send("Atlantis")  # no such country
     await person.send("sa")  # too many matches
     await person.send("united")  # a pick-list
     await person.press(callback_data="ctyother")
     await person.press(callback_data="cty:DE")
+    await person.press(callback_data="confirm")  # an older review's button, with no form on it: the review again
     await person.press(callback_data="chname")
     await person.send(SAMPLE_NAME)
-    await person.press(callback_data="nf:full")
-    await person.press(callback_data="chform")
-    await person.press(callback_data="nf:full")
+    await person.press(callback_data="chform")  # an older review's button: the review again
     await person.press(callback_data="chcountry")
     await person.press(callback_data="cty:VC")  # Saint Vincent and the Grenadines: a long country name
-    await person.press(callback_data="confirm")
-    await person.press(callback_data="confirm")  # a second tap
+    await person.press(callback_data="confirm:full")  # "Sign as …": the form chosen, and signed
+    await person.press(callback_data="confirm:full")  # a second tap
     await person.send("/start")  # signed already
     await person.send("hello")
     await person.send("/mysignature")
