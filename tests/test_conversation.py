@@ -65,26 +65,27 @@ def core(db: Database, store: MemoryStateStore) -> Core:
 
 
 async def sign_up_to_review(ada: InProcessUser) -> None:
+    """/start shows the letter; consent, "Sign as" the Telegram name, the country: the review."""
     await ada.send("/start")
-    await ada.press(callback_data="read")
     await ada.press(callback_data="sign")
     await ada.press(callback_data="agree")
     await ada.press(callback_data="asme")
-    await ada.press(callback_data="nf:full")
     await ada.send("Germany")
+
+
+async def sign(ada: InProcessUser) -> list[Reply]:
+    """The review's "Sign as <full name>" button: chooses the form and signs."""
+    return await ada.press(callback_data="confirm:full")
 
 
 async def test_full_signature(core: Core, db: Database) -> None:
     ada = InProcessUser(core, ADA)
-    welcome = await ada.send("/start campaign_x")
-    assert "mass internment" in texts(welcome)
-    assert "read" in ada.buttons() and "langs" in ada.buttons()
-
-    letter = await ada.press(callback_data="read")
+    letter = await ada.send("/start campaign_x")
+    assert "mass internment" in texts(letter)
     assert "Dear President Xi Jinping" in texts(letter)
     assert "0 people have signed" in texts(letter)
     assert all(len(r.text) <= 4096 for r in letter if isinstance(r, SendMessage))
-    assert ada.buttons() == ["sign"]
+    assert ada.buttons() == ["sign", "langs"]
 
     consent = await ada.press(callback_data="sign")
     assert "Telegram user id" in texts(consent) and "/withdraw" in texts(consent)
@@ -95,11 +96,12 @@ async def test_full_signature(core: Core, db: Database) -> None:
     name_prompt = await ada.press(callback_data="agree")
     assert "Sign as Ada Lovelace" in str(name_prompt)
     await ada.press(callback_data="asme")
-    await ada.press(callback_data="nf:full")
     review = await ada.send("deutschland")
-    assert "You are signing as <b>Ada Lovelace</b>, Germany." in texts(review)
+    assert "Country: Germany" in texts(review)
+    assert "✅ Sign as Ada Lovelace" in str(review)
+    assert ada.buttons()[:3] == ["confirm:full", "confirm:first_initial", "confirm:initials"]
 
-    thanks = await ada.press(callback_data="confirm")
+    thanks = await sign(ada)
     assert "Thank you, Ada Lovelace!" in texts(thanks)
     assert "1 person has signed" in texts(thanks)
     share = ada.buttons()[0]
@@ -120,7 +122,7 @@ async def test_full_signature(core: Core, db: Database) -> None:
 async def test_double_confirm_is_one_signature(core: Core, db: Database) -> None:
     ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
-    first, second = await asyncio.gather(ada.press(callback_data="confirm"), ada.press(callback_data="confirm"))
+    first, second = await asyncio.gather(sign(ada), sign(ada))
     assert await signatures.count_signatures(db, "xinjiang") == 1
     assert texts(first + second).count("Thank you, Ada Lovelace!") == 1
     assert len(answers(first)) == 1 and len(answers(second)) == 1  # both spinners stopped
@@ -135,10 +137,12 @@ async def test_typed_name_is_validated_kindly(core: Core) -> None:
     assert "at least one letter" in texts(await ada.send("12345"))
     assert "link" in texts(await ada.send("visit https://spam.example"))
     assert "invisible" in texts(await ada.send("Ada\u202eecalevol"))
-    assert "addressees see your name" in texts(await ada.send("  مریم  <b>Rahimi</b> "))
-    assert "Which country" in texts(await ada.press(callback_data="nf:full"))
+    assert "Which country" in texts(await ada.send("  مریم  <b>Rahimi</b> "))
     review = await ada.send("Deutschland")
-    assert "&lt;b&gt;Rahimi&lt;/b&gt;" in texts(review)  # escaped, never markup
+    assert "addressees see your name" in texts(review)
+    assert "✅ Sign as مریم <b>Rahimi</b>" in str(review)  # a button's label is plain text, never markup
+    thanks = await sign(ada)
+    assert "&lt;b&gt;Rahimi&lt;/b&gt;" in texts(thanks) and "<b>Rahimi" not in texts(thanks)  # escaped
 
 
 async def test_country_search_pick_list_and_not_found(core: Core) -> None:
@@ -147,7 +151,6 @@ async def test_country_search_pick_list_and_not_found(core: Core) -> None:
     await ada.press(callback_data="sign")
     await ada.press(callback_data="agree")
     await ada.send("Ada")
-    await ada.press(callback_data="nf:full")
     assert "could not find" in texts(await ada.send("Atlantis"))
     picks = await ada.send("united")
     assert "Which one do you mean?" in texts(picks)
@@ -159,7 +162,7 @@ async def test_country_search_pick_list_and_not_found(core: Core) -> None:
 async def test_withdraw_erases(core: Core, db: Database) -> None:
     ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
-    await ada.press(callback_data="confirm")
+    await sign(ada)
     shown = await ada.send("/mysignature")
     assert "Ada Lovelace" in texts(shown) and "Germany" in texts(shown)
     assert str(ADA.id) not in texts(shown)  # stored, said so, never printed: a screenshot would carry it
@@ -178,7 +181,7 @@ async def test_withdraw_erases(core: Core, db: Database) -> None:
 async def test_signing_twice_is_answered_with_the_date(core: Core) -> None:
     ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
-    await ada.press(callback_data="confirm")
+    await sign(ada)
     again = await ada.send("/start")
     assert "You signed this letter on" in texts(again)
 
@@ -296,9 +299,9 @@ async def test_restart_mid_conversation_continues(db: Database, store: MemorySta
     await ada.press(callback_data="sign")
     await ada.press(callback_data="agree")
     await ada.send("Ada")
-    await ada.press(callback_data="nf:full")
     ada.core = make_core(db, store)  # the bot process restarted; the state store kept the state
-    assert "You are signing as <b>Ada</b>, France." in texts(await ada.send("France"))
+    review = await ada.send("France")
+    assert "Country: France" in texts(review) and "✅ Sign as Ada" in str(review)
 
 
 async def test_duplicate_update_is_handled_once(core: Core) -> None:
@@ -490,15 +493,13 @@ async def test_settle_with_cancel_stops_an_export_and_deletes_its_file(
 async def signed_ada(core: Core, db: Database, *, opt_in: bool = False) -> tuple[InProcessUser, Signature]:
     ada = InProcessUser(core, ADA)
     await ada.send("/start")
-    await ada.press(callback_data="read")
     await ada.press(callback_data="sign")
     if opt_in:
         await ada.press(callback_data="optin")
     await ada.press(callback_data="agree")
     await ada.press(callback_data="asme")
-    await ada.press(callback_data="nf:full")
     await ada.send("Germany")
-    thanks = await ada.press(callback_data="confirm")
+    thanks = await sign(ada)
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and stored.receipt is not None
     assert f"Your receipt: <code>{receipts.display(stored.receipt)}</code>." in texts(thanks)
@@ -600,7 +601,7 @@ async def test_a_milestone_is_claimed_after_the_thank_you_outside_the_signer_s_l
     core = make_core(db, store, milestones=(1,))
     ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
-    thanks = await asyncio.wait_for(ada.press(callback_data="confirm"), timeout=5)
+    thanks = await asyncio.wait_for(sign(ada), timeout=5)
     assert "Thank you, Ada Lovelace!" in texts(thanks)
     shown = await asyncio.wait_for(ada.send("/mysignature"), timeout=5)  # the lock is free
     assert "everything we store" in texts(shown)
@@ -619,11 +620,9 @@ async def test_a_name_or_country_typed_after_the_campaign_closed_is_not_kept(
     ada, bo = InProcessUser(core, ADA), InProcessUser(core, User(id=43, first_name="Bo", language_code="en"))
     for person in (ada, bo):
         await person.send("/start")
-        await person.press(callback_data="read")
         await person.press(callback_data="sign")
         await person.press(callback_data="agree")
-    await bo.press(callback_data="asme")
-    await bo.press(callback_data="nf:first_initial")  # Bo is asked for the country
+    await bo.press(callback_data="asme")  # Bo is asked for the country
     clock.today = date(2026, 3, 2)
     for person, typed in ((ada, "Ada Late"), (bo, "Germany")):
         shown = texts(await person.send(typed))
@@ -733,27 +732,25 @@ async def test_the_name_s_form_is_chosen_never_assumed(core: Core, db: Database,
     await ada.send("/start")
     await ada.press(callback_data="sign")
     await ada.press(callback_data="agree")
-    picker = await ada.press(callback_data="asme")
-    assert "addressees see your name" in texts(picker)
-    assert ada.buttons() == ["nf:full", "nf:first_initial", "nf:initials", "nfname"]
-    assert "only read text" in texts(await ada.send_other("sticker"))
-    assert "Please choose with a button" in texts(await ada.send("initials"))  # never taken as a name
-    assert "not edits" in texts(await ada.edit_last("x"))
-    stale = await ada.press(callback_data="cty:DE")  # a button of another step
-    assert answers(stale) and answers(stale)[0].show_alert
-    crafted = await ada.press(callback_data="nf:nonsense")
-    assert answers(crafted) and answers(crafted)[0].show_alert
-    assert "What name should" in texts(await ada.press(callback_data="nfname"))
     await ada.send("Aynur Kadir")
-    await ada.press(callback_data="nf:initials")
-    review = texts(await ada.send("Germany"))
-    assert "You are signing as <b>A. K.</b>, Germany.\nShown as: initials only" in review
-    assert "addressees see your name" in texts(await ada.press(callback_data="chform"))
-    assert "<b>Aynur K.</b>" in texts(await ada.press(callback_data="nf:first_initial"))
-    assert "What name should" in texts(await ada.press(callback_data="chname"))
-    assert "addressees see your name" in texts(await ada.send("Bo Bright"))  # a new name: chosen again
+    review = await ada.send("Germany")
+    assert "addressees see your name" in texts(review) and "Country: Germany" in texts(review)
+    assert ada.buttons() == ["confirm:full", "confirm:first_initial", "confirm:initials", "chname", "chcountry"]
+    assert all(f"✅ Sign as {shown}" in str(review) for shown in ("Aynur Kadir", "Aynur K.", "A. K."))
     state = await store.load(f"state:{ADA.id}")
-    assert state is not None and state["name_form"] is None
+    assert state is not None and (state["name"], state["name_form"]) == ("Aynur Kadir", None)
+    assert "only read text" in texts(await ada.send_other("sticker"))
+    assert "not edits" in texts(await ada.edit_last("x"))
+    stale = await ada.press(callback_data="nf:full")  # a button of another step
+    assert answers(stale) and answers(stale)[0].show_alert
+    for unchosen in ("confirm:nonsense", "confirm", "chform"):  # no form on the button: the review again
+        assert "addressees see your name" in texts(await ada.press(callback_data=unchosen))
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
+    assert "What name should" in texts(await ada.press(callback_data="chname"))
+    again = await ada.send("Bo Bright")  # a new name: its own forms, chosen again
+    assert "addressees see your name" in texts(again) and "✅ Sign as B. B." in str(again)
+    state = await store.load(f"state:{ADA.id}")
+    assert state is not None and (state["name"], state["name_form"]) == ("Bo Bright", None)
     assert "Stopped" in texts(await ada.send("/cancel"))
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "welcome")
@@ -781,9 +778,8 @@ async def test_only_the_chosen_form_outlives_the_confirmation(
     await ada.press(callback_data="sign")
     await ada.press(callback_data="agree")
     await ada.send("Aynur Kadir")
-    await ada.press(callback_data="nf:first_initial")
     await ada.send("Germany")
-    await ada.press(callback_data="confirm")
+    await ada.press(callback_data="confirm:first_initial")
     stored = await signatures.get_signature(db, "xinjiang", ADA.id)
     assert stored is not None and (stored.name, stored.name_form) == ("Aynur K.", "first_initial")
     state = await store.load(f"state:{ADA.id}")
@@ -808,8 +804,10 @@ async def test_choosing_the_form_after_the_campaign_closed_is_not_kept(db: Datab
     await ada.press(callback_data="sign")
     await ada.press(callback_data="agree")
     await ada.press(callback_data="asme")
+    await ada.send("Germany")
     clock.today = date(2026, 3, 2)
-    assert texts(await ada.press(callback_data="nf:full")).startswith("This petition closed")
+    assert texts(await ada.press(callback_data="confirm:full")).startswith("This petition closed")
+    assert await signatures.get_signature(db, "xinjiang", ADA.id) is None
     state = await store.load(f"state:{ADA.id}")
     assert state is not None and (state["name"], state["name_form"], state["step"]) == (None, None, "reading")
 
@@ -837,9 +835,8 @@ async def test_signing_in_every_language(core: Core, locale: str) -> None:
     campaign = load_campaign("xinjiang")
     user = User(id=2004, first_name="Dilnur", last_name="Smith", language_code=TELEGRAM_CODES[locale])
     dilnur = InProcessUser(core, user)
-    assert t.plain(campaign.title) in seen(await dilnur.send("/start"))
-
-    letter = seen(await dilnur.press(t.gettext("📖 Read the letter")))
+    letter = seen(await dilnur.send("/start"))
+    assert t.plain(campaign.title) in letter
     assert t.plain(campaign.letter.demands[0]) in letter
     assert plain(t.gettext("goal {goal}", goal=campaign.goal)) in letter  # 100,000 / 100 000 / ١٠٠٬٠٠٠ …
     sign = t.gettext("✍️ Sign the letter")
@@ -851,9 +848,8 @@ async def test_signing_in_every_language(core: Core, locale: str) -> None:
     await dilnur.press(sign)
     await dilnur.press(t.gettext("✅ I agree and want to sign"))
     await dilnur.press(t.gettext_plain("Sign as {name}", name="Dilnur Smith"))  # the name isolated in RTL text
-    await dilnur.press(t.gettext_plain("Full name: {name}", name="Dilnur Smith"))
     await dilnur.press(country_name(likely_countries(locale)[0], locale))
-    thanks = seen(await dilnur.press(t.gettext("✅ Confirm and sign")))
+    thanks = seen(await dilnur.press("✅ " + t.gettext_plain("Sign as {name}", name="Dilnur Smith")))
     assert plain(t.gettext("Thank you, {name}! Your signature has been added to the letter.", name="Dilnur Smith")) in (
         thanks
     )
