@@ -64,14 +64,14 @@ async def test_an_unknown_placeholder_is_named_and_breaks_the_rehearsal(broken_c
 
 
 def test_a_bad_tag_is_named(broken_copy: Callable[..., Path]) -> None:
-    msgid = "You are signing as <b>{name}</b>, {country}."
+    msgid = "Country: {country}"
 
     def bad(catalog: Catalog) -> None:
-        catalog[msgid].string = "Sie unterschreiben als <b>{name}, {country}."
+        catalog[msgid].string = "Land: <b>{country}"
 
     path = broken_copy("de", bad)
     found = problems_for(path, msgid)
-    assert "HTML tags ['b'] differ from the English ['b', 'b']" in found
+    assert "HTML tags ['b'] differ from the English []" in found
     assert any(p.startswith("Telegram would refuse it:") and "can't parse entities" in p for p in found)
 
 

@@ -136,13 +136,11 @@ async def test_no_credit_for_nobody_another_campaign_or_oneself(database: Databa
 
 
 async def _sign_in_core(chatter: InProcessUser) -> None:
-    await chatter.press(callback_data="read")
     await chatter.press(callback_data="sign")
     await chatter.press(callback_data="agree")
     await chatter.press(callback_data="asme")
-    await chatter.press(callback_data="nf:full")
     await chatter.send("Germany")
-    await chatter.press(callback_data="confirm")
+    await chatter.press(callback_data="confirm:full")
 
 
 async def test_a_state_saved_by_an_older_version_is_resolved_once(

@@ -21,6 +21,7 @@ from storage.state_memory import MemoryStateStore
 
 ADA = User(id=77, first_name="Ada", last_name="Lovelace", language_code="en")
 _ids = itertools.count(1)
+SIGN = "confirm:full"  # the review's "Sign as Ada Lovelace": chooses the form and signs
 
 
 class FlakyStore(MemoryStateStore):
@@ -77,7 +78,7 @@ def core(db: Database, store: FlakyStore) -> Core:
 
 
 async def to_review(core: Core) -> None:
-    for step in ("/start", "read", "sign", "agree", "Ada Lovelace", "nf:full", "cty:DE"):
+    for step in ("/start", "sign", "agree", "Ada Lovelace", "cty:DE"):
         await (text(core, step) if step.startswith("/") or " " in step else press(core, step))
 
 
@@ -87,9 +88,9 @@ async def test_a_store_that_fails_once_is_tried_again_unnoticed(
     await text(core, "/start")
     caplog.clear()
     store.fail_saves = 1
-    replies = await press(core, "read")
-    assert "The letter" in shown(replies) and "Sorry" not in shown(replies)
-    assert (await store.load(f"state:{ADA.id}") or {})["step"] == "reading"
+    replies = await press(core, "sign")
+    assert "Before you sign" in shown(replies) and "Sorry" not in shown(replies)
+    assert (await store.load(f"state:{ADA.id}") or {})["step"] == "consent"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].endswith(": StoreUnavailable, trying once more")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -108,7 +109,7 @@ async def test_a_step_that_fails_twice_leaves_the_person_where_they_were(
         raise OperationalError("INSERT", {}, ConnectionRefusedError("the database is restarting"))
 
     monkeypatch.setattr(signatures, "add_signature", down)
-    apology = await press(core, "confirm")
+    apology = await press(core, SIGN)
     assert calls == 2  # tried once more, then the apology
     assert "Sorry, something went wrong" in shown(apology)
     assert [r for r in apology if not isinstance(r, AnswerCallback)] == []  # no message changed: same buttons
@@ -117,7 +118,7 @@ async def test_a_step_that_fails_twice_leaves_the_person_where_they_were(
     assert state is not None and state["step"] == "review" and state["name"] == "Ada Lovelace"
 
     monkeypatch.setattr(signatures, "add_signature", real_add)
-    thanks = await press(core, "confirm")  # the same button again, once the database is back
+    thanks = await press(core, SIGN)  # the same button again, once the database is back
     assert "Thank you, Ada Lovelace!" in "\n".join(getattr(r, "text", "") or "" for r in thanks)
     assert await signatures.get_signature(db, "xinjiang", ADA.id) is not None
 
@@ -132,5 +133,5 @@ async def test_a_failure_that_is_not_transient_is_not_tried_again(core: Core, mo
         raise ValueError("a bug")
 
     monkeypatch.setattr(signatures, "add_signature", broken)
-    assert "Sorry" in shown(await press(core, "confirm"))
+    assert "Sorry" in shown(await press(core, SIGN))
     assert calls == 1
