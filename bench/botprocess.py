@@ -173,19 +173,20 @@ class BotProcesses:
     def pids(self) -> list[int]:
         return [process.pid for process in self.processes]
 
-    def cpu(self) -> float:
-        """CPU seconds (user + system) of the bot's processes and all their children so far."""
-        total = 0.0
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds (user, system) of the bot's processes and all their children so far."""
+        user = system = 0.0
         for pid in self.pids():
             try:
                 root = psutil.Process(pid)
                 for process in [root, *root.children(recursive=True)]:
                     known = self._tree.setdefault(process.pid, process)
                     times = known.cpu_times()
-                    total += times.user + times.system
+                    user += times.user
+                    system += times.system
             except psutil.NoSuchProcess:
                 continue
-        return total
+        return user, system
 
     async def stop(self) -> None:
         for process in self.processes:

@@ -23,6 +23,8 @@ from pathlib import Path
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^():]*):?(?P<line>\d*)\)$")
 
 # (group, substrings of a frame's file path), checked in this order.
+SOCKET_IO = "socket reads and writes (system calls)"
+_SOCKET_FUNCTIONS = ("_SelectorSocketTransport.write", "_read_ready", "sock_sendall", "sock_recv", "_sock_connect")
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("JSON / parsing (json, pydantic)", ("/json/", "orjson", "/pydantic/", "/pydantic_core/", "msgspec")),
     ("framework (aiogram / python-telegram-bot)", ("/aiogram/", "/telegram/", "magic_filter")),
@@ -95,7 +97,9 @@ class Sampler:
             await self._process.wait()
 
 
-def group_of(file: str, checkout: Path) -> str | None:
+def group_of(function: str, file: str, checkout: Path) -> str | None:
+    if "/asyncio/" in file and any(name in function for name in _SOCKET_FUNCTIONS):
+        return SOCKET_IO
     root = str(checkout) + "/"
     if file.startswith(root) and "/site-packages/" not in file and "/.venv/" not in file:
         relative = file[len(root) :]
@@ -127,7 +131,7 @@ def read(path: Path, checkout: Path) -> Profile:
         total += count
         function, file = parsed[-1]
         functions[f"{function} ({_short(file)})"] += count
-        owner = next((g for _, f in reversed(parsed) if (g := group_of(f, checkout)) is not None), None)
+        owner = next((g for fn, f in reversed(parsed) if (g := group_of(fn, f, checkout)) is not None), None)
         groups[owner or "other (standard library)"] += count
     return Profile(total, groups, functions)
 

@@ -34,7 +34,8 @@ class Result:
     retaps: int = 0
     stuck_at: dict[str, int] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
-    cpu: float = 0.0  # bot processes, seconds
+    cpu: float = 0.0  # bot processes, seconds (user + system)
+    cpu_system: float = 0.0  # of which in the kernel (sockets, mostly)
     bench_cpu: float = 0.0  # this process: the emulator and the people
     errors: list[str] = field(default_factory=list)
     gave_up: int = 0
@@ -76,6 +77,7 @@ class Result:
             "per person, p95 (s)": _quantile(self.per_person, 0.95),
             "retaps (no answer within patience)": float(self.retaps),
             "bot CPU per signature (ms)": 1000 * self.cpu / done,
+            "  of which in the kernel (ms)": 1000 * self.cpu_system / done,
             "emulator + people CPU per signature (ms)": 1000 * self.bench_cpu / done,
             "Bot API calls per signature (all but getUpdates)": sum(
                 n for method, n in self.calls.items() if method != "getUpdates"
