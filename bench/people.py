@@ -34,6 +34,7 @@ class Person:
 
     finished: bool = False
     seconds: float = 0.0
+    ended_at: float = 0.0  # time.monotonic() of the thank-you
     steps: list[float] = field(default_factory=list)
     retaps: int = 0
     updates: int = 0
@@ -113,7 +114,8 @@ class Signer:
             self.person.stuck_at = self.person.stuck_at or f"{type(error).__name__}: {error}"[:80]
             return self.person
         self.person.finished = True
-        self.person.seconds = time.monotonic() - began
+        self.person.ended_at = time.monotonic()
+        self.person.seconds = self.person.ended_at - began
         return self.person
 
 

@@ -27,7 +27,7 @@ class Result:
     label: str
     users: int
     finished: int = 0
-    wall: float = 0.0  # first action to the last thank-you (or the deadline)
+    wall: float = 0.0  # first action to the last thank-you (to the deadline if nobody finished)
     updates: int = 0  # actions of the people, retaps included: one update each
     steps: list[float] = field(default_factory=list)
     per_person: list[float] = field(default_factory=list)
