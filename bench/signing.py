@@ -141,7 +141,7 @@ async def _sign(emulator: Emulator, bots: BotProcesses, scenario: Scenario, resu
         return await signer.sign()
 
     tasks = [asyncio.create_task(arrive(index, signer)) for index, signer in enumerate(signers)]
-    _, pending = await asyncio.wait(tasks, timeout=scenario.deadline + 5)
+    pending = await _until_done_or_stalled(tasks, signers, began + scenario.deadline, scenario.patience + 10)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -155,6 +155,23 @@ async def _sign(emulator: Emulator, bots: BotProcesses, scenario: Scenario, resu
     result.take_calls(emulator.calls[first_call:], emulator.rate_violations[first_violation:])
     result.webhook_retries = sum(1 for attempt in emulator.deliveries[first_delivery:] if attempt.attempt > 1)
     return [signer.person for signer in signers]
+
+
+async def _until_done_or_stalled(
+    tasks: list[asyncio.Task[Person]], signers: list[Signer], ends_at: float, quiet: float
+) -> set[asyncio.Task[Person]]:
+    """Wait for everyone, the deadline, or ``quiet`` seconds without anybody's step answered
+    (everyone left has tapped again and nothing came: they are stuck); the tasks left."""
+    pending = set(tasks)
+    steps, last_progress = 0, time.monotonic()
+    while pending and time.monotonic() < ends_at:
+        _, pending = await asyncio.wait(pending, timeout=min(2.0, max(ends_at - time.monotonic(), 0)))
+        now_steps = sum(len(signer.person.steps) for signer in signers)
+        if now_steps != steps:
+            steps, last_progress = now_steps, time.monotonic()
+        elif time.monotonic() - last_progress > quiet:
+            break
+    return pending
 
 
 async def echo_baseline(users: int, per_person: int, concurrency: int) -> float:
