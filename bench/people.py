@@ -37,8 +37,8 @@ class Person:
     ended_at: float = 0.0  # time.monotonic() of the thank-you
     steps: list[float] = field(default_factory=list)
     retaps: int = 0
-    updates: int = 0
-    stuck_at: str = ""
+    actions: list[float] = field(default_factory=list)  # time.monotonic() of each update sent
+    stuck_at: str = ""  # the step they were waiting at when the run ended
 
 
 def has(*texts: str) -> Expect:
@@ -68,13 +68,13 @@ class Signer:
     async def step(self, what: str, act: Act, expect: Expect) -> BotMessage:
         """``act`` until the bot answers with a message ``expect`` accepts; its latency is recorded."""
         began = time.monotonic()
+        self.person.stuck_at = what
         while True:
             tapped = time.monotonic()
             limit = min(tapped + self.patience, self.ends_at)
             if limit <= tapped:
-                self.person.stuck_at = what
                 raise Stuck(what)
-            self.person.updates += 1
+            self.person.actions.append(tapped)
             try:
                 await act(limit - tapped)
                 message = await self._answer(expect, limit - time.monotonic())
@@ -110,10 +110,13 @@ class Signer:
                 await self.step("name form", self.press(label), has("Which country"))
             await self.step("country", self.send(COUNTRY), has("You are signing as"))
             await self.step("confirm", self.press("✅ Confirm and sign"), has("Thank you"))
-        except (Stuck, LookupError) as error:
-            self.person.stuck_at = self.person.stuck_at or f"{type(error).__name__}: {error}"[:80]
+        except LookupError:  # the button to press again is gone
+            self.person.stuck_at += " (button gone)"
+            return self.person
+        except Stuck:
             return self.person
         self.person.finished = True
+        self.person.stuck_at = ""
         self.person.ended_at = time.monotonic()
         self.person.seconds = self.person.ended_at - began
         return self.person

@@ -9,6 +9,7 @@ time, the log's ERROR and "gave up" lines).
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 from bisect import bisect_left, bisect_right
@@ -19,6 +20,7 @@ from typing import Any
 from bench.people import Person
 from emulator import CallRecord, RateViolation
 
+BULK = 0.9  # the share of people whose signatures make "the bulk" of a run
 _RETRY_AFTER = re.compile(r"retry after (\d+)")
 
 
@@ -29,6 +31,8 @@ class Result:
     finished: int = 0
     wall: float = 0.0  # first action to the last thank-you (to the deadline if nobody finished)
     updates: int = 0  # actions of the people, retaps included: one update each
+    bulk_wall: float = float("nan")  # first action until BULK of the people had signed
+    bulk_updates: int = 0  # updates sent by then
     steps: list[float] = field(default_factory=list)
     per_person: list[float] = field(default_factory=list)
     retaps: int = 0
@@ -45,9 +49,14 @@ class Result:
     webhook_retries: int = 0
     echo_updates_per_s: float = float("nan")
 
-    def take_people(self, people: list[Person]) -> None:
+    def take_people(self, people: list[Person], began: float) -> None:
         self.finished = sum(person.finished for person in people)
-        self.updates = sum(person.updates for person in people)
+        self.updates = sum(len(person.actions) for person in people)
+        ended = sorted(person.ended_at for person in people if person.finished)
+        rank = math.ceil(BULK * len(people))
+        if rank and len(ended) >= rank:  # the bulk: until 90 % had signed, the tail of stuck people apart
+            self.bulk_wall = ended[rank - 1] - began
+            self.bulk_updates = sum(at <= ended[rank - 1] for person in people for at in person.actions)
         self.steps = [latency for person in people for latency in person.steps]
         self.per_person = [person.seconds for person in people if person.finished]
         self.retaps = sum(person.retaps for person in people)
@@ -70,6 +79,10 @@ class Result:
             "updates/s (people's actions)": updates_per_s,
             "echo bot updates/s (same people, same count)": self.echo_updates_per_s,
             "bot / echo updates/s": updates_per_s / self.echo_updates_per_s,
+            "time until 90 % had signed (s)": self.bulk_wall,
+            "  signatures/s until then": BULK * self.users / self.bulk_wall,
+            "  updates/s until then": self.bulk_updates / self.bulk_wall,
+            "  bot / echo updates/s until then": self.bulk_updates / self.bulk_wall / self.echo_updates_per_s,
             "step latency p50 (s)": _quantile(self.steps, 0.50),
             "step latency p95 (s)": _quantile(self.steps, 0.95),
             "step latency max (s)": max(self.steps, default=float("nan")),

@@ -95,7 +95,7 @@ async def run(target: Target, scenario: Scenario, label: str) -> Result:
             if scenario.profile:
                 sampler = Sampler(bots.pids()[0], tmp / "profile.txt")
                 await sampler.start()
-            people = await _sign(emulator, bots, scenario, result)
+            began, people = await _sign(emulator, bots, scenario, result)
             if sampler is not None:
                 await sampler.stop()
                 print(f"\n{label}: where the bot's CPU went while people signed (py-spy)\n")
@@ -107,7 +107,7 @@ async def run(target: Target, scenario: Scenario, label: str) -> Result:
         finally:
             await bots.stop()
             await emulator.stop()
-        result.take_people(people)
+        result.take_people(people, began)
         lines = bots.log_lines()
         result.errors = errors_in(lines)
         result.gave_up = gave_up_in(lines)
@@ -117,8 +117,10 @@ async def run(target: Target, scenario: Scenario, label: str) -> Result:
     return result
 
 
-async def _sign(emulator: Emulator, bots: BotProcesses, scenario: Scenario, result: Result) -> list[Person]:
-    """Let the people sign; fill in the wall time, CPU and calls of ``result``."""
+async def _sign(
+    emulator: Emulator, bots: BotProcesses, scenario: Scenario, result: Result
+) -> tuple[float, list[Person]]:
+    """Let the people sign; fill in the wall time, CPU and calls of ``result``; when they began."""
     users = [
         emulator.user(FIRST_USER_ID + n, first_name="Ada", last_name="Lovelace", language_code="en")
         for n in range(scenario.users)
@@ -154,7 +156,7 @@ async def _sign(emulator: Emulator, bots: BotProcesses, scenario: Scenario, resu
     result.bench_cpu = _own_cpu() - bench_cpu
     result.take_calls(emulator.calls[first_call:], emulator.rate_violations[first_violation:])
     result.webhook_retries = sum(1 for attempt in emulator.deliveries[first_delivery:] if attempt.attempt > 1)
-    return [signer.person for signer in signers]
+    return began, [signer.person for signer in signers]
 
 
 async def _until_done_or_stalled(
