@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -68,6 +69,7 @@ class Scenario:
     chat_rate_limit: float | None
     baseline: bool
     profile: bool
+    profile_out: Path | None  # where to keep py-spy's raw stacks
 
 
 def _own_cpu() -> float:
@@ -100,6 +102,8 @@ async def run(target: Target, scenario: Scenario, label: str) -> Result:
                 await sampler.stop()
                 print(f"\n{label}: where the bot's CPU went while people signed (py-spy)\n")
                 print(summary(read(tmp / "profile.txt", target.checkout)), flush=True)
+                if scenario.profile_out is not None:
+                    await asyncio.to_thread(shutil.copyfile, tmp / "profile.txt", scenario.profile_out)
         except BaseException:
             lines = bots.log_lines()
             print(f"--- the last of the bot log ({label}):\n" + "\n".join(lines[-40:]))
@@ -293,6 +297,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--chat-rate-limit", type=float, default=None, help="429 past this many sends/s per chat")
     parser.add_argument("--no-baseline", action="store_true", help="skip the echo bot")
     parser.add_argument("--profile", action="store_true", help="sample the bot process with py-spy")
+    parser.add_argument("--profile-out", type=Path, default=None, help="--profile, keeping py-spy's raw stacks here")
     parser.add_argument("--checkout", type=Path, default=ROOT, help="the code to run (default: this repository)")
     parser.add_argument("--compare", type=Path, default=None, help="an older checkout, run first, shown beside")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
@@ -311,7 +316,8 @@ def main(argv: list[str] | None = None) -> None:
         rate_limit=args.rate_limit or (TELEGRAM_RATE_LIMIT if limits else None),
         chat_rate_limit=args.chat_rate_limit or (TELEGRAM_CHAT_RATE_LIMIT if limits else None),
         baseline=not (args.no_baseline or spike),
-        profile=args.profile,
+        profile=args.profile or args.profile_out is not None,
+        profile_out=args.profile_out,
     )
     target = Target(
         checkout=args.checkout.resolve(),
