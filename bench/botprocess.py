@@ -24,7 +24,7 @@ from typing import IO
 import psutil
 from sqlalchemy.engine import make_url
 
-from bench.broadcast import _fresh_postgres
+from bench.broadcast import _admin_url, _fresh_postgres
 from emulator import Emulator
 
 WEBHOOK_SECRET = "bench-webhook-secret"  # noqa: S105 - only the local emulator sends it
@@ -83,6 +83,37 @@ async def fresh_backend(target: Target, tmp: Path) -> str:
     finally:
         await client.aclose()
     return target.database_url
+
+
+async def backend_counters(target: Target) -> dict[str, float]:
+    """Redis commands and PostgreSQL transactions and row writes so far (PostgreSQL + Redis only):
+    the round trips a signature costs, whatever the machine's speed."""
+    if target.backend != "pg":
+        return {}
+    import asyncpg
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(target.redis_url)
+    try:
+        stats = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    commands = sum(float(value["calls"]) for key, value in stats.items() if key != "cmdstat_info")
+    args, name = _admin_url(target.database_url)
+    connection = await asyncpg.connect(database=name, **args)
+    try:
+        row = await connection.fetchrow(
+            "SELECT xact_commit + xact_rollback AS xacts, tup_inserted + tup_updated + tup_deleted AS writes"
+            " FROM pg_stat_database WHERE datname = current_database()"
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    return {
+        "Redis commands": commands,
+        "PostgreSQL transactions": float(row["xacts"]),
+        "PostgreSQL rows written": float(row["writes"]),
+    }
 
 
 def bot_env(target: Target, emulator: Emulator, database_url: str, port: int | None) -> dict[str, str]:

@@ -47,6 +47,7 @@ class Result:
     violations: dict[str, int] = field(default_factory=dict)  # the emulator's refusals by scope
     retry_after_ignored: int = 0
     webhook_retries: int = 0
+    backend: dict[str, float] = field(default_factory=dict)  # Redis commands, PostgreSQL transactions ...
     echo_updates_per_s: float = float("nan")
 
     def take_people(self, people: list[Person], began: float) -> None:
@@ -99,6 +100,8 @@ class Result:
         }
         for method, n in sorted(self.calls.items()):
             rows[f"  {method} per signature"] = n / done
+        for what, count in self.backend.items():
+            rows[f"{what} per signature"] = count / done
         rows |= {
             "ERROR lines in the bot's log": float(len(self.errors)),
             '"gave up after flood control" lines': float(self.gave_up),

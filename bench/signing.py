@@ -40,6 +40,7 @@ from bench.botprocess import (
     DEFAULT_REDIS_URL,
     BotProcesses,
     Target,
+    backend_counters,
     errors_in,
     fresh_backend,
     gave_up_in,
@@ -138,6 +139,7 @@ async def _sign(
         raise RuntimeError(f"the warm-up signature did not finish (stuck at {warm.person.stuck_at})")
     first_call, first_delivery = len(emulator.calls), len(emulator.deliveries)
     first_violation = len(emulator.rate_violations)
+    counters = await backend_counters(bots.target)
     (user_cpu, system_cpu), bench_cpu = bots.cpu(), _own_cpu()
     began = time.monotonic()
     signers = [Signer(user, patience=scenario.patience, ends_at=began + scenario.deadline) for user in users]
@@ -159,6 +161,8 @@ async def _sign(
     result.cpu_system = system_cpu_after - system_cpu
     result.bench_cpu = _own_cpu() - bench_cpu
     result.take_calls(emulator.calls[first_call:], emulator.rate_violations[first_violation:])
+    await asyncio.sleep(1.5)  # PostgreSQL publishes a connection's statistics within a second
+    result.backend = {key: value - counters[key] for key, value in (await backend_counters(bots.target)).items()}
     result.webhook_retries = sum(1 for attempt in emulator.deliveries[first_delivery:] if attempt.attempt > 1)
     return began, [signer.person for signer in signers]
 
