@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from emulator import BotMessage, SimulatedUser
 
 NAME = "Ada Lovelace"
-COUNTRY = "France"
+COUNTRY = "United Kingdom"  # among the likely countries an English reader is offered
 
 Expect = Callable[[BotMessage], bool]
 Act = Callable[[float], Awaitable[object]]  # the action, given how long it may wait for a press's answer
@@ -100,16 +100,23 @@ class Signer:
         """The whole conversation, /start to the thank-you."""
         began = time.monotonic()
         try:
-            await self.step("/start", self.send("/start"), has("mass internment"))
-            await self.step("read", self.press("📖 Read the letter"), offers_to_sign)
+            letter = await self.step("/start", self.send("/start"), has("mass internment"))
+            if not offers_to_sign(letter):  # older code: a welcome, then the letter
+                await self.step("read", self.press("📖 Read the letter"), offers_to_sign)
             await self.step("sign", self.press("✍️ Sign the letter"), has("Before you sign"))
             await self.step("agree", self.press("✅ I agree and want to sign"), has("What name should we sign with?"))
             asked = await self.step("name", self.send(NAME), has("addressees see your name", "Which country"))
-            if "addressees see your name" in asked.text:  # newer code asks how the name is shown
+            if "addressees see your name" in asked.text:  # older code asks how the name is shown here
                 label = next(b.text for row in asked.buttons for b in row if b.text.startswith("Full name:"))
-                await self.step("name form", self.press(label), has("Which country"))
-            await self.step("country", self.send(COUNTRY), has("You are signing as"))
-            await self.step("confirm", self.press("✅ Confirm and sign"), has("Thank you"))
+                asked = await self.step("name form", self.press(label), has("Which country"))
+            review = has("Please check before you sign")
+            if any(b.text == COUNTRY for row in asked.buttons for b in row):  # a likely country: one tap
+                shown = await self.step("country", self.press(COUNTRY), review)
+            else:
+                shown = await self.step("country", self.send(COUNTRY), review)
+            labels = [b.text for row in shown.buttons for b in row]
+            confirm = f"✅ Sign as {NAME}" if f"✅ Sign as {NAME}" in labels else "✅ Confirm and sign"
+            await self.step("confirm", self.press(confirm), has("Thank you"))
         except LookupError:  # the button to press again is gone
             self.person.stuck_at += " (button gone)"
             return self.person
