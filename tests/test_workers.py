@@ -110,7 +110,9 @@ async def two_workers(
         LOG_LEVEL="INFO",
     )
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bot", "run", "--mode", "webhook", "--workers", "2"),
+        # python-telegram-bot: it loads in a second where aiogram takes several (pydantic's models),
+        # and the workers' machinery is the same for both runtimes.
+        *(sys.executable, "-m", "bot", "run", "--mode", "webhook", "--workers", "2", "--runtime", "ptb"),
         env=env,
         cwd=tmp_path,
         stderr=asyncio.subprocess.PIPE,
@@ -160,7 +162,7 @@ async def test_two_workers_share_the_port_and_handle_each_update_once(two_worker
     migrations = [line for line in log.splitlines() if "Running upgrade" in line]
     assert migrations and all(f"[{two_workers.process.pid}] " in line for line in migrations), log
     assert len(emulator.calls_to("setWebhook")) == 1
-    assert log.count("webhook mode, setup") == 1 and log.count("webhook mode, worker") == 2, log
+    assert log.count("ptb, webhook mode, setup") == 1 and log.count("ptb, webhook mode, worker") == 2, log
     # SIGTERM to the supervisor stopped every worker.
     assert not any(_alive(pid) for pid in two_workers.pids.values())
     assert log.count("SIGTERM received") >= 3, log  # the supervisor and both workers
@@ -211,7 +213,12 @@ def test_several_workers_without_shared_state_are_refused(tmp_path: Path, settin
 
 
 def test_workers_from_the_setting_are_refused_the_same_way(tmp_path: Path) -> None:
-    env = {"BOT_TOKEN": "123:abc", "WORKERS": "3", "WEBHOOK_URL": "https://example.org", "WEBHOOK_SECRET": "workers-test-secret"}
+    env = {
+        "BOT_TOKEN": "123:abc",
+        "WORKERS": "3",
+        "WEBHOOK_URL": "https://example.org",
+        "WEBHOOK_SECRET": "workers-test-secret",
+    }
     result = python_m_bot("run", "--mode", "webhook", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("error: 3 workers need REDIS_URL"), result.stderr
