@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ import redis.asyncio
 
 from emulator import Emulator
 from tests.fixtures.botapp import free_port
-from tests.test_cli import bot_env, python_m_bot
+from tests.test_cli import ROOT, bot_env, python_m_bot
 
 USERS = 16  # people writing at once: enough connections that both workers get some
 STARTED = re.compile(r"worker (\d+) started \(pid (\d+)\)")
@@ -97,6 +98,7 @@ async def two_workers(
     """``--workers 2`` on a fresh PostgreSQL database (the supervisor migrates it) and Redis;
     yielded once both workers listen and the webhook is set."""
     port = free_port()
+    assert emulator.base_url is not None
     env = bot_env(
         BOT_TOKEN=emulator.token,
         TELEGRAM_API_URL=emulator.base_url,
@@ -238,3 +240,15 @@ def test_polling_ignores_the_web_processes_setting(tmp_path: Path) -> None:
     result = python_m_bot("run", env=env, cwd=tmp_path)
     assert result.returncode == 1  # got past the workers' check, to Telegram, which is not there
     assert result.stderr.strip().splitlines()[-1].startswith("error: getMe failed"), result.stderr
+
+
+def test_the_procfile_web_process_takes_workers_from_the_setting(tmp_path: Path) -> None:
+    """The Procfile's `web` line as a platform's shell runs it, with WORKERS=2 and no Redis."""
+    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    command = web.removeprefix("web:").strip().replace("python ", f"{sys.executable} ", 1)
+    env = bot_env(BOT_TOKEN="123:abc", WORKERS="2", WEBHOOK_URL="https://example.org", WEBHOOK_SECRET="procfile-secret")
+    result = subprocess.run(  # noqa: S603 - our own Procfile's line
+        ["/bin/sh", "-c", command], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: 2 workers need REDIS_URL"), result.stderr
