@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -180,7 +181,9 @@ class BotApp:
             ) from None
         if self.role != "worker":  # the setup process has migrated before any worker starts
             await migrate(settings.database_url)
-        self.db = make_database(settings)
+        # Workers share the database server's connections: together as many as one process uses.
+        pool = math.ceil(settings.max_concurrent_updates / settings.workers) if self.role == "worker" else None
+        self.db = make_database(settings, pool_size=pool)
 
         self.runtime = make_runtime(
             self.runtime_name,

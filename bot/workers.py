@@ -20,7 +20,9 @@ This process (the supervisor) does, in order:
 4. once all listen: ``setWebhook``; it then closes its own connections and watches.
 
 Each worker runs the broadcast sender (only the lease holder sends) and its own funnel timer
-(its counts are added, never overwritten). A worker that dies (exit code other than 0, or
+(its counts are added, never overwritten). Its database pool is its share of
+``MAX_CONCURRENT_UPDATES``: N workers together hold no more PostgreSQL connections than one
+process did (the server allows 100 by default), and queue for one rather than be refused. A worker that dies (exit code other than 0, or
 killed by a signal: a crash, the out-of-memory killer) is restarted at once, since its siblings
 keep serving (Telegram re-delivers what it had in hand, and the update ids' de-duplication in
 Redis keeps every update handled once); more than ``MAX_RESTARTS`` deaths within
@@ -165,6 +167,7 @@ class Supervisor:
                 *(WORKER_READY_OPTION, str(write_fd)),
                 pass_fds=(write_fd,),
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, "WORKERS": str(self.count)},  # a worker's share of the database pool
             )
         except BaseException:
             os.close(read_fd)

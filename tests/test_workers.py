@@ -7,12 +7,14 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pytest
 import redis.asyncio
 
@@ -133,11 +135,12 @@ async def two_workers(
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (an exited orphan may linger as a zombie until reaped)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        status: str = psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
         return False
-    return True
+    return status != str(psutil.STATUS_ZOMBIE)
 
 
 async def _everyone_starts(emulator: Emulator, first_id: int) -> None:
@@ -189,6 +192,37 @@ async def test_a_worker_that_dies_is_restarted_and_the_other_keeps_serving(
     handled = Counter(int(update) for _, update in HANDLED.findall(log))
     assert sorted(handled.values()) == [1] * USERS
     assert not _alive(replacement) and not _alive(two_workers.pids[2])
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_workers_stop_by_themselves_when_the_supervisor_is_killed(two_workers: Workers) -> None:
+    os.kill(two_workers.process.pid, signal.SIGKILL)
+    log = await two_workers.log.rest()  # the end of stderr: every worker has exited
+    assert log.count(f"the supervisor (pid {two_workers.process.pid}) is gone: stopping") == 2, log
+    assert not any(_alive(pid) for pid in two_workers.pids.values())
+
+
+async def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "BOT_TOKEN": "123:abc",
+            "DATABASE_URL": "postgresql://bot@127.0.0.1:1/undersign",  # never reached
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "WEBHOOK_URL": f"http://127.0.0.1:{port}",
+            "WEBHOOK_SECRET": "workers-test-secret",
+            "WEBHOOK_LISTEN": "127.0.0.1",
+            "PORT": str(port),
+        }
+        result = python_m_bot("run", "--mode", "webhook", "--workers", "2", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: cannot listen on WEBHOOK_LISTEN:PORT 127.0.0.1:{port} ")
+    assert "in use" in lines[0]
 
 
 @pytest.mark.parametrize(
