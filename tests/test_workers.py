@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import psutil
 import pytest
 import redis.asyncio
 
@@ -134,13 +133,25 @@ async def two_workers(
             await process.wait()
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` still runs (an exited orphan may linger as a zombie until reaped)."""
+async def _exits(pid: int, within: float = 10) -> bool:
+    """Whether process ``pid`` has exited or does within ``within`` seconds (a pidfd turns
+    readable when its process ends, whoever its parent is)."""
     try:
-        status: str = psutil.Process(pid).status()
-    except psutil.NoSuchProcess:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    loop = asyncio.get_running_loop()
+    ended = asyncio.Event()
+    loop.add_reader(pidfd, ended.set)
+    try:
+        async with asyncio.timeout(within):
+            await ended.wait()
+    except TimeoutError:
         return False
-    return status != str(psutil.STATUS_ZOMBIE)
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    return True
 
 
 async def _everyone_starts(emulator: Emulator, first_id: int) -> None:
@@ -169,7 +180,7 @@ async def test_two_workers_share_the_port_and_handle_each_update_once(two_worker
     assert len(emulator.calls_to("setWebhook")) == 1
     assert log.count("ptb, webhook mode, setup") == 1 and log.count("ptb, webhook mode, worker") == 2, log
     # SIGTERM to the supervisor stopped every worker.
-    assert not any(_alive(pid) for pid in two_workers.pids.values())
+    assert all([await _exits(pid) for pid in two_workers.pids.values()])
     assert log.count("SIGTERM received") >= 3, log  # the supervisor and both workers
 
 
@@ -191,16 +202,17 @@ async def test_a_worker_that_dies_is_restarted_and_the_other_keeps_serving(
     assert two_workers.process.returncode == 0, log
     handled = Counter(int(update) for _, update in HANDLED.findall(log))
     assert sorted(handled.values()) == [1] * USERS
-    assert not _alive(replacement) and not _alive(two_workers.pids[2])
+    assert await _exits(replacement) and await _exits(two_workers.pids[2])
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_workers_stop_by_themselves_when_the_supervisor_is_killed(two_workers: Workers) -> None:
     os.kill(two_workers.process.pid, signal.SIGKILL)
-    log = await two_workers.log.rest()  # the end of stderr: every worker has exited
+    async with asyncio.timeout(20):
+        log = await two_workers.log.rest()  # the end of stderr: every worker has exited
     assert log.count(f"the supervisor (pid {two_workers.process.pid}) is gone: stopping") == 2, log
-    assert not any(_alive(pid) for pid in two_workers.pids.values())
+    assert all([await _exits(pid) for pid in two_workers.pids.values()])
 
 
 async def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
