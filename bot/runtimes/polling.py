@@ -19,6 +19,7 @@ so a clean restart handles nothing again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,6 +32,7 @@ log = logging.getLogger("bot.polling")
 POLL_TIMEOUT = 10  # seconds getUpdates waits for a first update (long polling)
 READ_MARGIN = 10.0  # added to the long-poll timeout for the HTTP read timeout of getUpdates
 MAX_BATCH = 100  # getUpdates' own maximum per call
+HELD_PAUSE = 0.25  # seconds between getUpdates while an older update holds the offset back
 BACKOFF_FIRST = 0.5  # seconds after the first failed getUpdates; doubled up to BACKOFF_MAX
 BACKOFF_MAX = 5.0
 
@@ -119,6 +121,7 @@ class Poller:
         limit: int,
         timeout: int = POLL_TIMEOUT,
         backoff: Backoff | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._get_updates = get_updates
         self._handle = handle
@@ -127,6 +130,7 @@ class Poller:
         self._limit = max(1, min(limit, MAX_BATCH))  # more could never be fetched past one held back
         self._timeout = timeout
         self._backoff = backoff or Backoff()
+        self._sleep = sleep  # tests pass one that records the pause instead of taking it
         self.offsets = Offsets()
         self._confirmed: int | None = None  # the last offset Telegram was sent
         self._changed = asyncio.Event()  # an update finished: there may be room again
@@ -148,29 +152,38 @@ class Poller:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                await self._until(stop, asyncio.sleep(self._failed(error)))
+                await self._until(stop, self._sleep(self._failed(error)))
                 continue
             if updates is None:
                 return  # stopped while waiting: nothing of that answer was confirmed
             self._backoff.reset()
             self._confirmed = offset
-            for data in updates:
-                self._start(data)
+            started = [self._start(data) for data in updates]
+            if updates and not any(started):
+                # Only updates already started came back (an older one holds the offset):
+                # Telegram would answer the same at once, so wait for one to finish, or a moment.
+                await self._until(stop, self._changed_or(HELD_PAUSE))
 
     def _room(self) -> int:
         return min(self._limit - self.offsets.running, MAX_BATCH - self.offsets.window)
 
-    def _start(self, data: dict[str, Any]) -> None:
+    def _start(self, data: dict[str, Any]) -> bool:
+        """Start handling one update; False if it was started before (or has no update_id)."""
         update_id = data.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             log.warning("getUpdates returned an update without an update_id; ignored")
-            return
+            return False
         if not self.offsets.is_new(update_id):
-            return  # started before; returned again while an older one holds the offset back
+            return False  # returned again while an older one holds the offset back
         self.offsets.start(update_id)
         task = asyncio.create_task(self._run_one(update_id, data), name=f"update-{update_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _changed_or(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), seconds)
 
     async def _run_one(self, update_id: int, data: dict[str, Any]) -> None:
         # Only an update that ran to the end is confirmed: one cancelled at shutdown stays
