@@ -17,13 +17,13 @@ import asyncio
 import statistics
 import time
 
-from bot.runtimes import make_runtime
+from bot.runtimes import RuntimeName, make_runtime
 from emulator import Emulator
 from handlers.events import Event
 from handlers.replies import Deliver
 
 
-async def one_round(name: str, updates: int) -> float:
+async def one_round(name: RuntimeName, updates: int) -> float:
     """Process CPU seconds per update for ``updates`` /start messages from as many people."""
     emulator = Emulator(record=False)
     await emulator.start(port=0)
@@ -62,7 +62,8 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runtime", choices=["aiogram", "ptb"], action="append")
     args = parser.parse_args()
-    for name in args.runtime or ["aiogram", "ptb"]:
+    names: list[RuntimeName] = args.runtime or ["aiogram", "ptb"]
+    for name in names:
         figures = [await one_round(name, args.updates) for _ in range(args.rounds)]
         print(f"{name}: median {statistics.median(figures) * 1e6:.0f} µs per update (min {min(figures) * 1e6:.0f})")
 
