@@ -61,8 +61,9 @@ class PtbRuntime(RuntimeBase):
     ) -> None:
         super().__init__(max_concurrent_updates=max_concurrent_updates)
         self._updates_url = f"{api_url}/bot{token}/getUpdates"
-        # One connection for the one long poll; its read timeout is set per call.
-        self._updates_request = HTTPXRequest(connection_pool_size=1)
+        # The long poll, and the final confirmation while the abandoned poll's connection is
+        # still being closed (with one, that call waited for it and timed out); read timeout per call.
+        self._updates_request = HTTPXRequest(connection_pool_size=2)
         builder = (
             ApplicationBuilder()
             .token(token)
