@@ -71,7 +71,6 @@ class PtbRuntime(RuntimeBase):
             .get_updates_request(self._updates_request)  # so the Application opens and closes it
             .base_url(f"{api_url}/bot")
             .base_file_url(f"{api_url}/file/bot")
-            .concurrent_updates(max_concurrent_updates)
             .connection_pool_size(max(16, 2 * max_concurrent_updates))
             .defaults(Defaults(parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True)))
         )
