@@ -138,13 +138,7 @@ class Core:
                     log.warning("update %s: %s, trying once more", event.update_id, type(error).__name__)
                     await asyncio.sleep(self.retry_pause)
                     continue
-                if claimed and not sending:
-                    await self._unclaim(event)
-                raise
-            except BaseException:  # cancelled (shutdown): a re-delivery may try again
-                if claimed and not sending:
-                    await self._unclaim(event)
-                raise
+                raise  # claimed but not marked finished: a re-delivery of it is handled again
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def _finished(self, event: Event) -> bool:
@@ -168,13 +162,6 @@ class Core:
             await self.store.save(f"handled:{event.update_id}", {}, DEDUP_TTL)
         except StateStoreError as error:
             log.warning("update %s: could not mark it finished (%s)", event.update_id, type(error).__name__)
-
-    async def _unclaim(self, event: Event) -> None:
-        """Let a re-delivery of this update (Telegram's, after a timeout) try it again."""
-        try:
-            await self.store.delete(f"update:{event.update_id}")
-        except StateStoreError as error:
-            log.warning("update %s: could not release it for a re-delivery (%s)", event.update_id, type(error).__name__)
 
     async def _nobody(self, event: Event, deliver: Deliver) -> None:
         """An update that is nobody's (``Event.sender`` is None: no ``from``, or a private chat
