@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.app")
 
 Mode = Literal["polling", "webhook"]
+# What one process does (``python -m bot run --workers N``, ``bot.workers``): "single" everything,
+# as one process always did; "setup" the once-per-start work (migrations, receipts' backfill, the
+# stale exports' sweep, the command menus, then ``set_webhook`` once the workers listen) and no
+# serving; "worker" serves the shared port and runs the broadcast sender and the funnel timer.
+Role = Literal["single", "setup", "worker"]
 # Platforms usually allow ~30 s between SIGTERM and SIGKILL: the whole stop fits in this, each
 # phase getting what the ones before it left. The last CLOSE_RESERVE seconds (at most a tenth of
 # the deadline) are kept for closing the HTTP session and the pools.
@@ -114,6 +120,11 @@ async def migrate(database_url: str) -> str:
     return str(revision or "base")
 
 
+def listen_error(settings: Settings, error: OSError) -> str:
+    """The one line for a port the bot cannot listen on (taken, or not allowed)."""
+    return f"cannot listen on WEBHOOK_LISTEN:PORT {settings.webhook_listen}:{settings.port} ({_reason(error)})"
+
+
 def _sweep_stale_exports() -> None:
     """Remove what exports left on disk (names) when an earlier run stopped mid-export;
     before the core is built, so no export of this process is running yet."""
@@ -136,9 +147,11 @@ class BotApp:
         mode: Mode = "polling",
         runtime: RuntimeName | None = None,
         core_factory: CoreFactory | None = None,
+        role: Role = "single",
     ) -> None:
         self.settings = settings
         self.mode = mode
+        self.role: Role = role
         self.runtime_name: RuntimeName = runtime or settings.bot_runtime
         self._core_factory = core_factory
         self.runtime: Runtime | None = None
@@ -158,7 +171,7 @@ class BotApp:
         settings = self.settings
         token = settings.token  # SettingsError before we touch anything
         if self.mode == "webhook":
-            url, secret = settings.require_webhook()
+            _, secret = settings.require_webhook()
         self.store = make_store(settings)
         try:
             await self.store.ping()
@@ -166,8 +179,11 @@ class BotApp:
             raise StartupError(
                 f"REDIS_URL {_shown(settings.redis_url or '')} is unreachable ({_reason(error)})"
             ) from None
-        await migrate(settings.database_url)
-        self.db = make_database(settings)
+        if self.role != "worker":  # the setup process has migrated before any worker starts
+            await migrate(settings.database_url)
+        # Workers share the database server's connections: together as many as one process uses.
+        pool = math.ceil(settings.max_concurrent_updates / settings.workers) if self.role == "worker" else None
+        self.db = make_database(settings, pool_size=pool)
 
         self.runtime = make_runtime(
             self.runtime_name,
@@ -183,7 +199,8 @@ class BotApp:
                 f"check BOT_TOKEN and the network ({_reason(error)})"
             ) from None
         receipt_key = await self._receipt_key()
-        _sweep_stale_exports()
+        if self.role != "worker":  # a worker's sibling may be making an export right now
+            _sweep_stale_exports()
         factory = self._core_factory or _default_core_factory
         try:
             core = factory(
@@ -208,10 +225,18 @@ class BotApp:
             ) from None
         self.core = core
         self.runtime.attach(core.handle)
-        await self._publish_commands(core)
-        self._start_broadcaster(core)
-        self._flushing = asyncio.create_task(self._flush_counts_every(core, FUNNEL_FLUSH_EVERY))
-        log.info("bot @%s starting: runtime %s, %s mode", self.info.username, self.runtime_name, self.mode)
+        if self.role != "worker":
+            await self._publish_commands(core)
+        if self.role != "setup":
+            self._start_broadcaster(core)
+            self._flushing = asyncio.create_task(self._flush_counts_every(core, FUNNEL_FLUSH_EVERY))
+        log.info(
+            "bot @%s starting: runtime %s, %s mode%s",
+            self.info.username,
+            self.runtime_name,
+            self.mode,
+            "" if self.role == "single" else f", {self.role}",
+        )
 
         if self.mode == "polling":
             try:
@@ -221,6 +246,8 @@ class BotApp:
             self._stop_polling.clear()
             self._polling = asyncio.create_task(self.runtime.run_polling(self._stop_polling))
             return self.info
+        if self.role == "setup":
+            return self.info  # the workers serve; ``set_webhook`` once they listen
 
         self.server = WebhookServer(
             self.runtime,
@@ -229,18 +256,25 @@ class BotApp:
             health=self.healthy,
         )
         try:
-            self.port = await self.server.start(settings.webhook_listen, settings.port, grace=SHUTDOWN_DEADLINE)
+            self.port = await self.server.start(
+                settings.webhook_listen, settings.port, grace=SHUTDOWN_DEADLINE, reuse_port=self.role == "worker"
+            )
         except OSError as error:
-            raise StartupError(
-                f"cannot listen on WEBHOOK_LISTEN:PORT {settings.webhook_listen}:{settings.port} ({_reason(error)})"
-            ) from None
+            raise StartupError(listen_error(settings, error)) from None
+        if self.role == "single":
+            await self.set_webhook()
+        return self.info
+
+    async def set_webhook(self) -> None:
+        """Tell Telegram where to deliver (``WEBHOOK_URL``), once something listens there."""
+        assert self.runtime is not None, "start() first"
+        url, secret = self.settings.require_webhook()
         try:
             await self.runtime.set_webhook(webhook_url(url), secret)
         except Exception as error:
             raise StartupError(
                 f"setWebhook refused WEBHOOK_URL {_shown(webhook_url(url))} ({_reason(error)})"
             ) from None
-        return self.info
 
     def _start_broadcaster(self, core: CoreLike) -> None:
         """Every process runs the broadcast sender; only the lease holder sends (bot.broadcasting)."""
@@ -259,7 +293,8 @@ class BotApp:
         secret = self.settings.receipt_secret
         try:
             key = await receipts.load_key(self.db, secret.get_secret_value() if secret else None)
-            assigned = await receipts.backfill(self.db, key)
+            # Once per start, not once per worker: the setup process has done it.
+            assigned = 0 if self.role == "worker" else await receipts.backfill(self.db, key)
         except Exception as error:
             raise StartupError(f"DATABASE_URL: cannot read the receipt secret ({_reason(error)})") from None
         if assigned:
@@ -288,8 +323,9 @@ class BotApp:
                     where = "an organiser's chat" if chat_id else "everyone"
                     log.warning("setMyCommands (%s, %s) failed (%s)", where, language or "default", _reason(error))
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Start, serve until ``stop`` is set, then shut down.
+    async def run(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
+        """Start, call ``on_started`` (a worker tells its parent it listens), serve until
+        ``stop`` is set, then shut down.
 
         If polling ends by itself (an unexpected error), the bot shuts down and
         ``StartupError`` tells the caller to exit non-zero, so the platform restarts it.
@@ -297,6 +333,8 @@ class BotApp:
         polling_died = False
         try:
             await self.start()
+            if on_started is not None:
+                on_started()
             stopped = asyncio.ensure_future(stop.wait())
             waiters: set[asyncio.Future[Any]] = {stopped}
             if self._polling is not None:

@@ -30,6 +30,8 @@ _OWN_LOGGERS = ("bot", "handlers", "storage")
 _QUIET_LOGGERS = ("httpx", "httpcore", "aiogram.event", "apscheduler", "alembic.runtime.plugins", "fontTools")
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# With several worker processes (``run --workers N``) each line says which process wrote it.
+FORMAT_WITH_PID = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
@@ -106,8 +108,9 @@ def _install_record_factory() -> None:
     _installed_factory = factory
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str | None] = ()) -> None:
-    """Configure the root logger once: one line per record on stderr, secrets masked."""
+def setup_logging(level: str = "INFO", secrets: Iterable[str | None] = (), *, with_pid: bool = False) -> None:
+    """Configure the root logger once: one line per record on stderr, secrets masked; with
+    ``with_pid``, each line names the process (several workers write to one log)."""
     for secret in secrets:
         secret_filter.add_secret(secret)
     _install_record_factory()
@@ -117,7 +120,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str | None] = ()) -> No
         logging.getLogger(name).setLevel(level)
     if not any(getattr(handler, "_undersign", False) for handler in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(logging.Formatter(FORMAT_WITH_PID if with_pid else FORMAT))
         handler.addFilter(secret_filter)
         handler._undersign = True  # type: ignore[attr-defined]
         root.addHandler(handler)

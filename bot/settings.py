@@ -49,6 +49,7 @@ class Settings(BaseSettings):
         None  # totals that trigger a message; default: the campaign's
     )
     flood_limit: int = Field(default=30, ge=5, le=10_000)  # updates per minute per person before "please slow down"
+    workers: int = Field(default=1, ge=1, le=64)  # webhook worker processes on one port (`run --workers`)
 
     @field_validator("bot_token")
     @classmethod
@@ -139,6 +140,22 @@ class Settings(BaseSettings):
         if self.webhook_secret is None:
             raise SettingsError("WEBHOOK_SECRET is not set: webhook mode needs a secret token (A-Z, a-z, 0-9, _, -)")
         return self.webhook_url, self.webhook_secret.get_secret_value()
+
+    def require_shared_state(self, workers: int) -> None:
+        """Several worker processes share nothing but the database and the state store: refuse
+        the settings with which they would not (memory state) or would only queue on locks
+        (SQLite: one writer at a time for the whole file, whatever the number of processes)."""
+        if workers <= 1:
+            return
+        if not self.redis_url:
+            raise SettingsError(
+                f"{workers} workers need REDIS_URL: conversation state in memory is not shared between processes"
+            )
+        if self.database_url.startswith("sqlite"):
+            raise SettingsError(
+                f"{workers} workers need PostgreSQL in DATABASE_URL: SQLite writes one at a time, "
+                "so more processes only wait for each other (run one worker on SQLite)"
+            )
 
 
 def load_settings(**overrides: object) -> Settings:

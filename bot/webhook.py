@@ -194,8 +194,10 @@ class WebhookServer:
         self.app.router.add_post(path, self._on_update)
         self.app.router.add_get("/healthz", self._on_health)
 
-    async def start(self, host: str, port: int, *, grace: float = 30.0) -> int:
-        """Listen on ``host:port`` (0 picks a free port) and return the bound port."""
+    async def start(self, host: str, port: int, *, grace: float = 30.0, reuse_port: bool = False) -> int:
+        """Listen on ``host:port`` (0 picks a free port) and return the bound port. With
+        ``reuse_port`` (``SO_REUSEPORT``), several worker processes listen on the same port and
+        the kernel spreads the incoming connections among them."""
         self._grace = grace
         self._runner = web.AppRunner(
             self.app,
@@ -204,7 +206,7 @@ class WebhookServer:
             logger=_ServerLog(self._bad_http),  # duck-typed: the calls aiohttp makes
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         addresses = self._runner.addresses
         bound = int(addresses[0][1]) if addresses else port

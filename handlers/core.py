@@ -12,7 +12,9 @@
    a ceiling of ``EXEMPT_CEILING`` times the limit a minute (no signer needs more);
 2. serialises each user's events with the state store's lock (two quick taps are
    handled one after the other, also across worker processes sharing Redis);
-3. de-duplicates the update by ``update_id`` (Telegram re-delivers webhooks);
+3. de-duplicates the update by ``update_id`` (Telegram re-delivers webhooks, and polled
+   updates not yet confirmed after a crash): an update is skipped only if it was marked
+   finished after its replies; one a killed process left half-way is handled again;
 4. loads the user's state, runs one step of ``handlers.conversation``, saves the state
    (private chats only) and bumps the anonymous funnel counts (a day by ``Services.clock``);
 5. delivers the replies in order through ``deliver`` (the runtime's API calls),
@@ -102,6 +104,7 @@ class Core:
                 "".join(traceback.format_tb(error.__traceback__)),
             )
             await self._deliver_all(self._apology(event), deliver)
+            await self._mark_finished(event)  # answered: a re-delivery would only surprise them
 
     async def _step_once(self, event: Event, owner: int, deliver: Deliver) -> Turn | None:
         """Run the person's step under their lock, exactly once per update, all or nothing.
@@ -120,34 +123,45 @@ class Core:
                     # Flood control counted this update before this check, so a re-delivery counts
                     # again (harmless: Telegram re-delivers rarely); it is still handled only once.
                     if not claimed:
-                        if not await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL):
+                        first = await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL)
+                        if not first and await self._finished(event):
                             log.info("update %s: duplicate, skipped", event.update_id)
                             return None
                         claimed = True
                     turn = await self._run(event, owner)
                     sending = True
                     await self._deliver_all(turn.replies, deliver)
+                    await self._mark_finished(event)
                     return turn
             except Exception as error:
                 if attempt == 1 and not sending and is_transient(error):
                     log.warning("update %s: %s, trying once more", event.update_id, type(error).__name__)
                     await asyncio.sleep(self.retry_pause)
                     continue
-                if claimed and not sending:
-                    await self._unclaim(event)
-                raise
-            except BaseException:  # cancelled (shutdown): a re-delivery may try again
-                if claimed and not sending:
-                    await self._unclaim(event)
-                raise
+                raise  # claimed but not marked finished: a re-delivery of it is handled again
         raise AssertionError("unreachable: the second attempt returns or raises")
 
-    async def _unclaim(self, event: Event) -> None:
-        """Let a re-delivery of this update (Telegram's, after a timeout) try it again."""
+    async def _finished(self, event: Event) -> bool:
+        """Whether an earlier delivery of this update ran to the end, its replies sent.
+
+        Its claim alone does not say: a claim is made under the person's lock, which we
+        now hold, so a claim without the finished mark was left by a process that stopped
+        mid-step (kill -9, a crash) and never released it. That update is handled now:
+        after a crash Telegram delivers again what was not confirmed, and skipping it
+        would leave the person without an answer.
+        """
+        if await self.store.load(f"handled:{event.update_id}") is not None:
+            return True
+        log.warning("update %s: left unfinished by a stopped process; handling it now", event.update_id)
+        return False
+
+    async def _mark_finished(self, event: Event) -> None:
+        """Mark the update finished (see ``_finished``); the person has their answer already,
+        so a failure here is only logged."""
         try:
-            await self.store.delete(f"update:{event.update_id}")
+            await self.store.save(f"handled:{event.update_id}", {}, DEDUP_TTL)
         except StateStoreError as error:
-            log.warning("update %s: could not release it for a re-delivery (%s)", event.update_id, type(error).__name__)
+            log.warning("update %s: could not mark it finished (%s)", event.update_id, type(error).__name__)
 
     async def _nobody(self, event: Event, deliver: Deliver) -> None:
         """An update that is nobody's (``Event.sender`` is None: no ``from``, or a private chat

@@ -21,7 +21,11 @@ COMMANDS = [[], ["run"], ["demo"], ["migrate"], ["stats"], ["export"], ["i18n"],
 
 def bot_env(**settings: str) -> dict[str, str]:
     """This environment without any bot setting of the developer's, plus ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BOT_", "WEBHOOK_", "REDIS_", "DATABASE_")) and k != "WORKERS"
+    }
     return {**env, "PYTHONPATH": str(ROOT), **settings}
 
 

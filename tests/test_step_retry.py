@@ -135,3 +135,30 @@ async def test_a_failure_that_is_not_transient_is_not_tried_again(core: Core, mo
     monkeypatch.setattr(signatures, "add_signature", broken)
     assert "Sorry" in shown(await press(core, SIGN))
     assert calls == 1
+
+
+async def test_an_update_a_killed_process_left_half_way_is_handled_and_a_finished_one_is_not(
+    core: Core, store: FlakyStore
+) -> None:
+    """After kill -9 polling receives again what was not confirmed: one whose claim was made
+    but whose replies were never finished is handled; one that was finished is skipped."""
+    replies: list[Reply] = []
+
+    async def deliver(reply: Reply) -> Delivered:
+        replies.append(reply)
+        return Delivered(message_id=len(replies))
+
+    event = Event(
+        update_id=next(_ids),
+        kind=EventKind.COMMAND,
+        chat=Chat(id=ADA.id, type="private"),
+        user=ADA,
+        text="/start",
+        command="start",
+    )
+    assert await store.first_time(f"update:{event.update_id}", 3600)  # the killed process's claim
+    await core.handle(event, deliver)
+    assert "mass internment" in shown(replies)
+    answered = len(replies)
+    await core.handle(event, deliver)  # delivered again: it was finished this time
+    assert len(replies) == answered

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from bot.cli.errors import Command, CommandError, usage_errors
+from bot.cli.errors import EXIT_USAGE, Command, CommandError, usage_errors
 
 if TYPE_CHECKING:
     from bot.app import BotApp, Mode
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.cli")
 
 RUNTIMES = click.Choice(["aiogram", "ptb"])
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -65,12 +67,27 @@ def _secrets(settings: Settings) -> list[str | None]:
 )
 @click.option("--runtime", type=RUNTIMES, default=None, help="Framework runtime [default: BOT_RUNTIME or aiogram].")
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Webhook mode: worker processes serving one port; more than 1 needs REDIS_URL and "
+    "PostgreSQL [default: WORKERS or 1].",
+)
+@click.option(
     "--demo-without-token",
     is_flag=True,
     help="With no BOT_TOKEN, start the terminal demo instead of failing (the README's first command).",
 )
+@click.option("--worker-ready-fd", type=int, default=None, hidden=True)  # set by bot.workers for its workers
 @click.pass_context
-def run(ctx: click.Context, mode: Mode, runtime: RuntimeName | None, demo_without_token: bool) -> None:
+def run(
+    ctx: click.Context,
+    mode: Mode,
+    runtime: RuntimeName | None,
+    workers: int | None,
+    demo_without_token: bool,
+    worker_ready_fd: int | None,
+) -> None:
     """Run the bot until SIGTERM or SIGINT (Ctrl-C), then shut down gracefully."""
     from bot.app import BotApp
     from bot.logs import protect, setup_logging
@@ -83,14 +100,37 @@ def run(ctx: click.Context, mode: Mode, runtime: RuntimeName | None, demo_withou
             click.echo("No BOT_TOKEN: starting the local Telegram emulator and a terminal chat.", err=True)
             ctx.invoke(demo, runtime=runtime)
             return
-        setup_logging(settings.log_level, _secrets(settings))
+        if mode == "polling" and (workers or 1) > 1:
+            raise CommandError("--workers is for webhook mode: Telegram lets one process call getUpdates", EXIT_USAGE)
+        # WORKERS is the web process's setting: the polling process (the Procfile's `worker`) ignores it.
+        count = 1 if mode == "polling" else workers or settings.workers
+        several = count > 1 or worker_ready_fd is not None
+        setup_logging(settings.log_level, _secrets(settings), with_pid=several)
         settings.token  # noqa: B018 - fail now, with the one-line error, if BOT_TOKEN is missing
         if mode == "webhook":
             settings.require_webhook()
-        asyncio.run(_serve(BotApp(settings, mode=mode, runtime=runtime)))
+        if worker_ready_fd is not None:
+            asyncio.run(
+                _until_signalled(
+                    lambda stop: _serve_as_worker(
+                        BotApp(settings, runtime=runtime, mode=mode, role="worker"), worker_ready_fd, stop
+                    )
+                )
+            )
+            return
+        if count > 1:
+            from bot.workers import Supervisor, require_workers
+
+            require_workers(settings, count)
+            code = asyncio.run(_until_signalled(Supervisor(settings, count, runtime).run))
+            if code:
+                raise CommandError("the workers did not all stop cleanly, or kept dying (see the log above)")
+            return
+        asyncio.run(_until_signalled(BotApp(settings, mode=mode, runtime=runtime).run))
 
 
-async def _serve(app: BotApp) -> None:
+async def _until_signalled(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """``main(stop)``, with ``stop`` set by SIGTERM or SIGINT (Ctrl-C)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -100,7 +140,23 @@ async def _serve(app: BotApp) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
-    await app.run(stop)
+    return await main(stop)
+
+
+async def _serve_as_worker(app: BotApp, ready_fd: int, stop: asyncio.Event) -> None:
+    """One of ``bot.workers``' processes: tell the supervisor once listening (a byte on
+    ``ready_fd``), and stop if the supervisor disappears."""
+    from bot.workers import watch_parent
+
+    def ready() -> None:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+
+    watching = asyncio.create_task(watch_parent(stop, os.getppid()))
+    try:
+        await app.run(stop, on_started=ready)
+    finally:
+        watching.cancel()
 
 
 @click.command(cls=Command)

@@ -1,11 +1,10 @@
-"""The aiogram 3 runtime (the default): aiogram polls and sends; the core decides.
+"""The aiogram 3 runtime (the default): aiogram sends; the core decides.
 
-When polling, one router registers the same handler for every update type we ask
-for; it hands the update's JSON to ``RuntimeBase._dispatch``. FSM is disabled: the
-conversation state lives in our own store. A webhook update never meets aiogram's
-dispatcher: ``RuntimeBase.process_update`` translates its JSON directly. The Bot
-API calls, the reply dispatch and the error policy are shared with PTB in
-``RuntimeBase``.
+No update meets aiogram's dispatcher: polling is our own loop (``bot.runtimes.polling``)
+over ``RawGetUpdates``, a getUpdates that returns the updates' JSON instead of aiogram's
+``Update`` objects, and a webhook update's JSON goes to ``RuntimeBase.process_update``.
+The Bot API calls, the reply dispatch, the polling loop and the error policy are shared
+with PTB in ``RuntimeBase``.
 """
 
 from __future__ import annotations
@@ -14,18 +13,20 @@ import asyncio
 from typing import Any
 
 import aiohttp
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.methods import TelegramMethod
 from aiogram.types import BotCommand as AiogramBotCommand
 from aiogram.types import (
     BotCommandScopeChat,
@@ -35,25 +36,27 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
-    TelegramObject,
-    Update,
     User,
 )
 
 from bot.call_policy import ErrorTable
 from bot.runtimes.base import RuntimeBase
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
+from bot.runtimes.polling import READ_MARGIN
 from handlers.replies import Button, SendDocument, SendPhoto
 
-# Update types routed to the core (plus my_chat_member, which _dispatch logs and drops).
-_ROUTED = (
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "callback_query",
-    "my_chat_member",
-)
+
+class RawGetUpdates(TelegramMethod[list[dict[str, Any]]]):
+    """getUpdates answering the updates' JSON: the translation reads it directly, so
+    building aiogram's ``Update`` objects (and dumping them back) would be wasted work."""
+
+    __returning__ = list[dict[str, Any]]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    limit: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
 
 
 class AiogramRuntime(RuntimeBase):
@@ -68,6 +71,7 @@ class AiogramRuntime(RuntimeBase):
         (TelegramAPIError, "other"),
     )
     _unsent_causes = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+    _conflicts = (TelegramConflictError,)
 
     def __init__(
         self, *, token: str, api_url: str, max_concurrent_updates: int, request_timeout: float | None = None
@@ -83,31 +87,10 @@ class AiogramRuntime(RuntimeBase):
             # deprecated disable_web_page_preview parameter, which the current Bot API lacks.
             default=DefaultBotProperties(parse_mode="HTML", link_preview=LinkPreviewOptions(is_disabled=True)),
         )
-        self.dispatcher = Dispatcher(disable_fsm=True)
-        router = Router(name="undersign")
-        for update_type in _ROUTED:
-            router.observers[update_type].register(self._on_event)
-        self.dispatcher.include_router(router)
 
-    async def _on_event(self, event: TelegramObject, event_update: Update) -> None:
-        await self._dispatch(event_update.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-    async def run_polling(self, stop: asyncio.Event) -> None:
-        polling = asyncio.create_task(
-            self.dispatcher.start_polling(
-                self.bot,
-                allowed_updates=ALLOWED_UPDATES,
-                handle_signals=False,
-                close_bot_session=False,
-                tasks_concurrency_limit=self._limit,
-            )
-        )
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not polling.done():
-            await self.dispatcher.stop_polling()
-        stopping.cancel()
-        await polling  # re-raises if polling itself failed
+    async def _get_updates(self, *, offset: int | None, limit: int, wait: int) -> list[dict[str, Any]]:
+        method = RawGetUpdates(offset=offset, limit=limit, timeout=wait, allowed_updates=ALLOWED_UPDATES)
+        return await self.bot(method, request_timeout=int(wait + READ_MARGIN))
 
     async def close(self) -> None:
         await self.bot.session.close()

@@ -10,28 +10,59 @@ parts, each in its own module and shared by both frameworks:
 - ``translation``: update JSON → ``Event``, pure functions without a framework;
 - ``updates``: handing each update to the core, the in-flight count, the webhook path
   (its JSON body goes straight to the translation, no framework object in between);
+- ``polling``: our own getUpdates loop, which confirms an update only once it is handled;
 - ``bot_calls``: the Bot API calls and the replies, by the policy of ``bot.call_policy``.
 
-A framework's runtime adds its HTTP session, its polling and its own classes.
+A framework's runtime adds its HTTP session, one raw getUpdates call and its own classes.
 """
 
 from __future__ import annotations
 
+import asyncio
+from abc import abstractmethod
+from typing import Any
+
 from bot.runtimes.bot_calls import BotCalls
 from bot.runtimes.contract import BotInfo
+from bot.runtimes.polling import POLL_TIMEOUT, Poller
 from bot.runtimes.updates import UpdateHandling
 
 
 class RuntimeBase(BotCalls, UpdateHandling):
-    """Both parts together; a subclass supplies the framework's pieces (see ``BotCalls``)
-    and calls ``_dispatch`` with each polled update's JSON."""
+    """Both parts together; a subclass supplies the framework's pieces (see ``BotCalls``),
+    ``_get_updates`` and ``_conflicts`` for the shared polling loop."""
 
     name = "base"
+    _conflicts: tuple[type[BaseException], ...] = ()  # the framework's 409 Conflict error
+    poll_timeout = POLL_TIMEOUT  # seconds of getUpdates' long poll
 
     def __init__(self, *, max_concurrent_updates: int) -> None:
         UpdateHandling.__init__(self)
         BotCalls.__init__(self, max_connections=max_concurrent_updates)
         self._limit = max_concurrent_updates
+        self._poller: Poller | None = None
+
+    @abstractmethod
+    async def _get_updates(self, *, offset: int | None, limit: int, wait: int) -> list[dict[str, Any]]:
+        """One getUpdates call: the updates' JSON as Telegram sent it, no framework objects."""
+
+    async def run_polling(self, stop: asyncio.Event) -> None:
+        self._poller = Poller(
+            self._get_updates,
+            self._dispatch,
+            self._classify,
+            self._conflicts,
+            limit=self._limit,
+            timeout=self.poll_timeout,
+        )
+        await self._poller.run(stop)
+
+    async def drain(self, grace: float) -> None:
+        """The updates in flight end (see ``UpdateHandling.drain``); then, when polling, Telegram
+        is told they are done, so a clean restart does not receive them again."""
+        await super().drain(grace)
+        if self._poller is not None:
+            await self._poller.confirm()
 
     async def start(self) -> BotInfo:
         me = await self._get_me()

@@ -49,7 +49,7 @@ class Runtime(Protocol):
         """Open the HTTP session and call getMe."""
 
     async def run_polling(self, stop: asyncio.Event) -> None:
-        """Poll getUpdates until ``stop`` is set, then finish in-flight updates."""
+        """Poll getUpdates until ``stop`` is set; the updates in flight go on (see ``drain``)."""
 
     async def process_update(self, data: dict[str, Any]) -> None:
         """Webhook path: translate one update's JSON and handle it to the end.
@@ -70,7 +70,8 @@ class Runtime(Protocol):
         """The command menu for everyone, or for one private chat (``chat_id``: an organiser's menu)."""
 
     async def drain(self, grace: float) -> None:
-        """Wait (at most ``grace`` seconds) for updates being handled to finish; cancel the rest."""
+        """Wait (at most ``grace`` seconds) for updates being handled to finish; cancel the rest.
+        When polling, then confirm to Telegram the updates that finished."""
 
     async def send_once(self, reply: Reply) -> Delivered:
         """One Bot API call outside any update, no retry, no wait: the broadcaster's own policy

@@ -1,19 +1,20 @@
 """The python-telegram-bot 22 runtime (the alternative, ``BOT_RUNTIME=ptb``).
 
-When polling, one ``TypeHandler(Update, ...)`` hands every update's JSON to
-``RuntimeBase._dispatch``. The Application is initialised, started and stopped
-by hand instead of ``run_polling``/``run_webhook``, which would take over the
-event loop and the signals; our webhook server is shared with aiogram, and a
-webhook update never meets PTB's Application: ``RuntimeBase.process_update``
-translates its JSON directly. The Bot API calls, the reply dispatch and the
-error policy are shared with aiogram in ``RuntimeBase``.
+PTB's Application only holds the bot and its HTTP connections (initialised and shut
+down by hand; it has no updater and never runs): no update meets PTB's objects.
+Polling is our own loop (``bot.runtimes.polling``); its getUpdates goes through PTB's
+request layer (``BaseRequest.post``, so PTB's error classes still say what failed) and
+answers the updates' JSON; a webhook update's JSON goes to
+``RuntimeBase.process_update``. The Bot API calls, the reply dispatch, the polling loop
+and the error policy are shared with aiogram in ``RuntimeBase``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -28,15 +29,16 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
-    Update,
     User,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, TypeHandler
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, Defaults, ExtBot
+from telegram.request import HTTPXRequest
 
 from bot.call_policy import ErrorTable
 from bot.runtimes.base import RuntimeBase
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
+from bot.runtimes.polling import READ_MARGIN
 from handlers.replies import Button, SendDocument, SendPhoto
 
 PtbApp = Application[Any, Any, Any, Any, Any, Any]
@@ -52,51 +54,48 @@ class PtbRuntime(RuntimeBase):
         (TelegramError, "other"),
     )
     _unsent_causes = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    _conflicts = (Conflict,)
 
     def __init__(
         self, *, token: str, api_url: str, max_concurrent_updates: int, request_timeout: float | None = None
     ) -> None:
         super().__init__(max_concurrent_updates=max_concurrent_updates)
+        self._updates_url = f"{api_url}/bot{token}/getUpdates"
+        # The long poll, and the final confirmation while the abandoned poll's connection is
+        # still being closed (with one, that call waited for it and timed out); read timeout per call.
+        self._updates_request = HTTPXRequest(connection_pool_size=2)
         builder = (
             ApplicationBuilder()
             .token(token)
+            .updater(None)  # we poll ourselves (bot.runtimes.polling)
+            .get_updates_request(self._updates_request)  # so the Application opens and closes it
             .base_url(f"{api_url}/bot")
             .base_file_url(f"{api_url}/file/bot")
-            .concurrent_updates(max_concurrent_updates)
             .connection_pool_size(max(16, 2 * max_concurrent_updates))
             .defaults(Defaults(parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True)))
         )
         if request_timeout is not None:
             builder = builder.read_timeout(request_timeout).write_timeout(request_timeout)
         self.app: PtbApp = builder.build()
-        self.app.add_handler(TypeHandler(Update, self._on_update))
         self._initialized = False
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._dispatch(update.to_dict())
-
-    async def run_polling(self, stop: asyncio.Event) -> None:
-        updater = self.app.updater
-        if updater is None:  # pragma: no cover - we never build without one
-            raise RuntimeError("python-telegram-bot Application has no updater")
-        await self.app.start()
-        try:
-            await updater.start_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
-            await stop.wait()
-        finally:
-            # Also when cancelled (the shutdown deadline passed): ``close`` finishes what is left.
-            if updater.running:
-                await updater.stop()
-            await self.app.stop()  # handles updates already fetched, then returns
+    async def _get_updates(self, *, offset: int | None, limit: int, wait: int) -> list[dict[str, Any]]:
+        # The parameters in the query string, which the Bot API reads like a form body: PTB's
+        # public request layer then parses the answer's JSON and raises PTB's errors, and
+        # ``Bot.get_updates`` (which builds ``Update`` objects) is not needed.
+        query = {"limit": limit, "timeout": wait, "allowed_updates": json.dumps(ALLOWED_UPDATES)}
+        if offset is not None:
+            query["offset"] = offset
+        result = await self._updates_request.post(
+            f"{self._updates_url}?{urlencode(query)}", read_timeout=wait + READ_MARGIN
+        )
+        if not isinstance(result, list):
+            raise TelegramError(f"getUpdates answered {type(result).__name__}, not a list")
+        return result
 
     async def close(self) -> None:
         if self._initialized:
             self._initialized = False
-            # Polling was interrupted (cancelled at the shutdown deadline) before it stopped these.
-            if self.app.updater is not None and self.app.updater.running:
-                await self.app.updater.stop()
-            if self.app.running:
-                await self.app.stop()
             await self.app.shutdown()
 
     # -- the framework's pieces for RuntimeBase ------------------------------------------------

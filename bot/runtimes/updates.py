@@ -11,20 +11,17 @@ What happens when handling an update fails, by where it fails:
   outside the steps' safety net), or the process is shutting down. ``_dispatch`` logs it and
   returns it; on the webhook path ``process_update`` raises ``UpdateFailed``, the webhook
   answers 503 (also on a timeout or while stopping) and Telegram re-delivers the update
-  later. In polling mode the update is already confirmed to Telegram, so such a failure is
-  only logged.
-- An update that is malformed (``bot.runtimes.translation.Malformed``; or, when polling,
-  one the framework could not parse) can never be handled: one warning with its
-  update_id (no content: that would be names and message text), and it is dropped, so a
-  webhook answers 200 and it is not re-delivered.
+  later. In polling mode such a failure is only logged; the update counts as finished.
+- Cut off by a crash (kill -9) or cancelled at the shutdown deadline: in polling mode it
+  was not confirmed to Telegram (``bot.runtimes.polling``), so the next start receives
+  it again, and the core handles it unless it had marked it finished.
+- An update that is malformed (``bot.runtimes.translation.Malformed``) can never be
+  handled: one warning with its update_id (no content: that would be names and message
+  text), and it is dropped, so a webhook answers 200 and it is not re-delivered.
 
-The webhook hands its JSON body straight to the translation: the framework does not
-parse the update into its objects at all on that path (it still sends the replies).
-Polling still runs the framework's own getUpdates loop, which parses each update into its
-objects; the runtime dumps it back to JSON (``model_dump``/``to_dict``) for the same
-translation. Skipping that would mean our own loop over getUpdates' raw JSON, taking over
-what the frameworks' loops do (backoff, conflicts, confirming the last offset on stop,
-the concurrency limit): not worth it for polling, which serves development and small bots.
+Both paths hand the update's JSON straight to the translation: the webhook its body,
+polling what getUpdates answered (``bot.runtimes.polling``, over each runtime's raw
+getUpdates). No framework parses an update into its objects; the frameworks only send.
 """
 
 from __future__ import annotations
