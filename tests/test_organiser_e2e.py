@@ -26,7 +26,7 @@ from storage.db import Database
 from storage.exports.export import export_signatures
 from storage.exports.fonts import printable
 from tests.test_exports import CJK_OR_ARABIC, HEADER, _cell_text, _expected, _pdf_text, _stored
-from tests.test_signing_e2e import has, offers_to_sign, sign_as, until
+from tests.test_signing_e2e import has, offers_to_sign, review, sign_as, until
 
 ADMIN = 5001
 NAMES = ["Ada Lovelace", '=HYPERLINK("http://x")', "ئەركىن تۇنىياز", "李小龍", 'Smith, "Jr"']
@@ -366,6 +366,7 @@ async def sign_through_the_bot(user: SimulatedUser, *, start: str, name: str, co
     await user.send(name)
     await until(user, has("Which country"))
     await user.send(country)
+    await review(user, name)
     await sign_as(user, name)
 
 

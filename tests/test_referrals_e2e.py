@@ -28,7 +28,7 @@ from handlers import organiser
 from storage import signatures
 from storage.db import Database
 from storage.models import FunnelCount, Signature
-from tests.test_signing_e2e import has, read_and_agree, sign_as, until, up_to_review
+from tests.test_signing_e2e import has, read_and_agree, review, sign_as, until, up_to_review
 
 ADMIN = 6100
 POSTER = "poster_berlin"
@@ -238,6 +238,7 @@ async def test_a_sharer_who_withdrew_is_not_credited_and_the_link_still_says_sha
     await bo.send("Bo Stays")
     await until(bo, has("Which country"))
     await bo.send("France")
+    await review(bo, "Bo Stays")
     thanks = await sign_as(bo, "Bo Stays")
     assert "Thank you, Bo Stays!" in thanks.text
     assert {uid: (row.source, row.referrals) for uid, row in (await rows(bot)).items()} == {bo.id: ("shared", 0)}
