@@ -24,7 +24,7 @@ from storage.db import Database
 from storage.models import Signature
 from tests.fixtures.clock import SetClock
 from tests.test_exports import _pdf_text
-from tests.test_signing_e2e import choose_form, has, offers_to_sign, read_and_agree, until
+from tests.test_signing_e2e import has, offers_to_sign, sign_as, until, up_to_review
 
 ADMIN = 5101
 
@@ -42,14 +42,9 @@ RECEIPT = re.compile(r"Your receipt: ([0-9A-Z]{4}-[0-9A-Z]{4})\.")
 
 async def sign(user: SimulatedUser, name: str) -> str:
     """Sign as ``name`` (from France); the receipt code shown in the thank-you."""
-    await read_and_agree(user)
-    await user.send(name)
-    await choose_form(user, f"Full name: {name}")
-    await until(user, has("Which country"))
-    await user.send("France")
-    await until(user, has("You are signing as"))
-    await user.press("✅ Confirm and sign")
-    thanks = await until(user, has(f"Thank you, {name}!"))
+    await up_to_review(user, name)
+    thanks = await sign_as(user, name)
+    assert f"Thank you, {name}!" in thanks.text
     found = RECEIPT.search(thanks.text)
     assert found, thanks.text
     assert f"<code>{found[1]}</code>" in thanks.html  # one tap copies it
@@ -194,7 +189,7 @@ async def test_a_letter_edit_gives_a_new_version_and_old_signatures_keep_theirs(
 
 
 async def test_a_closed_campaign_collects_no_more_signatures(start_one_bot: Any) -> None:
-    """After CAMPAIGN_END: the Sign button, the consent and the review's Confirm (for someone
+    """After CAMPAIGN_END: the Sign button, the consent and the review's Sign as (for someone
     mid-flow when it closed) explain that the petition closed, store nothing and forget the
     answers; the letter and the signers' commands keep working."""
     end = datetime.now(UTC).date()
@@ -205,15 +200,8 @@ async def test_a_closed_campaign_collects_no_more_signatures(start_one_bot: Any)
     cy = bot.emulator.user(5303, first_name="Cy", language_code="en")
     dee = bot.emulator.user(5304, first_name="Dee", language_code="en")
     code = await sign(ada, "Ada Early")
-    await read_and_agree(bo)
-    await bo.send("Bo Late")
-    await choose_form(bo, "Full name: Bo Late")
-    await until(bo, has("Which country"))
-    await bo.send("France")
-    await until(bo, has("You are signing as"))
+    await up_to_review(bo, "Bo Late")
     await dee.send("/start")
-    await until(dee, has("mass internment"))
-    await dee.press("📖 Read the letter")
     await until(dee, offers_to_sign)
     await dee.press("✍️ Sign the letter")
     await until(dee, has("Before you sign"))
@@ -224,14 +212,13 @@ async def test_a_closed_campaign_collects_no_more_signatures(start_one_bot: Any)
         f"This petition closed on {date}. Signatures are no longer collected. Thank you for caring — you can "
         "still read the letter, and signers can still use /mysignature, /verify and /withdraw."
     )
-    await bo.press("✅ Confirm and sign")  # mid-flow when it closed
+    await bo.press("✅ Sign as Bo Late")  # mid-flow when it closed
     assert (await bo.wait_message(timeout=20)).text == expected
     await dee.press("✅ I agree and want to sign")
     assert (await dee.wait_message(timeout=20)).text == expected
     await cy.send("/start")
-    await until(cy, has("mass internment"))
-    await cy.press("📖 Read the letter")  # reading still works
-    await until(cy, offers_to_sign)
+    letter = await until(cy, offers_to_sign)
+    assert "mass internment" in letter.text  # reading still works
     await cy.press("✍️ Sign the letter")
     assert (await cy.wait_message(timeout=20)).text == expected
     await bot.core.settle(within=10)
@@ -242,7 +229,7 @@ async def test_a_closed_campaign_collects_no_more_signatures(start_one_bot: Any)
         assert state is not None and state["name"] is None and state["country"] is None, state
     await bo.send("Bo Again")  # no longer at a signing step: not taken as a name
     assert "Please use the buttons" in (await bo.wait_message(timeout=20)).text
-    await bo.press("✅ Confirm and sign")  # the old button once more
+    await bo.press("✅ Sign as Bo Late")  # the old button once more
     assert (await bo.wait_message(timeout=20)).text == expected
 
     # Signers keep their commands.

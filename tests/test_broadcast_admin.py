@@ -271,7 +271,7 @@ async def test_an_organiser_mid_signing_keeps_the_signing_when_composing_stops(o
     await admin.send("/cancel")
     assert "Stopped. Nothing was sent." in (await admin.wait_message(timeout=20)).text
     await admin.send("Org Anizer")  # the signing goes on where it was
-    await until(admin, has("addressees see your name"))
+    await until(admin, has("Which country"))
     found, _ = await stored(organiser_bot)
     assert found == []
 

@@ -30,8 +30,7 @@ from storage.models import Broadcast, Delivery, ListDelivery, Signature
 from tests.signers import add_signer, broadcasts_finished
 from tests.test_after_signature_e2e import ADMIN, RECEIPT, exports_root, sign  # noqa: F401 - a fixture
 from tests.test_exports import _pdf_text
-from tests.test_milestones import sign_with_news
-from tests.test_signing_e2e import has, until
+from tests.test_signing_e2e import has, offers_to_sign, review, until
 
 CAMPAIGN = "xinjiang"
 TODAY = datetime.now(UTC).date()
@@ -235,6 +234,23 @@ def _plain(html_text: str) -> str:
     return re.sub(r"<[^>]+>", "", html_text).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
 
 
+async def sign_with_news(user: SimulatedUser) -> None:
+    """From /start to the review, asking for news on the way, then sign with the full name."""
+    await user.send("/start")
+    await until(user, offers_to_sign)
+    await user.press("✍️ Sign the letter")
+    await until(user, has("Before you sign"))
+    await user.press("☐ Keep me informed about this campaign")
+    await user.press("✅ I agree and want to sign")
+    await until(user, has("What name should we sign with?"))
+    await user.press(f"Sign as {user.first_name}")
+    await until(user, has("Which country"))
+    await user.press("Canada")
+    checked = await review(user, user.first_name)
+    assert "You will get news about this campaign." in checked.text
+    await user.press(f"✅ Sign as {user.first_name}")
+
+
 async def delivered_end_to_end(bot: Any, tmp_path: Path) -> None:
     url = bot.settings.database_url
     i18n = I18n()
@@ -244,7 +260,6 @@ async def delivered_end_to_end(bot: Any, tmp_path: Path) -> None:
     asker = bot.emulator.user(5603, first_name="Cy", language_code="en")
     admin = bot.emulator.user(ADMIN, first_name="Org", language_code="en")
     await sign_with_news(ada)
-    await ada.press("✅ Confirm and sign")
     thanks = await until(ada, has("Thank you, Ada!"))
     ada_code = RECEIPT.search(thanks.text)
     assert ada_code, thanks.text
@@ -329,7 +344,6 @@ async def delivered_end_to_end(bot: Any, tmp_path: Path) -> None:
     # A later signer, a second delivery: only the newcomer hears about it.
     eve = bot.emulator.user(5605, first_name="Eve", language_code="en")
     await sign_with_news(eve)
-    await eve.press("✅ Confirm and sign")
     await until(eve, has("Thank you, Eve!"))
     result = await asyncio.to_thread(_deliver, url, "--to", "UN OHCHR", "--date", TODAY.isoformat())
     assert result.exit_code == 0, result.output

@@ -71,6 +71,6 @@ async def test_the_bot_writes_the_last_counts_when_it_stops(
             await bot.core.settle(within=10)
             assert await funnel_counts(db, "xinjiang") == {}  # gathered in memory, not yet written
             await bot.app.stop()
-            assert await funnel_counts(db, "xinjiang") == {"started": 1}
+            assert await funnel_counts(db, "xinjiang") == {"started": 1, "read": 1}  # /start shows the letter
         finally:
             await db.dispose()

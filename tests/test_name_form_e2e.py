@@ -22,7 +22,7 @@ from storage.db import Database
 from storage.exports.export import export_signatures
 from storage.models import ListDelivery, Signature
 from tests.signers import add_signer
-from tests.test_signing_e2e import choose_form, has, read_and_agree, until
+from tests.test_signing_e2e import choose_form, has, labels, read_and_agree, review, until
 
 CHANGE = "✏️ Change how my name appears"
 
@@ -35,34 +35,41 @@ async def stored(bot: Any, user_id: int) -> Signature | None:
         await db.dispose()
 
 
-async def sign(user: SimulatedUser, name: str, label: str) -> BotMessage:
-    """Type ``name``, choose the form by its button ``label``, sign from France."""
+async def sign(user: SimulatedUser, name: str, shown: str) -> BotMessage:
+    """Type ``name``, say France, sign with the review's button "✅ Sign as ``shown``"
+    (choosing the form is what signs); the review."""
     await read_and_agree(user)
     await user.send(name)
-    await choose_form(user, label)
     await until(user, has("Which country"))
     await user.send("France")
-    review = await until(user, has("You are signing as"))
-    await user.press("✅ Confirm and sign")
+    checked = await review(user, shown)
+    await user.press(f"✅ Sign as {shown}")
     await until(user, has("Thank you"))
-    return review
+    return checked
 
 
 @pytest.mark.parametrize(
-    ("label", "shown", "form", "described"),
+    ("shown", "form", "described"),
     [
-        ("Full name: Aynur Kadir", "Aynur Kadir", "full", "full name"),
-        ("First name and initial: Aynur K.", "Aynur K.", "first_initial", "first name and initial"),
-        ("Initials only: A. K.", "A. K.", "initials", "initials only"),
+        ("Aynur Kadir", "full", "full name"),
+        ("Aynur K.", "first_initial", "first name and initial"),
+        ("A. K.", "initials", "initials only"),
     ],
 )
 async def test_each_form_end_to_end_stores_only_that_form(
-    start_one_bot: Any, tmp_path: Path, label: str, shown: str, form: str, described: str
+    start_one_bot: Any, tmp_path: Path, shown: str, form: str, described: str
 ) -> None:
     bot = await start_one_bot(core="real")
     user = bot.emulator.user(6001, first_name="Aynur", language_code="en")
-    review = await sign(user, "Aynur Kadir", label)
-    assert f"You are signing as {shown}, France.\nShown as: {described}" in review.text
+    checked = await sign(user, "Aynur Kadir", shown)
+    assert "addressees see your name" in checked.text and "Country: France" in checked.text
+    assert labels(checked) == [  # every form offered, nothing chosen for the signer
+        "✅ Sign as Aynur Kadir",
+        "✅ Sign as Aynur K.",
+        "✅ Sign as A. K.",
+        "✏️ Change name",
+        "🌍 Change country",
+    ]
 
     row = await stored(bot, 6001)
     assert row is not None and (row.name, row.name_form) == (shown, form)
@@ -88,7 +95,7 @@ async def test_each_form_end_to_end_stores_only_that_form(
 async def test_narrowing_and_widening_before_delivery(start_one_bot: Any) -> None:
     bot = await start_one_bot(core="real")
     user = bot.emulator.user(6002, first_name="Aynur", language_code="en")
-    await sign(user, "Aynur Kadir", "Full name: Aynur Kadir")
+    await sign(user, "Aynur Kadir", "Aynur Kadir")
 
     # Narrowing: built from what is stored, one tap. Three offers are opened at once.
     await user.send("/mysignature")
@@ -180,7 +187,7 @@ async def deliver(bot: Any, user_id: int, on: date) -> None:
 async def test_after_delivery_the_form_cannot_change_and_the_signer_is_told_why(start_one_bot: Any) -> None:
     bot = await start_one_bot(core="real")
     user = bot.emulator.user(6003, first_name="Aynur", language_code="en")
-    await sign(user, "Aynur Kadir", "First name and initial: Aynur K.")
+    await sign(user, "Aynur Kadir", "Aynur K.")
     await user.send("/mysignature")
     await until(user, has("everything we store"))
     await user.press(CHANGE)
@@ -232,9 +239,7 @@ async def test_each_refused_name_gets_its_explanation_in_the_signer_s_language(s
     t = I18n().get(locale)
     user = bot.emulator.user(6004, first_name="\u3164", language_code=locale)  # a blank Telegram name
     await user.send("/start")
-    await user.wait_message(timeout=10)
-    await user.press(t.gettext("📖 Read the letter"))
-    await until(user, lambda m: bool(m.buttons))
+    await until(user, lambda m: bool(m.buttons))  # the letter
     await user.press(t.gettext("✍️ Sign the letter"))
     await user.wait_message(timeout=10)
     await user.press(t.gettext("✅ I agree and want to sign"))
@@ -256,18 +261,16 @@ async def test_button_labels_are_plain_text(start_one_bot: Any) -> None:
     asked = user.conversation.visible[-1]  # "What name should we sign with?"
     assert asked.buttons[0][0].text == "Sign as Tom & Jerry <3"
     await user.press("Sign as Tom & Jerry <3")
-    picker = await until(user, has("addressees see your name"))
-    assert [b.text for row in picker.buttons for b in row][:3] == [
-        "Full name: Tom & Jerry <3",
-        "First name and initial: Tom J.",
-        "Initials only: T. J.",
-    ]
-    await user.press("Full name: Tom & Jerry <3")
     await until(user, has("Which country"))
     await user.send("Bosnia")
-    review = await until(user, has("You are signing as"))
-    assert "You are signing as Tom & Jerry <3, Bosnia & Herzegovina." in review.text  # escaped in the HTML
-    assert "Tom &amp; Jerry &lt;3" in review.html
+    checked = await review(user, "Tom & Jerry <3")
+    assert labels(checked)[:3] == ["✅ Sign as Tom & Jerry <3", "✅ Sign as Tom J.", "✅ Sign as T. J."]
+    assert "Country: Bosnia & Herzegovina" in checked.text  # escaped in the HTML
+    assert "Bosnia &amp; Herzegovina" in checked.html
+    await user.press("✅ Sign as Tom & Jerry <3")
+    thanks = await until(user, has("Thank you"))
+    assert "Thank you, Tom & Jerry <3!" in thanks.text
+    assert "Tom &amp; Jerry &lt;3" in thanks.html
     assert bot.emulator.rejected == []
 
 
@@ -301,7 +304,7 @@ async def test_choice_change_and_refusal_on_postgres_and_redis(
         core="real", database_url=scratch_postgres_url, redis_url=redis_url, redis_prefix=state_prefix
     )
     user = bot.emulator.user(6200, first_name="Aynur", language_code="en")
-    await sign(user, "Aynur Kadir", "First name and initial: Aynur K.")
+    await sign(user, "Aynur Kadir", "Aynur K.")
     row = await stored(bot, 6200)
     assert row is not None and (row.name, row.name_form) == ("Aynur K.", "first_initial")
     await user.send("/mysignature")

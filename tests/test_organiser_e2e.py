@@ -26,7 +26,7 @@ from storage.db import Database
 from storage.exports.export import export_signatures
 from storage.exports.fonts import printable
 from tests.test_exports import CJK_OR_ARABIC, HEADER, _cell_text, _expected, _pdf_text, _stored
-from tests.test_signing_e2e import choose_form, has, offers_to_sign, until
+from tests.test_signing_e2e import has, offers_to_sign, review, sign_as, until
 
 ADMIN = 5001
 NAMES = ["Ada Lovelace", '=HYPERLINK("http://x")', "ئەركىن تۇنىياز", "李小龍", 'Smith, "Jr"']
@@ -354,9 +354,8 @@ async def test_stale_export_folders_are_swept_when_the_bot_starts(start_one_bot:
 async def sign_through_the_bot(user: SimulatedUser, *, start: str, name: str, country: str, opt_in: bool) -> None:
     """The whole conversation, as a supporter goes through it."""
     await user.send(start)
-    await until(user, has("mass internment"))
-    await user.press("📖 Read the letter")
-    await until(user, offers_to_sign)
+    letter = await until(user, offers_to_sign)
+    assert "mass internment" in letter.text
     await user.press("✍️ Sign the letter")
     await until(user, has("Before you sign"))
     if opt_in:
@@ -365,12 +364,10 @@ async def sign_through_the_bot(user: SimulatedUser, *, start: str, name: str, co
     await user.press("✅ I agree and want to sign")
     await until(user, has("What name should we sign with?"))
     await user.send(name)
-    await choose_form(user, f"Full name: {name}")
     await until(user, has("Which country"))
     await user.send(country)
-    await until(user, has("You are signing as"))
-    await user.press("✅ Confirm and sign")
-    await until(user, has("Thank you"))
+    await review(user, name)
+    await sign_as(user, name)
 
 
 async def test_stats_agree_with_the_export_after_signing_and_withdrawing_in_the_bot(organiser_bot: Any) -> None:

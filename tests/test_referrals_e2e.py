@@ -28,7 +28,7 @@ from handlers import organiser
 from storage import signatures
 from storage.db import Database
 from storage.models import FunnelCount, Signature
-from tests.test_signing_e2e import choose_form, has, read_and_agree, until
+from tests.test_signing_e2e import has, read_and_agree, review, sign_as, until, up_to_review
 
 ADMIN = 6100
 POSTER = "poster_berlin"
@@ -55,17 +55,13 @@ def payload(link: str) -> str:
 
 async def sign(user: SimulatedUser, start: str, name: str, *, double_tap: bool = False) -> BotMessage:
     """Sign from ``start`` (France); the thank-you, which carries the share button."""
-    await read_and_agree(user, start)
-    await user.send(name)
-    await choose_form(user, f"Full name: {name}")
-    await until(user, has("Which country"))
-    await user.send("France")
-    await until(user, has("You are signing as"))
-    if double_tap:  # both presses reach the bot before either is answered
-        first, second = await asyncio.gather(user.press("✅ Confirm and sign"), user.press("✅ Confirm and sign"))
-        assert "already signed" in f"{first.text} {second.text}"
-    else:
-        await user.press("✅ Confirm and sign")
+    await up_to_review(user, name, start=start)
+    if not double_tap:
+        return await sign_as(user, name)
+    # Both presses reach the bot before either is answered.
+    label = f"✅ Sign as {name}"
+    first, second = await asyncio.gather(user.press(label), user.press(label))
+    assert "already signed" in f"{first.text} {second.text}"
     return await until(user, has(f"Thank you, {name}!"))
 
 
@@ -240,12 +236,11 @@ async def test_a_sharer_who_withdrew_is_not_credited_and_the_link_still_says_sha
     await ada.press("Yes, erase my signature")
     await until(ada, has("erased"))
     await bo.send("Bo Stays")
-    await choose_form(bo, "Full name: Bo Stays")
     await until(bo, has("Which country"))
     await bo.send("France")
-    await until(bo, has("You are signing as"))
-    await bo.press("✅ Confirm and sign")
-    await until(bo, has("Thank you, Bo Stays!"))
+    await review(bo, "Bo Stays")
+    thanks = await sign_as(bo, "Bo Stays")
+    assert "Thank you, Bo Stays!" in thanks.text
     assert {uid: (row.source, row.referrals) for uid, row in (await rows(bot)).items()} == {bo.id: ("shared", 0)}
     assert bot.emulator.rejected == []
 
