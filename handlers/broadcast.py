@@ -303,7 +303,7 @@ async def summary_message(turn: Turn, draft: dict[str, str]) -> tuple[str, Keybo
 async def on_button(turn: Turn) -> None:
     """The preview's buttons: send, start over, drop."""
     t = turn.t
-    action = turn.action
+    action = turn.event.action
     state = turn.state
     if not state.composing or state.draft is None:
         # Translators: a pop-up, at most 200 characters.
@@ -317,7 +317,7 @@ async def on_button(turn: Turn) -> None:
     elif action == DISCARD:
         await discard(turn)
     else:
-        await confirm(turn, turn.argument)
+        await confirm(turn, turn.event.argument)
 
 
 async def discard(turn: Turn) -> None:

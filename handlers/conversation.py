@@ -118,7 +118,7 @@ async def show_letter(turn: Turn, opening: list[str] | None = None) -> Step | No
 
 
 async def pick_language(turn: Turn) -> Step | None:
-    if await language.choose(turn, turn.argument):
+    if await language.choose(turn, turn.event.argument):
         return await show_letter(turn)  # the letter again, in its place, in the language chosen
     return None
 
@@ -158,7 +158,7 @@ async def name_given(turn: Turn, name: str) -> Step:
 
 async def form_picked(turn: Turn) -> Step | None:
     """The form picker of a conversation begun before the review offered the forms."""
-    form = name_form.picked(turn, turn.argument)
+    form = name_form.picked(turn, turn.event.argument)
     if form is None:
         return None
     turn.state.name_form = form.value
@@ -166,7 +166,7 @@ async def form_picked(turn: Turn) -> Step | None:
 
 
 async def country_picked(turn: Turn) -> Step | None:
-    code = ask_country.picked(turn, turn.argument)
+    code = ask_country.picked(turn, turn.event.argument)
     return await country_given(turn, code) if code else None
 
 
@@ -181,7 +181,7 @@ async def country_given(turn: Turn, code: str) -> Step:
 
 
 async def renamed_form_picked(turn: Turn) -> Step | None:
-    form = name_form.picked(turn, turn.argument)
+    form = name_form.picked(turn, turn.event.argument)
     return await name_form.save_renamed(turn, form) if form else None
 
 
@@ -287,7 +287,7 @@ async def step(turn: Turn) -> None:
         case EventKind.COMMAND:
             await follow(turn, COMMANDS.get(event.command or "", ()), otherwise=fallback.unknown_command)
         case EventKind.BUTTON:
-            await follow(turn, BUTTONS.get(turn.action, ()), otherwise=stale_button)
+            await follow(turn, BUTTONS.get(turn.event.action, ()), otherwise=stale_button)
         case EventKind.TEXT:
             await follow(turn, TEXT, otherwise=fallback.text_where_button_expected)
         case EventKind.EDITED:
@@ -317,7 +317,7 @@ def refuse_closed(turn: Turn) -> Step | None:
 
 def stale_button(turn: Turn) -> Step | None:
     """A button from an older message; after the end, a signing one says why nothing happens."""
-    if turn.action in SIGNING_BUTTONS and closed.is_closed(turn.services):
+    if turn.event.action in SIGNING_BUTTONS and closed.is_closed(turn.services):
         return refuse_closed(turn)
     fallback.stale_button(turn)
     return None

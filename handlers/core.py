@@ -187,10 +187,9 @@ class Core:
         state: ConversationState | None = None
         if count == limit + 1 or typed:  # the state is read only when needed
             state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
-        signing = (
-            event.kind is EventKind.BUTTON
-            and (event.callback_data or "").partition(":")[0] in conversation.SIGNING_BUTTONS
-        ) or (typed and state is not None and state.step in conversation.SIGNING_TEXT)
+        signing = (event.kind is EventKind.BUTTON and event.action in conversation.SIGNING_BUTTONS) or (
+            typed and state is not None and state.step in conversation.SIGNING_TEXT
+        )
         if count == limit + 1:
             log.info(
                 "update %s: more than %d updates a minute from one account: slowing it down", event.update_id, limit

@@ -60,6 +60,16 @@ class Event:
     forwarded: bool = False
 
     @property
+    def action(self) -> str:
+        """A pressed button's action: its data up to the first ":" ("cty:DE" -> "cty")."""
+        return (self.callback_data or "").partition(":")[0]
+
+    @property
+    def argument(self) -> str:
+        """What a pressed button carries after its action ("cty:DE" -> "DE"); "" for none."""
+        return (self.callback_data or "").partition(":")[2]
+
+    @property
     def sender(self) -> User | None:
         """Who this update is from, or None when it is nobody's.
 

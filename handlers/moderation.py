@@ -65,7 +65,7 @@ async def remove(turn: Turn) -> None:
     """The organiser confirmed: delete the signature (its deliveries go with it) and count it."""
     turn.answer()
     services = turn.services
-    normalised = receipts.normalise(turn.argument) or ""
+    normalised = receipts.normalise(turn.event.argument) or ""
     signature = await receipts.find_by_receipt(services.db, services.campaign.slug, normalised)
     # Gone meanwhile (withdrawn, removed by another organiser): nothing to remove.
     if signature is None or not await signatures.remove_by_receipt(services.db, services.campaign.slug, normalised):

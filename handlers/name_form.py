@@ -19,7 +19,7 @@ with the reason: the addressees already have the name as it was.
 from __future__ import annotations
 
 from handlers.i18n import Translator
-from handlers.names import FORMS, NameForm, choices, display, narrower, parse_form
+from handlers.names import FORMS, NameForm, choices, display, narrower, offered_form, parse_form
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
@@ -83,9 +83,8 @@ def question(turn: Turn) -> str:
 
 def picked(turn: Turn, argument: str) -> NameForm | None:
     """The chosen form, if it is one of the picker's (else a pop-up and None)."""
-    form = parse_form(argument)
-    name = turn.state.name
-    if form is None or not name or form not in {f for f, _ in choices(name)}:
+    form = offered_form(turn.state.name or "", argument)
+    if form is None:
         # Translators: a pop-up, at most 200 characters.
         turn.answer(turn.t.gettext("Please choose one of the buttons under my last message."), alert=True)
         return None
@@ -205,7 +204,7 @@ async def offer_change(turn: Turn) -> Step | None:
 
 async def narrow(turn: Turn) -> Step | None:
     """Show less of the name: built from the stored form alone, in one tap."""
-    form = parse_form(turn.argument)
+    form = parse_form(turn.event.argument)
     signature = await _undelivered(turn)
     if not isinstance(signature, Signature):
         return signature

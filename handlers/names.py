@@ -144,6 +144,12 @@ def parse_form(value: str) -> NameForm | None:
         return None
 
 
+def offered_form(name: str, value: str) -> NameForm | None:
+    """``value`` as a form, if it is one that ``choices(name)`` offers (a button's data can be old or forged)."""
+    form = parse_form(value)
+    return form if form is not None and form in {f for f, _ in choices(name)} else None
+
+
 def _words(name: str) -> list[str]:
     """The words of a name that carry a letter (a lone dash or "&" is no one's initial)."""
     return [word for word in name.split() if any(unicodedata.category(ch).startswith("L") for ch in word)]

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from handlers import ask_name, milestones, name_form, reading, referrals
 from handlers.consent import consent_version
-from handlers.names import NameForm, choices, display, parse_form
+from handlers.names import NameForm, choices, display, offered_form
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
@@ -60,9 +60,7 @@ async def ask(turn: Turn) -> Step:
 def chosen_form(turn: Turn) -> NameForm | None:
     """The form on the pressed "Sign as …" button, if it is one of this name's; a button of an
     older review (no form on it) counts with the form chosen then, if there was one."""
-    name = turn.state.name or ""
-    form = parse_form(turn.argument or turn.state.name_form or "")
-    return form if form is not None and form in {f for f, _ in choices(name)} else None
+    return offered_form(turn.state.name or "", turn.event.argument or turn.state.name_form or "")
 
 
 async def confirm(turn: Turn) -> Step:

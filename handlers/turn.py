@@ -81,16 +81,6 @@ class Turn:
             raise LookupError(f"update {self.event.update_id} has no sender of its own")
         return sender.id
 
-    @property
-    def action(self) -> str:
-        """A pressed button's action: its data up to the first ":" ("cty:DE" -> "cty")."""
-        return (self.event.callback_data or "").partition(":")[0]
-
-    @property
-    def argument(self) -> str:
-        """What a pressed button carries after its action ("cty:DE" -> "DE"); "" for none."""
-        return (self.event.callback_data or "").partition(":")[2]
-
     def count(self, funnel_step: str) -> None:
         """Count this person reaching a funnel step, once (the count itself is anonymous)."""
         if funnel_step not in self.state.counted:

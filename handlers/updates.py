@@ -24,7 +24,7 @@ async def show(turn: Turn) -> None:
 
 async def toggle(turn: Turn) -> None:
     """The button under ``/updates``: turn news on or off, then show the new status in its place."""
-    argument = turn.argument
+    argument = turn.event.argument
     if argument not in {"on", "off"}:
         turn.answer()
         return
