@@ -28,7 +28,7 @@ from sqlalchemy import text
 from bot.broadcasting.sender import Broadcaster
 from bot.logs import mask_secrets, mask_url
 from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
-from bot.services import make_database, make_store
+from bot.services import load_receipt_key, make_database, make_store
 from bot.settings import Settings, load_settings
 from bot.webhook import WebhookServer, webhook_url
 from handlers.events import Event
@@ -125,14 +125,6 @@ def listen_error(settings: Settings, error: OSError) -> str:
     return f"cannot listen on WEBHOOK_LISTEN:PORT {settings.webhook_listen}:{settings.port} ({_reason(error)})"
 
 
-def _sweep_stale_exports() -> None:
-    """Remove what exports left on disk (names) when an earlier run stopped mid-export;
-    before the core is built, so no export of this process is running yet."""
-    from handlers.organiser import sweep_stale_exports
-
-    sweep_stale_exports()
-
-
 def _default_core_factory(**kwargs: Any) -> CoreLike:
     from handlers.core import build_core
 
@@ -200,7 +192,11 @@ class BotApp:
             ) from None
         receipt_key = await self._receipt_key()
         if self.role != "worker":  # a worker's sibling may be making an export right now
-            _sweep_stale_exports()
+            from handlers.organiser import sweep_stale_exports
+
+            # What exports left on disk (names) when an earlier run stopped mid-export; before
+            # the core is built, so no export of this process is running yet.
+            sweep_stale_exports()
         factory = self._core_factory or _default_core_factory
         try:
             core = factory(
@@ -290,9 +286,8 @@ class BotApp:
         from storage import receipts
 
         assert self.db is not None
-        secret = self.settings.receipt_secret
         try:
-            key = await receipts.load_key(self.db, secret.get_secret_value() if secret else None)
+            key = await load_receipt_key(self.settings, self.db)
             # Once per start, not once per worker: the setup process has done it.
             assigned = 0 if self.role == "worker" else await receipts.backfill(self.db, key)
         except Exception as error:

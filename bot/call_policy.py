@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,6 +56,8 @@ class ApiError:
     description: str = ""  # Telegram's description, never the text we sent
     retry_after: float = 0.0
 
+
+Classify = Callable[[Exception], ApiError | None]  # a framework's exception read; None: not a Telegram error
 
 # (framework exception type, kind), checked in order: the first match wins.
 ErrorTable = tuple[tuple[type[BaseException], ErrorKind], ...]

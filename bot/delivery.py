@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.call_policy import (
     NETWORK_RETRY_DELAYS,
-    ApiError,
+    Classify,
     failure,
     log_internal,
     may_wait,
@@ -48,7 +48,6 @@ from handlers.replies import AnswerCallback, Delivered, Reply
 log = logging.getLogger("bot.delivery")
 
 Send = Callable[[Reply], Awaitable[int | None]]  # returns the sent/edited message id, if any
-Classify = Callable[[Exception], ApiError | None]  # None: not a Telegram API error
 Sleep = Callable[[float], Awaitable[None]]
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from bot.runtimes.bot_calls import BotCalls
 from bot.runtimes.contract import BotInfo
-from bot.runtimes.polling import POLL_TIMEOUT, Poller
+from bot.runtimes.polling import Poller
 from bot.runtimes.updates import UpdateHandling
 
 
@@ -34,12 +34,10 @@ class RuntimeBase(BotCalls, UpdateHandling):
 
     name = "base"
     _conflicts: tuple[type[BaseException], ...] = ()  # the framework's 409 Conflict error
-    poll_timeout = POLL_TIMEOUT  # seconds of getUpdates' long poll
 
     def __init__(self, *, max_concurrent_updates: int) -> None:
         UpdateHandling.__init__(self)
         BotCalls.__init__(self, max_connections=max_concurrent_updates)
-        self._limit = max_concurrent_updates
         self._poller: Poller | None = None
 
     @abstractmethod
@@ -52,8 +50,7 @@ class RuntimeBase(BotCalls, UpdateHandling):
             self._dispatch,
             self._classify,
             self._conflicts,
-            limit=self._limit,
-            timeout=self.poll_timeout,
+            limit=self._max_connections,
         )
         await self._poller.run(stop)
 

@@ -25,7 +25,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from bot.call_policy import ApiError
+from bot.call_policy import Classify
 
 log = logging.getLogger("bot.polling")
 
@@ -115,7 +115,7 @@ class Poller:
         self,
         get_updates: GetUpdates,
         handle: Callable[[Mapping[str, Any]], Awaitable[object]],
-        classify: Callable[[Exception], ApiError | None],
+        classify: Classify,
         conflicts: tuple[type[BaseException], ...],
         *,
         limit: int,

@@ -1,7 +1,7 @@
 """Bot API update JSON → the neutral ``handlers.events.Event``: pure functions, no framework.
 
 Both runtimes and both modes end here: the webhook hands over the JSON body as it came,
-polling the framework's update dumped back to JSON. So what makes an update *malformed*
+polling the raw JSON of each update getUpdates answered. So what makes an update *malformed*
 (it can never be handled: logged once by ``update_id`` and dropped) is decided here too,
 not by whichever framework happened to parse it: a field we read with the wrong type, or a
 message whose ``date`` is no point in time (both frameworks refuse those when they parse).

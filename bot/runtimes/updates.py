@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.runtimes.contract import Handler, UpdateFailed
-from bot.runtimes.translation import Malformed, event_from_update
+from bot.runtimes.translation import event_from_update
 from handlers.replies import Deliver
 
 log = logging.getLogger("bot.runtime")
@@ -80,7 +80,7 @@ class UpdateHandling(ABC):
             return None
         try:
             event = event_from_update(data, self._username)
-        except (Malformed, KeyError, TypeError, ValueError, AttributeError):  # or a shape not foreseen there
+        except (KeyError, TypeError, ValueError, AttributeError):  # Malformed, or a shape not foreseen there
             ignore_malformed(update_id)
             return None
         if event is None:
