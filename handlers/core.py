@@ -107,53 +107,42 @@ class Core:
             await self._mark_finished(event)  # answered: a re-delivery would only surprise them
 
     async def _step_once(self, event: Event, owner: int, deliver: Deliver) -> Turn | None:
-        """Run the person's step under their lock, exactly once per update, all or nothing.
+        """Run the person's step under their lock, once per update, all or nothing.
 
         The state is saved only when the step succeeded, and the replies are sent only after
         that: a step that fails leaves the person where they were, with the same buttons, so
         pressing again continues. A transient failure (``storage.errors.is_transient``: Redis
-        or the database restarting, a dropped connection, SQLite busy) before anything was
-        sent is tried once more after ``retry_pause`` seconds; only a second failure reaches
-        the person as an apology. None: a duplicate, already handled.
+        or the database restarting, a dropped connection, SQLite busy) is tried once more
+        after ``retry_pause`` seconds: the whole step if it met it before the step had run
+        (the lock, the state), else only the saving of the state, so a write the step made
+        (a withdrawal, say) is never made twice. Only a second failure reaches the person as
+        an apology. None: a duplicate, already handled.
+
+        An update is skipped only when it was marked finished after its replies (Telegram
+        re-delivers webhooks, and polled updates not yet confirmed after a crash); under
+        the person's lock that mark is the whole answer, so one a killed process left
+        half-way is handled again.
         """
-        claimed = sending = False
+        stepped = False
         for attempt in (1, 2):
             try:
                 async with self.store.lock(f"lock:{owner}"):
-                    # Flood control counted this update before this check, so a re-delivery counts
-                    # again (harmless: Telegram re-delivers rarely); it is still handled only once.
-                    if not claimed:
-                        first = await self.store.first_time(f"update:{event.update_id}", DEDUP_TTL)
-                        if not first and await self._finished(event):
-                            log.info("update %s: duplicate, skipped", event.update_id)
-                            return None
-                        claimed = True
-                    turn = await self._run(event, owner)
-                    sending = True
+                    if await self.store.load(f"handled:{event.update_id}") is not None:
+                        log.info("update %s: duplicate, skipped", event.update_id)
+                        return None
+                    turn = await self._step(event, owner)
+                    stepped = True
+                    await self._save(turn, owner)
                     await self._deliver_all(turn.replies, deliver)
                     await self._mark_finished(event)
                     return turn
             except Exception as error:
-                if attempt == 1 and not sending and is_transient(error):
+                if attempt == 1 and not stepped and is_transient(error):
                     log.warning("update %s: %s, trying once more", event.update_id, type(error).__name__)
                     await asyncio.sleep(self.retry_pause)
                     continue
-                raise  # claimed but not marked finished: a re-delivery of it is handled again
+                raise
         raise AssertionError("unreachable: the second attempt returns or raises")
-
-    async def _finished(self, event: Event) -> bool:
-        """Whether an earlier delivery of this update ran to the end, its replies sent.
-
-        Its claim alone does not say: a claim is made under the person's lock, which we
-        now hold, so a claim without the finished mark was left by a process that stopped
-        mid-step (kill -9, a crash) and never released it. That update is handled now:
-        after a crash Telegram delivers again what was not confirmed, and skipping it
-        would leave the person without an answer.
-        """
-        if await self.store.load(f"handled:{event.update_id}") is not None:
-            return True
-        log.warning("update %s: left unfinished by a stopped process; handling it now", event.update_id)
-        return False
 
     async def _mark_finished(self, event: Event) -> None:
         """Mark the update finished (see ``_finished``); the person has their answer already,
@@ -254,7 +243,7 @@ class Core:
                 task.cancel()
             await asyncio.wait(left, timeout=CANCEL_WAIT)
 
-    async def _run(self, event: Event, owner: int) -> Turn:
+    async def _step(self, event: Event, owner: int) -> Turn:
         state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
         if state.locale is None:  # someone new, or back after their answers expired: their Telegram language
             state.locale = self.services.i18n.match(event.user.language_code if event.user else None)
@@ -262,10 +251,24 @@ class Core:
         await conversation.step(turn)
         turn.answer()  # a pressed button is always answered, so the client's spinner stops
         log.info("update %s: %s -> %s", event.update_id, event.kind.value, turn.state.step.value)
-        if event.chat.is_private:  # groups never hold a conversation: nothing to keep about anyone
-            await self.store.save(f"state:{owner}", turn.state.to_dict(), self.state_ttl)
-        self._count(turn)
         return turn
+
+    async def _save(self, turn: Turn, owner: int) -> None:
+        """Keep the state the step left (tried once more on a transient failure: the step
+        itself is not run again) and count the funnel steps it reached."""
+        if turn.event.chat.is_private:  # groups never hold a conversation: nothing to keep about anyone
+            key, data = f"state:{owner}", turn.state.to_dict()
+            try:
+                await self.store.save(key, data, self.state_ttl)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning(
+                    "update %s: %s saving the state, trying once more", turn.event.update_id, type(error).__name__
+                )
+                await asyncio.sleep(self.retry_pause)
+                await self.store.save(key, data, self.state_ttl)
+        self._count(turn)
 
     def _count(self, turn: Turn) -> None:
         """Anonymous funnel counts: a day, a language, a source; never who. Gathered in
