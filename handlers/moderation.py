@@ -16,6 +16,7 @@ from handlers.turn import Turn, button, rows
 from handlers.verify import EXAMPLE, receipt_code
 from petition import countries
 from storage import receipts, signatures
+from storage.funnel import FunnelKey
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +74,10 @@ async def remove(turn: Turn) -> None:
         return
     log.info("admin %s: /remove signature %s", turn.user_id, signature.id)
     # Counted under the removed signature's own language and source, like its signing was.
-    await signatures.bump_funnel(
-        services.db,
-        campaign=services.campaign.slug,
-        step="removed",
-        language=signature.language,
-        source=signature.source,
+    key = FunnelKey(
+        services.campaign.slug, services.clock().date(), "removed", signature.language, signature.source or ""
     )
+    services.funnel.add(key)
     # Translators: {code} is a receipt code such as K7QF-2M9D.
     turn.show(
         turn.t.gettext(

@@ -188,8 +188,9 @@ class SignatureCount(Base):
     Triggers on ``signatures`` (migration 0006) add one on every insert, take one away on
     every delete and move one when a counted column changes, in the same transaction as
     the row: the counts agree with the rows at every moment, whichever code (or person at
-    a SQL prompt) changed them. The total under the letter and ``/stats`` read a few of
-    these rows instead of counting every signature. ``slot`` (the row's id modulo
+    a SQL prompt) changed them. The total under the letter reads these rows instead of
+    counting every signature; the day, country, language, source and letter version in
+    the key are for ``/stats``' breakdowns, which still count the rows today. ``slot`` (the row's id modulo
     ``SLOTS``) spreads one day's signatures from one source over several rows, so a crowd
     signing at once does not queue on a single row's lock.
     """
