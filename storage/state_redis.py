@@ -5,7 +5,8 @@ Keys (all under ``prefix``, all with a TTL so nothing outlives it):
 * ``<prefix>state:<key>`` — the JSON state record (``SET ... EX``);
 * ``<prefix>seen:<token>`` — update de-duplication (``SET NX EX``);
 * ``<prefix>lock:<key>`` — the per-user lock (``SET NX PX`` + token-checked
-  release in Lua, via redis-py's ``Lock``), its lease equal to the lock timeout.
+  release in Lua, via redis-py's ``Lock``), on a short lease renewed while the
+  work runs: a killed worker's users wait one lease, not the longest step.
 
 The connection pool is a ``BlockingConnectionPool``: when every connection is
 busy a command waits up to ``pool_timeout`` for one instead of failing at once
@@ -16,6 +17,7 @@ to the bound on concurrently handled updates. Every Redis failure surfaces as
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -45,11 +47,13 @@ class RedisStateStore:
         pool_timeout: float = 10.0,
         socket_timeout: float = 5.0,
         lock_poll_interval: float = 0.01,
+        lock_lease: float = 10.0,
     ) -> None:
         if not prefix:
             raise ValueError("a key prefix is required so the bot's keys can be told apart")
         self.prefix = prefix
         self._lock_poll_interval = lock_poll_interval
+        self._lock_lease = lock_lease
         self._pool: BlockingConnectionPool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -120,11 +124,13 @@ class RedisStateStore:
         return int(count)
 
     def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
-        """Wait up to ``timeout`` s for the lock, then hold it for at most ``timeout`` s.
+        """Wait up to ``timeout`` s for the lock, then hold it while the work runs.
 
-        The lease bounds how long a crashed worker can block a user. If the work
-        outlives the lease, another worker may have entered meanwhile: that is
-        logged (never raised, the work is done) so the timeout can be raised.
+        The lock lives on a lease of ``lock_lease`` s, renewed every third of it
+        while the work runs: a crashed worker blocks its users for one lease at
+        most, and a slow step keeps its lock. Should a renewal fail (Redis away,
+        the event loop stalled past the lease), another worker may enter
+        meanwhile: that is logged, never raised; the work done stands.
         """
         return self._lock(key, seconds=timeout)
 
@@ -133,7 +139,7 @@ class RedisStateStore:
         lock = Lock(
             self._redis,
             f"{self.prefix}lock:{key}",
-            timeout=seconds,
+            timeout=self._lock_lease,
             sleep=self._lock_poll_interval,
             blocking=True,
             blocking_timeout=seconds,
@@ -145,13 +151,15 @@ class RedisStateStore:
             raise StoreUnavailable(f"redis lock failed: {type(error).__name__}") from error
         if not acquired:
             raise LockTimeout(f"lock not obtained within {seconds} s")
+        renewal = _LeaseRenewal(lock, every=self._lock_lease / 3)
         try:
             yield
         finally:
+            renewal.stop()
             try:
                 await lock.release()
             except LockNotOwnedError:
-                log.warning("state lock expired before release (work took longer than %s s)", seconds)
+                log.warning("state lock lease lapsed before release (not renewed within %s s)", self._lock_lease)
             except _FAILURES as error:
                 # The lease expires by itself; the work done under the lock stands.
                 log.warning("state lock release failed: %s", type(error).__name__)
@@ -170,3 +178,36 @@ class RedisStateStore:
 def _check_ttl(ttl: int) -> None:
     if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
         raise ValueError("ttl must be a whole number of seconds, at least 1")
+
+
+class _LeaseRenewal:
+    """Renews a held lock's lease every ``every`` s until stopped.
+
+    A timer, not a task per lock: most work ends long before the first renewal,
+    and a cancelled timer costs next to nothing on the update path.
+    """
+
+    def __init__(self, lock: Lock, *, every: float) -> None:
+        self._lock = lock
+        self._every = every
+        self._loop = asyncio.get_running_loop()
+        self._renewing: asyncio.Task[None] | None = None
+        self._timer = self._loop.call_later(every, self._renew)
+
+    def _renew(self) -> None:
+        self._renewing = self._loop.create_task(self._reacquire())
+
+    async def _reacquire(self) -> None:
+        try:
+            await self._lock.reacquire()  # the lease starts again from now
+        except LockNotOwnedError:
+            log.warning("state lock lease lapsed while its work ran; another worker may have entered")
+            return
+        except _FAILURES as error:
+            log.warning("state lock renewal failed: %s (tried again)", type(error).__name__)
+        self._timer = self._loop.call_later(self._every, self._renew)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        if self._renewing is not None:
+            self._renewing.cancel()
