@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # How long a SQLite writer waits for another writer before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long an erasure's checkpoint waits for readers (an export's snapshot holds the log for
+# as long as it runs): the person withdrawing is waiting for their answer, so not long.
+SQLITE_CHECKPOINT_WAIT_MS = 200
 
 
 def _is_sqlite_memory(database: str | None) -> bool:
@@ -101,13 +104,18 @@ class Database:
         the database file and truncate it, so the log's older copies of the pages that held them
         are gone too (``secure_delete`` already zeroed them in the new copies). True when done
         (always on PostgreSQL, whose files ``python -m bot purge`` rewrites); False when a
-        reader kept the log busy for ``busy_timeout``: the next erasure or purge retries."""
+        reader kept the log busy for ``SQLITE_CHECKPOINT_WAIT_MS``: the next erasure or purge
+        retries (a withdrawal during an export would otherwise wait out the whole export)."""
         if not self.is_sqlite:
             return True
         try:
             async with self.engine.connect() as connection:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                busy, *_ = (await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                await autocommit.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_CHECKPOINT_WAIT_MS}")
+                try:
+                    busy, *_ = (await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                finally:  # the connection goes back to the pool, for writers that must queue
+                    await autocommit.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         except Exception as error:  # the erasure itself is committed: never fail it for this
             log.warning("checkpoint after an erasure failed (%s)", type(error).__name__)
             return False
