@@ -15,6 +15,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject, PdfObject
 
@@ -97,6 +98,7 @@ def test_both_locks_pin_every_package_with_hashes_and_the_build_requirements() -
             assert unlicensed not in text
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the fonts do not depend on the backend
 async def test_pdf_prints_chinese_uyghur_and_kazakh_names_in_the_licensed_fonts(
     database: Database, tmp_path: Path
 ) -> None:

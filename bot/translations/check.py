@@ -24,7 +24,7 @@ from babel.messages.catalog import Message
 from babel.messages.plurals import get_plural
 
 from bot.translations.catalogs import catalog_files, read_catalog
-from bot.translations.preview import rehearse
+from bot.translations.preview import migrated_database, rehearse
 from emulator import telegram_rules as rules
 from emulator.telegram_rules import MAX_CALLBACK_ANSWER, InvalidRequest, parse_html, utf16_length
 from handlers.i18n import LOCALES_DIR
@@ -157,10 +157,12 @@ def _markup(keyboard: Keyboard) -> dict[str, Any]:
     }
 
 
-async def check_conversation(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Problem]:
+async def check_conversation(
+    locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None
+) -> list[Problem]:
     """Rehearse the conversation in ``locale`` and validate every reply as Telegram would."""
     problems: list[Problem] = []
-    for exchange in await rehearse(locale, locales_dir):
+    for exchange in await rehearse(locale, locales_dir, migrated=migrated):
         where = f"{locale}: after “{exchange.action}”"
         if exchange.failed:
             problems.append(Problem(where, exchange.action, "the bot failed (a translation raised an error)"))
@@ -183,6 +185,7 @@ async def check_all(locales_dir: Path = LOCALES_DIR, root: Path | None = None) -
     problems: list[Problem] = []
     for path in catalog_files(locales_dir):
         problems.extend(check_catalog(path, root))
-    for locale in ["en", *(path.parent.parent.name for path in catalog_files(locales_dir))]:
-        problems.extend(await check_conversation(locale, locales_dir))
+    async with migrated_database() as migrated:
+        for locale in ["en", *(path.parent.parent.name for path in catalog_files(locales_dir))]:
+            problems.extend(await check_conversation(locale, locales_dir, migrated=migrated))
     return problems

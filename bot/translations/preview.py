@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -222,11 +225,19 @@ def _receipt_shown(person: InProcessUser) -> str:
     return "ZZZZ-ZZZZ"
 
 
-async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Exchange]:
-    """The whole conversation as a supporter whose Telegram is set to ``locale`` sees it."""
+async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None) -> list[Exchange]:
+    """The whole conversation as a supporter whose Telegram is set to ``locale`` sees it.
+
+    ``migrated``: an already migrated SQLite file to start from (a copy is used), so that
+    rehearsing every language migrates once, not once per language.
+    """
     with tempfile.TemporaryDirectory(prefix="undersign-preview-") as scratch:
-        url = f"sqlite+aiosqlite:///{Path(scratch) / 'preview.db'}"
-        await upgrade(url)
+        path = Path(scratch) / "preview.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        if migrated is None:
+            await upgrade(url)
+        else:
+            shutil.copyfile(migrated, path)
         db = Database(url)
         try:
             core = build_core(
@@ -245,6 +256,15 @@ async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Exchang
             return person.exchanges
         finally:
             await db.dispose()
+
+
+@asynccontextmanager
+async def migrated_database() -> AsyncIterator[Path]:
+    """A migrated SQLite file in a scratch folder, for ``rehearse(..., migrated=...)``."""
+    with tempfile.TemporaryDirectory(prefix="undersign-preview-") as scratch:
+        path = Path(scratch) / "migrated.db"
+        await upgrade(f"sqlite+aiosqlite:///{path}")
+        yield path
 
 
 def plain(html_text: str) -> str:
