@@ -12,7 +12,6 @@ import asyncio
 import csv
 import dataclasses
 import io
-import os
 import subprocess
 import sys
 import uuid
@@ -401,33 +400,15 @@ def test_the_command_fails_in_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_the_benchmark_runs_small_and_cleans_up(postgres_url: str) -> None:
+def test_the_benchmark_runs_small_and_cleans_up(postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """``python -m bench.organiser`` end to end with 300 rows (figures are not checked here)."""
+    from bench.organiser import main
+
     name = f"undersign_bench_smoke_{uuid.uuid4().hex[:8]}"
     url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "bench.organiser",
-            "--rows",
-            "300",
-            "--small-rows",
-            "30",
-            "--runs",
-            "1",
-            "--database-url",
-            url,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    out = completed.stdout
+    exit_code = main(["--rows", "300", "--small-rows", "30", "--runs", "1", "--database-url", url])
+    out, err = capsys.readouterr()
+    assert exit_code == 0, err
     for figure in (
         "/stats campaign_stats, median",
         "baseline: SELECT count(*)",

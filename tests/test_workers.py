@@ -282,7 +282,12 @@ def test_polling_refuses_several_workers(tmp_path: Path) -> None:
 
 def test_polling_ignores_the_web_processes_setting(tmp_path: Path) -> None:
     """The Procfile's `worker` (polling) runs beside `web` with the same WORKERS in its environment."""
-    env = {"BOT_TOKEN": "123:abc", "WORKERS": "2", "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}"}
+    env = {
+        "BOT_TOKEN": "123:abc",
+        "WORKERS": "2",
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}",
+        "BOT_RUNTIME": "ptb",  # loads in a second, aiogram in several; the check is the same
+    }
     result = python_m_bot("run", env=env, cwd=tmp_path)
     assert result.returncode == 1  # got past the workers' check, to Telegram, which is not there
     assert result.stderr.strip().splitlines()[-1].startswith("error: getMe failed"), result.stderr
