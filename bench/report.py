@@ -38,6 +38,7 @@ class Result:
     retaps: int = 0
     stuck_at: dict[str, int] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    in_webhook_answers: int = 0  # calls Telegram made from the bot's webhook answers, not requests of its own
     cpu: float = 0.0  # bot processes, seconds (user + system)
     cpu_system: float = 0.0  # of which in the kernel (sockets, mostly)
     bench_cpu: float = 0.0  # this process: the emulator and the people
@@ -65,6 +66,7 @@ class Result:
 
     def take_calls(self, calls: list[CallRecord], violations: list[RateViolation]) -> None:
         self.calls = dict(Counter(call.method for call in calls))
+        self.in_webhook_answers = sum(1 for call in calls if call.in_webhook_answer)
         self.received_429 = sum(1 for call in calls if call.error_code == 429)
         self.violations = dict(Counter(violation.scope for violation in violations))
         self.retry_after_ignored = retry_after_ignored(calls)
@@ -97,6 +99,11 @@ class Result:
                 n for method, n in self.calls.items() if method != "getUpdates"
             )
             / done,
+            "  of which the bot's own requests": (
+                sum(n for method, n in self.calls.items() if method != "getUpdates") - self.in_webhook_answers
+            )
+            / done,
+            "  of which in webhook answers": self.in_webhook_answers / done,
         }
         for method, n in sorted(self.calls.items()):
             rows[f"  {method} per signature"] = n / done

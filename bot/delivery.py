@@ -24,6 +24,12 @@ per update, so its budgets belong to the whole update, not to one reply:
   ``sendDocument`` or ``sendPhoto`` may mean Telegram already delivered it:
   that is logged and not repeated.
 
+On the webhook path the update's ``answerCallbackQuery`` is not a call of ours: it
+rides in the webhook's HTTP answer (``WebhookAnswer``), and Telegram makes it when it
+reads that answer. One request fewer per button press, at the price of not hearing
+whether it worked (a callback answer's failure changes nothing for the person; the
+catalog check keeps its texts within Telegram's limits).
+
 Nothing here raises: the core gets a ``Delivered(ok=False, error=...)`` and the
 framework never sees an exception.
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.call_policy import (
     NETWORK_RETRY_DELAYS,
@@ -51,19 +58,48 @@ Send = Callable[[Reply], Awaitable[int | None]]  # returns the sent/edited messa
 Sleep = Callable[[float], Awaitable[None]]
 
 
+class WebhookAnswer:
+    """The one Bot API call a webhook's HTTP answer may carry for its update."""
+
+    def __init__(self) -> None:
+        self.call: dict[str, Any] | None = None
+
+    def take(self, reply: AnswerCallback) -> bool:
+        """Carry ``reply`` in the answer, if nothing else is carried yet."""
+        if self.call is not None:
+            return False
+        self.call = {"method": "answerCallbackQuery", "callback_query_id": reply.callback_id}
+        if reply.text:
+            self.call["text"] = reply.text
+        if reply.show_alert:
+            self.call["show_alert"] = True
+        return True
+
+
 class Deliverer:
     """The ``deliver`` callable handed to the core for one update."""
 
-    def __init__(self, send: Send, classify: Classify, update_id: int, *, sleep: Sleep = asyncio.sleep):
+    def __init__(
+        self,
+        send: Send,
+        classify: Classify,
+        update_id: int,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        webhook_answer: WebhookAnswer | None = None,
+    ):
         self._send = send
         self._classify = classify
         self._update_id = update_id
+        self._webhook_answer = webhook_answer
         self._sleep = sleep
         self._blocked = False
         self._flood_waited = 0.0  # seconds, across all replies of this update
         self._flood_logged = False
 
     async def __call__(self, reply: Reply) -> Delivered:
+        if isinstance(reply, AnswerCallback) and self._webhook_answer is not None and self._webhook_answer.take(reply):
+            return Delivered()
         method = method_name(reply)
         if self._blocked and not isinstance(reply, AnswerCallback):
             return Delivered(ok=False, error="blocked")

@@ -26,7 +26,8 @@ When we answer: **after** the update has been handled (aiogram's own webhook
 handler answers first and handles in the background, so a crash or a restart
 mid-update silently loses it). What Telegram hears:
 
-- 200 when the update was handled. That includes a step of the conversation that
+- 200 when the update was handled, its body the update's ``answerCallbackQuery`` as a
+  method call when there is one (``bot.delivery.WebhookAnswer``). That includes a step of the conversation that
   failed: the core (``handlers.core``) catches every exception of a step, logs it
   once and answers the user with a kind apology, and the update counts as handled.
   It is NOT re-delivered: the user was already told to try again, and a late
@@ -278,7 +279,7 @@ class WebhookServer:
         update_id = request[_UPDATE_ID] = data["update_id"]
         try:
             async with asyncio.timeout(self._handle_timeout), self._slots:
-                await self._runtime.process_update(data)
+                answer = await self._runtime.process_update(data)
         except TimeoutError:
             log.warning(
                 "update %s: not handled within %ss; Telegram will re-deliver it",
@@ -293,6 +294,8 @@ class WebhookServer:
             log.warning("update %s: failed (%s); Telegram will re-deliver it", update_id, type(error).__name__)
             log.debug("update %s: the failure", update_id, exc_info=True)
             return web.Response(status=503, text="error")
+        if answer is not None:  # Telegram makes this call for us: one request of ours fewer
+            return web.json_response(answer)
         return web.Response(status=200, text="ok")
 
     async def _on_health(self, request: web.Request) -> web.Response:

@@ -269,14 +269,23 @@ class Emulator:
     async def _webhook_reply(self, body: dict[str, Any]) -> None:
         params = {key: value for key, value in body.items() if key != "method"}
         try:
-            await self.call(str(body["method"]), params)
+            await self.call(str(body["method"]), params, in_webhook_answer=True)
         except ApiError as error:
             log.info("webhook reply %s refused: %s", body["method"], error.description)
 
     # -- the Bot API -------------------------------------------------------------------
 
-    async def call(self, name: str, params: dict[str, Any], files: dict[str, UploadedFile] | None = None) -> Any:
+    async def call(
+        self,
+        name: str,
+        params: dict[str, Any],
+        files: dict[str, UploadedFile] | None = None,
+        *,
+        in_webhook_answer: bool = False,
+    ) -> Any:
         """Run one Bot API call (already authorised): validate, apply faults, execute, record.
+
+        ``in_webhook_answer``: the call came in the bot's answer to a webhook delivery.
 
         Raises ``ApiError`` with Telegram's answer when the call fails.
         """
@@ -295,20 +304,26 @@ class Emulator:
                 raise too_many_requests(violation.retry_after)
             result = await self.api.dispatch(method.name, method.returns, checked)
         except InvalidRequest as error:
-            self._record(method.name, params, error)
+            self._record(method.name, params, error, in_webhook_answer)
             if self.record:
                 self.rejected.append(Rejection(method.name, dict(params), error.description))
             raise
         except ApiError as error:
-            self._record(method.name, params, error)
+            self._record(method.name, params, error, in_webhook_answer)
             raise
         if self.record:
-            self.calls.append(CallRecord(method.name, checked, True, result=result))
+            self.calls.append(
+                CallRecord(method.name, checked, True, result=result, in_webhook_answer=in_webhook_answer)
+            )
         return result
 
-    def _record(self, method: str, params: dict[str, Any], error: ApiError) -> None:
+    def _record(self, method: str, params: dict[str, Any], error: ApiError, in_webhook_answer: bool) -> None:
         if self.record:
-            self.calls.append(CallRecord(method, dict(params), False, error.status, error.description))
+            self.calls.append(
+                CallRecord(
+                    method, dict(params), False, error.status, error.description, in_webhook_answer=in_webhook_answer
+                )
+            )
 
     def calls_to(self, method: str) -> list[CallRecord]:
         """The recorded calls of one method (name matched case-insensitively)."""

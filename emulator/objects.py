@@ -171,6 +171,7 @@ class CallRecord:
     description: str | None = None
     result: Any = None
     at: float = field(default_factory=time.monotonic)  # when the emulator answered (time.monotonic)
+    in_webhook_answer: bool = False  # carried in the bot's answer to a webhook delivery, not a request of its own
 
 
 @dataclass(frozen=True, slots=True)

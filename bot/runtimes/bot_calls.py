@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.call_policy import Classifier, ErrorTable, failure, log_internal
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, WebhookAnswer
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from handlers.replies import (
     AnswerCallback,
@@ -117,9 +117,9 @@ class BotCalls(ABC):
 
     # -- replies ----------------------------------------------------------------------------------
 
-    def _deliverer(self, update_id: int) -> Deliver:
+    def _deliverer(self, update_id: int, webhook_answer: WebhookAnswer | None) -> Deliver:
         """The conversation's replies to one update: retried as ``bot.delivery`` says."""
-        return Deliverer(self._send, self._classify, update_id)
+        return Deliverer(self._send, self._classify, update_id, webhook_answer=webhook_answer)
 
     def _keyboard(self, buttons: Keyboard) -> Any:
         if not buttons:

@@ -51,13 +51,14 @@ class Runtime(Protocol):
     async def run_polling(self, stop: asyncio.Event) -> None:
         """Poll getUpdates until ``stop`` is set; the updates in flight go on (see ``drain``)."""
 
-    async def process_update(self, data: dict[str, Any]) -> None:
+    async def process_update(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """Webhook path: translate one update's JSON and handle it to the end.
 
         Returns normally when the update was handled, including when the core answered a
         failed step with an apology, and when the update is malformed (it never will be
-        handled). Raises ``UpdateFailed`` when handling failed outside the core, so that the
-        webhook answers 503 and Telegram re-delivers it.
+        handled): with the Bot API call for the webhook's answer to carry (the update's
+        ``answerCallbackQuery``), if any. Raises ``UpdateFailed`` when handling failed
+        outside the core, so that the webhook answers 503 and Telegram re-delivers it.
         """
 
     async def set_webhook(self, url: str, secret: str, *, drop_pending: bool = False) -> None: ...

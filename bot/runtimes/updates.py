@@ -32,6 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
+from bot.delivery import WebhookAnswer
 from bot.runtimes.contract import Handler, UpdateFailed
 from bot.runtimes.translation import event_from_update
 from handlers.replies import Deliver
@@ -55,19 +56,24 @@ class UpdateHandling(ABC):
         self._idle.set()
 
     @abstractmethod
-    def _deliverer(self, update_id: int) -> Deliver:
-        """The ``deliver`` callable for one update's replies."""
+    def _deliverer(self, update_id: int, webhook_answer: WebhookAnswer | None) -> Deliver:
+        """The ``deliver`` callable for one update's replies (``webhook_answer``: on the webhook path)."""
 
     def attach(self, handler: Handler) -> None:
         self._handler = handler
 
-    async def process_update(self, data: dict[str, Any]) -> None:
-        """Webhook path: the JSON body, translated directly and handled to the end."""
-        failure = await self._dispatch(data)
+    async def process_update(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Webhook path: the JSON body, translated directly and handled to the end; the call
+        the webhook's answer carries (the callback answer), if any."""
+        answer = WebhookAnswer()
+        failure = await self._dispatch(data, answer)
         if failure is not None:
             raise UpdateFailed(type(failure).__name__)
+        return answer.call
 
-    async def _dispatch(self, data: Mapping[str, Any]) -> BaseException | None:
+    async def _dispatch(
+        self, data: Mapping[str, Any], webhook_answer: WebhookAnswer | None = None
+    ) -> BaseException | None:
         """Translate one update and hand it to the core; never raises into the framework.
 
         Returns the failure outside the core (already logged), if handling had one.
@@ -94,7 +100,7 @@ class UpdateHandling(ABC):
             self._in_flight.add(task)
             self._idle.clear()
         try:
-            await self._handler(event, self._deliverer(event.update_id))
+            await self._handler(event, self._deliverer(event.update_id, webhook_answer))
         except asyncio.CancelledError:
             raise
         except Exception as error:
