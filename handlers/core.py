@@ -127,10 +127,11 @@ class Core:
         for attempt in (1, 2):
             try:
                 async with self.store.lock(f"lock:{owner}"):
-                    if await self.store.load(f"handled:{event.update_id}") is not None:
+                    handled, saved = await self.store.load_many(f"handled:{event.update_id}", f"state:{owner}")
+                    if handled is not None:
                         log.info("update %s: duplicate, skipped", event.update_id)
                         return None
-                    turn = await self._step(event, owner)
+                    turn = await self._step(event, saved)
                     stepped = True
                     await self._save(turn, owner)
                     await self._deliver_all(turn.replies, deliver)
@@ -243,8 +244,8 @@ class Core:
                 task.cancel()
             await asyncio.wait(left, timeout=CANCEL_WAIT)
 
-    async def _step(self, event: Event, owner: int) -> Turn:
-        state = ConversationState.from_dict(await self.store.load(f"state:{owner}"))
+    async def _step(self, event: Event, saved: dict[str, Any] | None) -> Turn:
+        state = ConversationState.from_dict(saved)
         if state.locale is None:  # someone new, or back after their answers expired: their Telegram language
             state.locale = self.services.i18n.match(event.user.language_code if event.user else None)
         turn = Turn(event=event, state=state, services=self.services)

@@ -15,6 +15,10 @@ class StateStore(Protocol):
     async def load(self, key: str) -> dict[str, Any] | None:
         """The state saved under ``key``, or None if absent or expired."""
 
+    async def load_many(self, *keys: str) -> list[dict[str, Any] | None]:
+        """The states under ``keys``, in order, read at once (one round trip to Redis: the
+        core reads two for every update)."""
+
     async def save(self, key: str, data: dict[str, Any], ttl: int) -> None:
         """Store JSON-serialisable ``data`` under ``key`` for ``ttl`` seconds."""
 

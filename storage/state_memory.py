@@ -53,6 +53,9 @@ class MemoryStateStore:
             raise StateStoreError(f"state under {key!r} is not an object")
         return value
 
+    async def load_many(self, *keys: str) -> list[dict[str, Any] | None]:
+        return [await self.load(key) for key in keys]
+
     async def save(self, key: str, data: dict[str, Any], ttl: int) -> None:
         _check_ttl(ttl)
         raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"))

@@ -35,6 +35,28 @@ log = logging.getLogger(__name__)
 _FAILURES = (RedisError, OSError, TimeoutError)
 
 
+# INCR, and the window's expiry set by the event that opens it (EVALSHA: one command).
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
+
+def _decoded(raw: bytes | str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as error:
+        raise StateStoreError("stored state is not valid JSON") from error
+    if not isinstance(value, dict):
+        raise StateStoreError("stored state is not a JSON object")
+    return value
+
+
 class RedisStateStore:
     """A ``StateStore`` on Redis (``redis.asyncio``)."""
 
@@ -63,6 +85,7 @@ class RedisStateStore:
             health_check_interval=30,
         )
         self._redis: Redis = Redis(connection_pool=self._pool)
+        self._hit = self._redis.register_script(_HIT)
 
     @property
     def client(self) -> Redis:
@@ -73,19 +96,15 @@ class RedisStateStore:
         return f"{self.prefix}state:{key}"
 
     async def load(self, key: str) -> dict[str, Any] | None:
-        try:
-            raw = await self._redis.get(self._state_key(key))
-        except _FAILURES as error:
-            raise StoreUnavailable(f"redis GET failed: {type(error).__name__}") from error
-        if raw is None:
-            return None
-        try:
-            value = json.loads(raw)
-        except ValueError as error:
-            raise StateStoreError("stored state is not valid JSON") from error
-        if not isinstance(value, dict):
-            raise StateStoreError("stored state is not a JSON object")
+        [value] = await self.load_many(key)
         return value
+
+    async def load_many(self, *keys: str) -> list[dict[str, Any] | None]:
+        try:
+            raws = await self._redis.mget([self._state_key(key) for key in keys])
+        except _FAILURES as error:
+            raise StoreUnavailable(f"redis MGET failed: {type(error).__name__}") from error
+        return [_decoded(raw) for raw in raws]
 
     async def save(self, key: str, data: dict[str, Any], ttl: int) -> None:
         _check_ttl(ttl)
@@ -112,13 +131,10 @@ class RedisStateStore:
 
     async def hit(self, key: str, window: int) -> int:
         _check_ttl(window)
-        name = f"{self.prefix}hits:{key}"
         try:
-            # One MULTI: the counter is created with its expiry, or counted up within it.
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(name, 0, nx=True, ex=window)
-                pipe.incr(name)
-                _, count = await pipe.execute()
+            # One script, run atomically: the counter is created with its expiry, or counted
+            # up within it (one command per update, where MULTI/SET/INCR/EXEC took four).
+            count = await self._hit(keys=[f"{self.prefix}hits:{key}"], args=[window])
         except _FAILURES as error:
             raise StoreUnavailable(f"redis INCR failed: {type(error).__name__}") from error
         return int(count)

@@ -20,9 +20,11 @@ async def test_every_key_has_the_prefix_and_a_ttl(redis_state_store_factory: Fac
     store = redis_state_store_factory()
     await store.save("state:1", {"step": "name"}, ttl=120)
     await store.first_time("update:1", ttl=60)
+    await store.hit("flood:1", window=90)
     async with store.lock("user:1", timeout=30):
         keys = sorted([k.decode() async for k in store.client.scan_iter(match=f"{state_prefix}*")])
         assert keys == [
+            f"{state_prefix}hits:flood:1",
             f"{state_prefix}lock:user:1",
             f"{state_prefix}seen:update:1",
             f"{state_prefix}state:state:1",

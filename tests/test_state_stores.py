@@ -28,6 +28,12 @@ async def test_save_load_delete(state_store: StateStore) -> None:
     await state_store.delete("state:1")  # deleting what is gone is fine
 
 
+async def test_load_many_reads_each_key_in_order(state_store: StateStore) -> None:
+    await state_store.save("state:a", {"n": 1}, ttl=60)
+    await state_store.save("state:b", {"n": 2}, ttl=60)
+    assert await state_store.load_many("state:b", "state:missing", "state:a") == [{"n": 2}, None, {"n": 1}]
+
+
 async def test_loaded_state_is_a_copy(state_store: StateStore) -> None:
     await state_store.save("k", {"answers": [1]}, ttl=60)
     loaded = await state_store.load("k")
