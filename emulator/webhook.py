@@ -5,7 +5,9 @@ parallel up to ``max_connections`` requests in flight. A non-2xx answer, a
 connection error or a timeout is retried after a growing delay (Telegram
 retries for hours; the delays here are short and configurable). A JSON answer
 that names a ``method`` is executed as a Bot API call, as Telegram does for
-webhook replies.
+webhook replies. ``RetryPolicy.deliver_twice`` posts every update once more after
+it was accepted, as Telegram does when its side of a delivery timed out: a bot
+must not answer anything twice.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class RetryPolicy:
     first_delay: float = 0.5
     max_delay: float = 8.0
     timeout: float = 10.0
+    deliver_twice: bool = False  # a fault: every accepted update is posted once more
 
 
 class WebhookDelivery:
@@ -90,6 +93,7 @@ class WebhookDelivery:
     async def _deliver(self, update: dict[str, Any]) -> None:
         delay = self.policy.first_delay
         attempt = 0
+        accepted = 0
         while True:
             attempt += 1
             status, error, reply = await self._post(update)
@@ -97,6 +101,9 @@ class WebhookDelivery:
             if error is None:
                 if reply is not None:
                     await self._on_reply(reply)
+                accepted += 1
+                if self.policy.deliver_twice and accepted == 1:
+                    continue
                 return
             self.last_error_date = int(time.time())
             self.last_error_message = error

@@ -8,12 +8,15 @@ After every walk the emulator must have refused nothing the bot sent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bot.translations.preview import plain
+from emulator import Emulator
 from emulator.objects import BotMessage
 from emulator.users import SimulatedUser
 from handlers.i18n import I18n
@@ -202,6 +205,40 @@ async def test_full_signature_on_postgres_and_redis(
     thanks = await walk_to_signature(user, country_query="Allemagne")
     assert "1 person has signed" in thanks.text
     assert bot.emulator.rejected == []
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_every_update_delivered_twice_is_answered_once(
+    start_one_bot: Any, emulator: Emulator, database_url: str, redis_url: str, state_prefix: str
+) -> None:
+    """Telegram delivers an update again when its side of a delivery timed out: here every
+    one of them, on the production backends. The person sees each answer once."""
+    emulator.retry_policy = dataclasses.replace(emulator.retry_policy, deliver_twice=True)
+    bot = await start_one_bot(core="real", database_url=database_url, redis_url=redis_url, redis_prefix=state_prefix)
+    assert bot.mode == "webhook"
+    user = emulator.user(2007, first_name="Ada", language_code="en")
+    thanks = await walk_to_signature(user, country_query="Allemagne")
+    assert "1 person has signed" in thanks.text
+
+    def accepted() -> Counter[int]:
+        return Counter(attempt.update_id for attempt in emulator.deliveries if attempt.status == 200)
+
+    async with asyncio.timeout(10):  # the last update's second copy may still be on its way
+        while set(accepted().values()) != {2}:
+            await asyncio.sleep(0.05)
+    await bot.core.settle()
+    # One answer per update: each of the 4 presses answered once, no message sent twice.
+    answered = [call.params["callback_query_id"] for call in emulator.calls_to("answerCallbackQuery")]
+    assert len(answered) == len(set(answered)) == 4
+    texts = [message.text for message in emulator.conversations[user.id].bot_messages.values()]
+    assert len(texts) == len(set(texts)), texts
+    db = Database(database_url)
+    try:
+        assert await signatures.count_signatures(db, "xinjiang") == 1
+    finally:
+        await db.dispose()
+    assert emulator.rejected == []
 
 
 @pytest.mark.redis
