@@ -49,7 +49,7 @@ from handlers.state import ConversationState
 from handlers.turn import Services, Turn, utc_now
 from petition.campaign import load_campaign
 from storage.db import Database
-from storage.errors import StateStoreError, is_transient
+from storage.errors import StateStoreError, StoreUnavailable, is_transient
 from storage.funnel import FunnelKey
 from storage.state import StateStore
 
@@ -97,12 +97,15 @@ class Core:
             for followup in turn.followups:  # long work (exports) runs outside the user's lock
                 self._start(followup(deliver), event.update_id)
         except Exception as error:
-            log.error(
-                "update %s failed: %s\n%s",
-                event.update_id,
-                type(error).__name__,
-                "".join(traceback.format_tb(error.__traceback__)),
-            )
+            if is_transient(error):  # a restart or a dropped connection, met twice: no bug to trace
+                log.warning("update %s failed: %s (apologised)", event.update_id, type(error).__name__)
+            else:
+                log.error(
+                    "update %s failed: %s\n%s",
+                    event.update_id,
+                    type(error).__name__,
+                    "".join(traceback.format_tb(error.__traceback__)),
+                )
             await self._deliver_all(self._apology(event), deliver)
             await self._mark_finished(event)  # answered: a re-delivery would only surprise them
 
@@ -170,7 +173,13 @@ class Core:
         ``EXEMPT_CEILING`` times the limit (counted apart, so junk sent before cannot
         use up a signer's allowance), and dropped beyond it without another message."""
         limit = self.services.flood_limit
-        count = await self.store.hit(f"flood:{owner}", FLOOD_WINDOW)
+        try:
+            count = await self.store.hit(f"flood:{owner}", FLOOD_WINDOW)
+        except StoreUnavailable:
+            # Flood control protects; it must not turn a state-store blip into an apology
+            # before the step had its retry (``_step_once``). Let the update through.
+            log.warning("update %s: flood control skipped (state store unavailable)", event.update_id)
+            return False
         if count <= limit:
             return False
         typed = event.kind is EventKind.TEXT and event.chat.is_private and not event.forwarded

@@ -98,7 +98,10 @@ async def test_a_step_that_fails_twice_leaves_the_person_where_they_were(
     assert calls == 2  # tried once more, then the apology
     assert "Sorry, something went wrong" in shown(apology)
     assert [r for r in apology if not isinstance(r, AnswerCallback)] == []  # no message changed: same buttons
-    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1  # logged once
+    # Logged once, as a warning: a restart met twice is no bug, there is no traceback to read.
+    failed = [r for r in caplog.records if "apologised" in r.getMessage()]
+    assert [r.levelno for r in failed] == [logging.WARNING]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     state = await core.store.load(f"state:{ADA.id}")
     assert state is not None and state["step"] == "review" and state["name"] == "Ada Lovelace"
 
