@@ -10,9 +10,9 @@ the broadcasts (``RuntimeBase.send_once``, with the broadcaster's own pacing in
 - what it means for the reply (``failure``): 429 is ``flood``, 403 ``blocked``, 400
   ``bad_request`` — except "message is not modified" on an edit, which is success — and
   anything that is not a Telegram error at all ``internal`` (a bug);
-- what may be repeated: a 429 after its ``retry_after``, within ``MAX_TRIES`` tries and
-  ``FLOOD_BUDGET`` seconds per update (a callback answer never waits: the query expires
-  within seconds); a network failure after ``NETWORK_RETRY_DELAYS``, only when repeating
+- what may be repeated: a 429 after its ``retry_after``, as long as the update's waits stay
+  within ``FLOOD_BUDGET`` seconds (a callback answer never waits: the query expires within
+  seconds); a network failure after ``NETWORK_RETRY_DELAYS``, only when repeating
   cannot send a message twice (``repeatable``);
 - what is logged: Telegram's own description and the method, never the text we sent, and
   for an internal error only the exception's type (its message may quote the text). Tokens
@@ -39,7 +39,6 @@ from handlers.replies import (
     SendPhoto,
 )
 
-MAX_TRIES = 3  # tries of one reply under flood control
 FLOOD_BUDGET = 20.0  # seconds of retry_after waited in total for one update, all replies together
 NETWORK_RETRY_DELAYS = (0.5, 1.5)
 
@@ -132,12 +131,12 @@ def unmodified(error: ApiError, reply: Reply) -> bool:
     return isinstance(reply, EditMessage) and "message is not modified" in error.description
 
 
-def may_wait(reply: Reply, tries: int, waited: float, retry_after: float) -> bool:
-    """Whether a 429 on the ``tries``-th try is waited out, ``waited`` seconds of the update's
-    ``FLOOD_BUDGET`` being spent already."""
+def may_wait(reply: Reply, waited: float, retry_after: float) -> bool:
+    """Whether a 429 (or a pause ``bot.flood_gate`` keeps) is waited out, ``waited`` seconds of
+    the update's ``FLOOD_BUDGET`` being spent already: nothing is given up while it allows."""
     if isinstance(reply, AnswerCallback):
         return False  # the query expires within seconds: a late answer is no answer
-    return tries < MAX_TRIES and waited + retry_after <= FLOOD_BUDGET
+    return waited + retry_after <= FLOOD_BUDGET
 
 
 def repeatable(error: ApiError, reply: Reply) -> bool:

@@ -6,9 +6,11 @@ means and what may be repeated is ``bot.call_policy`` (shared with the
 broadcasts). What is here is the state of one update: a ``Deliverer`` is built
 per update, so its budgets belong to the whole update, not to one reply:
 
-- 429: wait ``retry_after`` and retry, at most ``MAX_TRIES`` tries per reply and
-  ``FLOOD_BUDGET`` seconds of waiting in total across all the update's replies
-  (neither framework does this by itself). The webhook answers within
+- 429: wait ``retry_after`` and retry, as long as the waits of all the update's replies
+  stay within ``FLOOD_BUDGET`` seconds (neither framework does this by itself). The
+  refusal is also told to the process's ``bot.flood_gate.FloodGate``: the next call to
+  that chat (or, when several chats are refused, any call), from any update, waits out
+  what is left of ``retry_after`` before it is made, instead of being refused again. The webhook answers within
   ``bot.webhook.HANDLE_TIMEOUT`` and the core holds the user's lock (a lease of
   about 30 s in Redis) while delivering, so the update must finish well within
   both. When the budget is spent the reply is given up with one warning per
@@ -50,6 +52,7 @@ from bot.call_policy import (
     method_name,
     repeatable,
 )
+from bot.flood_gate import FloodGate
 from handlers.replies import AnswerCallback, Delivered, Reply
 
 log = logging.getLogger("bot.delivery")
@@ -86,9 +89,11 @@ class Deliverer:
         update_id: int,
         *,
         sleep: Sleep = asyncio.sleep,
+        flood_gate: FloodGate | None = None,
         webhook_answer: WebhookAnswer | None = None,
     ):
         self._send = send
+        self._flood_gate = flood_gate or FloodGate()
         self._classify = classify
         self._update_id = update_id
         self._webhook_answer = webhook_answer
@@ -105,8 +110,15 @@ class Deliverer:
             return Delivered(ok=False, error="blocked")
         network_failures = 0
         tries = 0
+        chat_id: int | None = getattr(reply, "chat_id", None)
         while True:
             tries += 1
+            if not isinstance(reply, AnswerCallback) and (paused := self._flood_gate.delay(chat_id)) > 0:
+                if not may_wait(reply, self._flood_waited, paused):
+                    self._give_up_on_flood(method, paused, tries)
+                    return Delivered(ok=False, error="flood")
+                self._flood_waited += paused
+                await self._sleep(paused)
             try:
                 message_id = await self._send(reply)
             except asyncio.CancelledError:
@@ -120,7 +132,8 @@ class Deliverer:
                 return Delivered(message_id=message_id)
 
             if error.kind == "flood":
-                if may_wait(reply, tries, self._flood_waited, error.retry_after):
+                self._flood_gate.refused(chat_id, error.retry_after)
+                if may_wait(reply, self._flood_waited, error.retry_after):
                     log.info(
                         "update %s: %s flood control, retrying in %ss",
                         self._update_id,

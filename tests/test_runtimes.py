@@ -18,6 +18,7 @@ import pytest
 from bot.app import Mode
 from bot.call_policy import FLOOD_BUDGET, NETWORK_RETRY_DELAYS, ApiError
 from bot.delivery import Deliverer
+from bot.flood_gate import FloodGate
 from bot.logs import mask, protect, secret_filter
 from bot.runtimes import Runtime, RuntimeName, UpdateFailed, event_from_update, make_runtime
 from bot.runtimes.translation import Malformed
@@ -197,6 +198,7 @@ class Script:
         self.failures = list(failures)
         self.calls = 0
         self.slept: list[float] = []
+        self.now = 0.0  # the clock the sleeps advance
 
     async def send(self, reply: Reply) -> int | None:
         self.calls += 1
@@ -207,9 +209,11 @@ class Script:
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        self.now += seconds
 
     def deliverer(self) -> Deliverer:
-        return Deliverer(self.send, _classify, update_id=77, sleep=self.sleep)
+        gate = FloodGate(clock=lambda: self.now)
+        return Deliverer(self.send, _classify, update_id=77, sleep=self.sleep, flood_gate=gate)
 
 
 class _Wrapped(Exception):
@@ -230,10 +234,13 @@ async def test_flood_control_waits_then_succeeds() -> None:
     assert (script.calls, script.slept) == (3, [2, 3])
 
 
-async def test_flood_control_is_bounded_in_tries_and_time(caplog: pytest.LogCaptureFixture) -> None:
+async def test_flood_control_waits_as_long_as_the_budget_allows(caplog: pytest.LogCaptureFixture) -> None:
     script = Script(*[ApiError("flood", retry_after=1)] * 5)
+    assert (await script.deliverer()(MSG)).ok  # five refusals, five seconds: still within the budget
+    assert (script.calls, script.slept) == (6, [1] * 5)
+    script = Script(*[ApiError("flood", retry_after=1)] * 30)
     assert (await script.deliverer()(MSG)).error == "flood"
-    assert script.calls == 3
+    assert (script.calls, sum(script.slept)) == (FLOOD_BUDGET + 1, FLOOD_BUDGET)  # given up only past it
     script = Script(ApiError("flood", retry_after=31))
     assert (await script.deliverer()(MSG)).error == "flood"
     assert (script.calls, script.slept) == (1, [])
@@ -249,9 +256,9 @@ async def test_the_flood_budget_belongs_to_the_whole_update(caplog: pytest.LogCa
     deliver = script.deliverer()
     assert (await deliver(MSG)).ok  # waited 12 s, then sent
     assert (await deliver(MSG)).error == "flood"  # 12 more would exceed the budget: no wait
-    assert (await deliver(MSG)).error == "flood"
+    assert (await deliver(MSG)).error == "flood"  # not even tried: the chat is paused 12 s more
     assert script.slept == [wait]
-    assert script.calls == 4
+    assert script.calls == 3
     gave_up = [r for r in caplog.records if r.name == "bot.delivery" and "gave up" in r.getMessage()]
     assert len(gave_up) == 1  # logged once per update, not per reply
 
@@ -564,6 +571,21 @@ async def test_a_send_that_timed_out_is_not_sent_again(runtime: Runtime, emulato
     await asyncio.sleep(1.2)  # the emulator records the call once its delayed answer is due
     assert len(emulator.calls_to("sendMessage")) == 1
     assert sleeps.slept == []
+
+
+async def test_a_broadcast_steps_back_while_conversations_are_refused(runtime: Any, emulator: Emulator) -> None:
+    """Conversations' 429s in two chats (the bot's own limit): a broadcast's send is not even
+    made; "flood" with the time left, which the broadcaster waits out before it goes on."""
+    user = emulator.user(1103, first_name="Mo", language_code="en")
+    await user.send("/start")
+    runtime._flood_gate.refused(5001, 3)
+    runtime._flood_gate.refused(5002, 3)
+    stepped_back = await runtime.send_once(SendMessage(user.id, "news"))
+    assert (stepped_back.ok, stepped_back.error) == (False, "flood")
+    assert 0 < stepped_back.extra["retry_after"] <= 3
+    assert emulator.calls_to("sendMessage") == []
+    runtime._flood_gate = FloodGate()  # the pause over
+    assert (await runtime.send_once(SendMessage(user.id, "news"))).ok
 
 
 async def test_an_edit_that_timed_out_is_tried_again(runtime: Runtime, emulator: Emulator) -> None:

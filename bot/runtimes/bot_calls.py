@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bot.call_policy import Classifier, ErrorTable, failure, log_internal
 from bot.delivery import Deliverer, WebhookAnswer
+from bot.flood_gate import FloodGate
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from handlers.replies import (
     AnswerCallback,
@@ -63,6 +64,7 @@ class BotCalls(ABC):
     def __init__(self, *, max_connections: int) -> None:
         self._max_connections = max_connections
         self._classify = Classifier(self._errors, self._unsent_causes)
+        self._flood_gate = FloodGate()  # every update's 429s, for every update (``bot.flood_gate``)
 
     # -- the framework's pieces ----------------------------------------------------------------
 
@@ -119,7 +121,9 @@ class BotCalls(ABC):
 
     def _deliverer(self, update_id: int, webhook_answer: WebhookAnswer | None) -> Deliver:
         """The conversation's replies to one update: retried as ``bot.delivery`` says."""
-        return Deliverer(self._send, self._classify, update_id, webhook_answer=webhook_answer)
+        return Deliverer(
+            self._send, self._classify, update_id, flood_gate=self._flood_gate, webhook_answer=webhook_answer
+        )
 
     def _keyboard(self, buttons: Keyboard) -> Any:
         if not buttons:
@@ -159,8 +163,13 @@ class BotCalls(ABC):
         connection, a 5xx), ``"other"``, or ``"internal"`` (not a Telegram error: a bug).
         ``extra["description"]`` is Telegram's description, never the text sent. Logs nothing
         but the exception type of an internal error: the broadcaster logs each kind of trouble
-        once.
+        once. While conversations are being refused (``bot.flood_gate``), nothing is called:
+        "flood" with the time left, so the broadcast steps back and never takes a signer's place.
         """
+        if (paused := self._flood_gate.delay(None)) > 0:
+            return Delivered(
+                ok=False, error="flood", extra={"description": "conversations first", "retry_after": paused}
+            )
         try:
             message_id = await self._send(reply)
         except asyncio.CancelledError:
