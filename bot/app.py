@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from sqlalchemy import text
 
 from bot.broadcasting.sender import Broadcaster
+from bot.flood_gate import share as share_flood_pauses
 from bot.logs import mask_secrets, mask_url
 from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
 from bot.services import load_receipt_key, make_database, make_store
@@ -156,6 +157,7 @@ class BotApp:
         self._stop_polling = asyncio.Event()
         self._polling: asyncio.Task[None] | None = None
         self._flushing: asyncio.Task[None] | None = None  # the funnel counts' timer
+        self._sharing_pauses: asyncio.Task[None] | None = None  # bot.flood_gate.share, with Redis
         self.broadcaster: Broadcaster | None = None
 
     async def start(self) -> BotInfo:
@@ -226,6 +228,8 @@ class BotApp:
         if self.role != "setup":
             self._start_broadcaster(core)
             self._flushing = asyncio.create_task(self._flush_counts_every(core, FUNNEL_FLUSH_EVERY))
+            if settings.redis_url:  # other workers may share this bot: tell them of 429s, hear theirs
+                self._sharing_pauses = asyncio.create_task(share_flood_pauses(self.runtime.flood_gate, self.store))
         log.info(
             "bot @%s starting: runtime %s, %s mode%s",
             self.info.username,
@@ -354,6 +358,9 @@ class BotApp:
         if self._flushing is not None:
             self._flushing.cancel()  # the last flush follows the last update (_settle_followups)
             self._flushing = None
+        if self._sharing_pauses is not None:
+            self._sharing_pauses.cancel()
+            self._sharing_pauses = None
         if self.broadcaster is not None:
             self.broadcaster.request_stop()  # no new claims from now on
         try:

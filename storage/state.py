@@ -7,6 +7,7 @@ Two implementations live beside it: ``storage.state_memory.MemoryStateStore``
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -33,6 +34,13 @@ class StateStore(Protocol):
 
     def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
         """Serialise work on ``key`` (one user's events) across tasks and workers."""
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Tell every process sharing the store (Redis pub/sub; one process alone: nobody)."""
+
+    def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        """What ``publish`` told on ``topic``, this process's own messages included, for as long
+        as the iteration runs (one process alone: never anything)."""
 
     async def ping(self) -> None:
         """Raise if the store cannot be reached (used at start and by the health check)."""

@@ -109,6 +109,13 @@ class MemoryStateStore:
             if entry.users == 0 and self._locks.get(key) is entry:
                 del self._locks[key]
 
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        return None  # one process: whoever would listen shares its objects already
+
+    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        await asyncio.Event().wait()  # nothing ever comes
+        yield {}  # pragma: no cover - makes this an async generator
+
     async def ping(self) -> None:
         return None
 

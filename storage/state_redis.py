@@ -18,6 +18,7 @@ to the bound on concurrently handled updates. Every Redis failure surfaces as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -26,6 +27,8 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.lock import Lock
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import LockNotOwnedError, RedisError
 
 from storage.errors import LockTimeout, StateStoreError, StoreUnavailable
@@ -83,6 +86,10 @@ class RedisStateStore:
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
             health_check_interval=30,
+            # After a restart every pooled connection is dead, and each fails once when next
+            # used: a command meeting one reconnects and is sent again, once, at once (found by
+            # tests/test_outages_e2e.py: the core's own retry drew another dead connection).
+            retry=Retry(NoBackoff(), 1),
         )
         self._redis: Redis = Redis(connection_pool=self._pool)
         self._hit = self._redis.register_script(_HIT)
@@ -128,6 +135,29 @@ class RedisStateStore:
         except _FAILURES as error:
             raise StoreUnavailable(f"redis SET NX failed: {type(error).__name__}") from error
         return bool(created)
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        try:
+            await self._redis.publish(f"{self.prefix}{topic}", json.dumps(message, separators=(",", ":")))
+        except _FAILURES as error:
+            raise StoreUnavailable(f"redis PUBLISH failed: {type(error).__name__}") from error
+
+    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(f"{self.prefix}{topic}")
+            async for raw in pubsub.listen():
+                try:
+                    message = json.loads(raw["data"])
+                except (TypeError, ValueError):
+                    continue  # not one of ours
+                if isinstance(message, dict):
+                    yield message
+        except _FAILURES as error:
+            raise StoreUnavailable(f"redis SUBSCRIBE failed: {type(error).__name__}") from error
+        finally:
+            with contextlib.suppress(*_FAILURES):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def hit(self, key: str, window: int) -> int:
         _check_ttl(window)

@@ -25,7 +25,7 @@ from tests.test_signing_e2e import has, until, up_to_review
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 PEOPLE = 6
-SHORT, LONG = 0.5, 1.5  # seconds: within the core's retry pause (1 s), and past it
+SHORT, LONG = 0.3, 1.5  # seconds: well within the core's retry pause (1 s), and past it
 
 
 async def _sign_until_thanked(user: SimulatedUser, shown: str) -> int:

@@ -578,13 +578,13 @@ async def test_a_broadcast_steps_back_while_conversations_are_refused(runtime: A
     made; "flood" with the time left, which the broadcaster waits out before it goes on."""
     user = emulator.user(1103, first_name="Mo", language_code="en")
     await user.send("/start")
-    runtime._flood_gate.refused(5001, 3)
-    runtime._flood_gate.refused(5002, 3)
+    runtime.flood_gate.refused(5001, 3)
+    runtime.flood_gate.refused(5002, 3)
     stepped_back = await runtime.send_once(SendMessage(user.id, "news"))
     assert (stepped_back.ok, stepped_back.error) == (False, "flood")
     assert 0 < stepped_back.extra["retry_after"] <= 3
     assert emulator.calls_to("sendMessage") == []
-    runtime._flood_gate = FloodGate()  # the pause over
+    runtime.flood_gate = FloodGate()  # the pause over
     assert (await runtime.send_once(SendMessage(user.id, "news"))).ok
 
 

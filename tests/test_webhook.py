@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 import redis.asyncio
 
+from bot.flood_gate import FloodGate
 from bot.runtimes import BotCommand, BotInfo, Handler
 from bot.webhook import SECRET_HEADER, WebhookServer, webhook_url
 from handlers.replies import Delivered, Reply
@@ -29,6 +30,7 @@ class RecordingRuntime:
     """Just enough of a runtime: records updates, can be slowed down or made to fail."""
 
     name = "recording"
+    flood_gate = FloodGate()
 
     def __init__(self) -> None:
         self.updates: list[int] = []

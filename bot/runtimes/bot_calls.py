@@ -64,7 +64,7 @@ class BotCalls(ABC):
     def __init__(self, *, max_connections: int) -> None:
         self._max_connections = max_connections
         self._classify = Classifier(self._errors, self._unsent_causes)
-        self._flood_gate = FloodGate()  # every update's 429s, for every update (``bot.flood_gate``)
+        self.flood_gate = FloodGate()  # every update's 429s, for every update (``bot.flood_gate``)
 
     # -- the framework's pieces ----------------------------------------------------------------
 
@@ -122,7 +122,7 @@ class BotCalls(ABC):
     def _deliverer(self, update_id: int, webhook_answer: WebhookAnswer | None) -> Deliver:
         """The conversation's replies to one update: retried as ``bot.delivery`` says."""
         return Deliverer(
-            self._send, self._classify, update_id, flood_gate=self._flood_gate, webhook_answer=webhook_answer
+            self._send, self._classify, update_id, flood_gate=self.flood_gate, webhook_answer=webhook_answer
         )
 
     def _keyboard(self, buttons: Keyboard) -> Any:
@@ -166,7 +166,7 @@ class BotCalls(ABC):
         once. While conversations are being refused (``bot.flood_gate``), nothing is called:
         "flood" with the time left, so the broadcast steps back and never takes a signer's place.
         """
-        if (paused := self._flood_gate.delay(None)) > 0:
+        if (paused := self.flood_gate.delay(None)) > 0:
             return Delivered(
                 ok=False, error="flood", extra={"description": "conversations first", "retry_after": paused}
             )

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.flood_gate import FloodGate
 from handlers.events import Event
 from handlers.replies import Deliver, Delivered, Reply
 
@@ -41,6 +42,7 @@ class Runtime(Protocol):
     """The interface ``bot.app`` and ``bot.webhook`` use; implemented by both runtimes."""
 
     name: str
+    flood_gate: FloodGate  # Telegram's 429s for every update of the process (``bot.flood_gate``)
 
     def attach(self, handler: Handler) -> None:
         """Route events to ``handler`` (the core is built after ``start`` tells us our username)."""
