@@ -6,15 +6,15 @@ means and what may be repeated is ``bot.call_policy`` (shared with the
 broadcasts). What is here is the state of one update: a ``Deliverer`` is built
 per update, so its budgets belong to the whole update, not to one reply:
 
-- 429: wait ``retry_after`` and retry, as long as the waits of all the update's replies
-  stay within ``FLOOD_BUDGET`` seconds (neither framework does this by itself). The
-  refusal is also told to the process's ``bot.flood_gate.FloodGate``: the next call to
-  that chat (or, when several chats are refused, any call), from any update, waits out
-  what is left of ``retry_after`` before it is made, instead of being refused again. The webhook answers within
-  ``bot.webhook.HANDLE_TIMEOUT`` and the core holds the user's lock (a lease of
-  about 30 s in Redis) while delivering, so the update must finish well within
-  both. When the budget is spent the reply is given up with one warning per
-  update. ``answerCallbackQuery`` never waits: the query expires within seconds.
+- 429: wait ``retry_after`` and retry, as long as the waits of all the update's
+  replies stay within ``FLOOD_BUDGET`` seconds (neither framework does this by
+  itself). The refusal is also told to the process's ``bot.flood_gate.FloodGate``:
+  the next call to that chat (or, when several chats are refused, any call), from
+  any update, waits out what is left of ``retry_after`` instead of being refused
+  again. The webhook answers within ``bot.webhook.HANDLE_TIMEOUT`` and the person
+  waits meanwhile, so the budget stays well within it. When the budget is spent
+  the reply is given up with one warning per update. ``answerCallbackQuery`` never
+  waits: the query expires within seconds.
 - 403 (the user blocked the bot, or it was kicked): logged once per update at
   INFO and never retried; later replies of the same update are skipped.
 - 400: logged at WARNING with the method and Telegram's description (never the

@@ -35,6 +35,8 @@ RESUBSCRIBE_AFTER = 1.0  # seconds, when the store was unreachable
 
 
 class FloodGate:
+    """The pauses Telegram's 429s asked for: per chat, and for everything."""
+
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._chats: dict[int, float] = {}  # chat id -> paused until (clock time)

@@ -26,10 +26,11 @@ When we answer: **after** the update has been handled (aiogram's own webhook
 handler answers first and handles in the background, so a crash or a restart
 mid-update silently loses it). What Telegram hears:
 
-- 200 when the update was handled, its body the update's ``answerCallbackQuery`` as a
-  method call when there is one (``bot.delivery.WebhookAnswer``). That includes a step of the conversation that
-  failed: the core (``handlers.core``) catches every exception of a step, logs it
-  once and answers the user with a kind apology, and the update counts as handled.
+- 200 when the update was handled, its body the update's ``answerCallbackQuery`` as
+  a method call when there is one (``bot.delivery.WebhookAnswer``). That includes a
+  step of the conversation that failed: the core (``handlers.core``) catches every
+  exception of a step, logs it once and answers the user with a kind apology, and the
+  update counts as handled.
   It is NOT re-delivered: the user was already told to try again, and a late
   re-delivery would surprise them. 200 also for a JSON update that is malformed
   (``bot.runtimes.translation``: it never will be handled): it is logged once and
