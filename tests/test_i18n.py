@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from emulator.telegram_rules import MAX_CALLBACK_ANSWER
 from handlers.i18n import FSI, PDI, I18n, best_locale, language_name, normalise_locale
 
 CATALOGS = I18n().locales
@@ -77,3 +78,18 @@ def test_right_to_left_text_isolates_what_is_filled_in() -> None:
     assert "\u202e" not in text and "\u202d" not in text  # isolates, never overrides
     en = I18n().get("en")
     assert FSI not in en.gettext("Thank you, {name}! Your signature has been added to the letter.", name="Ada")
+
+
+def test_the_not_signed_answer_fits_a_pop_up_in_every_language() -> None:
+    """An old "🔔 Get updates" button pressed by someone who has not signed gets this text as a
+    pop-up (handlers/updates.py): Telegram refuses a callback answer over 200 characters, and
+    behind a webhook the refusal is not even heard (German had 223)."""
+    message = (
+        "Updates are for people who signed the letter, and you have not signed it. "
+        "Send /start to read it; when you sign, you can choose to get news."
+    )
+    i18n = I18n()
+    for locale in CATALOGS:
+        text = i18n.get(locale).gettext(message)
+        assert text != message or locale == "en", locale  # translated
+        assert len(text.encode("utf-16-le")) // 2 <= MAX_CALLBACK_ANSWER, (locale, len(text))
