@@ -113,8 +113,9 @@ async def test_kill_9_loses_no_update_and_handles_none_twice(
         REDIS_PREFIX=state_prefix,
         MAX_CONCURRENT_UPDATES=str(IN_FLIGHT),
     )
-    # aiogram here, ptb below: the loop is shared, each runtime's raw getUpdates is tests/test_polling.py's.
-    expected, replies, log = await kill_restart_and_count(emulator, env, tmp_path, "aiogram")
+    # python-telegram-bot, which loads in 1 s where aiogram takes 5 (the suite is CPU-bound): the
+    # loop is shared (bot/runtimes/polling.py), each runtime's raw getUpdates is tests/test_polling.py's.
+    expected, replies, log = await kill_restart_and_count(emulator, env, tmp_path, "ptb")
     assert expected >= 1
     # An update is marked finished in Redis just after its replies: only one the kill caught
     # between its last reply and that mark is answered twice, so at most one per update being
