@@ -30,7 +30,7 @@ from storage.models import Broadcast, Delivery, ListDelivery, Signature
 from tests.signers import add_signer, broadcasts_finished
 from tests.test_after_signature_e2e import ADMIN, RECEIPT, exports_root, sign  # noqa: F401 - a fixture
 from tests.test_exports import _pdf_text
-from tests.test_signing_e2e import has, offers_to_sign, review, until
+from tests.test_signing_e2e import has, until, up_to_review_with_news
 
 CAMPAIGN = "xinjiang"
 TODAY = datetime.now(UTC).date()
@@ -230,25 +230,13 @@ async def verify_answer(user: SimulatedUser, code: str) -> str:
     return (await until(user, has("receipt"))).text
 
 
+async def sign_with_news(user: SimulatedUser) -> None:
+    await up_to_review_with_news(user)
+    await user.press(f"✅ Sign as {user.first_name}")
+
+
 def _plain(html_text: str) -> str:
     return re.sub(r"<[^>]+>", "", html_text).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-
-
-async def sign_with_news(user: SimulatedUser) -> None:
-    """From /start to the review, asking for news on the way, then sign with the full name."""
-    await user.send("/start")
-    await until(user, offers_to_sign)
-    await user.press("✍️ Sign the letter")
-    await until(user, has("Before you sign"))
-    await user.press("☐ Keep me informed about this campaign")
-    await user.press("✅ I agree and want to sign")
-    await until(user, has("What name should we sign with?"))
-    await user.press(f"Sign as {user.first_name}")
-    await until(user, has("Which country"))
-    await user.press("Canada")
-    checked = await review(user, user.first_name)
-    assert "You will get news about this campaign." in checked.text
-    await user.press(f"✅ Sign as {user.first_name}")
 
 
 async def delivered_end_to_end(bot: Any, tmp_path: Path) -> None:

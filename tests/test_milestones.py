@@ -21,7 +21,6 @@ from aiohttp import web
 from sqlalchemy import select
 
 from emulator import Emulator
-from emulator.users import SimulatedUser
 from handlers import milestones
 from handlers.i18n import I18n
 from handlers.news import STOP_UPDATES, news_message
@@ -33,7 +32,7 @@ from storage.models import Broadcast, Delivery
 from storage.state_memory import MemoryStateStore
 from tests.fixtures.botapp import bot_factory, free_port
 from tests.signers import add_signer, broadcasts_finished
-from tests.test_signing_e2e import has, until
+from tests.test_signing_e2e import has, until, up_to_review_with_news
 
 CAMPAIGN = "xinjiang"
 
@@ -153,24 +152,6 @@ async def round_robin() -> AsyncIterator[tuple[str, list[str]]]:
         await client.close()
 
 
-async def sign_with_news(user: SimulatedUser) -> None:
-    """From /start to the review, asking for news on the way."""
-    await user.send("/start")
-    await until(
-        user, lambda m: "mass internment" in m.text and any(b.callback_data == "sign" for row in m.buttons for b in row)
-    )
-    await user.press("✍️ Sign the letter")
-    await until(user, has("Before you sign"))
-    await user.press("☐ Keep me informed about this campaign")
-    await user.press("✅ I agree and want to sign")
-    await until(user, has("What name should we sign with?"))
-    await user.press(f"Sign as {user.first_name}")
-    await until(user, has("Which country"))
-    await user.press("Canada")
-    review = await until(user, has("Country: Canada"))
-    assert "You will get news about this campaign." in review.text
-
-
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_a_milestone_crossed_on_two_workers_at_once_reaches_everyone_once(
@@ -199,7 +180,7 @@ async def test_a_milestone_crossed_on_two_workers_at_once_reaches_everyone_once(
             early = emulator.user(9100, first_name="Early", language_code="en")
             early.started = True
             signers = [emulator.user(9200 + i, first_name=f"Signer{i}", language_code="en") for i in range(2)]
-            await asyncio.gather(*(sign_with_news(user) for user in signers))
+            await asyncio.gather(*(up_to_review_with_news(user) for user in signers))
             # Both confirm at the same moment: the updates go to different workers.
             await asyncio.gather(*(user.press(f"✅ Sign as {user.first_name}") for user in signers))
             for user in signers:

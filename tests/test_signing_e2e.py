@@ -85,6 +85,22 @@ async def up_to_review(user: SimulatedUser, name: str, *, country: str = "France
     return await review(user, name)
 
 
+async def up_to_review_with_news(user: SimulatedUser) -> None:
+    """From /start to the review, asking for news on the way; the Telegram first name offered."""
+    await user.send("/start")
+    await until(user, offers_to_sign)
+    await user.press("✍️ Sign the letter")
+    await until(user, has("Before you sign"))
+    await user.press("☐ Keep me informed about this campaign")
+    await user.press("✅ I agree and want to sign")
+    await until(user, has("What name should we sign with?"))
+    await user.press(f"Sign as {user.first_name}")
+    await until(user, has("Which country"))
+    await user.press("Canada")
+    checked = await review(user, user.first_name)
+    assert "You will get news about this campaign." in checked.text
+
+
 async def sign_as(user: SimulatedUser, shown: str) -> BotMessage:
     """At the review (already shown), press "✅ Sign as ``shown``"; the thanks that follows."""
     await user.press(f"✅ Sign as {shown}")
