@@ -16,12 +16,14 @@ bytes, and withdrawals, removals and purges call it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # How long an erasure's checkpoint waits for readers (an export's snapshot holds the log for
 # as long as it runs): the person withdrawing is waiting for their answer, so not long.
 SQLITE_CHECKPOINT_WAIT_MS = 200
+# A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+IDLE_PING_AFTER = 5.0
 
 
 def _is_sqlite_memory(database: str | None) -> bool:
@@ -70,13 +74,14 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
-                pool_pre_ping=True,  # survive a database restart or a dropped idle connection
                 pool_recycle=1800,
             )
         # hide_parameters: an error message must never carry a signer's name into the logs.
         self.engine: AsyncEngine = create_async_engine(parsed, hide_parameters=True, **kwargs)
         if self.dialect_name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+        else:
+            _ping_when_idle(self.engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -143,3 +148,32 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only when it has been idle ``IDLE_PING_AFTER`` s.
+
+    ``pool_pre_ping`` pings at every checkout: a round trip per transaction, half of all
+    the signing path's round trips (bench/README.md). A connection in steady use needs no
+    ping: should the server restart under it, the statement fails as a disconnect,
+    SQLAlchemy then retires every connection of the pool, and the step is tried once more
+    (``handlers.core``). An idle connection, the likeliest to have been dropped unseen (a
+    restart at night, a firewall's idle timeout), is still checked before it is used.
+    """
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_AFTER:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError from error  # the pool replaces it with a new connection
+        if not alive:
+            raise DisconnectionError
