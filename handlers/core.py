@@ -129,8 +129,9 @@ class Core:
         stepped = False
         for attempt in (1, 2):
             try:
-                async with self.store.lock(f"lock:{owner}"):
-                    handled, saved = await self.store.load_many(f"handled:{event.update_id}", f"state:{owner}")
+                finished = f"handled:{event.update_id}"
+                async with self.store.lock(f"lock:{owner}", read=(finished, f"state:{owner}")) as held:
+                    handled, saved = held.values
                     if handled is not None:
                         log.info("update %s: duplicate, skipped", event.update_id)
                         return None
@@ -138,7 +139,7 @@ class Core:
                     stepped = True
                     await self._save(turn, owner)
                     await self._deliver_all(turn.replies, deliver)
-                    await self._mark_finished(event)
+                    held.save_on_release(finished, {}, DEDUP_TTL)  # marked finished as the lock is released
                     return turn
             except Exception as error:
                 if attempt == 1 and not stepped and is_transient(error):

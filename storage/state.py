@@ -9,7 +9,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+
+@dataclass(slots=True)
+class Held:
+    """A held lock: the values ``StateStore.lock`` read as it took the lock, and at most one
+    value to write as it gives the lock back (``save_on_release``)."""
+
+    values: list[dict[str, Any] | None] = field(default_factory=list)
+    on_release: tuple[str, dict[str, Any], int] | None = None
+
+    def save_on_release(self, key: str, data: dict[str, Any], ttl: int) -> None:
+        """Save ``data`` under ``key`` for ``ttl`` seconds when the lock is released (in the
+        same round trip to Redis); a failure then is logged, like a failed release."""
+        self.on_release = (key, data, ttl)
 
 
 class StateStore(Protocol):
@@ -17,8 +32,7 @@ class StateStore(Protocol):
         """The state saved under ``key``, or None if absent or expired."""
 
     async def load_many(self, *keys: str) -> list[dict[str, Any] | None]:
-        """The states under ``keys``, in order, read at once (one round trip to Redis: the
-        core reads two for every update)."""
+        """The states under ``keys``, in order, read at once (one round trip to Redis)."""
 
     async def save(self, key: str, data: dict[str, Any], ttl: int) -> None:
         """Store JSON-serialisable ``data`` under ``key`` for ``ttl`` seconds."""
@@ -32,8 +46,14 @@ class StateStore(Protocol):
         """Count one more event under ``key`` in a fixed window of ``window`` seconds that starts
         with the first event; returns the count so far (rate limits: flood control, /verify)."""
 
-    def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
-        """Serialise work on ``key`` (one user's events) across tasks and workers."""
+    def lock(self, key: str, timeout: float = 30.0, *, read: tuple[str, ...] = ()) -> AbstractAsyncContextManager[Held]:
+        """Serialise work on ``key`` (one user's events) across tasks and workers.
+
+        The states under ``read`` are loaded as the lock is taken (``Held.values``), and
+        ``Held.save_on_release`` writes one as it is given back: each in the same round
+        trip to Redis as the lock itself, so the core's update costs two round trips
+        around its step where four were needed.
+        """
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         """Tell every process sharing the store (Redis pub/sub; one process alone: nobody)."""

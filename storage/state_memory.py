@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from storage.errors import LockTimeout, StateStoreError
+from storage.state import Held
 
 
 class _LockEntry:
@@ -85,12 +86,12 @@ class MemoryStateStore:
         self._counters[key] = (ends_at, count + 1)
         return count + 1
 
-    def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
+    def lock(self, key: str, timeout: float = 30.0, *, read: tuple[str, ...] = ()) -> AbstractAsyncContextManager[Held]:
         """Per-key ``asyncio.Lock``; raises ``LockTimeout`` after waiting ``timeout`` seconds."""
-        return self._lock(key, seconds=timeout)
+        return self._lock(key, seconds=timeout, read=read)
 
     @asynccontextmanager
-    async def _lock(self, key: str, seconds: float) -> AsyncIterator[None]:
+    async def _lock(self, key: str, seconds: float, read: tuple[str, ...]) -> AsyncIterator[Held]:
         entry = self._locks.get(key)
         if entry is None:
             entry = self._locks[key] = _LockEntry()
@@ -100,9 +101,13 @@ class MemoryStateStore:
                 await asyncio.wait_for(entry.lock.acquire(), seconds)
             except TimeoutError:
                 raise LockTimeout(f"lock not obtained within {seconds} s") from None
+            held = Held()
             try:
-                yield
+                held.values = await self.load_many(*read)
+                yield held
             finally:
+                if held.on_release is not None:
+                    await self.save(*held.on_release)
                 entry.lock.release()
         finally:
             entry.users -= 1

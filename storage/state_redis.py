@@ -4,9 +4,11 @@ Keys (all under ``prefix``, all with a TTL so nothing outlives it):
 
 * ``<prefix>state:<key>`` — the JSON state record (``SET ... EX``);
 * ``<prefix>seen:<token>`` — update de-duplication (``SET NX EX``);
-* ``<prefix>lock:<key>`` — the per-user lock (``SET NX PX`` + token-checked
-  release in Lua, via redis-py's ``Lock``), on a short lease renewed while the
-  work runs: a killed worker's users wait one lease, not the longest step.
+* ``<prefix>lock:<key>`` — the per-user lock (``SET NX PX`` with a random token,
+  released only by that token), on a short lease renewed while the work runs: a
+  killed worker's users wait one lease, not the longest step. Taking it reads the
+  states the holder needs and giving it back writes one (``Held``), each in one
+  Lua script: one round trip each.
 
 The connection pool is a ``BlockingConnectionPool``: when every connection is
 busy a command waits up to ``pool_timeout`` for one instead of failing at once
@@ -21,17 +23,20 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.lock import Lock
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import LockNotOwnedError, RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
 from storage.errors import LockTimeout, StateStoreError, StoreUnavailable
+from storage.state import Held
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,43 @@ if count == 1 then
     redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 return count
+"""
+
+# Take the lock (KEYS[1]) with this holder's token for a lease of ARGV[2] ms; when taken, also
+# read the states under the other keys. Returns {1, values...} or {0}.
+_ACQUIRE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return {0}
+end
+if #KEYS == 1 then
+    return {1}
+end
+local values = redis.call('MGET', unpack(KEYS, 2))
+table.insert(values, 1, 1)
+return values
+"""
+
+# Give the lock back if this holder still owns it (a lapsed lease may have let another in),
+# and write the one value the holder asked for (KEYS[2], ARGV[2] for ARGV[3] s) either way:
+# the work it marks is done. Returns 1 if the lock was still this holder's.
+_RELEASE = """
+local owned = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    owned = 1
+end
+if KEYS[2] then
+    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+end
+return owned
+"""
+
+# Start the lease again from now, if the lock is still this holder's. Returns 1 if so.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
 """
 
 
@@ -93,6 +135,9 @@ class RedisStateStore:
         )
         self._redis: Redis = Redis(connection_pool=self._pool)
         self._hit = self._redis.register_script(_HIT)
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._release = self._redis.register_script(_RELEASE)
+        self._renew = self._redis.register_script(_RENEW)
 
     @property
     def client(self) -> Redis:
@@ -169,7 +214,7 @@ class RedisStateStore:
             raise StoreUnavailable(f"redis INCR failed: {type(error).__name__}") from error
         return int(count)
 
-    def lock(self, key: str, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
+    def lock(self, key: str, timeout: float = 30.0, *, read: tuple[str, ...] = ()) -> AbstractAsyncContextManager[Held]:
         """Wait up to ``timeout`` s for the lock, then hold it while the work runs.
 
         The lock lives on a lease of ``lock_lease`` s, renewed every third of it
@@ -178,37 +223,47 @@ class RedisStateStore:
         the event loop stalled past the lease), another worker may enter
         meanwhile: that is logged, never raised; the work done stands.
         """
-        return self._lock(key, seconds=timeout)
+        return self._lock(key, seconds=timeout, read=read)
 
     @asynccontextmanager
-    async def _lock(self, key: str, seconds: float) -> AsyncIterator[None]:
-        lock = Lock(
-            self._redis,
-            f"{self.prefix}lock:{key}",
-            timeout=self._lock_lease,
-            sleep=self._lock_poll_interval,
-            blocking=True,
-            blocking_timeout=seconds,
-            thread_local=False,  # one Lock object per acquisition; tasks share a thread
-        )
+    async def _lock(self, key: str, seconds: float, read: tuple[str, ...]) -> AsyncIterator[Held]:
+        lock_key, token = f"{self.prefix}lock:{key}", secrets.token_hex(16)
+        lease_ms = max(1, int(self._lock_lease * 1000))
+        keys = [lock_key, *(self._state_key(k) for k in read)]
+        gives_up_at = time.monotonic() + seconds
         try:
-            acquired = await lock.acquire()
+            while True:
+                taken, *raws = await self._acquire(keys=keys, args=[token, lease_ms])
+                if taken:
+                    break
+                if time.monotonic() >= gives_up_at:
+                    raise LockTimeout(f"lock not obtained within {seconds} s")
+                await asyncio.sleep(self._lock_poll_interval)
         except _FAILURES as error:
             raise StoreUnavailable(f"redis lock failed: {type(error).__name__}") from error
-        if not acquired:
-            raise LockTimeout(f"lock not obtained within {seconds} s")
-        renewal = _LeaseRenewal(lock, every=self._lock_lease / 3)
+        held = Held(values=[_decoded(raw) for raw in raws])
+        renewal = _LeaseRenewal(self._renew, lock_key, token, lease_ms, every=self._lock_lease / 3)
         try:
-            yield
+            yield held
         finally:
             renewal.stop()
-            try:
-                await lock.release()
-            except LockNotOwnedError:
-                log.warning("state lock lease lapsed before release (not renewed within %s s)", self._lock_lease)
-            except _FAILURES as error:
-                # The lease expires by itself; the work done under the lock stands.
-                log.warning("state lock release failed: %s", type(error).__name__)
+            await self._give_back(lock_key, token, held)
+
+    async def _give_back(self, lock_key: str, token: str, held: Held) -> None:
+        keys, args = [lock_key], [token]
+        if held.on_release is not None:
+            key, data, ttl = held.on_release
+            _check_ttl(ttl)
+            keys.append(self._state_key(key))
+            args += [json.dumps(data, ensure_ascii=False, separators=(",", ":")), str(ttl)]
+        try:
+            owned = await self._release(keys=keys, args=args)
+        except _FAILURES as error:
+            # The lease expires by itself; the work done under the lock stands.
+            log.warning("state lock release failed: %s", type(error).__name__)
+            return
+        if not owned:
+            log.warning("state lock lease lapsed before release (not renewed within %s s)", self._lock_lease)
 
     async def ping(self) -> None:
         try:
@@ -233,8 +288,10 @@ class _LeaseRenewal:
     and a cancelled timer costs next to nothing on the update path.
     """
 
-    def __init__(self, lock: Lock, *, every: float) -> None:
-        self._lock = lock
+    def __init__(self, renew: AsyncScript, lock_key: str, token: str, lease_ms: int, *, every: float) -> None:
+        self._renew_script = renew
+        self._keys: list[str] = [lock_key]
+        self._args: list[str | int] = [token, lease_ms]
         self._every = every
         self._loop = asyncio.get_running_loop()
         self._renewing: asyncio.Task[None] | None = None
@@ -245,12 +302,13 @@ class _LeaseRenewal:
 
     async def _reacquire(self) -> None:
         try:
-            await self._lock.reacquire()  # the lease starts again from now
-        except LockNotOwnedError:
-            log.warning("state lock lease lapsed while its work ran; another worker may have entered")
-            return
+            renewed = await self._renew_script(keys=self._keys, args=self._args)  # the lease starts again from now
         except _FAILURES as error:
             log.warning("state lock renewal failed: %s (tried again)", type(error).__name__)
+        else:
+            if not renewed:
+                log.warning("state lock lease lapsed while its work ran; another worker may have entered")
+                return
         self._timer = self._loop.call_later(self._every, self._renew)
 
     def stop(self) -> None:

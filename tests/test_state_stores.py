@@ -118,6 +118,22 @@ async def test_lock_released_on_error(state_store: StateStore) -> None:
         pass
 
 
+async def test_the_lock_reads_as_it_is_taken_and_writes_as_it_is_given_back(state_store: StateStore) -> None:
+    await state_store.save("state:a", {"n": 1}, ttl=60)
+    async with state_store.lock("user:4", timeout=5, read=("state:missing", "state:a")) as held:
+        assert held.values == [None, {"n": 1}]
+        held.save_on_release("done:4", {"at": "release"}, ttl=60)
+        assert await state_store.load("done:4") is None  # not before the lock is given back
+    assert await state_store.load("done:4") == {"at": "release"}
+    async with state_store.lock("user:4", timeout=1) as held:  # nothing to read, nothing to write
+        assert held.values == []
+    with pytest.raises(RuntimeError):
+        async with state_store.lock("user:4", timeout=1, read=("done:4",)):
+            raise RuntimeError("the step failed before it asked for a write")
+    async with state_store.lock("user:4", timeout=1):  # released all the same
+        pass
+
+
 async def test_ping_and_close(state_store: StateStore) -> None:
     await state_store.ping()
     await state_store.save("user:9", {"step": "name"}, ttl=60)
