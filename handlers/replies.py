@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,30 @@ class Button:
 
 
 Keyboard = tuple[tuple[Button, ...], ...]
+
+
+def inline_keyboard(keyboard: Keyboard) -> dict[str, Any]:
+    """``keyboard`` as the Bot API's ``InlineKeyboardMarkup`` JSON (a button's unset fields left out)."""
+    return {
+        "inline_keyboard": [
+            [
+                {
+                    "text": b.text,
+                    **{
+                        name: value
+                        for name, value in (
+                            ("callback_data", b.callback_data),
+                            ("url", b.url),
+                            ("switch_inline_query", b.switch_inline_query),
+                        )
+                        if value is not None
+                    },
+                }
+                for b in row
+            ]
+            for row in keyboard
+        ]
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,6 @@ from aiogram.types import (
     BotCommandScopeChat,
     BufferedInputFile,
     FSInputFile,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
     User,
@@ -44,7 +42,7 @@ from bot.call_policy import ErrorTable
 from bot.runtimes.base import RuntimeBase
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from bot.runtimes.polling import READ_MARGIN
-from handlers.replies import Button, SendDocument, SendPhoto
+from handlers.replies import SendDocument, SendPhoto
 
 
 class RawGetUpdates(TelegramMethod[list[dict[str, Any]]]):
@@ -60,6 +58,31 @@ class RawGetUpdates(TelegramMethod[list[dict[str, Any]]]):
     allowed_updates: list[str] | None = None
 
 
+class _ByName(TelegramMethod[dict[str, Any] | bool]):
+    """A Bot API method sent with the JSON-ready parameters it is given (``extra="allow"``),
+    its result kept as Telegram's JSON (``BotCalls._call``)."""
+
+    __returning__ = dict[str, Any] | bool
+    __api_method__ = ""
+
+
+class SendMessageByName(_ByName):
+    __api_method__ = "sendMessage"
+
+
+class EditMessageTextByName(_ByName):
+    __api_method__ = "editMessageText"
+
+
+class AnswerCallbackQueryByName(_ByName):
+    __api_method__ = "answerCallbackQuery"
+
+
+_BY_NAME: dict[str, type[_ByName]] = {
+    method.__api_method__: method for method in (SendMessageByName, EditMessageTextByName, AnswerCallbackQueryByName)
+}
+
+
 # aiogram reads every answer through ``Response[the method's result type]``, a pydantic generic
 # class that pydantic caches only weakly: once the garbage collector has run, the next call
 # builds the class again (its schema and validator, about 4 ms here; found with
@@ -68,9 +91,7 @@ class RawGetUpdates(TelegramMethod[list[dict[str, Any]]]):
 _RESPONSES_KEPT = tuple(
     Response[method.__returning__]  # type: ignore[name-defined]  # a type known only at run time
     for method in (
-        methods.SendMessage,
-        methods.EditMessageText,
-        methods.AnswerCallbackQuery,
+        _ByName,
         methods.SendDocument,
         methods.SendPhoto,
         RawGetUpdates,
@@ -123,16 +144,8 @@ class AiogramRuntime(RuntimeBase):
     async def _get_me(self) -> User:
         return await self.bot.get_me()
 
-    def _markup(self, rows: list[list[Any]]) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(inline_keyboard=rows)
-
-    def _button(self, button: Button) -> InlineKeyboardButton:
-        return InlineKeyboardButton(
-            text=button.text,
-            callback_data=button.callback_data,
-            url=button.url,
-            switch_inline_query=button.switch_inline_query,
-        )
+    async def _call(self, method: str, parameters: dict[str, Any]) -> Any:
+        return await self.bot(_BY_NAME[method](**{k: v for k, v in parameters.items() if v is not None}))
 
     def _upload(self, reply: SendDocument | SendPhoto) -> InputFile:
         if isinstance(reply, SendDocument):

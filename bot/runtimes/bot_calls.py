@@ -1,7 +1,11 @@
 """The Bot API calls both runtimes make, written once over either framework's bot object.
 
-Both frameworks name the methods and their parameters as the Bot API does, so a runtime
-only supplies its own classes (keyboards, files, commands) and the table of its
+The three calls every update makes (sendMessage, editMessageText, answerCallbackQuery)
+go by name with the Bot API's own JSON (``_call``): the framework still sends them and
+turns Telegram's errors into its exceptions, but no framework object is built for the
+request or its answer, which cost more CPU than the HTTP request itself (bench/README.md).
+For the rest both frameworks name the methods and their parameters as the Bot API does,
+so a runtime only supplies its own classes (files, commands) and the table of its
 exceptions; what a failed call means is ``bot.call_policy``, for the conversation's
 replies (``deliverer``: retries within one update, ``bot.delivery``) and for the
 broadcasts (``send_once``) alike.
@@ -10,6 +14,7 @@ broadcasts (``send_once``) alike.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -21,7 +26,6 @@ from bot.flood_gate import FloodGate
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from handlers.replies import (
     AnswerCallback,
-    Button,
     Deliver,
     Delivered,
     EditMessage,
@@ -30,9 +34,17 @@ from handlers.replies import (
     SendDocument,
     SendMessage,
     SendPhoto,
+    inline_keyboard,
 )
 
 log = logging.getLogger("bot.runtime")
+
+# Every text is Telegram HTML, without link previews (a share link would otherwise unfold).
+_HTML = {"parse_mode": "HTML", "link_preview_options": json.dumps({"is_disabled": True})}
+
+
+def _markup(buttons: Keyboard) -> str | None:
+    return json.dumps(inline_keyboard(buttons), ensure_ascii=False) if buttons else None
 
 
 class FrameworkUser(Protocol):
@@ -50,9 +62,9 @@ class BotCalls(ABC):
 
     - ``_bot``: the framework's bot object (aiogram ``Bot``, PTB ``ExtBot``);
     - ``_get_me``: open the HTTP session and call getMe;
-    - ``_markup``/``_button``: its inline keyboard classes; ``_upload``: a file for
-      sendDocument/sendPhoto; ``_command``: its ``BotCommand``; ``_chat_scope``: a menu for
-      one chat;
+    - ``_call``: a method by name, with JSON-ready parameters, answered with Telegram's JSON;
+    - ``_upload``: a file for sendDocument/sendPhoto; ``_command``: its ``BotCommand``;
+      ``_chat_scope``: a menu for one chat;
     - ``_errors``/``_unsent_causes``: how its exceptions map to ``ApiError`` kinds.
     """
 
@@ -78,12 +90,9 @@ class BotCalls(ABC):
         """Open the HTTP session and call getMe."""
 
     @abstractmethod
-    def _markup(self, rows: list[list[Any]]) -> Any:
-        """The framework's inline keyboard from rows of its buttons."""
-
-    @abstractmethod
-    def _button(self, button: Button) -> Any:
-        """The framework's inline keyboard button."""
+    async def _call(self, method: str, parameters: dict[str, Any]) -> Any:
+        """The Bot API ``method`` with ``parameters`` (strings, numbers, booleans; None left
+        out), through the framework's session and errors; the ``result`` as Telegram sent it."""
 
     @abstractmethod
     def _upload(self, reply: SendDocument | SendPhoto) -> Any:
@@ -125,32 +134,44 @@ class BotCalls(ABC):
             self._send, self._classify, update_id, flood_gate=self.flood_gate, webhook_answer=webhook_answer
         )
 
-    def _keyboard(self, buttons: Keyboard) -> Any:
-        if not buttons:
-            return None
-        return self._markup([[self._button(button) for button in row] for row in buttons])
-
     async def _send(self, reply: Reply) -> int | None:
         """One reply, one Bot API call; the sent or edited message's id, if any."""
-        bot = self._bot
         match reply:
             case SendMessage():
-                sent = await bot.send_message(reply.chat_id, reply.text, reply_markup=self._keyboard(reply.buttons))
+                sent = await self._call(
+                    "sendMessage",
+                    {"chat_id": reply.chat_id, "text": reply.text, **_HTML, "reply_markup": _markup(reply.buttons)},
+                )
             case EditMessage():
-                sent = await bot.edit_message_text(
-                    text=reply.text,
-                    chat_id=reply.chat_id,
-                    message_id=reply.message_id,
-                    reply_markup=self._keyboard(reply.buttons),
+                sent = await self._call(
+                    "editMessageText",
+                    {
+                        "chat_id": reply.chat_id,
+                        "message_id": reply.message_id,
+                        "text": reply.text,
+                        **_HTML,
+                        "reply_markup": _markup(reply.buttons),
+                    },
                 )
             case AnswerCallback():
-                await bot.answer_callback_query(reply.callback_id, text=reply.text, show_alert=reply.show_alert)
+                await self._call(
+                    "answerCallbackQuery",
+                    {
+                        "callback_query_id": reply.callback_id,
+                        "text": reply.text,
+                        "show_alert": reply.show_alert or None,
+                    },
+                )
                 return None
             case SendDocument():
-                sent = await bot.send_document(reply.chat_id, self._upload(reply), caption=reply.caption or None)
+                document = await self._bot.send_document(
+                    reply.chat_id, self._upload(reply), caption=reply.caption or None
+                )
+                return int(document.message_id)
             case SendPhoto():
-                sent = await bot.send_photo(reply.chat_id, self._upload(reply), caption=reply.caption or None)
-        message_id = getattr(sent, "message_id", None)  # editing an inline message answers True
+                photo = await self._bot.send_photo(reply.chat_id, self._upload(reply), caption=reply.caption or None)
+                return int(photo.message_id)
+        message_id = sent.get("message_id") if isinstance(sent, dict) else None  # an inline edit answers True
         return message_id if isinstance(message_id, int) else None
 
     async def send_once(self, reply: Reply) -> Delivered:

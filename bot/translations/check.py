@@ -18,7 +18,6 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from babel.messages.catalog import Message
 from babel.messages.plurals import get_plural
@@ -28,7 +27,7 @@ from bot.translations.preview import migrated_database, rehearse
 from emulator import telegram_rules as rules
 from emulator.telegram_rules import MAX_CALLBACK_ANSWER, InvalidRequest, parse_html, utf16_length
 from handlers.i18n import LOCALES_DIR
-from handlers.replies import AnswerCallback, EditMessage, Keyboard, SendDocument, SendMessage, SendPhoto
+from handlers.replies import AnswerCallback, EditMessage, SendDocument, SendMessage, SendPhoto, inline_keyboard
 
 BUTTON_LIMIT = 40  # characters a phone shows on a full-width button before cutting it
 
@@ -142,21 +141,6 @@ def _rendered(message: Message, translation: str) -> list[str]:
     return []
 
 
-def _markup(keyboard: Keyboard) -> dict[str, Any]:
-    return {
-        "inline_keyboard": [
-            [
-                {
-                    "text": b.text,
-                    **{k: v for k, v in (("callback_data", b.callback_data), ("url", b.url)) if v is not None},
-                }
-                for b in row
-            ]
-            for row in keyboard
-        ]
-    }
-
-
 async def check_conversation(
     locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None
 ) -> list[Problem]:
@@ -170,7 +154,7 @@ async def check_conversation(
             try:
                 if isinstance(reply, SendMessage | EditMessage):
                     rules.message_text(reply.text, "HTML")
-                    rules.inline_keyboard(_markup(reply.buttons))
+                    rules.inline_keyboard(inline_keyboard(reply.buttons))
                 elif isinstance(reply, SendPhoto | SendDocument):
                     rules.caption(reply.caption, "HTML")
                 elif isinstance(reply, AnswerCallback):
