@@ -1,7 +1,8 @@
 """The python-telegram-bot 22 runtime (the alternative, ``BOT_RUNTIME=ptb``).
 
-PTB's Application only holds the bot and its HTTP connections (initialised and shut
-down by hand; it has no updater and never runs): no update meets PTB's objects.
+PTB's Application only holds the bot and its HTTP connections (on aiohttp,
+``bot.runtimes.ptb_aiohttp``; initialised and shut down by hand; it has no updater and
+never runs): no update meets PTB's objects.
 Polling is our own loop (``bot.runtimes.polling``); its getUpdates goes through PTB's
 request layer (``BaseRequest.post``, so PTB's error classes still say what failed) and
 answers the updates' JSON; a webhook update's JSON goes to
@@ -17,7 +18,7 @@ import warnings
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
 
 # Opt in to PTB's future timedelta durations (RetryAfter.retry_after): without it PTB
 # warns about the coming change on every flood-control error. We accept both forms.
@@ -27,13 +28,13 @@ from telegram import BotCommand as PtbBotCommand
 from telegram import BotCommandScopeChat, InputFile, LinkPreviewOptions, User
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults, ExtBot
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.call_policy import ErrorTable
 from bot.runtimes.base import RuntimeBase
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from bot.runtimes.polling import READ_MARGIN
+from bot.runtimes.ptb_aiohttp import AiohttpRequest
 from handlers.replies import SendDocument, SendPhoto
 
 PtbApp = Application[Any, Any, Any, Any, Any, Any]
@@ -56,7 +57,8 @@ class PtbRuntime(RuntimeBase):
         (NetworkError, "network"),  # includes TimedOut and 5xx answers
         (TelegramError, "other"),
     )
-    _unsent_causes = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    # The request could not connect, or waited in vain for a pooled connection (bot.runtimes.ptb_aiohttp).
+    _unsent_causes = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
     _conflicts = (Conflict,)
 
     def __init__(
@@ -66,23 +68,23 @@ class PtbRuntime(RuntimeBase):
         self._updates_url = f"{api_url}/bot{token}/getUpdates"
         # The long poll, and the final confirmation while the abandoned poll's connection is
         # still being closed (with one, that call waited for it and timed out); read timeout per call.
-        self._updates_request = HTTPXRequest(connection_pool_size=2)
+        self._updates_request = AiohttpRequest(connections=2)
         builder = (
             ApplicationBuilder()
             .token(token)
             .updater(None)  # we poll ourselves (bot.runtimes.polling)
             .get_updates_request(self._updates_request)  # so the Application opens and closes it
+            .request(
+                AiohttpRequest(
+                    connections=max(100, 2 * max_concurrent_updates),  # as aiogram's session
+                    pool_timeout=POOL_WAIT,
+                    **({} if request_timeout is None else {"read_timeout": request_timeout}),
+                )
+            )
             .base_url(f"{api_url}/bot")
             .base_file_url(f"{api_url}/file/bot")
-            # httpcore looks through its whole pool for every request: with 128 connections that
-            # was a fifth of the bot's CPU (bench.signing --profile). A quarter of the updates in
-            # flight is plenty (an update makes one call at a time); requests wait their turn.
-            .connection_pool_size(max(16, max_concurrent_updates // 4))
-            .pool_timeout(POOL_WAIT)
             .defaults(Defaults(parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True)))
         )
-        if request_timeout is not None:
-            builder = builder.read_timeout(request_timeout).write_timeout(request_timeout)
         self.app: PtbApp = builder.build()
         self._initialized = False
 
@@ -104,6 +106,9 @@ class PtbRuntime(RuntimeBase):
         if self._initialized:
             self._initialized = False
             await self.app.shutdown()
+        else:  # calls made before getMe (or getMe failed) opened the sessions all the same
+            await self.app.bot.request.shutdown()
+            await self._updates_request.shutdown()
 
     # -- the framework's pieces for RuntimeBase ------------------------------------------------
 
