@@ -83,6 +83,10 @@ class Database:
         else:
             _ping_when_idle(self.engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+        # For reads of one statement (the signing path's lookups): the statement is its own
+        # snapshot, so no BEGIN and ROLLBACK around it, two round trips fewer (12 % of the
+        # bot's CPU in bench.signing --profile). The same pool of connections.
+        self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:

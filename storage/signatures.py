@@ -95,7 +95,7 @@ async def count_signatures(db: Database, campaign: str) -> int:
     ``SignatureCount``: a few rows read, not every signature) plus the anonymous tallies a
     purge left in place of the rows it erased after the retention period (one statement:
     one snapshot)."""
-    async with db.engine.connect() as connection:
+    async with db.reader.connect() as connection:
         total = await connection.scalar(_TOTAL, {"campaign": campaign})
     return int(total or 0)
 
@@ -103,7 +103,7 @@ async def count_signatures(db: Database, campaign: str) -> int:
 async def get_signature(db: Database, campaign: str, user_id: int) -> Signature | None:
     """This person's signature under this campaign (detached: read it, change it through
     this module's functions)."""
-    async with db.engine.connect() as connection:
+    async with db.reader.connect() as connection:
         row = (await connection.execute(_GET, {"campaign": campaign, "user_id": user_id})).first()
     return None if row is None else Signature(**row._mapping)
 
