@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.emulator",
     "tests.fixtures.botapp",
+    "tests.fixtures.redis_server",
 ]
 
 SERVICE_MARKERS = ("postgres", "redis")

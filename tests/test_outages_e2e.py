@@ -1,5 +1,6 @@
 """PostgreSQL or Redis restarting while people sign (connections dropped, new ones refused
-for a moment), staged by a TCP proxy between the running bot and the real servers.
+for a moment), staged by a TCP proxy between the running bot and the real servers, and a
+real restart of a Redis server of the test's own that keeps its data.
 
 A short outage (a dropped connection, a quick restart) is bridged by the core's one retry
 after its pause: nobody sees an apology. A longer one: whoever presses "Sign" in the
@@ -20,6 +21,7 @@ from emulator.users import SimulatedUser
 from storage import signatures
 from storage.db import Database
 from tests.fixtures.proxy import TcpProxy
+from tests.fixtures.redis_server import RedisServer
 from tests.test_signing_e2e import has, until, up_to_review
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -85,6 +87,37 @@ async def test_a_restart_while_people_sign_leaves_everyone_with_one_signature(
     finally:
         for proxy in proxies.values():
             await proxy.stop()
+
+    db = Database(database_url)
+    try:
+        assert await signatures.count_signatures(db, "xinjiang") == PEOPLE
+        for user, name in zip(people, names, strict=True):
+            stored = await signatures.get_signature(db, "xinjiang", user.id)
+            assert stored is not None and stored.name == name
+    finally:
+        await db.dispose()
+    assert emulator.rejected == []
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_real_redis_restart_keeps_everyone_where_they_were(
+    start_one_bot: Any, emulator: Emulator, database_url: str, redis_server: RedisServer, state_prefix: str
+) -> None:
+    """Everyone is at the review, kept only in Redis, when Redis restarts (its data kept, as
+    production's persistence keeps it). Then they press "Sign": every connection the bot had
+    pooled is dead, and each is replaced without an apology; everyone is thanked from the
+    review they were at (a Redis that lost its data would send them back to the start, and
+    this test would fail: checked with the append-only file turned off)."""
+    await start_one_bot(core="real", database_url=database_url, redis_url=redis_server.url, redis_prefix=state_prefix)
+    people = [emulator.user(3200 + n, first_name=f"R{n}", language_code="en") for n in range(PEOPLE)]
+    names = [f"Restarted {n}" for n in range(PEOPLE)]
+    await asyncio.gather(*(up_to_review(user, name) for user, name in zip(people, names, strict=True)))
+
+    await redis_server.restart(away=SHORT)
+    apologies = await asyncio.gather(
+        *(_sign_until_thanked(user, name) for user, name in zip(people, names, strict=True))
+    )
+    assert sum(apologies) == 0, "a Redis restart reached someone as an apology"
 
     db = Database(database_url)
     try:
