@@ -182,33 +182,34 @@ class MaintenanceMark(Base):
     value: Mapped[str] = mapped_column(String(128))
 
 
-class SignatureCount(Base):
-    """How many signatures there are, kept by the database itself as rows come and go.
+class StatCount(Base):
+    """How many signatures there are, by one thing about them, kept by the database itself.
 
-    Triggers on ``signatures`` (migration 0006) add one on every insert, take one away on
-    every delete and move one when a counted column changes, in the same transaction as
-    the row: the counts agree with the rows at every moment, whichever code (or person at
-    a SQL prompt) changed them. The total under the letter reads these rows instead of
-    counting every signature; the day, country, language, source and letter version in
-    the key are for ``/stats``' breakdowns, which still count the rows today. ``slot`` (the row's id modulo
-    ``SLOTS``) spreads one day's signatures from one source over several rows, so a crowd
-    signing at once does not queue on a single row's lock.
+    For every signature, one count in each ``dimension``: its UTC ``day`` (key
+    ``YYYY-MM-DD``), ``country``, ``language``, ``source`` ("" for none), ``letter``
+    version and ``opt_in`` ("1" or "0"). Triggers on ``signatures`` (migration 0007) add
+    one on every insert, take one away on every delete and move them when a counted column
+    changes, in the row's own transaction: the counts agree with the rows at every moment,
+    whichever code (or person at a SQL prompt) changed them. ``/stats`` and the total under
+    the letter read these few rows (a row per day, country, language, source, letter version
+    and slot), however many signatures there are; ``python -m bot stats --verify`` recounts
+    the rows and compares (``storage.stat_counts``). ``slot`` (the row's id modulo
+    ``SLOTS``) spreads today's signatures over several rows, so a crowd signing at once
+    does not queue on one row's lock.
     """
 
-    __tablename__ = "signature_counts"
+    __tablename__ = "stat_counts"
     SLOTS = 8
+    DIMENSIONS = ("day", "country", "language", "source", "letter", "opt_in")
 
     campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC day of signed_at
-    country: Mapped[str] = mapped_column(String(2), primary_key=True)
-    language: Mapped[str] = mapped_column(String(16), primary_key=True)
-    source: Mapped[str] = mapped_column(String(64), primary_key=True, default="")  # "" = no source
-    letter_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
     slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
-        return f"<SignatureCount {self.campaign}/{self.day}/{self.country}/{self.language}#{self.slot}={self.count}>"
+        return f"<StatCount {self.campaign}/{self.dimension}/{self.key}#{self.slot}={self.count}>"
 
 
 class SignatureTally(Base):

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.funnel import FunnelKey, add_counts
-from storage.models import FunnelCount, ListDelivery, Signature, SignatureCount, SignatureTally
+from storage.models import FunnelCount, ListDelivery, Signature, SignatureTally, StatCount
 from storage.receipts import derive
 
 FUNNEL_STEPS = ("started", "read", "consented", "signed", "withdrew", "removed")
@@ -71,8 +71,8 @@ _GET = select(_signatures).where(
     _signatures.c.campaign == bindparam("campaign"), _signatures.c.telegram_user_id == bindparam("user_id")
 )
 _TOTAL = select(
-    select(func.coalesce(func.sum(SignatureCount.count), 0))
-    .where(SignatureCount.campaign == bindparam("campaign"))
+    select(func.coalesce(func.sum(StatCount.count), 0))
+    .where(StatCount.campaign == bindparam("campaign"), StatCount.dimension == "day")
     .scalar_subquery()
     + select(func.coalesce(func.sum(SignatureTally.count), 0))
     .where(SignatureTally.campaign == bindparam("campaign"))
@@ -92,7 +92,7 @@ _CREDIT_SHARER = (
 
 async def count_signatures(db: Database, campaign: str) -> int:
     """Everyone who has signed: the current rows (as the database's kept counts have them,
-    ``SignatureCount``: a few rows read, not every signature) plus the anonymous tallies a
+    ``StatCount``'s days: a few rows read, not every signature) plus the anonymous tallies a
     purge left in place of the rows it erased after the retention period (one statement:
     one snapshot)."""
     async with db.reader.connect() as connection:

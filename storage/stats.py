@@ -8,24 +8,15 @@ letter version), so totals and history stay right after a purge. Only the
 funnel and the numbers of withdrawals and removals come from the anonymous daily
 counts, because nothing else about people who did not sign (or withdrew) is kept.
 
-Speed (target: well under a second at 1,000,000 signatures on PostgreSQL):
-
-* every breakdown is an index-only scan of a narrow ``(campaign, column)``
-  index (migration 0002; btree deduplication keeps each at ~7 MB per million
-  rows) instead of a scan of the whole table;
-* signatures per day are counted day by day as ranges of the existing
-  ``(campaign, signed_at)`` index (one short index-only scan per day), which
-  avoids computing a date for every row and a hash over a million of them;
-  total, today and the last 7/30 days are derived from that one result;
-* the tallies of purged signatures are one small table (a row per day and
-  combination at most), read whole and added in Python;
-* on PostgreSQL the queries run concurrently on separate connections that
-  share one exported snapshot (``pg_export_snapshot``, as ``pg_dump -j``
-  does), so they still add up exactly while signatures keep arriving; JIT is
-  switched off for them (compiling costs more than these short scans take).
-
-SQLite (small campaigns) runs the same breakdowns one after the other inside
-one read transaction.
+Speed: the counts are kept by the database itself as signatures come and go
+(``stat_counts``, migration 0007: a row per day, country, language, source, letter
+version, opt-in and slot), so ``/stats`` reads a few hundred rows whatever the number of
+signatures; ``python -m bot stats --verify`` recounts the rows and compares
+(``storage.stat_counts``). The tallies of purged signatures are one small table (a row per
+day and combination at most), read whole and added in Python. On PostgreSQL the three
+reads share one exported snapshot (``pg_export_snapshot``, as ``pg_dump -j`` does), so
+they add up exactly while signatures keep arriving; SQLite reads them inside one read
+transaction.
 """
 
 from __future__ import annotations
@@ -39,10 +30,10 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import QueryableAttribute
 
+from storage import stat_counts
 from storage.db import Database
-from storage.models import FunnelCount, Signature, SignatureTally
+from storage.models import FunnelCount, SignatureTally
 from storage.signatures import FUNNEL_STEPS
 
 TOP = 10
@@ -75,27 +66,9 @@ class CampaignStats:
 _Query = Callable[[AsyncConnection], Awaitable[Any]]
 
 
-def _grouped(column: QueryableAttribute[Any], campaign: str) -> Any:
-    """``column, count(*)`` of one campaign; served by the ``(campaign, column)`` index."""
-    return select(column, func.count()).select_from(Signature).where(Signature.campaign == campaign).group_by(column)
-
-
-def _breakdown(column: QueryableAttribute[Any], campaign: str) -> _Query:
-    async def run(connection: AsyncConnection) -> list[tuple[Any, int]]:
-        result = await connection.execute(_grouped(column, campaign))
-        return [(key, int(count)) for key, count in result]
-
-    return run
-
-
-def _opt_ins(campaign: str) -> _Query:
-    async def run(connection: AsyncConnection) -> int:
-        statement = (
-            select(func.count())
-            .select_from(Signature)
-            .where(Signature.campaign == campaign, Signature.opt_in.is_(True))
-        )
-        return int(await connection.scalar(statement) or 0)
+def _kept(campaign: str) -> _Query:
+    async def run(connection: AsyncConnection) -> stat_counts.Counts:
+        return await stat_counts.kept(connection, campaign)
 
     return run
 
@@ -131,52 +104,6 @@ def _tallies(campaign: str) -> _Query:
             (day, country, language, source, letter, int(count))
             for day, country, language, source, letter, count in result
         ]
-
-    return run
-
-
-# One short index-only range scan per UTC day between the first and the last signature.
-# Day boundaries are computed as UTC wall-clock timestamps (``timestamp AT TIME ZONE 'UTC'``),
-# so the session's TimeZone setting and its daylight-saving days cannot shift them.
-_PER_DAY_POSTGRES = text(
-    """
-    WITH bounds AS (
-        SELECT min(signed_at) AS first, max(signed_at) AS last
-        FROM signatures WHERE campaign = :campaign
-    ), days AS (
-        SELECT generate_series(
-            date_trunc('day', first AT TIME ZONE 'UTC'),
-            date_trunc('day', last AT TIME ZONE 'UTC'),
-            interval '1 day'
-        ) AS day
-        FROM bounds
-    )
-    SELECT day::date, (
-        SELECT count(*) FROM signatures
-        WHERE campaign = :campaign
-          AND signed_at >= (day AT TIME ZONE 'UTC')
-          AND signed_at < ((day + interval '1 day') AT TIME ZONE 'UTC')
-    )
-    FROM days ORDER BY day
-    """
-)
-
-
-def _per_day(campaign: str, dialect: str) -> _Query:
-    async def run(connection: AsyncConnection) -> list[tuple[date, int]]:
-        if dialect == "postgresql":
-            result = await connection.execute(_PER_DAY_POSTGRES, {"campaign": campaign})
-            return [(day, int(count)) for day, count in result]
-        # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS...' text: its first 10 characters are the day.
-        day = func.substr(Signature.signed_at, 1, 10)
-        result = await connection.execute(
-            select(day, func.count())
-            .select_from(Signature)
-            .where(Signature.campaign == campaign)
-            .group_by(day)
-            .order_by(day)
-        )
-        return _fill_days((date.fromisoformat(str(key)), int(count)) for key, count in result)
 
     return run
 
@@ -287,30 +214,23 @@ async def campaign_stats(
     if now.tzinfo is None:
         raise ValueError("naive datetime: pass a timezone-aware value (UTC)")
     today = now.astimezone(UTC).date()
-    queries: list[_Query] = [
-        _per_day(campaign, db.dialect_name),  # the longest first, so the others fill in beside it
-        _breakdown(Signature.country, campaign),
-        _breakdown(Signature.source, campaign),
-        _breakdown(Signature.language, campaign),
-        _breakdown(Signature.letter_version, campaign),
-        _opt_ins(campaign),
-        _funnel(campaign),
-        _tallies(campaign),
-    ]
+    queries: list[_Query] = [_kept(campaign), _funnel(campaign), _tallies(campaign)]
     if db.is_postgres:
         results = await _run_postgres(db, queries, max(1, parallel))
     else:
         results = await _run_sqlite(db, queries)
-    per_day, countries, sources, languages, letters, opt_ins, funnel_rows, tallies = results
-    if tallies:  # a purge happened: its anonymous counts stand in for the erased rows
-        days = dict(per_day)
-        for day, country, language, source, letter, count in tallies:
-            days[day] = days.get(day, 0) + count
-            countries.append((country, count))
-            languages.append((language, count))
-            sources.append((source, count))
-            letters.append((letter, count))
-        per_day = _fill_days(days.items())
+    counts, funnel_rows, tallies = results
+    days = {date.fromisoformat(day): count for day, count in counts["day"].items()}
+    countries, sources = list(counts["country"].items()), list(counts["source"].items())
+    languages, letters = list(counts["language"].items()), list(counts["letter"].items())
+    for day, country, language, source, letter, count in tallies:  # a purge's anonymous counts
+        days[day] = days.get(day, 0) + count
+        countries.append((country, count))
+        languages.append((language, count))
+        sources.append((source, count))
+        letters.append((letter, count))
+    per_day = _fill_days(days.items())
+    opt_ins = counts["opt_in"].get("1", 0)
 
     total = sum(count for _, count in per_day)
     ranked_countries = _ranked(_merge(countries).items())

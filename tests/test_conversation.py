@@ -314,7 +314,7 @@ async def test_duplicate_update_is_handled_once(core: Core) -> None:
 async def test_a_failing_database_gets_a_kind_apology(core: Core, db: Database) -> None:
     ada = InProcessUser(core, ADA)
     async with db.transaction() as session:
-        await session.execute(text("DROP TABLE signature_counts"))  # what the total under the letter is read from
+        await session.execute(text("DROP TABLE stat_counts"))  # what the total under the letter is read from
     replies = await ada.press(callback_data="read")
     assert answers(replies) and "something went wrong" in (answers(replies)[0].text or "")
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from bot.cli.stats import stats as stats_command
 from handlers.chart import signatures_chart
 from storage.db import Database
-from storage.models import Signature
+from storage.models import Signature, StatCount
 from storage.signatures import add_signature, bump_funnel, withdraw_signature
 from storage.stats import CampaignStats, campaign_stats
 from tests.fixtures.services import run_async
@@ -381,6 +381,38 @@ def test_the_command_prints_the_numbers_and_writes_the_chart(database_url: str, 
     assert "Goal 100,000 (0.0 % reached)" in lines  # 28 of 100,000 rounds to 0.0 %
     assert "Opted in to updates 11 (39.3 %)" in lines
     assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_command_verifies_the_kept_counts_against_the_rows(database_url: str) -> None:
+    async def seed() -> None:
+        db = Database(database_url, pool_size=2)
+        try:
+            await _seed(db)
+        finally:
+            await db.dispose()
+
+    async def miscount() -> None:  # what only going around the triggers could do
+        db = Database(database_url, pool_size=2)
+        try:
+            async with db.transaction() as session:
+                await session.execute(
+                    update(StatCount)
+                    .where(StatCount.campaign == CAMPAIGN, StatCount.dimension == "language", StatCount.key == "en")
+                    .values(count=0)
+                )
+        finally:
+            await db.dispose()
+
+    run_async(seed)
+    result = CliRunner().invoke(stats_command, ["--verify"], env=_cli_env(database_url))
+    assert result.exit_code == 0, result.output
+    assert "the kept counts agree with the signatures' rows" in result.output
+
+    run_async(miscount)
+    result = CliRunner().invoke(stats_command, ["--verify"], env=_cli_env(database_url))
+    assert result.exit_code == 1, result.output
+    assert "differ from the signatures' rows in 1 place(s)" in result.output
+    assert "language en: kept 0, rows " in result.output
 
 
 def test_the_command_fails_in_one_line(tmp_path: Path) -> None:
