@@ -90,3 +90,33 @@ async def verify(db: Database, campaign: str) -> list[str]:
             return differences(kept_counts, await recount(connection, campaign))
         finally:
             await connection.rollback()
+
+
+def _keys(postgres: bool) -> list[tuple[str, str]]:
+    """(dimension, the SQL of a signature row's key in it): the triggers' own (migration 0007)."""
+    day = "to_char((signed_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD')" if postgres else "date(signed_at)"
+    return [
+        ("day", day),
+        ("country", "country"),
+        ("language", "language"),
+        ("source", "coalesce(source, '')"),
+        ("letter", "letter_version"),
+        ("opt_in", "CASE WHEN opt_in THEN '1' ELSE '0' END"),
+    ]
+
+
+async def rebuild(db: Database) -> None:
+    """Count every signature of every campaign again, from the rows, in one transaction that
+    new signatures wait for: after a bulk load made with the triggers off (``COPY`` of
+    millions: a trigger per row would take many times longer), or to repair what ``verify``
+    found."""
+    async with db.engine.begin() as connection:
+        if db.is_postgres:
+            await connection.exec_driver_sql("LOCK TABLE signatures IN SHARE MODE")  # writers wait; readers go on
+        await connection.exec_driver_sql("DELETE FROM stat_counts")
+        for dimension, key in _keys(db.is_postgres):
+            await connection.exec_driver_sql(
+                "INSERT INTO stat_counts (campaign, dimension, key, slot, count) "  # noqa: S608 - constants only
+                f"SELECT campaign, '{dimension}', {key}, id % {StatCount.SLOTS}, count(*) FROM signatures "
+                f"GROUP BY campaign, {key}, id % {StatCount.SLOTS}"
+            )

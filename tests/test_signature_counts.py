@@ -110,3 +110,6 @@ async def test_verify_finds_a_count_kept_wrong(database: Database) -> None:
     found = await stat_counts.verify(database, "xinjiang")
     assert found and all(line.startswith("country DE: kept ") for line in found)
     assert "opt_in 1" not in " ".join(found)
+    await stat_counts.rebuild(database)  # the repair: counted again from the rows
+    await _agree(database)
+    assert await count_signatures(database, "xinjiang") == 3
