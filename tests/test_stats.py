@@ -414,6 +414,10 @@ def test_the_command_verifies_the_kept_counts_against_the_rows(database_url: str
     assert "differ from the signatures' rows in 1 place(s)" in result.output
     assert "language en: kept 0, rows " in result.output
 
+    result = CliRunner().invoke(stats_command, ["--rebuild"], env=_cli_env(database_url))
+    assert result.exit_code == 0, result.output  # counted again, then verified
+    assert "the kept counts agree with the signatures' rows" in result.output
+
 
 def test_the_command_fails_in_one_line(tmp_path: Path) -> None:
     missing = f"sqlite+aiosqlite:///{tmp_path / 'missing.db'}"

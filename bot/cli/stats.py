@@ -145,6 +145,12 @@ async def _verify(database_url: str, campaign: str) -> list[str]:
     return await _read(database_url, lambda db: verify(db, campaign))
 
 
+async def _rebuild(database_url: str) -> None:
+    from storage.stat_counts import rebuild
+
+    await _read(database_url, rebuild)
+
+
 SHOWN_DIFFERENCES = 50
 
 
@@ -162,7 +168,13 @@ SHOWN_DIFFERENCES = 50
     help="Recount every signature from its row and compare with the kept counts /stats reads "
     "(as slow as the campaign is large); exit 1 if they differ.",
 )
-def stats(chart_path: Path | None, verify: bool) -> None:
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Count every signature again from its row into the kept counts (the repair when --verify "
+    "finds a difference; new signatures wait while it runs).",
+)
+def stats(chart_path: Path | None, verify: bool, rebuild: bool) -> None:
     """Print totals, goal progress, languages, countries, sources, the funnel and signatures per day.
 
     Reads DATABASE_URL and CAMPAIGN (environment or .env); the same numbers as the bot's /stats.
@@ -174,7 +186,10 @@ def stats(chart_path: Path | None, verify: bool) -> None:
         settings = load_settings()
         campaign = load_campaign(settings.campaign)
     check_sqlite_file(settings.database_url)
-    if verify:
+    if rebuild:
+        asyncio.run(_rebuild(settings.database_url))
+        click.echo("The kept counts were counted again from the signatures' rows.")
+    if verify or rebuild:
         _report_verification(asyncio.run(_verify(settings.database_url, campaign.slug)), campaign.slug)
         return
     result = asyncio.run(_collect(settings.database_url, campaign.slug))  # CAMPAIGN may be a path
@@ -201,5 +216,5 @@ def _report_verification(differences: list[str], campaign: str) -> None:
         click.echo(f"  {line}")
     if len(differences) > SHOWN_DIFFERENCES:
         click.echo(f"  … and {len(differences) - SHOWN_DIFFERENCES} more")
-    click.echo("Signatures arriving while it ran do not cause this (one snapshot). See README, /stats at any size.")
+    click.echo("Signatures arriving while it ran do not cause this (one snapshot): repair with `stats --rebuild`.")
     raise SystemExit(1)
