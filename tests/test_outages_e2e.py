@@ -44,6 +44,17 @@ async def _sign_until_thanked(user: SimulatedUser, shown: str) -> int:
     raise AssertionError(f"{shown}: never thanked")
 
 
+async def _everyone_signed_once(database_url: str, people: list[SimulatedUser], names: list[str]) -> None:
+    db = Database(database_url)
+    try:
+        assert await signatures.count_signatures(db, "xinjiang") == len(people)
+        for user, name in zip(people, names, strict=True):
+            stored = await signatures.get_signature(db, "xinjiang", user.id)
+            assert stored is not None and stored.name == name
+    finally:
+        await db.dispose()
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 @pytest.mark.parametrize("outage", [SHORT, LONG], ids=["short", "long"])
 @pytest.mark.parametrize("restarting", ["postgres", "redis"])
@@ -88,14 +99,7 @@ async def test_a_restart_while_people_sign_leaves_everyone_with_one_signature(
         for proxy in proxies.values():
             await proxy.stop()
 
-    db = Database(database_url)
-    try:
-        assert await signatures.count_signatures(db, "xinjiang") == PEOPLE
-        for user, name in zip(people, names, strict=True):
-            stored = await signatures.get_signature(db, "xinjiang", user.id)
-            assert stored is not None and stored.name == name
-    finally:
-        await db.dispose()
+    await _everyone_signed_once(database_url, people, names)
     assert emulator.rejected == []
 
 
@@ -119,12 +123,5 @@ async def test_a_real_redis_restart_keeps_everyone_where_they_were(
     )
     assert sum(apologies) == 0, "a Redis restart reached someone as an apology"
 
-    db = Database(database_url)
-    try:
-        assert await signatures.count_signatures(db, "xinjiang") == PEOPLE
-        for user, name in zip(people, names, strict=True):
-            stored = await signatures.get_signature(db, "xinjiang", user.id)
-            assert stored is not None and stored.name == name
-    finally:
-        await db.dispose()
+    await _everyone_signed_once(database_url, people, names)
     assert emulator.rejected == []

@@ -360,7 +360,7 @@ def _cli_env(database_url: str) -> dict[str, str | None]:
     return {"DATABASE_URL": database_url, "CAMPAIGN": CAMPAIGN, "BOT_TOKEN": None}
 
 
-def test_the_command_prints_the_numbers_and_writes_the_chart(database_url: str, tmp_path: Path) -> None:
+def _seed_for_the_command(database_url: str) -> None:
     async def seed() -> None:
         db = Database(database_url, pool_size=2)
         try:
@@ -369,6 +369,10 @@ def test_the_command_prints_the_numbers_and_writes_the_chart(database_url: str, 
             await db.dispose()
 
     run_async(seed)
+
+
+def test_the_command_prints_the_numbers_and_writes_the_chart(database_url: str, tmp_path: Path) -> None:
+    _seed_for_the_command(database_url)
     chart = tmp_path / "chart.png"
     result = CliRunner().invoke(stats_command, ["--chart", str(chart)], env=_cli_env(database_url))
     assert result.exit_code == 0, result.output
@@ -384,13 +388,6 @@ def test_the_command_prints_the_numbers_and_writes_the_chart(database_url: str, 
 
 
 def test_the_command_verifies_the_kept_counts_against_the_rows(database_url: str) -> None:
-    async def seed() -> None:
-        db = Database(database_url, pool_size=2)
-        try:
-            await _seed(db)
-        finally:
-            await db.dispose()
-
     async def miscount() -> None:  # what only going around the triggers could do
         db = Database(database_url, pool_size=2)
         try:
@@ -403,7 +400,7 @@ def test_the_command_verifies_the_kept_counts_against_the_rows(database_url: str
         finally:
             await db.dispose()
 
-    run_async(seed)
+    _seed_for_the_command(database_url)
     result = CliRunner().invoke(stats_command, ["--verify"], env=_cli_env(database_url))
     assert result.exit_code == 0, result.output
     assert "the kept counts agree with the signatures' rows" in result.output
