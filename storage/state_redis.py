@@ -241,9 +241,10 @@ class RedisStateStore:
                 await asyncio.sleep(self._lock_poll_interval)
         except _FAILURES as error:
             raise StoreUnavailable(f"redis lock failed: {type(error).__name__}") from error
-        held = Held(values=[_decoded(raw) for raw in raws])
+        held = Held()
         renewal = _LeaseRenewal(self._renew, lock_key, token, lease_ms, every=self._lock_lease / 3)
         try:
+            held.values = [_decoded(raw) for raw in raws]  # a corrupt value raises with the lock given back
             yield held
         finally:
             renewal.stop()

@@ -122,6 +122,19 @@ async def test_corrupt_value_is_a_state_store_error(redis_state_store_factory: F
         await store.load("list")
 
 
+async def test_a_corrupt_state_read_with_the_lock_gives_the_lock_back(
+    redis_state_store_factory: Factory, state_prefix: str
+) -> None:
+    store = redis_state_store_factory()
+    await store.client.set(f"{state_prefix}state:bad", b"{not json", ex=60)
+    with pytest.raises(StateStoreError):
+        async with store.lock("user:8", timeout=1, read=("bad",)):
+            pytest.fail("entered with a state that cannot be read")
+    assert await store.client.exists(f"{state_prefix}lock:user:8") == 0
+    async with store.lock("user:8", timeout=0.2):  # free at once, not after the lease
+        pass
+
+
 async def test_unreachable_redis_raises_state_store_error() -> None:
     store = RedisStateStore("redis://127.0.0.1:1/0", socket_timeout=0.5, pool_timeout=0.5)
     try:
