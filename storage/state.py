@@ -23,7 +23,10 @@ class Held:
 
     def save_on_release(self, key: str, data: dict[str, Any], ttl: int) -> None:
         """Save ``data`` under ``key`` for ``ttl`` seconds when the lock is released (in the
-        same round trip to Redis); a failure then is logged, like a failed release."""
+        same round trip to Redis); a failure then is logged, like a failed release. A ttl
+        that is not a whole number of seconds, at least 1, is refused here, not at release."""
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
+            raise ValueError("ttl must be a whole number of seconds, at least 1")
         self.on_release = (key, data, ttl)
 
 

@@ -106,9 +106,11 @@ class MemoryStateStore:
                 held.values = await self.load_many(*read)
                 yield held
             finally:
-                if held.on_release is not None:
-                    await self.save(*held.on_release)
-                entry.lock.release()
+                try:
+                    if held.on_release is not None:
+                        await self.save(*held.on_release)
+                finally:
+                    entry.lock.release()
         finally:
             entry.users -= 1
             if entry.users == 0 and self._locks.get(key) is entry:

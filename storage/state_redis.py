@@ -254,14 +254,14 @@ class RedisStateStore:
         keys, args = [lock_key], [token]
         if held.on_release is not None:
             key, data, ttl = held.on_release
-            _check_ttl(ttl)
             keys.append(self._state_key(key))
             args += [json.dumps(data, ensure_ascii=False, separators=(",", ":")), str(ttl)]
         try:
             owned = await self._release(keys=keys, args=args)
         except _FAILURES as error:
             # The lease expires by itself; the work done under the lock stands.
-            log.warning("state lock release failed: %s", type(error).__name__)
+            unwritten = f" ({held.on_release[0].split(':')[0]} mark not written)" if held.on_release else ""
+            log.warning("state lock release failed: %s%s", type(error).__name__, unwritten)
             return
         if not owned:
             log.warning("state lock lease lapsed before release (not renewed within %s s)", self._lock_lease)

@@ -132,6 +132,11 @@ async def test_the_lock_reads_as_it_is_taken_and_writes_as_it_is_given_back(stat
             raise RuntimeError("the step failed before it asked for a write")
     async with state_store.lock("user:4", timeout=1):  # released all the same
         pass
+    with pytest.raises(ValueError, match="ttl"):
+        async with state_store.lock("user:4", timeout=1) as held:
+            held.save_on_release("done:4", {}, ttl=0)
+    async with state_store.lock("user:4", timeout=0.2):  # and after a refused write
+        pass
 
 
 async def test_ping_and_close(state_store: StateStore) -> None:
