@@ -85,7 +85,8 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+            # The type only: an aiohttp error's text may carry the request's URL, the token in it.
+            raise NetworkError(f"aiohttp.{type(error).__name__}") from error
 
 
 def _given(value: object, default: float | None) -> float | None:
