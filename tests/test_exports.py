@@ -678,6 +678,26 @@ async def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> Non
     assert result.exit_code == 1 and "no such directory" in result.output
 
 
+@ON_SQLITE
+async def test_cli_takes_the_format_from_the_file_name(database: Database, database_url: str, tmp_path: Path) -> None:
+    await _seed(database)
+    for name, starts in (
+        ("list.pdf", b"%PDF"),
+        ("list.xlsx", b"PK"),
+        ("list.txt", b"1\t"),
+        ("list.csv", b"\xef\xbb\xbf"),
+    ):
+        result = await _thread(_run, database_url, "-q", "-o", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / name).read_bytes().startswith(starts), name
+    result = await _thread(_run, database_url, "--format", "csv", "-o", str(tmp_path / "other.pdf"))
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: other.pdf is named as pdf but --format csv was asked for: name the file .csv, or leave --format out"
+    )
+    assert not (tmp_path / "other.pdf").exists()
+
+
 async def _thread(function: Any, *args: Any) -> Any:
     """The command runs its own event loop (asyncio.run): give it a thread of its own."""
     import asyncio

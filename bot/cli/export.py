@@ -84,16 +84,34 @@ async def _export(
         await db.dispose()
 
 
+_BY_SUFFIX: dict[str, ExportFormat] = {".csv": "csv", ".xlsx": "xlsx", ".pdf": "pdf", ".txt": "list"}
+
+
+def _format_for(output: Path, asked: ExportFormat | None) -> ExportFormat:
+    """The format asked for, or the one FILE's name says; a name that says another format
+    than the one asked for is refused (``-o list.pdf --format csv`` would write a CSV there)."""
+    named = _BY_SUFFIX.get(output.suffix.lower())
+    if asked is None:
+        return named or "csv"
+    if named is not None and named != asked:
+        raise CommandError(
+            f"{output.name} is named as {named} but --format {asked} was asked for: "
+            f"name the file {next(k for k, v in _BY_SUFFIX.items() if v == asked)}, or leave --format out",
+            EXIT_USAGE,
+        )
+    return asked
+
+
 @click.command("export", cls=Command, interrupted="nothing was written")
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    default="csv",
-    show_default=True,
+    default=None,
     help=(
         "csv/xlsx: the list for organisers (with receipts). pdf: the letter with the numbered signatories, "
-        "for delivery. list: the delivery list (number, name, country code) the PDF's fingerprint is computed over."
+        "for delivery. list: the delivery list (number, name, country code) the PDF's fingerprint is computed over. "
+        "Default: as FILE's name says (.csv, .xlsx, .pdf, .txt for the list), else csv."
     ),
 )
 @click.option(
@@ -107,7 +125,7 @@ async def _export(
     help="File to write (replaced if it exists; created readable by its owner only).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def export(fmt: ExportFormat, with_ids: bool, output: Path, quiet: bool) -> None:
+def export(fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool) -> None:
     """Write the campaign's signatories, in signing order, to FILE.
 
     Reads DATABASE_URL and CAMPAIGN (environment or .env). Names are written as
@@ -122,6 +140,7 @@ def export(fmt: ExportFormat, with_ids: bool, output: Path, quiet: bool) -> None
     with usage_errors():
         settings = load_settings()
         campaign = load_campaign(settings.campaign)
+    fmt = _format_for(output, fmt)
     check_sqlite_file(settings.database_url)
     output = output.expanduser().absolute()
     if not output.parent.is_dir():
