@@ -7,7 +7,9 @@ Nothing is pre-ticked: "I agree and want to sign" is a button the person presses
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
+from handlers.i18n import Translator
 from handlers.replies import Keyboard
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
@@ -17,10 +19,20 @@ OPT_IN = "optin"  # toggles "keep me informed"
 NOT_NOW = "notnow"
 
 
+def addressees(t: Translator, targets: Sequence[str]) -> str:
+    """The letter's addressees in one line, with the language's own list separator."""
+    listed = t.plain(targets[0]) if targets else ""
+    for target in targets[1:]:
+        # Translators: lists the letter's addressees one after the other ("President Xi Jinping, Ma Xingrui"):
+        # your language's list separator between them (Chinese 、, Arabic script ، ). Keep both placeholders.
+        listed = t.gettext_plain("{first}, {second}", first=listed, second=t.plain(target))
+    return listed
+
+
 def consent_text(turn: Turn) -> str:
     t = turn.t
     campaign = turn.services.campaign
-    targets = ", ".join(t.plain(target) for target in campaign.targets)
+    targets = addressees(t, campaign.targets)
     return "\n\n".join(
         [
             "<b>" + t.gettext("Before you sign") + "</b>",
@@ -28,7 +40,7 @@ def consent_text(turn: Turn) -> str:
                 "If you sign, we store your name in the form you choose, your country, your Telegram user id, "
                 "the date and the language you read the letter in."
             ),
-            # Translators: {organisation} is “Amnesty International”; {targets} the addressees' names joined by commas.
+            # Translators: {organisation} is “Amnesty International”; {targets} the addressees' names, listed.
             t.gettext(
                 "{organisation} will deliver with the letter to {targets} only your name, in the form you choose "
                 "next (full name, first name and initial, or initials only), and your country. "

@@ -93,3 +93,20 @@ def test_the_not_signed_answer_fits_a_pop_up_in_every_language() -> None:
         text = i18n.get(locale).gettext(message)
         assert text != message or locale == "en", locale  # translated
         assert len(text.encode("utf-16-le")) // 2 <= MAX_CALLBACK_ANSWER, (locale, len(text))
+
+
+@pytest.mark.parametrize(
+    ("locale", "separator"),
+    [("en", ", "), ("de", ", "), ("zh_Hans", "、"), ("zh_Hant", "、"), ("ar", "، "), ("ug", "، "), ("fa", "، ")],
+)
+def test_the_addressees_are_listed_with_the_language_s_own_separator(locale: str, separator: str) -> None:
+    from handlers.consent import addressees
+    from petition.campaign import load_campaign
+
+    t = I18n().get(locale)
+    targets = load_campaign("xinjiang").targets
+    listed = addressees(t, targets).replace(FSI, "").replace(PDI, "")
+    assert listed == separator.join(t.plain(target) for target in targets)
+    assert listed.count(separator) == len(targets) - 1 > 0
+    if separator != ", ":
+        assert ", " not in listed  # no Latin comma between them
