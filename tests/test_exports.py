@@ -794,10 +794,10 @@ def _fingerprint_of(rows: list[Signature]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _fingerprint_command(path: Path) -> Any:
+def _fingerprint_command(path: Path, *options: str) -> Any:
     from bot.cli.export import fingerprint
 
-    return CliRunner().invoke(fingerprint, [str(path)], catch_exceptions=False)
+    return CliRunner().invoke(fingerprint, [str(path), *options], catch_exceptions=False)
 
 
 @ON_SQLITE
@@ -914,6 +914,24 @@ async def test_the_fingerprint_command_explains_a_wrong_file(
     path.write_bytes(b"1\t\xff\xfe\tDE\n")
     result = await _thread(_fingerprint_command, path)
     assert result.exit_code == 1 and "not a UTF-8 delivery list" in result.output and "Traceback" not in result.output
+
+
+@ON_SQLITE
+async def test_the_fingerprint_command_checks_an_expected_hash_and_names_what_it_reads(
+    database: Database, campaign: Campaign, out: Path
+) -> None:
+    await _seed(database)
+    listed = await export_signatures(database, campaign, "list", out)
+    matching = await _thread(_fingerprint_command, listed.path, "--expect", listed.fingerprint.upper())
+    assert matching.exit_code == 0 and "It matches the fingerprint expected." in matching.output
+    other = "0" * 64
+    wrong = await _thread(_fingerprint_command, listed.path, "--expect", other)
+    assert wrong.exit_code == 1 and f"does NOT match the fingerprint expected ({other})" in wrong.output
+    workbook = await export_signatures(database, campaign, "xlsx", out)
+    refused = await _thread(_fingerprint_command, workbook.path)
+    assert refused.exit_code == 1
+    assert "is a spreadsheet (XLSX), not a delivery list" in refused.output
+    assert "export --format list" in refused.output and "holds" not in refused.output
 
 
 @ON_SQLITE

@@ -164,6 +164,9 @@ def export(fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool) 
 _LIST_LINE = re.compile(rb"(?P<number>[1-9][0-9]*)\t(?P<name>[^\t\n]*)\t(?P<country>[A-Z]{2})\n")
 
 
+_WHAT_IT_READS = "it reads the list made by `python -m bot export --format list` (a .txt), or a .zip of it alone"
+
+
 @contextlib.contextmanager
 def _open_list(path: Path) -> Iterator[IO[bytes]]:
     """The delivery list as a binary stream, so memory stays flat; a ``.zip`` (as /export
@@ -173,8 +176,10 @@ def _open_list(path: Path) -> Iterator[IO[bytes]]:
         if zipfile.is_zipfile(binary):
             archived = stack.enter_context(zipfile.ZipFile(binary))
             members = [info for info in archived.infolist() if not info.is_dir()]
+            if any(member.filename == "[Content_Types].xml" for member in members):
+                raise CommandError(f"{path.name} is a spreadsheet (XLSX), not a delivery list: {_WHAT_IT_READS}")
             if len(members) != 1:
-                raise CommandError(f"{path} holds {len(members)} files: expected one delivery list")
+                raise CommandError(f"{path.name} holds {len(members)} files, not one delivery list: {_WHAT_IT_READS}")
             binary = stack.enter_context(archived.open(members[0]))
         else:
             binary.seek(0)
@@ -212,8 +217,15 @@ def list_fingerprint(lines: Iterable[bytes]) -> tuple[str, int]:
 
 @click.command("fingerprint", cls=Command)
 @click.argument("list_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def fingerprint(list_file: Path) -> None:
-    """Print the SHA-256 fingerprint of the delivery list in FILE (or its .zip).
+@click.option(
+    "--expect",
+    metavar="HASH",
+    default=None,
+    help="The fingerprint the list should have (from the PDF's last page): exit 1 if it does not.",
+)
+def fingerprint(list_file: Path, expect: str | None) -> None:
+    """Print the SHA-256 fingerprint of the delivery list in FILE (or its .zip); with --expect,
+    say whether it is the one expected (exit 1 if not).
 
     FILE is made with `python -m bot export --format list` (or by `deliver --list`):
     one line per signatory, number TAB name TAB country code. Its fingerprint equals
@@ -230,3 +242,10 @@ def fingerprint(list_file: Path) -> None:
         raise CommandError(f"cannot read {list_file}: {error.strerror or error}") from None
     click.echo(f"{rows:,} signatories")
     click.echo(f"SHA-256 fingerprint of the signatory list: {digest}")
+    if expect is None:
+        return
+    if expect.strip().lower() == digest:
+        click.echo("It matches the fingerprint expected.")
+        return
+    click.echo(f"It does NOT match the fingerprint expected ({expect.strip()}): this is not the list delivered.")
+    raise SystemExit(1)
