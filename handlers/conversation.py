@@ -199,7 +199,7 @@ async def signed(turn: Turn) -> Signature | None:
 COMMANDS: dict[str, tuple[Route, ...]] = {
     "start": (Route(start),),
     "language": (Route(language.show_picker),),
-    "help": (Route(fallback.help_text),),
+    "help": (Route(organiser.help_text, organiser=True), Route(fallback.help_text)),
     "mysignature": (Route(my_signature.show),),
     "withdraw": (Route(my_signature.ask_withdraw),),
     "privacy": (Route(my_signature.privacy),),

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from babel.numbers import format_percent
 
+from handlers import fallback
 from handlers.chart import drawable, signatures_chart
 from handlers.i18n import Html, Translator, language_name
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
@@ -64,6 +65,12 @@ def command_lines(t: Translator) -> list[str]:
         # Translators: a line of the organisers' command menu: keep “/remove” and the dash.
         t.gettext("/remove — remove one signature by its receipt code"),
     ]
+
+
+async def help_text(turn: Turn) -> None:
+    """/help for an organiser: everyone's commands, then theirs (their command menu's lines)."""
+    t = turn.t
+    turn.send("\n".join([t.gettext("Here is what you can do:"), *fallback.command_lines(t), "", *command_lines(t)]))
 
 
 def is_admin(turn: Turn) -> bool:

@@ -660,6 +660,17 @@ async def test_help_lists_verify_and_updates(core: Core) -> None:
     assert "remove" in {command for command, _ in core.admin_menu_commands()[None]}
 
 
+async def test_an_organiser_s_help_lists_their_commands_too(organiser_core: Core) -> None:
+    mine = texts(await InProcessUser(organiser_core, ORGANISER).send("/help"))
+    assert "/verify — " in mine
+    assert all(f"/{command} — " in mine for command in ("stats", "export", "broadcast", "remove"))
+    in_a_group = Chat(id=-100, type="group")  # organisers are organisers only in their own chat
+    everyone = texts(await InProcessUser(organiser_core, ADA).send("/help"))
+    grouped = texts(await InProcessUser(organiser_core, ORGANISER, in_a_group).send("/help@undersign_bot"))
+    assert "/verify — " in everyone and "/stats" not in everyone and "/remove" not in everyone
+    assert "/stats" not in grouped and "/remove" not in grouped  # a group gets the pointer to a private chat
+
+
 async def test_remove_is_an_unknown_command_to_everyone_but_organisers(core: Core, db: Database) -> None:
     _, stored = await signed_ada(core, db)
     bo = InProcessUser(core, User(id=43, first_name="Bo", language_code="en"))
