@@ -9,6 +9,7 @@ fills values in as they are.
 
 from __future__ import annotations
 
+import copy
 import html
 import io
 from collections.abc import Iterable, Mapping
@@ -160,6 +161,15 @@ class Translator:
 
     def date(self, value: date | datetime) -> str:
         return format_date(value, format="long", locale=self.babel_locale)
+
+
+def share(part: int, whole: int, locale: Locale) -> str:
+    """``part`` of ``whole`` as a percentage with one decimal, in the locale's own pattern
+    ("0.4%", "0,4 %", "%0,4"): a small share of a large campaign does not show as 0 %.
+    ``/stats`` in the bot and ``python -m bot stats`` both use it."""
+    pattern = copy.copy(locale.percent_formats[None])
+    pattern.frac_prec = (1, 1)
+    return str(pattern.apply(part / whole if whole else 0, locale))
 
 
 def language_name(locale: str) -> str:

@@ -33,7 +33,7 @@ from babel.numbers import format_percent
 
 from handlers import fallback
 from handlers.chart import drawable, signatures_chart
-from handlers.i18n import Html, Translator, language_name
+from handlers.i18n import Html, Translator, language_name, share
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
 from handlers.turn import Turn
 from petition.countries import country_name
@@ -116,7 +116,11 @@ async def stats(turn: Turn) -> None:
 
 
 def _percent(t: Translator, part: int, whole: int) -> str:
-    return format_percent(part / whole if whole else 0, locale=t.babel_locale)
+    return share(part, whole, t.babel_locale)
+
+
+def _progress(t: Translator, done: int, total: int) -> str:
+    return format_percent(done / total if total else 0, locale=t.babel_locale)
 
 
 def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
@@ -273,7 +277,7 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
     t = turn.t
     chat = turn.event.chat.id
     admin = turn.user_id
-    started = await deliver(SendMessage(chat, t.gettext("Exporting… {percent}", percent=_percent(t, 0, 1))))
+    started = await deliver(SendMessage(chat, t.gettext("Exporting… {percent}", percent=_progress(t, 0, 1))))
     last_edit = time.monotonic()
 
     async def progress(done: int, total: int) -> None:
@@ -281,7 +285,7 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
         if started.message_id is None or time.monotonic() - last_edit < PROGRESS_EVERY:
             return
         last_edit = time.monotonic()
-        text = t.gettext("Exporting… {percent}", percent=_percent(t, done, total))
+        text = t.gettext("Exporting… {percent}", percent=_progress(t, done, total))
         await deliver(EditMessage(chat, started.message_id, text))
 
     async def tell_failed() -> None:

@@ -110,3 +110,13 @@ def test_the_addressees_are_listed_with_the_language_s_own_separator(locale: str
     assert listed.count(separator) == len(targets) - 1 > 0
     if separator != ", ":
         assert ", " not in listed  # no Latin comma between them
+
+
+@pytest.mark.parametrize(("locale", "shown"), [("en", "0.4%"), ("de", "0,4\xa0%"), ("tr", "%0,4"), ("zh_Hans", "0.4%")])
+def test_a_small_share_shows_one_decimal_in_the_locale_s_pattern(locale: str, shown: str) -> None:
+    from babel import Locale
+
+    from handlers.i18n import share
+
+    assert share(4, 1000, Locale.parse(locale)) == shown
+    assert share(0, 0, Locale.parse(locale)).startswith(("0", "%0"))  # nothing of nothing: 0, not an error

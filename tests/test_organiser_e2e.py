@@ -147,7 +147,7 @@ async def test_stats_for_an_organiser(organiser_bot: Any, caplog: pytest.LogCapt
     admin = organiser_bot.emulator.user(ADMIN, first_name="Org", language_code="en")
     await admin.send("/stats")
     text = (await next_message(admin)).text
-    assert "Signatures: 5 of 100,000 (0%)" in text
+    assert "Signatures: 5 of 100,000 (0.0%)" in text
     assert "Germany: 1" in text
     assert "newsletter: 2" in text
     chart = await next_message(admin)
@@ -416,7 +416,7 @@ async def test_stats_agree_with_the_export_after_signing_and_withdrawing_in_the_
     await admin.send("/stats")
     text = (await next_message(admin)).text
     lines = text.splitlines()
-    assert f"Signatures: {len(body)} of 100,000 (0%)" in lines
+    assert f"Signatures: {len(body)} of 100,000 (0.0%)" in lines
     for code, count in Counter(row[column["language"]] for row in body).items():
         assert f"{language_name(code)}: {count}" in lines, code
     for code, count in Counter(row[column["country_code"]] for row in body).items():

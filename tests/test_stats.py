@@ -382,8 +382,8 @@ def test_the_command_prints_the_numbers_and_writes_the_chart(database_url: str, 
     assert "All other countries" in result.output
     assert "(direct)" in result.output
     assert "started" in result.output and "withdrew" in result.output
-    assert "Goal 100,000 (0.0 % reached)" in lines  # 28 of 100,000 rounds to 0.0 %
-    assert "Opted in to updates 11 (39.3 %)" in lines
+    assert "Goal 100,000 (0.0% reached)" in lines  # 28 of 100,000 rounds to 0.0%, as in the bot
+    assert "Opted in to updates 11 (39.3%)" in lines
     assert chart.read_bytes().startswith(b"\x89PNG")
 
 

@@ -35,7 +35,12 @@ def _n(value: int) -> str:
 
 
 def _percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f} %" if whole else "–"
+    """As the bot's /stats shows a share (``handlers.i18n.share``, in English); "–" of nothing."""
+    from babel import Locale
+
+    from handlers.i18n import share
+
+    return share(part, whole, Locale("en")) if whole else "–"
 
 
 def _table(title: str, *columns: str) -> Table:
