@@ -681,8 +681,8 @@ async def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> Non
 @ON_SQLITE
 async def test_cli_takes_the_format_from_the_file_name(database: Database, database_url: str, tmp_path: Path) -> None:
     await _seed(database)
+    # .pdf maps as these do, and is refused below for a CSV: no PDF is drawn here (seconds of CPU).
     for name, starts in (
-        ("list.pdf", b"%PDF"),
         ("list.xlsx", b"PK"),
         ("list.txt", b"1\t"),
         ("list.csv", b"\xef\xbb\xbf"),
