@@ -86,7 +86,12 @@ class Database:
         # For reads of one statement (the signing path's lookups): the statement is its own
         # snapshot, so no BEGIN and ROLLBACK around it, two round trips fewer (12 % of the
         # bot's CPU in bench.signing --profile). The same pool of connections.
-        self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # In-memory SQLite has one shared connection: switching it to autocommit would commit
+        # another session's open transaction, so it reads as the engine does.
+        memory = self.dialect_name == "sqlite" and _is_sqlite_memory(parsed.database)
+        self.reader: AsyncEngine = (
+            self.engine if memory else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @property
     def is_sqlite(self) -> bool:

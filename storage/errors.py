@@ -22,10 +22,15 @@ class StoreUnavailable(StateStoreError):
     """The store could not be reached or did not answer (Redis restarting, a dropped connection)."""
 
 
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
 def is_transient(error: BaseException) -> bool:
     """A failure that the same work, tried again a moment later, may well not meet: the state
     store or the database was briefly unreachable (a restart, a dropped connection, a
-    failover) or SQLite's one writer kept the others waiting past ``busy_timeout``.
+    failover), SQLite's one writer kept the others waiting past ``busy_timeout``, or
+    PostgreSQL rolled the transaction back to settle a deadlock or a serialisation conflict
+    with another (``RETRYABLE_SQLSTATES``: the work is undone, trying it again is what they ask).
 
     Not transient: a corrupt stored value, a lock held by a long-running update
     (``LockTimeout``), a constraint violated, a bug. The caller retries at most once.
@@ -33,5 +38,7 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, StoreUnavailable):
         return True
     if isinstance(error, DBAPIError):
+        if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return True
         return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
     return isinstance(error, ConnectionError | TimeoutError)

@@ -53,10 +53,14 @@ return count
 """
 
 # Take the lock (KEYS[1]) with this holder's token for a lease of ARGV[2] ms; when taken, also
-# read the states under the other keys. Returns {1, values...} or {0}.
+# read the states under the other keys. Returns {1, values...} or {0}. Already this token's
+# (the script ran, its answer was lost, and the client sent it again): taken, lease renewed.
 _ACQUIRE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-    return {0}
+    if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+        return {0}
+    end
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 if #KEYS == 1 then
     return {1}

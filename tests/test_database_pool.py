@@ -62,3 +62,32 @@ async def test_a_connection_in_use_when_dropped_fails_once_then_the_pool_starts_
         assert await _backend_pid(db) not in (first, second)  # the other dead one was retired too
     finally:
         await db.dispose()
+
+
+async def test_a_deadlock_postgresql_settled_is_worth_one_more_try(postgres_url: str) -> None:
+    """Two transactions locking two rows in opposite orders: PostgreSQL rolls one back (40P01),
+    which the core then tries once more, like a dropped connection."""
+    import asyncio
+
+    db = Database(postgres_url, pool_size=2, max_overflow=0)
+    try:
+        async with db.engine.begin() as setup:
+            await setup.execute(text("CREATE TABLE IF NOT EXISTS deadlock_probe (id int PRIMARY KEY, n int)"))
+            await setup.execute(text("DELETE FROM deadlock_probe"))
+            await setup.execute(text("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)"))
+        both_hold_one = asyncio.Barrier(2)
+
+        async def lock_in_order(first: int, second: int) -> None:
+            async with db.engine.begin() as connection:
+                await connection.execute(text("UPDATE deadlock_probe SET n = n + 1 WHERE id = :id"), {"id": first})
+                await both_hold_one.wait()
+                await connection.execute(text("UPDATE deadlock_probe SET n = n + 1 WHERE id = :id"), {"id": second})
+
+        outcomes = await asyncio.gather(lock_in_order(1, 2), lock_in_order(2, 1), return_exceptions=True)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        assert len(failures) == 1 and isinstance(failures[0], DBAPIError)
+        assert is_transient(failures[0])
+    finally:
+        async with db.engine.begin() as cleanup:
+            await cleanup.execute(text("DROP TABLE IF EXISTS deadlock_probe"))
+        await db.dispose()

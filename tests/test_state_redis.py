@@ -93,6 +93,20 @@ async def test_a_crashed_holder_blocks_its_user_for_one_lease(
     assert waited < 1.0, waited
 
 
+async def test_the_lock_script_sent_twice_by_its_holder_counts_as_taken(
+    redis_state_store_factory: Factory, state_prefix: str
+) -> None:
+    """redis-py sends a command again once when its answer is lost: the holder's own token is
+    taken (its lease renewed), not a lock to wait a whole lease for."""
+    store = redis_state_store_factory()
+    key = f"{state_prefix}lock:user:11"
+    await store.client.set(key, b"this-holder", px=60_000)
+    taken, *_ = await store._acquire(keys=[key], args=["this-holder", 5000])
+    assert taken == 1 and 0 < await store.client.pttl(key) <= 5000
+    taken, *_ = await store._acquire(keys=[key], args=["another-holder", 5000])
+    assert taken == 0
+
+
 async def test_a_lapsed_lease_does_not_break_the_caller(
     redis_state_store_factory: Factory, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -42,7 +42,7 @@ class AiohttpRequest(BaseRequest):
         return self._read_timeout
 
     async def initialize(self) -> None:
-        if self._session is None or self._session.closed:
+        if self._session is None or self._session.closed:  # no await before it is set: one session
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections), headers={"User-Agent": USER_AGENT}
             )

@@ -129,6 +129,8 @@ def upgrade() -> None:
         sa.Column("slot", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("count", sa.Integer(), nullable=False, server_default="0"),
     )
+    if postgres:  # no signature may commit between the count and the trigger (SQLite: one writer anyway)
+        op.execute("LOCK TABLE signatures IN SHARE ROW EXCLUSIVE MODE")
     _count_existing(postgres)
     if postgres:
         _postgres()
