@@ -61,8 +61,10 @@ def _add(row: str, postgres: bool) -> str:
 
 
 def _take(row: str, postgres: bool) -> str:
-    # One statement per dimension, in the same order as ``_add``'s rows: concurrent
-    # transactions lock the count rows in one order, so they never deadlock.
+    # One statement per dimension, in the same order as ``_add``'s rows: inserts and deletes
+    # lock the count rows in one order. An update takes the old keys, then adds the new ones,
+    # so two opposite updates can (rarely) deadlock: PostgreSQL undoes one, and the step is
+    # tried once more (``storage.errors.is_transient``).
     return "; ".join(
         f"UPDATE stat_counts SET count = count - 1 WHERE campaign = {row}.campaign "  # noqa: S608 - constants only
         f"AND dimension = '{dimension}' AND key = {key} AND slot = {row}.id % {SLOTS}"
