@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+def check_ttl(ttl: int) -> None:
+    """Every key a store writes expires: a whole number of seconds, at least 1."""
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
+        raise ValueError("ttl must be a whole number of seconds, at least 1")
+
+
 @dataclass(slots=True)
 class Held:
     """A held lock: the values ``StateStore.lock`` read as it took the lock, and at most one
@@ -25,8 +31,7 @@ class Held:
         """Save ``data`` under ``key`` for ``ttl`` seconds when the lock is released (in the
         same round trip to Redis); a failure then is logged, like a failed release. A ttl
         that is not a whole number of seconds, at least 1, is refused here, not at release."""
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
-            raise ValueError("ttl must be a whole number of seconds, at least 1")
+        check_ttl(ttl)
         self.on_release = (key, data, ttl)
 
 

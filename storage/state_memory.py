@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from storage.errors import LockTimeout, StateStoreError
-from storage.state import Held
+from storage.state import Held, check_ttl
 
 
 class _LockEntry:
@@ -58,7 +58,7 @@ class MemoryStateStore:
         return [await self.load(key) for key in keys]
 
     async def save(self, key: str, data: dict[str, Any], ttl: int) -> None:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         self._maybe_purge()
         self._values[key] = (self._clock() + ttl, raw)
@@ -67,7 +67,7 @@ class MemoryStateStore:
         self._values.pop(key, None)
 
     async def first_time(self, token: str, ttl: int) -> bool:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         now = self._clock()
         expires_at = self._seen.get(token)
         if expires_at is not None and expires_at > now:
@@ -77,7 +77,7 @@ class MemoryStateStore:
         return True
 
     async def hit(self, key: str, window: int) -> int:
-        _check_ttl(window)
+        check_ttl(window)
         now = self._clock()
         ends_at, count = self._counters.get(key, (0.0, 0))
         if ends_at <= now:
@@ -146,8 +146,3 @@ class MemoryStateStore:
     def _maybe_purge(self) -> None:
         if self._clock() >= self._next_purge:
             self.purge()
-
-
-def _check_ttl(ttl: int) -> None:
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
-        raise ValueError("ttl must be a whole number of seconds, at least 1")

@@ -36,7 +36,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from storage.errors import LockTimeout, StateStoreError, StoreUnavailable
-from storage.state import Held
+from storage.state import Held, check_ttl
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class RedisStateStore:
         return [_decoded(raw) for raw in raws]
 
     async def save(self, key: str, data: dict[str, Any], ttl: int) -> None:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         # Serialise first: a value that cannot be stored fails before anything is written.
         raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         try:
@@ -178,7 +178,7 @@ class RedisStateStore:
             raise StoreUnavailable(f"redis DEL failed: {type(error).__name__}") from error
 
     async def first_time(self, token: str, ttl: int) -> bool:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         try:
             created = await self._redis.set(f"{self.prefix}seen:{token}", b"1", nx=True, ex=ttl)
         except _FAILURES as error:
@@ -209,7 +209,7 @@ class RedisStateStore:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def hit(self, key: str, window: int) -> int:
-        _check_ttl(window)
+        check_ttl(window)
         try:
             # One script, run atomically: the counter is created with its expiry, or counted
             # up within it (one command per update, where MULTI/SET/INCR/EXEC took four).
@@ -279,11 +279,6 @@ class RedisStateStore:
     async def close(self) -> None:
         await self._redis.aclose()
         await self._pool.aclose()
-
-
-def _check_ttl(ttl: int) -> None:
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
-        raise ValueError("ttl must be a whole number of seconds, at least 1")
 
 
 class _LeaseRenewal:

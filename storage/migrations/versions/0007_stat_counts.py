@@ -111,14 +111,15 @@ def _sqlite() -> None:
     )
 
 
-def _drop_signature_counts(postgres: bool) -> None:
+def _drop_counts(table: str, postgres: bool) -> None:
+    """Drop ``table`` and the triggers that keep it (0006's ``signature_counts`` or this one's)."""
     if postgres:
-        op.execute("DROP TRIGGER signature_counts_track ON signatures")
-        op.execute("DROP FUNCTION signature_counts_track()")
+        op.execute(f"DROP TRIGGER {table}_track ON signatures")
+        op.execute(f"DROP FUNCTION {table}_track()")
     else:
         for name in ("add", "take", "move"):
-            op.execute(f"DROP TRIGGER signature_counts_{name}")
-    op.drop_table("signature_counts")
+            op.execute(f"DROP TRIGGER {table}_{name}")
+    op.drop_table(table)
 
 
 def upgrade() -> None:
@@ -138,17 +139,10 @@ def upgrade() -> None:
         _postgres()
     else:
         _sqlite()
-    _drop_signature_counts(postgres)
+    _drop_counts("signature_counts", postgres)
 
 
 def downgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    if postgres:
-        op.execute("DROP TRIGGER stat_counts_track ON signatures")
-        op.execute("DROP FUNCTION stat_counts_track()")
-    else:
-        for name in ("add", "take", "move"):
-            op.execute(f"DROP TRIGGER stat_counts_{name}")
-    op.drop_table("stat_counts")
+    _drop_counts("stat_counts", op.get_bind().dialect.name == "postgresql")
     # 0006's table and triggers, as 0006 made them (it counts the rows again).
     importlib.import_module("storage.migrations.versions.0006_signature_counts").upgrade()
