@@ -19,6 +19,11 @@ from storage.exports.rows import ExportRow
 from storage.exports.safe import cells, header
 
 
+def header_line(*, with_ids: bool) -> str:
+    """The header row: fixed ASCII words, so the csv module would write them unquoted too."""
+    return ",".join(header(with_ids=with_ids)) + "\r\n"
+
+
 class CsvWriter:
     """Writes rows to ``path`` as they arrive; holds nothing but the open file."""
 
@@ -29,7 +34,7 @@ class CsvWriter:
         # newline="" hands line-ending control to the csv module (RFC 4180 wants \r\n,
         # and a \r or \n inside a quoted name must pass through untouched).
         self._file = path.open("w", encoding="utf-8-sig", newline="")
-        csv.writer(self._file, dialect="excel", lineterminator="\r\n").writerow(header(with_ids=with_ids))
+        self._file.write(header_line(with_ids=with_ids))
         self._writer = csv.writer(self._file, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_ALL)
 
     def write(self, rows: Sequence[ExportRow]) -> None:

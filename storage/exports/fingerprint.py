@@ -66,5 +66,10 @@ class Fingerprint:
         self._hash.update(encoded)
         self.rows += 1
 
+    def add_lines(self, encoded: bytes, rows: int) -> None:
+        """``rows`` whole lines at once, already encoded (the PostgreSQL COPY path)."""
+        self._hash.update(encoded)
+        self.rows += rows
+
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

@@ -75,6 +75,11 @@ class SignatorySnapshot:
         self._with_ids = with_ids
         self._batch_size = batch_size
 
+    async def driver_connection(self) -> Any:
+        """The database driver's own connection (asyncpg's, on PostgreSQL), in this snapshot's transaction."""
+        raw = await self._connection.get_raw_connection()
+        return raw.driver_connection
+
     async def count(self) -> int:
         total = await self._connection.scalar(
             select(func.count()).select_from(Signature).where(Signature.campaign == self._campaign)
