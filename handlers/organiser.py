@@ -37,6 +37,7 @@ from handlers.i18n import Html, Translator, language_name, share
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
 from handlers.turn import Turn
 from petition.countries import country_name
+from storage.exports.archive import PDF_VOLUME_SIZE
 from storage.exports.export import ExportError, ExportFormat, export_signatures
 from storage.stats import CampaignStats, campaign_stats
 
@@ -311,7 +312,12 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
             log.error("admin %s: /export %s failed: %s", admin, fmt, type(error).__name__)
             raise
         caption = t.ngettext("{n} signature", "{n} signatures", result.rows)
-        if result.compressed:
+        if result.volumes > 1:
+            # Translators: in the caption of a zip of PDFs; {size} is a number such as 50,000.
+            caption += " · " + t.gettext(
+                "zipped: one PDF per {size} names, each beginning with the letter", size=t.number(PDF_VOLUME_SIZE)
+            )
+        elif result.compressed:
             caption += " · " + t.gettext("zipped: the file was larger than Telegram's 50 MB limit")
         if result.purged:
             # Translators: in the caption of an export after the personal data was purged.

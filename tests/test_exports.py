@@ -409,6 +409,55 @@ async def test_pdf_is_the_letter_with_every_name(database: Database, campaign: C
 
 
 @ON_SQLITE
+async def test_a_long_list_comes_in_volumes_each_with_the_letter(
+    database: Database, campaign: Campaign, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "PDF_VOLUME_SIZE", 4)
+    await _bulk(database, 10)
+    result = await export_signatures(database, campaign, "pdf", out, batch_size=3)
+
+    assert (result.rows, result.volumes, result.compressed) == (10, 3, True)
+    stem = result.filename.removesuffix(".zip")
+    assert result.filename.endswith(".zip") and stem.startswith("xinjiang-letter-and-signatures-")
+    with zipfile.ZipFile(result.path) as volumes:
+        names = volumes.namelist()
+        assert names == [f"{stem}-volume-{n}-of-3.pdf" for n in (1, 2, 3)]
+        directory = out / "volumes"
+        volumes.extractall(directory)
+    listed: list[int] = []
+    for number, name in enumerate(names, 1):
+        pages, text = _pdf_text(directory / name)
+        flat = " ".join(text.split())
+        assert campaign.title in flat and "10 people signed this letter." in pages[0]
+        assert f"Volume {number} of 3" in pages[0] and f"Volume {number} of 3" in pages[-1]  # running title
+        first, last = 4 * number - 3, min(4 * number, 10)
+        assert f"Volume {number} of 3: the signatories numbered {first} to {last}." in flat
+        listed += [int(n) for n in re.findall(r"^(\d+) Signer Number", "\n".join(pages[1:]), flags=re.MULTILINE)]
+        if number < 3:
+            assert f"The list continues in volume {number + 1} of 3." in flat and result.fingerprint not in flat
+        else:
+            assert result.fingerprint in flat and "continues" not in flat
+    assert listed == list(range(1, 11)), "numbered on across the volumes, each name once"
+    assert _files(out) == [result.path, directory]  # no volume left beside the zip
+
+
+@ON_SQLITE
+async def test_volumes_written_before_a_failure_are_deleted(
+    database: Database, campaign: Campaign, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "PDF_VOLUME_SIZE", 2)
+    await _bulk(database, 9)
+
+    async def progress(done: int, total: int) -> None:
+        if done >= 6:  # two volumes are files by now
+            raise RuntimeError("the admin's chat went away")
+
+    with pytest.raises(RuntimeError):
+        await export_signatures(database, campaign, "pdf", out, batch_size=3, progress=progress)
+    assert _files(out) == []
+
+
+@ON_SQLITE
 async def test_pdf_of_no_signatures(database: Database, campaign: Campaign, out: Path) -> None:
     result = await export_signatures(database, campaign, "pdf", out)
     pages, text = _pdf_text(result.path)
@@ -808,6 +857,20 @@ async def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> Non
 
 
 @ON_SQLITE
+async def test_cli_writes_pdf_volumes_as_a_zip_beside_the_name_asked_for(
+    database: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "PDF_VOLUME_SIZE", 5)
+    await _bulk(database, 6)
+    output = tmp_path / "out" / "letter.pdf"
+    output.parent.mkdir()
+    result = await _thread(_run, database_url, "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert f"6 signatures written to {output.with_suffix('.zip')}: 2 PDF volumes" in result.output
+    assert _files(output.parent) == [output.with_suffix(".zip")]
+    assert len(zipfile.ZipFile(output.with_suffix(".zip")).namelist()) == 2
+
+
 async def test_cli_takes_the_format_from_the_file_name(database: Database, database_url: str, tmp_path: Path) -> None:
     await _seed(database)
     # .pdf maps as these do, and is refused below for a CSV: no PDF is drawn here (seconds of CPU).

@@ -72,7 +72,7 @@ async def _export(
                 db, campaign, fmt, output.parent, with_ids=with_ids, progress=progress, compress=False
             )
         try:
-            os.replace(result.path, output)
+            os.replace(result.path, volumes_name(output, result))
         except OSError:
             result.path.unlink(missing_ok=True)
             raise
@@ -82,6 +82,11 @@ async def _export(
         raise CommandError(f"DATABASE_URL {mask_url(database_url)} cannot be read ({reason(error)}){hint}") from None
     finally:
         await db.dispose()
+
+
+def volumes_name(output: Path, result: ExportResult) -> Path:
+    """Where the file goes: ``output``, or beside it as ``.zip`` when the PDF came in volumes."""
+    return output if result.volumes == 1 else output.with_suffix(".zip")
 
 
 _BY_SUFFIX: dict[str, ExportFormat] = {".csv": "csv", ".xlsx": "xlsx", ".pdf": "pdf", ".txt": "list"}
@@ -153,7 +158,13 @@ def export(fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool) 
         raise CommandError(str(error)) from None
     except OSError as error:
         raise CommandError(f"cannot write {output}: {error.strerror or error}") from None
-    click.echo(f"{result.rows:,} signatures written to {output}")
+    if result.volumes > 1:
+        click.echo(
+            f"{result.rows:,} signatures written to {volumes_name(output, result)}: "
+            f"{result.volumes} PDF volumes, each beginning with the letter"
+        )
+    else:
+        click.echo(f"{result.rows:,} signatures written to {output}")
     click.echo(f"SHA-256 fingerprint of the signatory list: {result.fingerprint}")
     if result.purged:
         click.echo(erased(result.purged, "file"))

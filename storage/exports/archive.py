@@ -20,6 +20,11 @@ UPLOAD_LIMIT_BYTES = 49 * 1000 * 1000
 already and barely shrink, so a large one is an error pointing to the command line."""
 
 
+PDF_VOLUME_SIZE = 50_000
+"""Names per volume of the delivery PDF: a longer list comes as a zip of volumes
+(``pdf_export.PdfWriter``), so memory holds one volume's document at a time."""
+
+
 def zip_file(source: Path, target: Path, *, arcname: str) -> None:
     """Write ``source`` into a new deflated zip at ``target`` as ``arcname``, streaming."""
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:

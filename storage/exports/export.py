@@ -72,7 +72,8 @@ class ExportResult:
     (only ever non-zero for the PDF, whose fonts do not cover every script).
     ``fingerprint`` is the SHA-256 of the signatory list (``storage.exports.fingerprint``),
     ``purged`` the number of signatures erased after the retention period: counted
-    in the campaign's totals, but no longer in any export.
+    in the campaign's totals, but no longer in any export. ``volumes`` is more than 1
+    for a PDF of more than ``archive.PDF_VOLUME_SIZE`` names: then ``path`` is a zip of them.
     """
 
     path: Path
@@ -84,11 +85,15 @@ class ExportResult:
     incomplete_names: int = 0
     fingerprint: str = ""
     purged: int = 0
+    volumes: int = 1
 
 
 class _Writer(Protocol):
     @property
     def incomplete_names(self) -> int: ...
+
+    @property
+    def volumes(self) -> int: ...
 
     def write(self, rows: Sequence[ExportRow]) -> None: ...
 
@@ -131,7 +136,10 @@ def _open_writer(
         )
     from storage.exports.pdf_export import PdfWriter
 
-    return PdfWriter(path, campaign=campaign, total=total, generated_at=now, fingerprint=fingerprint, purged=purged)
+    name = export_filename(campaign, fmt, with_ids=False, now=now).removesuffix(".pdf")
+    return PdfWriter(
+        path, campaign=campaign, total=total, generated_at=now, fingerprint=fingerprint, purged=purged, name=name
+    )
 
 
 def export_filename(campaign: Campaign, fmt: str, *, with_ids: bool, now: datetime) -> str:
@@ -139,6 +147,13 @@ def export_filename(campaign: Campaign, fmt: str, *, with_ids: bool, now: dateti
     ids = "-with-ids" if with_ids else ""
     kind = {"pdf": "letter-and-signatures", "list": "delivery-list"}.get(fmt, "signatures")
     return f"{campaign.slug}-{kind}{ids}-{now:%Y-%m-%d}.{SUFFIXES.get(fmt, fmt)}"
+
+
+def _too_large(fmt: str, size: int) -> str:
+    return (
+        f"the {fmt} export is {size / 1e6:.0f} MB even zipped, over what Telegram lets a bot send: "
+        f"export it on the server with `python -m bot export --format {fmt}`"
+    )
 
 
 async def _settle(task: asyncio.Future[Any]) -> bool:
@@ -220,9 +235,9 @@ async def export_signatures(
                     progress=progress,
                     progress_every=batch_size,
                 )
-                incomplete_names = 0
+                incomplete_names, volumes = 0, 1
             else:
-                done, incomplete_names = await _write(
+                done, incomplete_names, volumes = await _write(
                     signatories,
                     fmt,
                     path,
@@ -240,16 +255,18 @@ async def export_signatures(
             if fingerprint.rows != done:  # pragma: no cover - both are fed the same rows
                 raise ExportError("the fingerprint does not cover every row: nothing was sent")
         size = path.stat().st_size
-        if compress and size > archive.ZIP_THRESHOLD_BYTES:
+        if volumes > 1:  # the PDF in volumes, zipped already
+            filename = filename.removesuffix(".pdf") + ".zip"
+            zipped = path
+            if compress and size > archive.UPLOAD_LIMIT_BYTES:
+                raise ExportError(_too_large(fmt, size))
+        elif compress and size > archive.ZIP_THRESHOLD_BYTES:
             zipped = _temporary_file(directory, f".{SUFFIXES[fmt]}.zip")
             await _in_thread(archive.zip_file, path, zipped, arcname=filename)
             path.unlink()
             path, filename, size = zipped, f"{filename}.zip", zipped.stat().st_size
             if size > archive.UPLOAD_LIMIT_BYTES:
-                raise ExportError(
-                    f"the {fmt} export is {size / 1e6:.0f} MB even zipped, over what Telegram lets a bot send: "
-                    f"export it on the server with `python -m bot export --format {fmt}`"
-                )
+                raise ExportError(_too_large(fmt, size))
         log.info(
             "export campaign=%s format=%s rows=%d purged=%d bytes=%d zipped=%s incomplete_names=%d seconds=%.1f",
             campaign.slug,
@@ -271,6 +288,7 @@ async def export_signatures(
             incomplete_names=incomplete_names,
             fingerprint=fingerprint.hexdigest(),
             purged=purged,
+            volumes=volumes,
         )
     except BaseException:
         try:
@@ -297,8 +315,9 @@ async def _write(
     campaign: Campaign,
     now: datetime,
     purged: int,
-) -> tuple[int, int]:
-    """Write the rows with the format's Python writer; the rows written and the names shown incompletely.
+) -> tuple[int, int, int]:
+    """Write the rows with the format's Python writer: the rows written, the names shown
+    incompletely, and the number of volumes (the PDF of a long list; 1 otherwise).
 
     The open writer sits in ``unfinished`` until it has finished, so that the caller
     can abandon it on any error or cancellation.
@@ -323,7 +342,7 @@ async def _write(
     done = await _stream(signatories.batches(), writer, fingerprint, total, progress)
     await _in_thread(writer.finish)
     unfinished.clear()
-    return done, writer.incomplete_names
+    return done, writer.incomplete_names, writer.volumes
 
 
 async def _stream(

@@ -21,6 +21,7 @@ class ListWriter:
     """Writes each signatory's fingerprint line as it arrives; holds nothing but the open file."""
 
     incomplete_names = 0  # every name exactly as signed
+    volumes = 1
 
     def __init__(self, path: Path) -> None:
         self._file = path.open("wb")

@@ -19,26 +19,29 @@ go through HarfBuzz (right-to-left and joining scripts), which keeps a
 placeholder per missing letter and counted (``incomplete_names``); the document
 ends with a note saying how many there are.
 
-Memory: fpdf2 builds the document in memory and writes it on ``finish``, so unlike
-the CSV and XLSX, memory grows with the number of pages; most of it is fonts.
-Each export loads its own fonts, the fallback ones only when a name needs them,
-and releases them with the document (also when abandoned). Peak Python heap
-(tracemalloc) of a whole export, measured on SQLite with one Chinese name among
-plain Latin ones: 56.5 MiB at 2,001 rows, 57.5 MiB at 20,001 (about 1 MiB more
-per 18,000 names: page content; the rest is Noto Sans CJK, 47 MiB to load).
-Without a CJK name the CJK font is never loaded: 5.3 MiB at 2,000 rows, where
-loading every font up front cost 55.9 MiB. After an export about 0.05 MiB stays
-allocated, however many exports ran (the code-point index of ``fonts`` is built
-once per process, ~4 MiB). The process's resident size
-is larger than the heap (fontTools' subsetting, buffers freed late by the
-allocator); a document of several hundred thousand names is for
-``python -m bot export`` on a machine with memory to spare.
+Memory: fpdf2 builds a document in memory and writes it on ``finish``, so a list
+longer than ``archive.PDF_VOLUME_SIZE`` (50,000) names comes in volumes
+(``PdfWriter``): each volume is written to disk and released before the next one
+begins, and the volumes are zipped together. Memory is one volume's document and
+its fonts, whatever the size of the list; time grows linearly. Each volume loads
+its own fonts, the fallback ones only when a name needs them (Noto Sans CJK alone
+is 47 MiB and 1.7 s to load), and releases them with the document (also when
+abandoned). Peak Python heap (tracemalloc) of a whole export, measured on SQLite
+with one Chinese name among plain Latin ones: 56.5 MiB at 2,001 rows, 57.5 MiB at
+20,001; without a CJK name 5.3 MiB at 2,000 rows. The code-point index of
+``fonts`` is built once per process (~4 MiB). Figures at 1,000,000 and 5,000,000
+names: bench/README.md.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
+import tempfile
+import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -48,6 +51,7 @@ from fpdf.fonts import TTFFont
 
 from petition.campaign import Campaign
 from petition.countries import country_name
+from storage.exports import archive
 from storage.exports.fingerprint import RULE, Fingerprint
 from storage.exports.fonts import MISSING, font_files, font_for_codepoint, needs_shaping, printable, shown
 from storage.exports.rows import ExportRow
@@ -140,30 +144,40 @@ class _Document(FPDF):
         self.shaping(shaped)
 
 
-class PdfWriter:
-    """Lays the letter out on creation, the signatories batch by batch, and writes the file on ``finish``."""
+@dataclass(frozen=True)
+class _Part:
+    """Which volume a document is, and which signatories it lists (numbers ``first``..``last``)."""
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        campaign: Campaign,
-        total: int,
-        generated_at: datetime,
-        fingerprint: Fingerprint | None = None,
-        purged: int = 0,
-    ) -> None:
-        quiet_font_logging()
+    number: int
+    of: int
+    first: int
+    last: int
+
+    def label(self) -> str:
+        return f"Volume {self.number} of {self.of}"
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """What the last page says about the whole list."""
+
+    written: int
+    purged: int
+    incomplete: int
+    fingerprint: str
+
+
+class _Volume:
+    """One PDF document: the letter laid out on creation, then the signatories batch by batch,
+    written to ``path`` by ``finish``. ``part`` is None for a list that fits one document."""
+
+    def __init__(self, path: Path, *, campaign: Campaign, total: int, generated: str, part: _Part | None) -> None:
         self._path = path
         self._total = total
-        # Fed the rows by the caller before ``write`` (see ``export._stream``), or here when not given.
-        self._own_fingerprint = fingerprint is None
-        self._fingerprint = Fingerprint() if fingerprint is None else fingerprint
-        self._purged = purged
-        self._written = 0
-        self._incomplete = 0
-        generated = f"{generated_at:%-d %B %Y, %H:%M} UTC"
-        running_title = printable(campaign.title)
+        self._part = part
+        self.written = 0
+        self.incomplete = 0
+        running_title = printable(campaign.title + (f" · {part.label()}" if part else ""))
         footer_note = printable(f"{campaign.organisation} · generated {generated}")
         pdf = _Document(running_title, footer_note)
         pdf.alias_nb_pages("{pages}")  # reserves room for a 5-digit page count, "{nb}" only for 3
@@ -190,11 +204,6 @@ class PdfWriter:
         self._use_fonts(running_title + footer_note)
         self._letter(campaign, generated)
         self._start_list()
-
-    @property
-    def incomplete_names(self) -> int:
-        """Names written so far that the document cannot show in full."""
-        return self._incomplete
 
     def _use_fonts(self, text: str) -> None:
         """Load the fallback fonts ``text`` needs that this document has not loaded yet."""
@@ -231,7 +240,14 @@ class PdfWriter:
         self._paragraph(campaign.title, size=17, line=8, after=4)
         self._paragraph(f"A letter from supporters of {campaign.organisation}", size=11, after=5)
         self._paragraph(f"To: {'; '.join(campaign.targets)}", after=1)
-        self._paragraph(f"{people(self._total)} Generated {generated}.", after=8)
+        self._paragraph(f"{people(self._total)} Generated {generated}.", after=1 if self._part else 8)
+        if self._part:
+            part = self._part
+            self._paragraph(
+                f"{part.label()}: the signatories numbered {part.first:,} to {part.last:,}. "
+                "Each volume begins with the letter; the last one ends with the fingerprint of the whole list.",
+                after=8,
+            )
         letter = campaign.letter
         self._paragraph(letter.salutation + ",")
         for paragraph in letter.paragraphs:
@@ -258,7 +274,8 @@ class PdfWriter:
         pdf.shaping(False)
         pdf.set_auto_page_break(False)  # the list places every entry itself
         pdf.set_font(MAIN, size=14)
-        pdf.cell(0, 8, "Signatories", new_x="LMARGIN", new_y="NEXT")
+        heading = f"Signatories, {self._part.first:,} to {self._part.last:,}" if self._part else "Signatories"
+        pdf.cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(MAIN, size=8.5)
         pdf.set_text_color(GREY)
         pdf.cell(0, 5, f"In the order they signed. {people(self._total)}", new_x="LMARGIN", new_y="NEXT")
@@ -361,33 +378,44 @@ class PdfWriter:
         self._lowest = max(self._lowest, self._y)
 
     def write(self, rows: Sequence[ExportRow]) -> None:
-        if self._own_fingerprint:
-            self._fingerprint.update(rows)
         for row in rows:
             name, complete = shown(row.name)
             if not complete:
-                self._incomplete += 1
+                self.incomplete += 1
             self._entry(row.number, name or NO_PRINTABLE_NAME, row.country)
-        self._written += len(rows)
+        self.written += len(rows)
 
-    def _closing_total(self) -> None:
+    def _continued(self) -> None:
+        """The foot of a volume before the last: where the list goes on."""
+        assert self._part is not None
+        pdf = self._pdf
+        pdf.shaping(False)
+        y = self._lowest + 6
+        if y + BODY_LINE > pdf.h - BOTTOM:
+            pdf.add_page()
+            y = TOP + 4
+        pdf.set_xy(MARGIN, y)
+        pdf.set_font(MAIN, size=BODY_SIZE)
+        pdf.cell(0, BODY_LINE, f"The list continues in volume {self._part.number + 1} of {self._part.of}.")
+
+    def _closing_total(self, totals: _Totals) -> None:
         """The total, the erased and incomplete-name notes and the fingerprint, together on the last page."""
         pdf = self._pdf
         pdf.shaping(False)
-        if self._written == 0 and not self._purged:
+        if totals.written == 0 and not totals.purged:
             pdf.set_xy(MARGIN, self._y + 2)
             pdf.set_font(MAIN, size=BODY_SIZE)
             pdf.cell(0, BODY_LINE, "No one has signed this letter yet.")
             self._lowest = self._y + 2 + BODY_LINE
         # (size, line height, grey, space after, text): measured first, so the block is never split.
-        block: list[tuple[float, float, bool, float, str]] = [(12, 8, False, 1, people(self._written))]
-        if self._purged:
-            block.append((BODY_SIZE, BODY_LINE, False, 2, erased(self._purged)))
-        if self._incomplete:
-            block.append((BODY_SIZE, BODY_LINE, False, 2, incomplete(self._incomplete)))
+        block: list[tuple[float, float, bool, float, str]] = [(12, 8, False, 1, people(totals.written))]
+        if totals.purged:
+            block.append((BODY_SIZE, BODY_LINE, False, 2, erased(totals.purged)))
+        if totals.incomplete:
+            block.append((BODY_SIZE, BODY_LINE, False, 2, incomplete(totals.incomplete)))
         block += [
             (BODY_SIZE, BODY_LINE, False, 0.5, "SHA-256 fingerprint of the signatory list:"),
-            (BODY_SIZE, BODY_LINE, False, 1.5, self._fingerprint.hexdigest()),
+            (BODY_SIZE, BODY_LINE, False, 1.5, totals.fingerprint),
             (7.5, 3.6, True, 0, RULE),
         ]
         height = 0.0
@@ -409,9 +437,13 @@ class PdfWriter:
             pdf.ln(after)
         pdf.set_text_color(0)
 
-    def finish(self) -> None:
+    def finish(self, totals: _Totals | None) -> None:
+        """Close with the whole list's totals (the last or only volume) or where it continues; write the file."""
         try:
-            self._closing_total()
+            if totals is None:
+                self._continued()
+            else:
+                self._closing_total(totals)
             self._pdf.output(str(self._path))
         finally:
             self._release()
@@ -436,3 +468,109 @@ class PdfWriter:
                 font.subset.get_glyph.cache_clear()
                 font.close()
         del self._pdf, self._main_cmap, self._main_widths
+
+
+class PdfWriter:
+    """The delivery document: one PDF, or past ``volume_size`` names (``archive.PDF_VOLUME_SIZE``) a zip of volumes.
+
+    fpdf2 holds a document in memory until it writes it, so a list of millions is
+    cut into volumes of ``volume_size`` names, each written and released before the
+    next begins: memory is one volume's, whatever the size, and time grows linearly.
+    Each volume begins with the letter and says which one it is ("Volume 3 of 20"),
+    the numbering runs on across them, and the last one ends with the count and the
+    fingerprint of the whole list. The volumes are stored (not deflated: a PDF's
+    content is compressed already) in a zip at ``path``, named ``{name}-volume-03-of-20.pdf``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        campaign: Campaign,
+        total: int,
+        generated_at: datetime,
+        fingerprint: Fingerprint | None = None,
+        purged: int = 0,
+        name: str = "letter-and-signatures",
+        volume_size: int | None = None,
+    ) -> None:
+        quiet_font_logging()
+        self._path = path
+        self._campaign = campaign
+        self._total = total
+        self._generated = f"{generated_at:%-d %B %Y, %H:%M} UTC"
+        # Fed the rows by the caller before ``write`` (see ``export._stream``), or here when not given.
+        self._own_fingerprint = fingerprint is None
+        self._fingerprint = Fingerprint() if fingerprint is None else fingerprint
+        self._purged = purged
+        self._name = name
+        self._volume_size = volume_size or archive.PDF_VOLUME_SIZE  # read now, so tests can change it
+        self.volumes = max(1, math.ceil(total / self._volume_size))
+        self._files: list[Path] = []  # the volumes written so far (only when there are several)
+        self._written = 0
+        self._incomplete = 0
+        self._volume: _Volume | None = self._open(1)
+
+    @property
+    def incomplete_names(self) -> int:
+        """Names written so far that the document cannot show in full."""
+        return self._incomplete + (self._volume.incomplete if self._volume else 0)
+
+    def _open(self, number: int) -> _Volume:
+        part = None
+        path = self._path
+        if self.volumes > 1:
+            first = (number - 1) * self._volume_size + 1
+            part = _Part(number, self.volumes, first, min(number * self._volume_size, self._total))
+            handle, name = tempfile.mkstemp(dir=self._path.parent, prefix=".undersign-volume-", suffix=".pdf")
+            os.close(handle)  # created 0600: it holds personal data
+            path = Path(name)
+            self._files.append(path)
+        return _Volume(path, campaign=self._campaign, total=self._total, generated=self._generated, part=part)
+
+    def _close(self, volume: _Volume, *, last: bool) -> None:
+        self._volume = None
+        self._written += volume.written
+        self._incomplete += volume.incomplete
+        totals = None
+        if last:
+            totals = _Totals(self._written, self._purged, self._incomplete, self._fingerprint.hexdigest())
+        volume.finish(totals)
+
+    def write(self, rows: Sequence[ExportRow]) -> None:
+        if self._own_fingerprint:
+            self._fingerprint.update(rows)
+        while rows:
+            volume = self._volume
+            assert volume is not None
+            if volume.written == self._volume_size:  # full, and more names follow: the next volume
+                self._close(volume, last=False)
+                volume = self._volume = self._open(len(self._files) + 1)
+            room = self._volume_size - volume.written
+            volume.write(rows[:room])
+            rows = rows[room:]
+
+    def finish(self) -> None:
+        assert self._volume is not None
+        self._close(self._volume, last=True)
+        if self.volumes == 1:
+            return
+        if len(self._files) != self.volumes:
+            raise ValueError(f"{len(self._files)} volumes were written, {self.volumes} expected")
+        width = len(str(self.volumes))
+        with zipfile.ZipFile(self._path, "w", compression=zipfile.ZIP_STORED) as archive:
+            for number, volume in enumerate(self._files, start=1):
+                archive.write(volume, arcname=f"{self._name}-volume-{number:0{width}}-of-{self.volumes}.pdf")
+        self._remove_volumes()
+
+    def abandon(self) -> None:
+        """Drop the volume in memory and delete the ones already written."""
+        if self._volume is not None:
+            self._volume.abandon()
+            self._volume = None
+        self._remove_volumes()
+
+    def _remove_volumes(self) -> None:
+        for volume in self._files:
+            volume.unlink(missing_ok=True)
+        self._files.clear()

@@ -34,6 +34,7 @@ class XlsxWriter:
     counted, so a workbook passed on still says what it holds."""
 
     incomplete_names = 0  # the XLSX has every name exactly
+    volumes = 1
 
     def __init__(
         self,
