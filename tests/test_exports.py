@@ -188,9 +188,14 @@ SOURCE = HEADER.index("source")
 
 
 def _cell_text(value: object) -> str:
-    """A cell as Excel shows it: xlsxwriter writes control characters with OOXML's ``_xHHHH_``
-    escape (a literal CR would not survive XML parsing); Excel decodes it, openpyxl's
-    inline-string reader does not, so decode it here with openpyxl's own function."""
+    """A cell as the CSV writes it: numbers as digits, the signing time as ISO 8601 UTC.
+    xlsxwriter writes control characters with OOXML's ``_xHHHH_`` escape (a literal CR
+    would not survive XML parsing); Excel decodes it, openpyxl's inline-string reader
+    does not, so decode it here with openpyxl's own function."""
+    if isinstance(value, datetime):  # a date cell: UTC without a zone, as the column's name says
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return "" if value is None else unescape(str(value))
 
 
@@ -255,9 +260,13 @@ async def test_xlsx_round_trips_every_name(database: Database, campaign: Campaig
     sheet = workbook["Signatures"]
     assert sheet.freeze_panes == "A2"
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
-    for row in sheet.iter_rows():
+    for row in sheet.iter_rows(min_row=2):
         for cell in row:
-            assert cell.value is None or cell.data_type == "s", "every cell is a string, never a formula"
+            # Never a formula: the number is a number, the signing time a date, the rest text.
+            typed = {"A": "n", "H": "d"}.get(cell.column_letter, "s")
+            assert cell.value is None or cell.data_type == typed, (cell.coordinate, cell.data_type)
+    assert isinstance(values[1][0], int) and isinstance(values[1][7], datetime)
+    assert sheet["H2"].number_format == "yyyy-mm-dd hh:mm:ss"
     got = [[_cell_text(value) for value in row] for row in values]
     assert got[0] == HEADER
     assert got[1:] == _expected(await _stored(database))
@@ -277,6 +286,28 @@ async def test_xlsx_round_trips_every_name(database: Database, campaign: Campaig
     assert about["Signatories in this workbook"] == str(len(HOSTILE))
     assert "Erased after the retention period" not in about
     assert workbook.sheetnames == ["Signatures", "About"]
+
+
+@ON_SQLITE
+async def test_xlsx_goes_on_in_more_sheets_past_the_row_limit(
+    database: Database, campaign: Campaign, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.exports import xlsx_export
+
+    monkeypatch.setattr(xlsx_export, "MAX_ROWS_PER_SHEET", 5)  # Excel's is 1,048,576, header included
+    await _bulk(database, 10)
+    result = await export_signatures(database, campaign, "xlsx", out, with_ids=True, batch_size=3)
+
+    workbook = openpyxl.load_workbook(result.path, read_only=True)
+    assert workbook.sheetnames == ["Signatures", "Signatures 2", "Signatures 3", "About"]
+    rows: list[list[str]] = []
+    for title in workbook.sheetnames[:3]:
+        sheet = [list(row) for row in workbook[title].iter_rows(values_only=True)]
+        assert [_cell_text(v) for v in sheet[0]] == [*HEADER, "telegram_user_id"]
+        assert all(isinstance(row[0], int) and isinstance(row[-1], int) for row in sheet[1:])
+        rows += [[_cell_text(v) for v in row] for row in sheet[1:]]
+    assert [len(list(workbook[t].iter_rows())) for t in workbook.sheetnames[:3]] == [5, 5, 3]
+    assert rows == _expected(await _stored(database), with_ids=True)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
