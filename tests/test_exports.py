@@ -285,6 +285,10 @@ async def test_xlsx_round_trips_every_name(database: Database, campaign: Campaig
     assert about["SHA-256 fingerprint of the signatory list"] == result.fingerprint == csv_result.fingerprint
     assert about["Signatories in this workbook"] == str(len(HOSTILE))
     assert "Erased after the retention period" not in about
+    assert about["Letter"] == campaign.title and about["Addressees"] == "; ".join(campaign.targets)
+    letter = [row[1] for row in workbook["About"].iter_rows(values_only=True) if row[0] is None and row[1]]
+    assert letter[0] == campaign.letter.salutation + "," and letter[-1] == campaign.letter.closing
+    assert campaign.letter.paragraphs[0] in letter and f"• {campaign.letter.demands[-1]}" in letter
     assert workbook.sheetnames == ["Signatures", "About"]
 
 

@@ -34,9 +34,9 @@ _TYPED_COLUMNS = frozenset({_NUMBER, _SIGNED_AT, _TELEGRAM_ID})
 
 class XlsxWriter:
     """Worksheets "Signatures" (then "Signatures 2", ... past Excel's row limit), header frozen,
-    and a last sheet "About": the letter, the total, the list's SHA-256 fingerprint (the one
-    the delivery PDF prints) and, after a purge, how many signatures were erased and only
-    counted, so a workbook passed on still says what it holds."""
+    and a last sheet "About": the letter's title and addressees, the total, the list's SHA-256
+    fingerprint (the one the delivery PDF prints), after a purge how many signatures were
+    erased and only counted, and the letter itself, so a workbook passed on still says what it holds."""
 
     incomplete_names = 0  # the XLSX has every name exactly
     volumes = 1
@@ -73,6 +73,7 @@ class XlsxWriter:
         )
         self._bold = self._workbook.add_format({"bold": True})
         self._moment = self._workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self._wrapped = self._workbook.add_format({"text_wrap": True, "valign": "top"})
         self._new_sheet()
 
     def _new_sheet(self) -> None:
@@ -111,8 +112,10 @@ class XlsxWriter:
         about = self._workbook.add_worksheet("About")
         about.set_column(0, 0, 34)
         about.set_column(1, 1, 100)
+        campaign, letter = self._campaign, self._campaign.letter
         facts = [
-            ("Letter", self._campaign.title),
+            ("Letter", campaign.title),
+            ("Addressees", "; ".join(campaign.targets)),
             ("Signatories in this workbook", f"{self._total:,}"),
             ("SHA-256 fingerprint of the signatory list", self._fingerprint.hexdigest()),
             ("How the fingerprint is made", RULE),
@@ -122,7 +125,12 @@ class XlsxWriter:
             facts.append(("Erased after the retention period", erased(self._purged, "workbook")))
         for row, (label, value) in enumerate(facts):
             about.write_string(row, 0, label, self._bold)
-            about.write_string(row, 1, value)
+            about.write_string(row, 1, value, self._wrapped)
+        # The letter they signed, in English, a paragraph a row: the workbook says what the names are under.
+        text = [f"{letter.salutation},", *letter.paragraphs, *(f"• {demand}" for demand in letter.demands)]
+        about.write_string(len(facts) + 1, 0, "The letter (English)", self._bold)
+        for row, paragraph in enumerate([*text, letter.closing], start=len(facts) + 2):
+            about.write_string(row, 1, paragraph, self._wrapped)
         self._workbook.close()
 
     def abandon(self) -> None:
