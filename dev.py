@@ -101,7 +101,20 @@ def test(args: list[str]) -> int:
         ("ruff format --check", [BIN / "ruff", "format", "--check", "."]),
         (
             "mypy",
-            [PYTHON, "-m", "mypy", "bot", "emulator", "handlers", "petition", "storage", "tests", "bench", "tools"],
+            [
+                PYTHON,
+                "-m",
+                "mypy",
+                "bot",
+                "emulator",
+                "handlers",
+                "petition",
+                "storage",
+                "web",
+                "tests",
+                "bench",
+                "tools",
+            ],
         ),
         ("i18n check", [PYTHON, "-m", "bot", "i18n", "check"]),
     ]

@@ -255,6 +255,10 @@ class BotApp:
             max_concurrent_updates=settings.max_concurrent_updates,
             health=self.healthy,
         )
+        if core.services is not None:  # the campaign's page and count share the webhook's port
+            from bot.site import campaign_site
+
+            campaign_site(core.services).add_to(self.server.app)
         try:
             self.port = await self.server.start(
                 settings.webhook_listen, settings.port, grace=SHUTDOWN_DEADLINE, reuse_port=self.role == "worker"

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     )
     flood_limit: int = Field(default=30, ge=5, le=10_000)  # updates per minute per person before "please slow down"
     workers: int = Field(default=1, ge=1, le=64)  # webhook worker processes on one port (`run --workers`)
+    # The bot's @username for `python -m bot web`'s links when it runs without BOT_TOKEN (else getMe says).
+    bot_username: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 
     @field_validator("bot_token")
     @classmethod

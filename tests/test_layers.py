@@ -1,6 +1,7 @@
 """Imports run only downward, and never in a circle: read from the source, nothing imported.
 
-The layers, top to bottom: ``bot`` (wiring, runtimes, command line) → ``handlers``
+The layers, top to bottom: ``bot`` (wiring, runtimes, command line) → ``web`` (the
+campaign's page and JSON count, which use the catalogs of) → ``handlers``
 (the conversation, free of any Telegram framework) → ``storage`` (the database and
 the documents) → ``petition`` (the campaign's text and the country names, which
 every layer may need). The Bot API emulator is a package of its own beside them
@@ -26,9 +27,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bot", "handlers", "storage", "petition", "emulator")
+PACKAGES = ("bot", "web", "handlers", "storage", "petition", "emulator")
 # Higher may import lower; the emulator is apart and checked on its own.
-RANK = {"petition": 0, "storage": 1, "handlers": 2, "bot": 3}
+RANK = {"petition": 0, "storage": 1, "handlers": 2, "web": 3, "bot": 4}
 NOT_LAYERS = {"tests", "bench", "tools"}  # they use the house from outside; nothing imports them
 FRAMEWORKS = ("aiogram", "telegram")  # the Telegram frameworks only ``bot`` may know
 

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.cli.run:run", "Run the bot (polling or webhook)."),
     "demo": ("bot.cli.run:demo", "Try the bot in this terminal, without a token."),
     "migrate": ("bot.cli.run:migrate", "Apply database migrations."),
+    "web": ("bot.cli.web:web", "Serve the campaign's web page and JSON count (for a bot that polls)."),
     "stats": ("bot.cli.stats:stats", "Show the campaign's numbers."),
     "export": ("bot.cli.export:export", "Export the signatories (CSV, XLSX or the PDF delivery document)."),
     "fingerprint": (

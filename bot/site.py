@@ -1,0 +1,55 @@
+"""Wiring the campaign's web page (``web``) to the bot's services, and serving it on its own.
+
+In webhook mode the page shares the webhook server's port (``bot.app``); a bot that
+polls has no server, so ``python -m bot web`` (``serve``) runs one with the page,
+the JSON count and ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from storage.signatures import count_signatures
+from web.count import KeptCount
+from web.routes import CampaignSite
+
+if TYPE_CHECKING:
+    from handlers.turn import Services
+
+log = logging.getLogger("bot.site")
+
+
+def campaign_site(services: Services) -> CampaignSite:
+    """The page and the count of the bot's campaign, counted from the kept counts every few seconds."""
+    db, slug = services.db, services.campaign.slug
+    count = KeptCount(lambda: count_signatures(db, slug))
+    return CampaignSite(services.campaign, services.i18n, count, services.bot_username)
+
+
+async def serve(site: CampaignSite, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve ``site`` (and ``/healthz``) on ``host:port`` until ``stop`` is set."""
+    app = web.Application()
+    site.add_to(app)
+
+    async def health(_request: web.Request) -> web.Response:
+        try:
+            await site.count.get()
+        except Exception as error:  # the database is down: say so, as the bot's /healthz does
+            log.warning("health check: the database does not answer (%s)", type(error).__name__)
+            return web.json_response({"ok": False}, status=503)
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/healthz", health)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        listening = web.TCPSite(runner, host, port)
+        await listening.start()
+        log.info("campaign page at http://%s:%d/c/%s", host, port, site.campaign.slug)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

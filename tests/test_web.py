@@ -1,0 +1,253 @@
+"""The campaign's web page, QR code and JSON count, over real HTTP against a real database.
+
+``serve`` (what ``python -m bot web`` runs) listens on a free port in this process; the
+webhook server's copy of the same routes is checked through a running webhook bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from multidict import CIMultiDict
+
+from bot.site import serve
+from handlers.i18n import I18n
+from petition.campaign import Campaign, load_campaign
+from storage.db import Database
+from storage.signatures import add_signature, count_signatures
+from tests.fixtures.botapp import free_port
+from web.count import KeptCount
+from web.qr import qr_svg
+from web.routes import CampaignSite, accepted_languages
+
+CAMPAIGN = "xinjiang"
+BOT = "undersign_test_bot"
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+async def _sign(db: Database, user_id: int, name: str = "Ada Lovelace") -> None:
+    await add_signature(
+        db,
+        campaign=CAMPAIGN,
+        user_id=user_id,
+        name=name,
+        country="DE",
+        language="en",
+        source=None,
+        opt_in=False,
+        letter_version="v",
+        consent_version="c",
+    )
+
+
+class Site:
+    def __init__(self, base: str, http: aiohttp.ClientSession, kept: KeptCount, db: Database) -> None:
+        self.base, self.http, self.kept, self.db = base, http, kept, db
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, CIMultiDict[str], bytes]:
+        async with self.http.get(self.base + path, **kwargs) as response:
+            return response.status, CIMultiDict(response.headers), await response.read()
+
+    async def page(self, path: str = f"/c/{CAMPAIGN}", **kwargs: Any) -> str:
+        status, headers, body = await self.get(path, **kwargs)
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        return body.decode()
+
+
+@pytest.fixture
+async def site(database: Database) -> AsyncIterator[Site]:
+    campaign = load_campaign(CAMPAIGN)
+    kept = KeptCount(lambda: count_signatures(database, CAMPAIGN), ttl=0.2)
+    port, stop = free_port(), asyncio.Event()
+    serving = asyncio.create_task(serve(CampaignSite(campaign, I18n(), kept, BOT), "127.0.0.1", port, stop))
+    async with aiohttp.ClientSession() as http:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):  # until it listens
+            try:
+                async with http.get(f"{base}/healthz") as response:
+                    if response.status == 200:
+                        break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.02)
+        yield Site(base, http, kept, database)
+    stop.set()
+    await serving
+
+
+@ON_SQLITE
+async def test_the_page_shows_the_case_the_count_and_the_way_in(site: Site) -> None:
+    campaign: Campaign = load_campaign(CAMPAIGN)
+    for user_id in (1, 2, 3):
+        await _sign(site.db, user_id)
+    await asyncio.sleep(0.25)  # the kept count's few seconds (0.2 here)
+    html = await site.page()
+    assert '<html lang="en" dir="ltr">' in html
+    assert f"<h1>{campaign.title}</h1>" in html and campaign.background[0][:60] in html
+    assert "<strong>3 people have signed</strong> — goal 100,000" in html
+    assert '<progress max="100000" value="3">' in html
+    assert f'href="https://t.me/{BOT}?start=web"' in html  # no ?s=: the page itself is the source
+    assert f'<img src="/c/{CAMPAIGN}/qr.svg?s=web" alt="QR code: scan it' in html
+    assert 'lang="ar" hreflang="ar">العربية</a>' in html  # every other language, named in itself
+    assert "<script" not in html  # readable without JavaScript; nothing runs
+    _, headers, _ = await site.get(f"/c/{CAMPAIGN}")
+    assert "default-src 'none'" in headers["Content-Security-Policy"] and headers["Referrer-Policy"] == "no-referrer"
+
+
+@ON_SQLITE
+@pytest.mark.parametrize(
+    ("query", "source"),
+    [
+        ("?s=poster_berlin-1", "poster_berlin-1"),
+        ("?s=r-ABCDEFGH", "web"),  # a signer's share-link prefix is never a page's source
+        ("?s=%22%3E%3Cscript%3Ealert(1)%3C/script%3E", "web"),  # not a start payload: dropped
+        ("?s=" + "x" * 65, "web"),  # longer than Telegram carries
+    ],
+)
+async def test_the_source_goes_into_the_link_and_the_qr_code(site: Site, query: str, source: str) -> None:
+    html = await site.page(f"/c/{CAMPAIGN}{query}")
+    link = f"https://t.me/{BOT}?start={source}"
+    assert f'href="{link}"' in html and "alert(1)" not in html
+    status, headers, svg = await site.get(f"/c/{CAMPAIGN}/qr.svg{query}")
+    assert status == 200 and headers["Content-Type"] == "image/svg+xml"
+    assert svg == qr_svg(link) and svg.startswith(b"<svg")
+
+
+@ON_SQLITE
+async def test_the_visitor_s_language_and_direction(site: Site) -> None:
+    arabic = await site.page(headers={"Accept-Language": "fr;q=0.4, ar-EG, en;q=0.8"})
+    assert '<html lang="ar" dir="rtl">' in arabic
+    assert "العربية" not in re.findall(r"<nav>.*</nav>", arabic, flags=re.DOTALL)[0]  # not offered itself
+    chinese = await site.page(f"/c/{CAMPAIGN}?lang=zh-TW&s=poster")
+    assert '<html lang="zh-Hant" dir="ltr">' in chinese and "start=poster" in chinese
+    assert load_campaign(CAMPAIGN).title not in chinese  # the title from the zh_Hant catalog
+    # The other languages keep the page's source.
+    assert f'href="/c/{CAMPAIGN}?lang=de&amp;s=poster"' in chinese
+    unknown = await site.page(headers={"Accept-Language": "xx, *"})
+    assert '<html lang="en" dir="ltr">' in unknown
+
+
+def test_accept_language_is_read_in_order_of_preference() -> None:
+    assert accepted_languages("fr;q=0.4, ar-EG, en;q=0.8, *;q=0.1, de;q=0, es;q=bad") == ["ar-EG", "en", "fr"]
+    assert accepted_languages("") == []
+
+
+@ON_SQLITE
+async def test_the_json_count_is_open_cacheable_and_kept(site: Site) -> None:
+    await _sign(site.db, 1)
+    await asyncio.sleep(0.25)
+    status, headers, body = await site.get(f"/api/v1/campaigns/{CAMPAIGN}")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    assert headers["Access-Control-Allow-Origin"] == "*" and headers["Cache-Control"] == "public, max-age=5"
+    data = json.loads(body)
+    assert {key: data[key] for key in ("slug", "count", "goal")} == {"slug": CAMPAIGN, "count": 1, "goal": 100000}
+    assert "en" in data["languages"] and "zh-Hant" in data["languages"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["updated"])
+    # Asked again with its ETag while nothing changed: 304, no body.
+    await asyncio.sleep(0.25)
+    status, again, body = await site.get(f"/api/v1/campaigns/{CAMPAIGN}", headers={"If-None-Match": headers["ETag"]})
+    assert (status, body, again["ETag"]) == (304, b"", headers["ETag"])
+    # A signature later the count moves, and so does the ETag.
+    await _sign(site.db, 2, "Grace Hopper")
+    await asyncio.sleep(0.25)
+    status, moved, body = await site.get(f"/api/v1/campaigns/{CAMPAIGN}", headers={"If-None-Match": headers["ETag"]})
+    assert status == 200 and json.loads(body)["count"] == 2 and moved["ETag"] != headers["ETag"]
+    # Another campaign's slug: 404, in JSON for the API.
+    status, headers, body = await site.get("/api/v1/campaigns/nope")
+    assert status == 404 and b"no such campaign" in body and headers["Access-Control-Allow-Origin"] == "*"
+    assert (await site.get("/c/nope"))[0] == 404
+
+
+async def test_a_crowd_of_requests_reads_the_database_once() -> None:
+    reads = 0
+
+    async def read() -> int:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.05)
+        return 41 + reads
+
+    now = [0.0]
+    kept = KeptCount(read, ttl=2.0, clock=lambda: now[0])
+    counts = await asyncio.gather(*(kept.get() for _ in range(1000)))
+    assert reads == 1 and {count.value for count in counts} == {42}
+    now[0] = 1.9
+    assert (await kept.get()).value == 42 and reads == 1
+    now[0] = 2.1
+    moved = await kept.get()
+    assert (moved.value, reads) == (43, 2) and moved.changed_at > counts[0].changed_at
+
+
+async def test_the_webhook_server_serves_the_page_on_its_own_port(start_webhook_bot: Any) -> None:
+    bot = await start_webhook_bot(core="real")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{bot.webhook_base}/c/{CAMPAIGN}?s=partner") as response:
+            assert response.status == 200
+            html = await response.text()
+        async with http.get(f"{bot.webhook_base}/api/v1/campaigns/{CAMPAIGN}") as response:
+            data = await response.json()
+    assert f"https://t.me/{bot.app.info.username}?start=partner" in html
+    assert data["count"] == 0 and data["slug"] == CAMPAIGN
+
+
+async def test_python_m_bot_web_serves_until_stopped(tmp_path: Any, migrated_sqlite: Any) -> None:
+    """The command a polling deployment runs beside the bot, as its own process."""
+    import os
+    import signal
+    import sys
+
+    from tests.fixtures.services import fresh_sqlite
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_sqlite(migrated_sqlite, tmp_path / "web.db"),
+        "CAMPAIGN": CAMPAIGN,
+        "BOT_USERNAME": BOT,
+    }
+    env.pop("BOT_TOKEN", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "web",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    html = ""
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/c/{CAMPAIGN}") as response:
+                        html = await response.text()
+                        break
+                except aiohttp.ClientConnectionError:
+                    if process.returncode is not None:
+                        break
+                    await asyncio.sleep(0.05)
+            else:
+                pytest.fail("python -m bot web did not listen")
+        assert f'href="https://t.me/{BOT}?start=web"' in html
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 15)
+    assert process.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr
+
+    env.pop("BOT_USERNAME")
+    refused = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "web", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(refused.communicate(), 15)
+    assert refused.returncode == 2 and b"set BOT_USERNAME" in stderr

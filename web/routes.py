@@ -1,0 +1,138 @@
+"""The web routes: ``GET /c/<slug>`` (the page), ``/c/<slug>/qr.svg`` and ``/api/v1/campaigns/<slug>``.
+
+The page's ``?s=`` names the source (a poster, a partner's site) that the "Sign"
+link and the QR code carry into the bot as ``/start <source>``, so each is counted
+in ``/stats``; without one, the source is ``web``. Only what Telegram accepts as a
+start payload is kept, and never the ``r-`` prefix of a signer's share link. The
+language is ``?lang=``, else the browser's ``Accept-Language``, else the bot's default.
+
+The JSON count is open to any site (CORS ``*``), cacheable for a few seconds, and
+carries an ``ETag`` (a browser or proxy asking again gets 304 while nothing changed).
+Neither route reads the database per request: ``KeptCount`` does, every few seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from handlers.i18n import I18n, language_name
+from handlers.referrals import PAYLOAD, PREFIX
+from petition.campaign import Campaign
+from web.count import KeptCount
+from web.page import Language, render_page
+from web.qr import qr_svg
+
+DEFAULT_SOURCE = "web"
+CACHE_SECONDS = 5
+SECURITY_HEADERS = {
+    # Nothing runs, nothing is fetched but our own QR code; no page may frame this one.
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def source_of(request: web.Request) -> str:
+    """The page's ``?s=`` if Telegram would carry it as a start payload, else ``web``."""
+    source = request.query.get("s", "")
+    if PAYLOAD.fullmatch(source) and not source.startswith(PREFIX):
+        return source
+    return DEFAULT_SOURCE
+
+
+def accepted_languages(header: str) -> list[str]:
+    """``Accept-Language`` as language tags, most wanted first (``*`` and q=0 left out)."""
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        tag, _, parameters = part.strip().partition(";")
+        quality = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                quality = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        if tag and tag != "*" and quality > 0:
+            weighted.append((-quality, index, tag))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+class CampaignSite:
+    """The routes of one campaign; everything they need is given here (``bot`` wires it)."""
+
+    def __init__(self, campaign: Campaign, i18n: I18n, count: KeptCount, bot_username: str) -> None:
+        self.campaign = campaign
+        self.i18n = i18n
+        self.count = count
+        self.bot_username = bot_username
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_get("/c/{slug}", self.page)
+        app.router.add_get("/c/{slug}/qr.svg", self.qr)
+        app.router.add_get("/api/v1/campaigns/{slug}", self.api)
+
+    def _check(self, request: web.Request) -> None:
+        if request.match_info["slug"] != self.campaign.slug:
+            raise web.HTTPNotFound(text="no such campaign")
+
+    def link(self, source: str) -> str:
+        return f"https://t.me/{self.bot_username}?start={source}"
+
+    def locale(self, request: web.Request) -> str:
+        asked = request.query.get("lang")
+        for tag in [asked] if asked else accepted_languages(request.headers.get("Accept-Language", "")):
+            locale = self.i18n.match(tag)
+            if locale.split("_")[0] == tag.replace("-", "_").split("_")[0].lower():
+                return locale
+        return self.i18n.default_locale
+
+    async def page(self, request: web.Request) -> web.Response:
+        self._check(request)
+        source, locale = source_of(request), self.locale(request)
+        count = await self.count.get()
+        base = f"/c/{self.campaign.slug}"
+        languages = [
+            Language(code, language_name(code), f"{base}?{urlencode({'lang': code, 's': source})}")
+            for code in self.i18n.locales
+        ]
+        body = render_page(
+            self.i18n.get(locale),
+            self.campaign,
+            count=count.value,
+            link=self.link(source),
+            qr_url=f"{base}/qr.svg?{urlencode({'s': source})}",
+            languages=languages,
+        )
+        headers = {**SECURITY_HEADERS, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": "Accept-Language"}
+        return web.Response(text=body, content_type="text/html", headers=headers)
+
+    async def qr(self, request: web.Request) -> web.Response:
+        self._check(request)
+        headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=86400"}
+        return web.Response(body=qr_svg(self.link(source_of(request))), content_type="image/svg+xml", headers=headers)
+
+    async def api(self, request: web.Request) -> web.Response:
+        cors = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
+        if request.match_info["slug"] != self.campaign.slug:
+            return web.json_response({"error": "no such campaign"}, status=404, headers=cors)
+        count = await self.count.get()
+        body = json.dumps(
+            {
+                "slug": self.campaign.slug,
+                "title": self.campaign.title,
+                "count": count.value,
+                "goal": self.campaign.goal,
+                "languages": [code.replace("_", "-") for code in self.i18n.locales],
+                "updated": count.changed_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "link": self.link(DEFAULT_SOURCE),
+            },
+            ensure_ascii=False,
+        ).encode()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:20]}"'
+        headers = {**cors, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "ETag": etag}
+        if etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, content_type="application/json", headers=headers)
