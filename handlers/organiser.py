@@ -38,7 +38,7 @@ from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, Se
 from handlers.turn import Turn
 from petition.countries import country_name
 from storage.exports.archive import PDF_VOLUME_SIZE
-from storage.exports.export import ExportError, ExportFormat, export_signatures
+from storage.exports.export import ExportError, ExportFormat, TooLargeForTelegram, export_signatures
 from storage.stats import CampaignStats, campaign_stats
 
 log = logging.getLogger(__name__)
@@ -304,6 +304,20 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
             result = await export_signatures(
                 turn.services.db, turn.services.campaign, fmt, directory, with_ids=False, progress=progress
             )
+        except TooLargeForTelegram as error:
+            log.warning("admin %s: /export %s not sent: %s", admin, fmt, error)  # its message names no one
+            # Translators: {size} is a number of megabytes; {command} is the command to run on the server.
+            too_large = t.gettext(
+                "This export is {size} MB even zipped, more than Telegram lets a bot send. "
+                "Export it on the server instead: {command}",
+                size=round(error.size / 1e6),
+                command=Html(f"<code>python -m bot export --format {fmt} -o FILE</code>"),
+            )
+            if started.message_id is not None:
+                await deliver(EditMessage(chat, started.message_id, too_large))
+            else:
+                await deliver(SendMessage(chat, too_large))
+            return
         except ExportError as error:
             log.warning("admin %s: /export %s failed: %s", admin, fmt, error)  # its message names no one
             raise

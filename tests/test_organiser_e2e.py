@@ -299,6 +299,24 @@ async def test_a_refused_upload_is_reported_not_announced_as_ready(
     assert leftovers(exports_root) == []
 
 
+async def test_an_export_too_large_for_telegram_says_to_use_the_command_line(
+    organiser_bot: Any, exports_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.exports import archive
+
+    monkeypatch.setattr(archive, "ZIP_THRESHOLD_BYTES", 100)
+    monkeypatch.setattr(archive, "UPLOAD_LIMIT_BYTES", 100)
+    admin = organiser_bot.emulator.user(ADMIN, first_name="Org", language_code="de")
+    await admin.send("/export xlsx")
+    assert (await next_message(admin)).text.startswith("Export")  # the progress message
+    told = await next_message(admin)  # ... edited into what to do instead
+    assert "Telegram" in told.text and "python -m bot export --format xlsx -o FILE" in told.text
+    assert "Server" in told.text  # in the organiser's language
+    await quiet(organiser_bot, admin)
+    assert organiser_bot.emulator.calls_to("sendDocument") == []
+    assert leftovers(exports_root) == []
+
+
 async def test_stopping_the_bot_mid_export_leaves_no_file(
     organiser_bot: Any, exports_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -62,6 +62,17 @@ class ExportError(Exception):
     """The export cannot be made as asked; the message is one line for the organiser."""
 
 
+class TooLargeForTelegram(ExportError):
+    """Made, but larger even zipped than Telegram lets a bot send: the command line writes it."""
+
+    def __init__(self, fmt: str, size: int) -> None:
+        self.fmt, self.size = fmt, size
+        super().__init__(
+            f"the {fmt} export is {size / 1e6:.0f} MB even zipped, over what Telegram lets a bot send: "
+            f"export it on the server with `python -m bot export --format {fmt}`"
+        )
+
+
 @dataclass(frozen=True)
 class ExportResult:
     """A finished export: ``path`` is a temporary file the caller sends, then deletes.
@@ -147,13 +158,6 @@ def export_filename(campaign: Campaign, fmt: str, *, with_ids: bool, now: dateti
     ids = "-with-ids" if with_ids else ""
     kind = {"pdf": "letter-and-signatures", "list": "delivery-list"}.get(fmt, "signatures")
     return f"{campaign.slug}-{kind}{ids}-{now:%Y-%m-%d}.{SUFFIXES.get(fmt, fmt)}"
-
-
-def _too_large(fmt: str, size: int) -> str:
-    return (
-        f"the {fmt} export is {size / 1e6:.0f} MB even zipped, over what Telegram lets a bot send: "
-        f"export it on the server with `python -m bot export --format {fmt}`"
-    )
 
 
 async def _settle(task: asyncio.Future[Any]) -> bool:
@@ -259,14 +263,14 @@ async def export_signatures(
             filename = filename.removesuffix(".pdf") + ".zip"
             zipped = path
             if compress and size > archive.UPLOAD_LIMIT_BYTES:
-                raise ExportError(_too_large(fmt, size))
+                raise TooLargeForTelegram(fmt, size)
         elif compress and size > archive.ZIP_THRESHOLD_BYTES:
             zipped = _temporary_file(directory, f".{SUFFIXES[fmt]}.zip")
             await _in_thread(archive.zip_file, path, zipped, arcname=filename)
             path.unlink()
             path, filename, size = zipped, f"{filename}.zip", zipped.stat().st_size
             if size > archive.UPLOAD_LIMIT_BYTES:
-                raise ExportError(_too_large(fmt, size))
+                raise TooLargeForTelegram(fmt, size)
         log.info(
             "export campaign=%s format=%s rows=%d purged=%d bytes=%d zipped=%s incomplete_names=%d seconds=%.1f",
             campaign.slug,
