@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -161,6 +163,95 @@ async def test_the_json_count_is_open_cacheable_and_kept(site: Site) -> None:
     status, headers, body = await site.get("/api/v1/campaigns/nope")
     assert status == 404 and b"no such campaign" in body and headers["Access-Control-Allow-Origin"] == "*"
     assert (await site.get("/c/nope"))[0] == 404
+
+
+@ON_SQLITE
+async def test_the_widget_can_be_framed_anywhere_and_keeps_its_count_moving(site: Site) -> None:
+    await _sign(site.db, 1)
+    await asyncio.sleep(0.25)
+    status, headers, body = await site.get(f"/c/{CAMPAIGN}/widget?lang=ru&s=partner&accent=c00&ink=zzz&every=2")
+    html = body.decode()
+    assert status == 200 and "frame-ancestors *" in headers["Content-Security-Policy"]
+    assert "script-src 'self'" in headers["Content-Security-Policy"] and "X-Frame-Options" not in headers
+    assert '<html lang="ru" dir="ltr">' in html and 'id="count-text">1 человек подписал' in html
+    assert f'href="https://t.me/{BOT}?start=partner" target="_blank" rel="noopener"' in html
+    assert "--accent: #c00;" in html and "--ink: #zzz" not in html  # only hexadecimal colours
+    script = re.search(r'<script src="([^"]+)" data-api="([^"]+)" data-every="(\d+)" defer>', html)
+    assert script is not None and script.group(3) == "2"
+    # The script it runs, and the JSON it reads: the count's words in the widget's language.
+    status, headers, code = await site.get(script.group(1))
+    assert status == 200 and headers["Content-Type"].startswith("application/javascript")
+    assert b"data-api" in code and b"count_text" in code
+    await _sign(site.db, 2, "Grace Hopper")
+    await _sign(site.db, 3, "Katherine Johnson")
+    await asyncio.sleep(0.25)
+    status, _, data = await site.get(script.group(2).replace("&amp;", "&"))
+    moved = json.loads(data)
+    assert status == 200 and moved["count"] == 3 and moved["count_text"] == "3 человека подписали"
+    # What a campaign site pastes: the page shows both snippets, with this page's source.
+    page = await site.page(f"/c/{CAMPAIGN}?s=partner")
+    assert f"&lt;iframe src=&quot;{site.base}/c/{CAMPAIGN}/widget?lang=en&amp;amp;s=partner&quot;" in page
+    assert f"&lt;script src=&quot;{site.base}/c/{CAMPAIGN}/embed.js&quot; data-lang=&quot;en&quot;" in page
+    status, headers, embed = await site.get(f"/c/{CAMPAIGN}/embed.js")
+    assert status == 200 and b'createElement("iframe")' in embed
+
+
+# The two scripts run in Node.js against a stand-in of the few DOM calls they make (the real
+# browser's run is #15's Playwright test, still to come).
+NODE = shutil.which("node")
+
+
+def _node(script: str, harness: str) -> Any:
+    if NODE is None:
+        pytest.skip("Node.js is not installed: the widget's scripts are not run")
+    done = subprocess.run(  # noqa: S603 - our own script and harness
+        [NODE, "-e", harness.replace("@SCRIPT@", json.dumps(script))],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_embed_js_puts_the_widget_where_it_stands() -> None:
+    from web.widget import EMBED_JS
+
+    harness = """
+    const attributes = {"data-lang": "ar", "data-source": "partner_1", "data-accent": "c00", "data-height": "200px"};
+    const inserted = [];
+    const script = {src: "https://example.org/c/xinjiang/embed.js", getAttribute: (name) => attributes[name] || null,
+                    nextSibling: null, parentNode: {insertBefore: (node, before) => inserted.push(node)}};
+    globalThis.document = {currentScript: script, createElement: (tag) => ({tag, style: {}})};
+    eval(@SCRIPT@);
+    console.log(JSON.stringify(inserted));
+    """
+    (frame,) = _node(EMBED_JS, harness)
+    assert frame["tag"] == "iframe" and frame["loading"] == "lazy"
+    assert frame["src"] == "https://example.org/c/xinjiang/widget?lang=ar&s=partner_1&accent=c00"
+    assert frame["style"] == {"border": "0", "width": "100%", "height": "200px"}
+
+
+def test_widget_js_moves_the_count_and_the_bar() -> None:
+    from web.widget import WIDGET_JS
+
+    harness = """
+    const elements = {"count-text": {textContent: "1 person has signed"},
+                      "bar": {max: 100000, value: 1, setAttribute(name, value) { this[name] = value; }}};
+    const script = {getAttribute: (name) => ({"data-api": "/api/v1/campaigns/xinjiang?lang=en", "data-every": "1"})[name]};
+    globalThis.document = {currentScript: script, getElementById: (id) => elements[id]};
+    const asked = [];
+    globalThis.fetch = (url, options) => { asked.push([url, options.credentials]); return Promise.resolve(
+        {ok: true, json: () => ({count: 120001, goal: 100000, count_text: "120,001 people have signed"})}); };
+    globalThis.setInterval = (look, every) => { asked.push(every); look(); };
+    eval(@SCRIPT@);
+    setTimeout(() => console.log(JSON.stringify({asked, elements})), 50);
+    """
+    seen = _node(WIDGET_JS, harness)
+    assert seen["asked"] == [1000, ["/api/v1/campaigns/xinjiang?lang=en", "omit"]]
+    assert seen["elements"]["count-text"]["textContent"] == "120,001 people have signed"
+    assert (seen["elements"]["bar"]["value"], seen["elements"]["bar"]["data-count"]) == (100000, "120001")
 
 
 async def test_a_crowd_of_requests_reads_the_database_once() -> None:

@@ -34,7 +34,17 @@ figcaption, nav { color: var(--muted); font-size: .95rem; word-break: break-all;
 nav ul { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4rem 1rem; }
 nav a { color: var(--ink); }
 nav h2 { font-size: 1rem; margin: 0; }
+details { margin-top: 1.5rem; color: var(--muted); }
+pre { white-space: pre-wrap; word-break: break-all; background: #f4f4f4; padding: .6rem; font-size: .85rem; }
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Snippets:
+    """What a campaign site pastes to show the count (``web.widget``)."""
+
+    iframe: str
+    script: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,7 @@ def render_page(
     link: str,
     qr_url: str,
     languages: Sequence[Language],
+    snippets: Snippets,
 ) -> str:
     """The page in ``t``'s language. Catalog texts are HTML already (``Translator`` escapes
     what it fills in); everything else here is escaped."""
@@ -71,6 +82,8 @@ def render_page(
         if language.locale != t.locale
     )
     direction = "rtl" if t.rtl else "ltr"
+    # Translators: on the campaign's web page, above the code a website pastes to show the live count.
+    embed = t.gettext("Show the live count on your website")
     background = t.plain(campaign.background[0]) if campaign.background else ""
     return f"""<!doctype html>
 <html lang="{_e(t.locale.replace("_", "-"))}" dir="{direction}">
@@ -93,6 +106,10 @@ def render_page(
 <figcaption dir="ltr">{_e(link.removeprefix("https://"))}</figcaption>
 </figure>
 <nav><h2>{t.gettext("🌐 Change language")}</h2><ul>{others}</ul></nav>
+<details><summary>{embed}</summary>
+<pre dir="ltr"><code>{_e(snippets.iframe)}</code></pre>
+<pre dir="ltr"><code>{_e(snippets.script)}</code></pre>
+</details>
 </main>
 </body>
 </html>

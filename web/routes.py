@@ -1,4 +1,5 @@
-"""The web routes: ``GET /c/<slug>`` (the page), ``/c/<slug>/qr.svg`` and ``/api/v1/campaigns/<slug>``.
+"""The web routes: ``GET /c/<slug>`` (the page), ``/c/<slug>/qr.svg``, the embeddable
+``/c/<slug>/widget`` with its ``widget.js`` and ``embed.js``, and ``/api/v1/campaigns/<slug>``.
 
 The page's ``?s=`` names the source (a poster, a partner's site) that the "Sign"
 link and the QR code carry into the bot as ``/start <source>``, so each is counted
@@ -14,7 +15,9 @@ Neither route reads the database per request: ``KeptCount`` does, every few seco
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -23,8 +26,9 @@ from handlers.i18n import I18n, language_name
 from handlers.referrals import PAYLOAD, PREFIX
 from petition.campaign import Campaign
 from web.count import KeptCount
-from web.page import Language, render_page
+from web.page import Language, Snippets, render_page
 from web.qr import qr_svg
+from web.widget import EMBED_JS, WIDGET_JS, colours, count_text, every, render_widget
 
 DEFAULT_SOURCE = "web"
 CACHE_SECONDS = 5
@@ -34,6 +38,22 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+# The widget is made to be framed by other sites, and runs its own script (and only that).
+WIDGET_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
+    "style-src 'unsafe-inline'; frame-ancestors *",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _origin(request: web.Request) -> str:
+    """The address visitors reached us at (behind a proxy that terminates HTTPS, as it says)."""
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    return f"{scheme if scheme in ('http', 'https') else 'https'}://{request.host}"
 
 
 def source_of(request: web.Request) -> str:
@@ -72,6 +92,9 @@ class CampaignSite:
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/c/{slug}", self.page)
         app.router.add_get("/c/{slug}/qr.svg", self.qr)
+        app.router.add_get("/c/{slug}/widget", self.widget)
+        app.router.add_get("/c/{slug}/widget.js", self.script(WIDGET_JS))
+        app.router.add_get("/c/{slug}/embed.js", self.script(EMBED_JS))
         app.router.add_get("/api/v1/campaigns/{slug}", self.api)
 
     def _check(self, request: web.Request) -> None:
@@ -98,6 +121,14 @@ class CampaignSite:
             Language(code, language_name(code), f"{base}?{urlencode({'lang': code, 's': source})}")
             for code in self.i18n.locales
         ]
+        here = f"{_origin(request)}{base}"
+        widget = f"{here}/widget?{urlencode({'lang': locale.replace('_', '-'), 's': source})}"
+        snippets = Snippets(
+            iframe=f'<iframe src="{html.escape(widget)}" title="{html.escape(self.campaign.title)}" loading="lazy" '
+            'style="border:0;width:100%;height:11rem"></iframe>',
+            script=f'<script src="{here}/embed.js" data-lang="{locale.replace("_", "-")}" data-source="{source}" '
+            'data-accent="ffd100" async></script>',
+        )
         body = render_page(
             self.i18n.get(locale),
             self.campaign,
@@ -105,9 +136,37 @@ class CampaignSite:
             link=self.link(source),
             qr_url=f"{base}/qr.svg?{urlencode({'s': source})}",
             languages=languages,
+            snippets=snippets,
         )
         headers = {**SECURITY_HEADERS, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": "Accept-Language"}
         return web.Response(text=body, content_type="text/html", headers=headers)
+
+    async def widget(self, request: web.Request) -> web.Response:
+        """The count for an ``<iframe>`` on any site: the one route here any page may frame."""
+        self._check(request)
+        source, locale = source_of(request), self.locale(request)
+        count = await self.count.get()
+        base = f"/c/{self.campaign.slug}"
+        body = render_widget(
+            self.i18n.get(locale),
+            self.campaign,
+            count=count.value,
+            link=self.link(source),
+            api=f"/api/v1/campaigns/{self.campaign.slug}?{urlencode({'lang': locale.replace('_', '-')})}",
+            script=f"{base}/widget.js",
+            chosen=colours(dict(request.query)),
+            seconds=every(dict(request.query)),
+        )
+        headers = {**WIDGET_HEADERS, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": "Accept-Language"}
+        return web.Response(text=body, content_type="text/html", headers=headers)
+
+    def script(self, code: str) -> Handler:
+        async def serve_script(request: web.Request) -> web.Response:
+            self._check(request)
+            headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+            return web.Response(text=code, content_type="application/javascript", headers=headers)
+
+        return serve_script
 
     async def qr(self, request: web.Request) -> web.Response:
         self._check(request)
@@ -119,6 +178,8 @@ class CampaignSite:
         if request.match_info["slug"] != self.campaign.slug:
             return web.json_response({"error": "no such campaign"}, status=404, headers=cors)
         count = await self.count.get()
+        asked = request.query.get("lang")
+        words = {"count_text": count_text(self.i18n.get(self.locale(request)), count.value)} if asked else {}
         body = json.dumps(
             {
                 "slug": self.campaign.slug,
@@ -128,6 +189,7 @@ class CampaignSite:
                 "languages": [code.replace("_", "-") for code in self.i18n.locales],
                 "updated": count.changed_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "link": self.link(DEFAULT_SOURCE),
+                **words,
             },
             ensure_ascii=False,
         ).encode()
