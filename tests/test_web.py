@@ -342,3 +342,44 @@ async def test_python_m_bot_web_serves_until_stopped(tmp_path: Any, migrated_sql
     )
     _, stderr = await asyncio.wait_for(refused.communicate(), 15)
     assert refused.returncode == 2 and b"set BOT_USERNAME" in stderr
+
+
+@pytest.mark.parametrize("lang", ["ar", "zh-Hant"])
+def test_a_poster_carries_its_source_in_the_qr_code_and_the_link(tmp_path: Any, lang: str) -> None:
+    from click.testing import CliRunner
+    from pypdf import PdfReader
+
+    from bot.cli.poster import poster
+    from web.poster import _modules
+
+    output = tmp_path / "poster.pdf"
+    env = {"BOT_USERNAME": BOT, "CAMPAIGN": CAMPAIGN, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unused.db"}
+    result = CliRunner().invoke(poster, ["--source", "poster_berlin", "--lang", lang, "-o", str(output)], env=env)
+    link = f"https://t.me/{BOT}?start=poster_berlin"
+    assert result.exit_code == 0, result.output
+    assert link in result.output and list(tmp_path.iterdir()) == [output]
+    reader = PdfReader(output)
+    (page,) = reader.pages
+    assert link.removeprefix("https://") in page.extract_text()
+    assert reader.trailer["/Root"]["/Lang"] == lang
+    # The QR code of exactly that link: one filled rectangle per run of dark modules.
+    runs = sum(len(re.findall(r"1+", "".join("1" if dark else "0" for dark in row))) for row in _modules(link))
+    content = page.get_contents()
+    assert content is not None and content.get_data().count(b" re f") == runs > 100
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["--source", "r-ABCDEFGH"], "--source 'r-ABCDEFGH': use 1-64 letters"),
+        (["--source", "ok", "--lang", "xx"], "--lang xx: no catalog; choose one of en, ar"),
+    ],
+)
+def test_a_poster_refuses_what_would_not_work(tmp_path: Any, arguments: list[str], error: str) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli.poster import poster
+
+    env = {"BOT_USERNAME": BOT, "CAMPAIGN": CAMPAIGN, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unused.db"}
+    result = CliRunner().invoke(poster, [*arguments, "-o", str(tmp_path / "p.pdf")], env=env)
+    assert result.exit_code == 2 and error in result.output and list(tmp_path.iterdir()) == []

@@ -56,12 +56,15 @@ def _origin(request: web.Request) -> str:
     return f"{scheme if scheme in ('http', 'https') else 'https'}://{request.host}"
 
 
+def valid_source(source: str) -> bool:
+    """Whether Telegram carries ``source`` as a start payload and it is not a share link's."""
+    return bool(PAYLOAD.fullmatch(source)) and not source.startswith(PREFIX)
+
+
 def source_of(request: web.Request) -> str:
-    """The page's ``?s=`` if Telegram would carry it as a start payload, else ``web``."""
+    """The page's ``?s=`` if it is a valid source, else ``web``."""
     source = request.query.get("s", "")
-    if PAYLOAD.fullmatch(source) and not source.startswith(PREFIX):
-        return source
-    return DEFAULT_SOURCE
+    return source if valid_source(source) else DEFAULT_SOURCE
 
 
 def accepted_languages(header: str) -> list[str]:

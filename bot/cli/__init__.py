@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("bot.cli.run:demo", "Try the bot in this terminal, without a token."),
     "migrate": ("bot.cli.run:migrate", "Apply database migrations."),
     "web": ("bot.cli.web:web", "Serve the campaign's web page and JSON count (for a bot that polls)."),
+    "poster": ("bot.cli.poster:poster", "Write a printable poster with a QR code for one source."),
     "stats": ("bot.cli.stats:stats", "Show the campaign's numbers."),
     "export": ("bot.cli.export:export", "Export the signatories (CSV, XLSX or the PDF delivery document)."),
     "fingerprint": (

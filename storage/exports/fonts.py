@@ -195,6 +195,14 @@ def shown(text: str) -> tuple[str, bool]:
     return printed, complete
 
 
+def faces_for(text: str) -> list[Font]:
+    """The main font and the fallbacks ``text`` needs, in fallback order: what a short
+    document (a poster) loads, where the delivery PDF loads them name by name."""
+    owner, faces = font_for_codepoint(), font_files().faces()
+    needed = sorted({owner[ord(char)] for char in text if owner.get(ord(char), 0) > 0})
+    return [faces[0], *(faces[index] for index in needed)]
+
+
 def printable(text: str) -> str:
     """``text`` on one line, as ``shown`` prints it."""
     return shown(text)[0]
