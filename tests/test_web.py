@@ -361,7 +361,7 @@ def test_a_poster_carries_its_source_in_the_qr_code_and_the_link(tmp_path: Any, 
     reader = PdfReader(output)
     (page,) = reader.pages
     assert link.removeprefix("https://") in page.extract_text()
-    assert reader.root_object["/Lang"] == lang
+    assert str(reader.root_object["/Lang"]) == lang
     # The QR code of exactly that link: one filled rectangle per run of dark modules.
     runs = sum(len(re.findall(r"1+", "".join("1" if dark else "0" for dark in row))) for row in _modules(link))
     content = page.get_contents()
