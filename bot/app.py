@@ -28,6 +28,7 @@ from sqlalchemy import text
 from bot.broadcasting.sender import Broadcaster
 from bot.flood_gate import share as share_flood_pauses
 from bot.logs import mask_secrets, mask_url
+from bot.metrics import count_errors, instrument, metrics_route
 from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
 from bot.services import load_receipt_key, make_database, make_store
 from bot.settings import Settings, load_settings
@@ -222,7 +223,8 @@ class BotApp:
                 f"DEFAULT_LOCALE={settings.default_locale!r} ({_reason(error)})"
             ) from None
         self.core = core
-        self.runtime.attach(core.handle)
+        count_errors()
+        self.runtime.attach(instrument(core.handle))
         if self.role != "worker":
             await self._publish_commands(core)
         if self.role != "setup":
@@ -255,10 +257,13 @@ class BotApp:
             max_concurrent_updates=settings.max_concurrent_updates,
             health=self.healthy,
         )
-        if core.services is not None:  # the campaign's page and count share the webhook's port
+        if core.services is not None:  # the campaign's page, count and metrics share the webhook's port
             from bot.site import campaign_site
 
             campaign_site(core.services).add_to(self.server.app)
+            secret_for_metrics = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+            metrics = metrics_route(self.db, core.services.campaign.slug, secret_for_metrics)
+            self.server.app.router.add_get("/metrics", metrics)
         try:
             self.port = await self.server.start(
                 settings.webhook_listen, settings.port, grace=SHUTDOWN_DEADLINE, reuse_port=self.role == "worker"

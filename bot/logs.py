@@ -9,10 +9,12 @@ covers handlers we do not own, such as pytest's ``caplog``): bot tokens become
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -108,9 +110,32 @@ def _install_record_factory() -> None:
     _installed_factory = factory
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str | None] = (), *, with_pid: bool = False) -> None:
+class JsonLines(logging.Formatter):
+    """``LOG_FORMAT=json``: one JSON object per line, for log shippers (Loki, Elasticsearch,
+    a platform's log search): ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``pid``,
+    ``message`` (masked like any line), and ``exception`` when there is a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def setup_logging(
+    level: str = "INFO", secrets: Iterable[str | None] = (), *, with_pid: bool = False, json_lines: bool = False
+) -> None:
     """Configure the root logger once: one line per record on stderr, secrets masked; with
-    ``with_pid``, each line names the process (several workers write to one log)."""
+    ``with_pid``, each line names the process (several workers write to one log); with
+    ``json_lines``, each line is a JSON object (``JsonLines``)."""
     for secret in secrets:
         secret_filter.add_secret(secret)
     _install_record_factory()
@@ -120,7 +145,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str | None] = (), *, wi
         logging.getLogger(name).setLevel(level)
     if not any(getattr(handler, "_undersign", False) for handler in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(FORMAT_WITH_PID if with_pid else FORMAT))
+        handler.setFormatter(JsonLines() if json_lines else logging.Formatter(FORMAT_WITH_PID if with_pid else FORMAT))
         handler.addFilter(secret_filter)
         handler._undersign = True  # type: ignore[attr-defined]
         root.addHandler(handler)

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     state_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     max_concurrent_updates: int = Field(default=64, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log shippers
     # After the signature: retention, receipts, news to signers and milestones.
     campaign_end: date | None = None  # the day the campaign ends (YYYY-MM-DD); personal data has an end date
     retention_days: int = Field(default=180, ge=0, le=3650)  # kept this long after CAMPAIGN_END, then purged
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     )
     flood_limit: int = Field(default=30, ge=5, le=10_000)  # updates per minute per person before "please slow down"
     workers: int = Field(default=1, ge=1, le=64)  # webhook worker processes on one port (`run --workers`)
+    metrics_token: SecretStr | None = None  # if set, GET /metrics needs `Authorization: Bearer <token>`
     # The bot's @username for `python -m bot web`'s links when it runs without BOT_TOKEN (else getMe says).
     bot_username: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 

@@ -2,13 +2,14 @@
 
 In webhook mode the page shares the webhook server's port (``bot.app``); a bot that
 polls has no server, so ``python -m bot web`` (``serve``) runs one with the page,
-the JSON count and ``/healthz``.
+the JSON count, ``/healthz`` and ``/metrics``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from handlers.turn import Services
 
 log = logging.getLogger("bot.site")
+Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def campaign_site(services: Services) -> CampaignSite:
@@ -30,10 +32,12 @@ def campaign_site(services: Services) -> CampaignSite:
     return CampaignSite(services.campaign, services.i18n, count, services.bot_username)
 
 
-async def serve(site: CampaignSite, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serve ``site`` (and ``/healthz``) on ``host:port`` until ``stop`` is set."""
+async def serve(site: CampaignSite, host: str, port: int, stop: asyncio.Event, *, metrics: Route | None = None) -> None:
+    """Serve ``site``, ``/healthz`` and (given) ``/metrics`` on ``host:port`` until ``stop`` is set."""
     app = web.Application()
     site.add_to(app)
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics)
 
     async def health(_request: web.Request) -> web.Response:
         try:

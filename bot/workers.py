@@ -45,6 +45,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -107,6 +108,8 @@ class Supervisor:
         self.workers: dict[int, _Worker] = {}
         self._deaths: deque[float] = deque()
         self._port: socket.socket | None = None
+        # The workers' metrics files, added up by whichever worker a scrape reaches (``bot.metrics``).
+        self._metrics = tempfile.TemporaryDirectory(prefix="undersign-metrics-")
 
     async def run(self, stop: asyncio.Event) -> int:
         """Start everything, serve until ``stop`` is set; the exit code (0: stopped cleanly)."""
@@ -120,6 +123,7 @@ class Supervisor:
             clean = await self._stop_workers()
             if self._port is not None:
                 self._port.close()
+            self._metrics.cleanup()
         if not clean:
             log.error("a worker did not stop cleanly (see above)")
         return code if clean else 1
@@ -167,7 +171,11 @@ class Supervisor:
                 *(WORKER_READY_OPTION, str(write_fd)),
                 pass_fds=(write_fd,),
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "WORKERS": str(self.count)},  # a worker's share of the database pool
+                env={
+                    **os.environ,
+                    "WORKERS": str(self.count),  # a worker's share of the database pool
+                    "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or self._metrics.name,
+                },
             )
         except BaseException:
             os.close(read_fd)

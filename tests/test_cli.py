@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -166,10 +167,15 @@ def test_startup_errors_never_print_a_secret(tmp_path: Path, settings: dict[str,
 
 def test_migrate_prints_the_revision(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bot.db'}"
-    result = python_m_bot("migrate", env={"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}, cwd=tmp_path)
+    # LOG_FORMAT=json: every log line a JSON object, for log shippers.
+    env = {"DATABASE_URL": url, "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"}
+    result = python_m_bot("migrate", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("database is at revision ")
     assert result.stdout.split()[-1] != "base"
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert lines and all({"time", "level", "logger", "pid", "message"} <= line.keys() for line in lines)
+    assert any("Running upgrade" in line["message"] for line in lines), result.stderr
 
 
 # Each runtime in one mode: the other two pairs are the signing smoke tests' (tests/test_signing_e2e.py).

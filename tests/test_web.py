@@ -254,6 +254,54 @@ def test_widget_js_moves_the_count_and_the_bar() -> None:
     assert (seen["elements"]["bar"]["value"], seen["elements"]["bar"]["data-count"]) == (100000, "120001")
 
 
+@ON_SQLITE
+async def test_metrics_are_totals_only_and_can_require_a_token(database: Database) -> None:
+    import logging
+    from datetime import date
+
+    from bot.metrics import count_errors, metrics_route
+    from storage.funnel import FunnelKey, add_counts
+
+    for user_id, name in ((1, "Ada Lovelace"), (2, "Grace Hopper")):
+        await _sign(database, user_id, name)
+    day = date(2026, 12, 1)
+    await add_counts(
+        database,
+        {FunnelKey(CAMPAIGN, day, "signed", "en", ""): 2, FunnelKey(CAMPAIGN, day, "withdrawn", "de", "poster"): 1},
+    )
+    count_errors()
+    logging.getLogger("storage.somewhere").error("a failure worth an alert")
+    campaign = load_campaign(CAMPAIGN)
+    kept = KeptCount(lambda: count_signatures(database, CAMPAIGN))
+    port, stop = free_port(), asyncio.Event()
+    route = metrics_route(database, CAMPAIGN, "s3cret-token")
+    serving = asyncio.create_task(
+        serve(CampaignSite(campaign, I18n(), kept, BOT), "127.0.0.1", port, stop, metrics=route)
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        refused = response.status
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.02)
+            headers = {"Authorization": "Bearer s3cret-token"}
+            async with http.get(f"http://127.0.0.1:{port}/metrics", headers=headers) as response:
+                allowed, text = response.status, await response.text()
+    finally:
+        stop.set()
+        await serving
+    assert (refused, allowed) == (401, 200)
+    assert "\nundersign_signatures 2.0\n" in text, text[-800:]
+    assert 'undersign_funnel_people{step="signed"} 2.0' in text
+    assert 'undersign_funnel_people{step="withdrawn"} 1.0' in text and "poster" not in text
+    assert re.search(r'^undersign_log_errors_total\{logger="storage"\} [1-9]', text, re.M)
+    assert "undersign_broadcast_queue 0.0" in text
+    assert "Ada" not in text and "Grace" not in text and "s3cret" not in text
+
+
 async def test_a_crowd_of_requests_reads_the_database_once() -> None:
     reads = 0
 
@@ -284,6 +332,18 @@ async def test_the_webhook_server_serves_the_page_on_its_own_port(start_webhook_
             data = await response.json()
     assert f"https://t.me/{bot.app.info.username}?start=partner" in html
     assert data["count"] == 0 and data["slug"] == CAMPAIGN
+    # /metrics too (no METRICS_TOKEN here): the update just handled, its reply, the database's gauges.
+    user = bot.emulator.user(2101, first_name="Ada", language_code="en")
+    await user.send("/start")
+    await user.wait_message(timeout=15)
+    async with aiohttp.ClientSession() as http, http.get(f"{bot.webhook_base}/metrics") as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
+    assert re.search(r'^undersign_updates_total\{kind="\w+"\} [1-9]', text, re.M), text
+    assert re.search(r'^undersign_bot_api_calls_total\{method="sendMessage",result="ok"\} [1-9]', text, re.M)
+    assert re.search(r"^undersign_step_seconds_count\{", text, re.M)
+    assert "undersign_signatures 0.0" in text and "undersign_database_up 1" in text
+    assert "Ada" not in text and "2101" not in text
 
 
 async def test_python_m_bot_web_serves_until_stopped(tmp_path: Any, migrated_sqlite: Any) -> None:

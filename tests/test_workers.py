@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import redis.asyncio
 
@@ -80,6 +81,7 @@ class Workers:
         self.process = process
         self.log = log
         self.pids: dict[int, int] = {}  # worker number: pid
+        self.port = 0
 
     async def started(self, count: int) -> None:
         for match in await self.log.wait_for(STARTED.pattern, count):
@@ -111,6 +113,7 @@ async def two_workers(
         WEBHOOK_LISTEN="127.0.0.1",
         PORT=str(port),
         LOG_LEVEL="INFO",
+        METRICS_TOKEN="workers-metrics-token",
     )
     process = await asyncio.create_subprocess_exec(
         # python-telegram-bot: it loads in a second where aiogram takes several (pydantic's models),
@@ -122,6 +125,7 @@ async def two_workers(
     )
     assert process.stderr is not None
     workers = Workers(process, Log(process.stderr))
+    workers.port = port
     try:
         await workers.started(2)
         await workers.log.wait_for("2 workers serving port")
@@ -164,6 +168,20 @@ async def _everyone_starts(emulator: Emulator, first_id: int) -> None:
 @pytest.mark.redis
 async def test_two_workers_share_the_port_and_handle_each_update_once(two_workers: Workers, emulator: Emulator) -> None:
     await _everyone_starts(emulator, 5000)
+    # Whichever worker a scrape reaches, /metrics adds up both workers' counts (each handled
+    # some of the updates, asserted below: a worker counting only its own would show fewer).
+    headers = {"Authorization": "Bearer workers-metrics-token"}
+    metrics = f"http://127.0.0.1:{two_workers.port}/metrics"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        for _ in range(6):  # a new connection each time: the kernel spreads them over the workers
+            async with http.get(metrics, headers=headers) as response:
+                assert response.status == 200
+                text = await response.text()
+            updates = sum(float(n) for n in re.findall(r"^undersign_updates_total\{[^}]*\} (\S+)$", text, re.M))
+            assert updates == USERS, text
+            assert re.search(r'^undersign_bot_api_calls_total\{method="sendMessage",result="ok"\} ', text, re.M)
+        async with http.get(metrics) as response:
+            assert response.status == 401  # METRICS_TOKEN is set: not without it
     log = await two_workers.stop()
 
     assert two_workers.process.returncode == 0, log

@@ -50,6 +50,7 @@ def _secrets(settings: Settings) -> list[str | None]:
     return [
         settings.bot_token.get_secret_value() if settings.bot_token else None,
         settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+        settings.metrics_token.get_secret_value() if settings.metrics_token else None,
         *url_passwords(settings.database_url),
         *url_passwords(settings.redis_url),
         *url_passwords(settings.telegram_api_url),
@@ -105,7 +106,9 @@ def run(
         # WORKERS is the web process's setting: the polling process (the Procfile's `worker`) ignores it.
         count = 1 if mode == "polling" else workers or settings.workers
         several = count > 1 or worker_ready_fd is not None
-        setup_logging(settings.log_level, _secrets(settings), with_pid=several)
+        setup_logging(
+            settings.log_level, _secrets(settings), with_pid=several, json_lines=settings.log_format == "json"
+        )
         settings.token  # noqa: B018 - fail now, with the one-line error, if BOT_TOKEN is missing
         if mode == "webhook":
             settings.require_webhook()
@@ -197,6 +200,6 @@ def migrate() -> None:
 
     with _bot_errors():
         settings = load_settings()
-        setup_logging(settings.log_level, _secrets(settings))
+        setup_logging(settings.log_level, _secrets(settings), json_lines=settings.log_format == "json")
         revision = asyncio.run(upgrade(settings.database_url))
     click.echo(f"database is at revision {revision}")

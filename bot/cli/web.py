@@ -41,13 +41,16 @@ async def _username(settings: Settings) -> str:
 
 
 async def _serve(settings: Settings, host: str, port: int, stop: asyncio.Event) -> None:
+    from bot.metrics import count_errors, metrics_route
     from bot.services import make_database, make_services
     from bot.site import campaign_site, serve
 
     db = make_database(settings, pool_size=2)
     try:
         services = make_services(settings, db, bot_username=await _username(settings))
-        await serve(campaign_site(services), host, port, stop)
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        count_errors()
+        await serve(campaign_site(services), host, port, stop, metrics=metrics_route(db, services.campaign.slug, token))
     finally:
         await db.dispose()
 
@@ -66,7 +69,7 @@ def web(host: str | None, port: int | None) -> None:
     with usage_errors():
         settings = load_settings()
     protect(*_secrets(settings))
-    setup_logging(settings.log_level, _secrets(settings))
+    setup_logging(settings.log_level, _secrets(settings), json_lines=settings.log_format == "json")
     address, number = host or settings.webhook_listen, port or settings.port
     try:
         _run_loop(_until_signalled(lambda stop: _serve(settings, address, number, stop)))

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from bot.call_policy import Classifier, ErrorTable, failure, log_internal
 from bot.delivery import Deliverer, WebhookAnswer
 from bot.flood_gate import FloodGate
+from bot.metrics import api_call
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from handlers.replies import (
     AnswerCallback,
@@ -55,6 +56,15 @@ class FrameworkUser(Protocol):
 
     @property
     def username(self) -> str | None: ...
+
+
+_METHODS: dict[type, str] = {
+    SendMessage: "sendMessage",
+    EditMessage: "editMessageText",
+    AnswerCallback: "answerCallbackQuery",
+    SendDocument: "sendDocument",
+    SendPhoto: "sendPhoto",
+}
 
 
 class BotCalls(ABC):
@@ -135,6 +145,20 @@ class BotCalls(ABC):
         )
 
     async def _send(self, reply: Reply) -> int | None:
+        """One reply, one Bot API call, counted by method and result (``bot.metrics``)."""
+        method = _METHODS[type(reply)]
+        try:
+            message_id = await self._send_reply(reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = self._classify(exc)
+            api_call(method, error.kind if error is not None else "internal")
+            raise
+        api_call(method, "ok")
+        return message_id
+
+    async def _send_reply(self, reply: Reply) -> int | None:
         """One reply, one Bot API call; the sent or edited message's id, if any."""
         match reply:
             case SendMessage():

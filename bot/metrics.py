@@ -1,0 +1,132 @@
+"""Prometheus metrics at ``GET /metrics``: what an operator graphs and alerts on.
+
+Counted as things happen, in this process: updates handled by kind, the time each
+took (the conversation's step, replies included), Bot API calls by method and result
+(``ok``, ``flood`` for a 429, ``forbidden`` for a 403, ``bad_request``, ``network``,
+...), and log lines at ERROR and above by logger. Read from the database at each
+scrape (``storage.operations``): the signatures, the anonymous funnel's totals per
+step (withdrawals and removals among them) and the broadcast messages waiting to be
+sent. Labels are fixed vocabularies only: no name, id, chat, text or source ever
+becomes a label.
+
+Several workers (``run --workers N``) share one port, so a scrape reaches any one of
+them: ``bot.workers`` gives them one ``PROMETHEUS_MULTIPROC_DIR`` and each answers
+with every worker's counts added up (prometheus-client's multiprocess mode).
+``METRICS_TOKEN``, when set, is required as ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from storage.operations import operations
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+UPDATES = Counter("undersign_updates", "Updates handled, by kind of event", ["kind"])
+STEP_SECONDS = Histogram(
+    "undersign_step_seconds",
+    "Time to handle one update, its replies included",
+    ["kind"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+API_CALLS = Counter("undersign_bot_api_calls", "Bot API calls for replies, by method and result", ["method", "result"])
+ERRORS = Counter("undersign_log_errors", "Log lines at ERROR or above, by logger", ["logger"])
+
+Handle = Callable[[Any, Any], Awaitable[None]]
+
+
+def instrument(handle: Handle) -> Handle:
+    """``handle`` (the core's), counting each update and timing it."""
+
+    async def counted(event: Any, deliver: Any) -> None:
+        kind = type(event).__name__
+        started = time.perf_counter()
+        try:
+            await handle(event, deliver)
+        finally:
+            UPDATES.labels(kind).inc()
+            STEP_SECONDS.labels(kind).observe(time.perf_counter() - started)
+
+    return counted
+
+
+def api_call(method: str, result: str) -> None:
+    API_CALLS.labels(method, result).inc()
+
+
+class _CountErrors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        ERRORS.labels(record.name.split(".")[0]).inc()  # the package: bot, handlers, storage, ...
+
+
+def count_errors() -> None:
+    """Count ERROR log lines from now on (once per process)."""
+    root = logging.getLogger()
+    if not any(isinstance(handler, _CountErrors) for handler in root.handlers):
+        root.addHandler(_CountErrors())
+
+
+def _process_metrics() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()
+
+
+async def _database_metrics(db: Database, campaign: str) -> bytes:
+    now = await operations(db, campaign)
+    registry = CollectorRegistry()
+    Gauge("undersign_signatures", "Signatures now (the kept count)", registry=registry).set(now.signatures)
+    funnel = Gauge("undersign_funnel_people", "People who reached each step, all days", ["step"], registry=registry)
+    for step, people in sorted(now.funnel.items()):
+        funnel.labels(step).set(people)
+    Gauge("undersign_broadcast_queue", "Broadcast messages waiting to be sent", registry=registry).set(
+        now.queued_messages
+    )
+    return generate_latest(registry)
+
+
+def metrics_route(db: Database, campaign: str, token: str | None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The ``/metrics`` handler; with ``token``, only for ``Authorization: Bearer <token>``."""
+    expected = f"Bearer {token}".encode() if token else None
+
+    async def metrics(request: web.Request) -> web.Response:
+        if expected is not None:
+            given = request.headers.get("Authorization", "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, expected):
+                raise web.HTTPUnauthorized(text="metrics need the METRICS_TOKEN")
+        try:
+            stored = await _database_metrics(db, campaign)
+        except Exception as error:  # the process's own counts still answer; the database is a gauge of its own
+            log.warning("metrics: the database does not answer (%s)", type(error).__name__)
+            stored = b"# the database did not answer\nundersign_database_up 0\n"
+        else:
+            stored += b"undersign_database_up 1\n"
+        body = _process_metrics() + stored
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return metrics
