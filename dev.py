@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -124,6 +125,8 @@ def test(args: list[str]) -> int:
             if sh(*command, check=False) != 0:
                 say(f"{name} failed")
                 return 1
+    if not (os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")):
+        say("no Chromium: the browser tests will skip (Debian/Ubuntu: apt install chromium; or set CHROMIUM)")
     say("pytest")
     return sh(PYTHON, "-m", "pytest", *parallel(args), *args, check=False)
 
