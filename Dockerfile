@@ -26,8 +26,9 @@ COPY campaigns ./campaigns
 COPY locales ./locales
 # The project alone, built by the setuptools the lock installed; then the catalogs compiled
 # beside the installed code, so a start does not compile them in memory.
+# (From /, with -P: run from /src, `python -m bot` would be the build context's copy, compiling there.)
 RUN /venv/bin/pip install --no-deps --no-build-isolation . \
- && /venv/bin/python -m bot i18n compile
+ && cd / && /venv/bin/python -P -m bot i18n compile
 
 FROM python:3.11-slim
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \

@@ -125,8 +125,10 @@ class JsonLines(logging.Formatter):
             "pid": record.process,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+        if record.exc_info:  # masked by ``SecretFilter`` (the bot token can sit in a URL of a traceback)
+            line["exception"] = record.exc_text or mask(self.formatException(record.exc_info), secret_filter.secrets)
+        if record.stack_info:
+            line["stack"] = mask(record.stack_info, secret_filter.secrets)
         return json.dumps(line, ensure_ascii=False)
 
 

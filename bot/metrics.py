@@ -10,8 +10,9 @@ sent. Labels are fixed vocabularies only: no name, id, chat, text or source ever
 becomes a label.
 
 Several workers (``run --workers N``) share one port, so a scrape reaches any one of
-them: ``bot.workers`` gives them one ``PROMETHEUS_MULTIPROC_DIR`` and each answers
-with every worker's counts added up (prometheus-client's multiprocess mode).
+them: ``bot.workers`` gives them one fresh ``PROMETHEUS_MULTIPROC_DIR`` and each
+answers with every worker's counts added up (prometheus-client's multiprocess mode; a
+restarted worker's counts stay in the sums, so counters never go backwards).
 ``METRICS_TOKEN``, when set, is required as ``Authorization: Bearer <token>``.
 """
 
@@ -21,7 +22,7 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -29,13 +30,13 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
-from storage.operations import operations
+from storage.operations import Operations, operations
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -97,16 +98,29 @@ def _process_metrics() -> bytes:
     return generate_latest()
 
 
+class _Snapshot:
+    """The database's figures as metric families: values handed over, never stored (a
+    ``Gauge`` would write them to the multiprocess files, and every worker's copy would
+    come back at the next scrape)."""
+
+    def __init__(self, now: Operations) -> None:
+        self._now = now
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = self._now
+        yield GaugeMetricFamily("undersign_signatures", "Signatures now (the kept count)", value=now.signatures)
+        funnel = GaugeMetricFamily("undersign_funnel_people", "People who reached each step, all days", labels=["step"])
+        for step, people in sorted(now.funnel.items()):
+            funnel.add_metric([step], people)
+        yield funnel
+        yield GaugeMetricFamily(
+            "undersign_broadcast_queue", "Broadcast messages waiting to be sent", value=now.queued_messages
+        )
+
+
 async def _database_metrics(db: Database, campaign: str) -> bytes:
-    now = await operations(db, campaign)
     registry = CollectorRegistry()
-    Gauge("undersign_signatures", "Signatures now (the kept count)", registry=registry).set(now.signatures)
-    funnel = Gauge("undersign_funnel_people", "People who reached each step, all days", ["step"], registry=registry)
-    for step, people in sorted(now.funnel.items()):
-        funnel.labels(step).set(people)
-    Gauge("undersign_broadcast_queue", "Broadcast messages waiting to be sent", registry=registry).set(
-        now.queued_messages
-    )
+    registry.register(_Snapshot(await operations(db, campaign)))
     return generate_latest(registry)
 
 

@@ -174,7 +174,7 @@ class Supervisor:
                 env={
                     **os.environ,
                     "WORKERS": str(self.count),  # a worker's share of the database pool
-                    "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR") or self._metrics.name,
+                    "PROMETHEUS_MULTIPROC_DIR": self._metrics.name,  # fresh: no earlier run's counts
                 },
             )
         except BaseException:

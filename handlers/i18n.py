@@ -64,6 +64,8 @@ def best_locale(language_code: str | None, available: Iterable[str], default: st
         wanted = normalise_locale(language_code)
         if wanted in available:
             return wanted
+        if "_".join(wanted.split("_")[:2]) in available:  # zh_Hant_TW: the script's catalog
+            return "_".join(wanted.split("_")[:2])
         base = wanted.split("_")[0]
         if base in available:
             return base

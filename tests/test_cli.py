@@ -165,6 +165,31 @@ def test_startup_errors_never_print_a_secret(tmp_path: Path, settings: dict[str,
     assert "***" in last
 
 
+def test_json_log_lines_mask_secrets_in_tracebacks_too() -> None:
+    import logging
+
+    from bot.logs import JsonLines, protect
+
+    protect("123456:SECRET-token-for-the-json-test")
+    logger = logging.getLogger("bot.test_json")
+    try:
+        raise OSError("GET https://api.telegram.org/bot123456:SECRET-token-for-the-json-test/getMe failed")
+    except OSError:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            1,
+            "call failed: %s",
+            ("123456:SECRET-token-for-the-json-test",),
+            sys.exc_info(),
+        )
+    line = JsonLines().format(record)
+    assert "SECRET-token" not in line and "***" in line
+    data = json.loads(line)
+    assert data["level"] == "ERROR" and "OSError" in data["exception"]
+
+
 def test_migrate_prints_the_revision(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     # LOG_FORMAT=json: every log line a JSON object, for log shippers.

@@ -476,6 +476,24 @@ async def test_a_long_list_comes_in_volumes_each_with_the_letter(
     assert _files(out) == [result.path, directory]  # no volume left beside the zip
 
 
+def test_a_volume_that_cannot_start_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage.exports import pdf_export
+
+    def no_fonts(*args: object, **kwargs: object) -> None:
+        raise MemoryError("no room for the fonts")
+
+    monkeypatch.setattr(pdf_export, "_Volume", no_fonts)
+    with pytest.raises(MemoryError):
+        pdf_export.PdfWriter(
+            tmp_path / "letter.zip",
+            campaign=load_campaign(CAMPAIGN),
+            total=10,
+            generated_at=datetime.now(UTC),
+            volume_size=4,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
 @ON_SQLITE
 async def test_volumes_written_before_a_failure_are_deleted(
     database: Database, campaign: Campaign, out: Path, monkeypatch: pytest.MonkeyPatch

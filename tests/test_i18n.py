@@ -21,6 +21,8 @@ CATALOGS = I18n().locales
         ("zh-hant", "zh_Hant"),
         ("zh", "zh_Hans"),
         ("zh-TW", "zh_Hant"),
+        ("zh-Hant-TW", "zh_Hant"),
+        ("zh-Hans-SG", "zh_Hans"),
         ("ug", "ug"),
         ("uz-latn", "uz"),
         ("sr-latn", "en"),  # no Serbian catalog: the default

@@ -322,6 +322,38 @@ async def test_a_crowd_of_requests_reads_the_database_once() -> None:
     assert (moved.value, reads) == (43, 2) and moved.changed_at > counts[0].changed_at
 
 
+async def test_a_database_that_does_not_answer_is_asked_once_and_the_last_count_shown() -> None:
+    answers: list[int | Exception] = [7]
+    reads = 0
+
+    async def read() -> int:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.05)
+        answer = answers[-1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    now = [0.0]
+    kept = KeptCount(read, ttl=2.0, retry_after=1.0, clock=lambda: now[0])
+    assert (await kept.get()).value == 7
+    answers.append(ConnectionError("the database is restarting"))
+    now[0] = 3.0
+    shown = await asyncio.gather(*(kept.get() for _ in range(20)))
+    assert {count.value for count in shown} == {7} and reads == 2  # one failed read, shared; the last count
+    now[0] = 3.5
+    assert (await kept.get()).value == 7 and reads == 2  # not asked again within retry_after
+    answers.append(9)
+    now[0] = 4.1
+    assert (await kept.get()).value == 9 and reads == 3
+    # Never read successfully: the error, once for everyone waiting.
+    fresh = KeptCount(read, retry_after=1.0, clock=lambda: now[0])
+    answers.append(ConnectionError("down"))
+    results = await asyncio.gather(*(fresh.get() for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(result, ConnectionError) for result in results) and reads == 4
+
+
 async def test_the_webhook_server_serves_the_page_on_its_own_port(start_webhook_bot: Any) -> None:
     bot = await start_webhook_bot(core="real")
     async with aiohttp.ClientSession() as http:

@@ -180,6 +180,10 @@ async def test_two_workers_share_the_port_and_handle_each_update_once(two_worker
             updates = sum(float(n) for n in re.findall(r"^undersign_updates_total\{[^}]*\} (\S+)$", text, re.M))
             assert updates == USERS, text
             assert re.search(r'^undersign_bot_api_calls_total\{method="sendMessage",result="ok"\} ', text, re.M)
+            # The database's figures once, not once per worker (Prometheus refuses a repeated TYPE).
+            types = re.findall(r"^# TYPE (\S+) ", text, re.M)
+            assert len(types) == len(set(types)) and 'pid="' not in text, text
+            assert "# TYPE undersign_signatures gauge" in text
         async with http.get(metrics) as response:
             assert response.status == 401  # METRICS_TOKEN is set: not without it
     log = await two_workers.stop()

@@ -141,7 +141,9 @@ class CampaignSite:
             languages=languages,
             snippets=snippets,
         )
-        headers = {**SECURITY_HEADERS, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": "Accept-Language"}
+        # The snippets name the address the page was reached at: a shared cache keeps one per scheme.
+        vary = "Accept-Language, X-Forwarded-Proto"
+        headers = {**SECURITY_HEADERS, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": vary}
         return web.Response(text=body, content_type="text/html", headers=headers)
 
     async def widget(self, request: web.Request) -> web.Response:

@@ -526,7 +526,13 @@ class PdfWriter:
             os.close(handle)  # created 0600: it holds personal data
             path = Path(name)
             self._files.append(path)
-        return _Volume(path, campaign=self._campaign, total=self._total, generated=self._generated, part=part)
+        try:
+            return _Volume(path, campaign=self._campaign, total=self._total, generated=self._generated, part=part)
+        except BaseException:  # no writer to abandon yet: its file goes now
+            if part is not None:
+                self._files.remove(path)
+                path.unlink(missing_ok=True)
+            raise
 
     def _close(self, volume: _Volume, *, last: bool) -> None:
         self._volume = None

@@ -225,6 +225,8 @@ async def copy_export(
 
         if progress is not None:
             await progress(0, total)
+        # The query's literals hold backslashes ("\\1'", "\\\\"): read as written, whatever the server's default.
+        await connection.execute("SET LOCAL standard_conforming_strings = on")
         await connection.copy_from_query(
             _query(fmt, with_ids=with_ids), campaign, list(names), list(names.values()), output=output
         )
