@@ -124,8 +124,14 @@ def _progress(t: Translator, done: int, total: int) -> str:
     return format_percent(done / total if total else 0, locale=t.babel_locale)
 
 
+def _section(heading: str, rows: list[str]) -> list[str]:
+    """A titled block of /stats, or nothing at all when it has no rows (no empty headings)."""
+    return ["", f"<b>{heading}</b>", *rows] if rows else []
+
+
 def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
     n = t.number
+    direct = t.gettext("direct (no link)")
     lines = [
         "<b>"
         + t.gettext(
@@ -138,27 +144,26 @@ def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
             week=s.last_7_days,
             month=s.last_30_days,
         ),
-        "",
-        "<b>" + t.gettext("By language") + "</b>",
-        *(f"{_escaped(language_name(code))}: {n(count)}" for code, count in s.by_language),
-        "",
-        "<b>" + t.gettext("By country (top 10)") + "</b>",
-        # CLDR names such as "Bosnia & Herzegovina" and "Trinidad & Tobago" carry an "&": escaped.
-        *(f"{_escaped(country_name(code, t.locale))}: {n(count)}" for code, count in s.by_country),
-    ]
-    if s.other_countries:
-        lines.append(t.gettext("Other countries: {count}", count=s.other_countries))
-    direct = t.gettext("direct (no link)")
-    lines += [
-        "",
-        "<b>" + t.gettext("By source (top 10)") + "</b>",
-        *(f"{html.escape(source, quote=False) if source else direct}: {n(count)}" for source, count in s.by_source),
-        "",
-        # Translators: a heading of /stats: signatures per version of the letter's wording (short codes follow).
-        "<b>" + t.gettext("By letter version") + "</b>",
-        *(
-            f"<code>{html.escape(_short_version(version), quote=False)}</code>: {n(count)}"
-            for version, count in s.by_letter_version
+        *_section(
+            t.gettext("By language"), [f"{_escaped(language_name(code))}: {n(count)}" for code, count in s.by_language]
+        ),
+        *_section(
+            t.gettext("By country (top 10)"),
+            # CLDR names such as "Bosnia & Herzegovina" and "Trinidad & Tobago" carry an "&": escaped.
+            [f"{_escaped(country_name(code, t.locale))}: {n(count)}" for code, count in s.by_country]
+            + ([t.gettext("Other countries: {count}", count=s.other_countries)] if s.other_countries else []),
+        ),
+        *_section(
+            t.gettext("By source (top 10)"),
+            [f"{html.escape(source, quote=False) if source else direct}: {n(count)}" for source, count in s.by_source],
+        ),
+        *_section(
+            # Translators: a heading of /stats: signatures per version of the letter's wording (short codes follow).
+            t.gettext("By letter version"),
+            [
+                f"<code>{html.escape(_short_version(version), quote=False)}</code>: {n(count)}"
+                for version, count in s.by_letter_version
+            ],
         ),
         "",
         "<b>" + t.gettext("Funnel") + "</b>",

@@ -519,3 +519,34 @@ def test_the_stats_message_shows_letter_versions_removals_and_erased() -> None:
     assert "Erased after the retention period" not in text
     erased = stats_text(t, dataclasses.replace(stats, purged=25), 100)
     assert erased.endswith("Erased after the retention period (counted, no personal data): 25")
+
+
+def test_the_stats_message_of_an_empty_campaign_has_no_empty_headings() -> None:
+    from babel.support import NullTranslations
+
+    from handlers.i18n import Translator
+    from handlers.organiser import stats_text
+
+    t = Translator.for_locale("en", NullTranslations())
+    empty = CampaignStats(
+        total=0,
+        today=0,
+        last_7_days=0,
+        last_30_days=0,
+        by_language=[],
+        by_country=[],
+        other_countries=0,
+        by_source=[],
+        funnel={},
+        withdrawals=0,
+        opt_ins=0,
+        per_day=[],
+        by_letter_version=[],
+        removals=0,
+        purged=0,
+    )
+    text = stats_text(t, empty, 100)
+    assert text.startswith("<b>Signatures: 0 of 100 (0.0%)</b>")
+    for heading in ("By language", "By country", "By source", "By letter version"):
+        assert heading not in text
+    assert "\n\n\n" not in text and "<b>Funnel</b>\nStarted: 0" in text
