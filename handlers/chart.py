@@ -55,8 +55,20 @@ def _thousands(value: float, _position: int) -> str:
     return f"{int(value):,}".replace(",", "\u202f")
 
 
-def signatures_chart(per_day: list[tuple[date, int]], *, title: str, daily_label: str, total_label: str) -> bytes:
+def signatures_chart(
+    per_day: list[tuple[date, int]],
+    *,
+    title: str,
+    daily_label: str,
+    total_label: str,
+    goal: int | None = None,
+    goal_label: str = "",
+) -> bytes:
     """A 1280×720 PNG of ``per_day`` (oldest first): bars per day, cumulative total on a second axis.
+
+    With ``goal``: a dashed line at the goal on the total's axis once the total has
+    reached a tenth of it (further below, the line would flatten the total to the floor),
+    else ``goal_label`` beside the total's legend only.
 
     Works for any number of days: no days gives an empty chart with the axes
     and labels (a campaign that has just started), one day a single bar, and
@@ -96,7 +108,15 @@ def signatures_chart(per_day: list[tuple[date, int]], *, title: str, daily_label
     else:
         daily.set_xticks([])
     daily.set_ylim(bottom=0, top=max([*counts, 1]) * 1.1)
-    cumulative.set_ylim(bottom=0, top=max(sum(counts), 1) * 1.1)
+    top = max(sum(counts), 1)
+    if goal and sum(counts) * 10 >= goal:
+        cumulative.axhline(goal, color=LINE_COLOUR, linestyle="--", linewidth=1.5, label=goal_label, zorder=3)
+        top = max(top, goal)
+    elif goal and goal_label:
+        total_label = f"{total_label} ({goal_label})"
+        for line in cumulative.get_lines():
+            line.set_label(total_label)
+    cumulative.set_ylim(bottom=0, top=top * 1.1)
 
     daily.set_title(title, fontsize=20, fontweight="bold", fontdict=font, loc="left")
     daily.set_ylabel(daily_label, fontsize=15, color="#7a6200", fontdict=font)

@@ -112,6 +112,11 @@ async def stats(turn: Turn) -> None:
         daily_label=label("per day", t.gettext("per day")),
         # Translators: the chart's legend for the cumulative line.
         total_label=label("total", t.gettext("total")),
+        goal=services.campaign.goal,
+        goal_label=label(
+            f"goal {services.campaign.goal:,}".replace(",", "\u202f"),
+            t.gettext("goal {goal}", goal=services.campaign.goal),
+        ),
     )
     turn.replies.append(SendPhoto(turn.event.chat.id, photo, caption=t.gettext("Signatures per day and in total")))
 

@@ -17,7 +17,7 @@ import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import matplotlib.image
 import pytest
@@ -550,3 +550,23 @@ def test_the_stats_message_of_an_empty_campaign_has_no_empty_headings() -> None:
     for heading in ("By language", "By country", "By source", "By letter version"):
         assert heading not in text
     assert "\n\n\n" not in text and "<b>Funnel</b>\nStarted: 0" in text
+
+
+def test_the_chart_shows_the_goal_once_within_reach() -> None:
+    per_day = [(date(2026, 1, 1) + timedelta(days=n), 50) for n in range(10)]  # 500 in all
+    plain = signatures_chart(per_day, title="Signatures", daily_label="per day", total_label="total")
+    near = signatures_chart(
+        per_day, title="Signatures", daily_label="per day", total_label="total", goal=1000, goal_label="goal 1,000"
+    )
+    far = signatures_chart(
+        per_day, title="Signatures", daily_label="per day", total_label="total", goal=10**6, goal_label="goal 1,000,000"
+    )
+    assert len({plain, near, far}) == 3  # a line at 1,000; for a far goal the legend says it instead
+    # The dashed goal line: dark pixels across the plot at the goal's height, none without a goal.
+    image = matplotlib.image.imread(io.BytesIO(near), format="png")
+    plain_image = matplotlib.image.imread(io.BytesIO(plain), format="png")
+
+    def dark_rows(pixels: Any) -> set[int]:
+        return {row for row in range(720) if (pixels[row, 200:1000, :3].mean(axis=1) < 0.3).sum() > 250}
+
+    assert dark_rows(image) - dark_rows(plain_image)  # the axes and dates are dark in both

@@ -203,7 +203,12 @@ def stats(chart_path: Path | None, verify: bool, rebuild: bool) -> None:
         from handlers.chart import signatures_chart  # matplotlib: only when a chart is asked for
 
         png = signatures_chart(
-            result.per_day, title=f"Signatures: {settings.campaign}", daily_label="per day", total_label="total"
+            result.per_day,
+            title="Signatures per day",  # as /stats draws it (the slug is no title for a report)
+            daily_label="per day",
+            total_label="total",
+            goal=campaign.goal,
+            goal_label=f"goal {campaign.goal:,}",
         )
         try:
             chart_path.write_bytes(png)
