@@ -27,6 +27,7 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from babel.numbers import format_percent
@@ -35,7 +36,7 @@ from handlers import fallback
 from handlers.chart import drawable, signatures_chart
 from handlers.i18n import Html, Translator, language_name, share
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
-from handlers.turn import Turn
+from handlers.turn import Services, Turn
 from petition.countries import country_name
 from storage.exports.archive import PDF_VOLUME_SIZE
 from storage.exports.export import ExportError, ExportFormat, TooLargeForTelegram, export_signatures
@@ -96,7 +97,7 @@ async def stats(turn: Turn) -> None:
     # This process's latest funnel counts first; other workers' follow within seconds (bot.app).
     await services.funnel.flush(services.db)
     figures = await campaign_stats(services.db, services.campaign.slug, now=services.clock())
-    turn.send(stats_text(turn.t, figures, services.campaign.goal))
+    turn.send(stats_text(turn.t, figures, services.campaign.goal, letter_languages(services)))
     t = turn.t
 
     def label(english: str, translated: str) -> str:
@@ -134,8 +135,20 @@ def _section(heading: str, rows: list[str]) -> list[str]:
     return ["", f"<b>{heading}</b>", *rows] if rows else []
 
 
-def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
+def letter_languages(services: Services) -> dict[str, str]:
+    """Each current wording's version (``Campaign.version``, as a signature records it) and the
+    languages it is in; a version no catalog gives any more was an earlier wording."""
+    found: dict[str, list[str]] = {}
+    for locale in services.i18n.locales:
+        version = services.campaign.version(services.i18n.get(locale).catalog.gettext)
+        found.setdefault(version, []).append(language_name(locale))
+    return {version: ", ".join(names) for version, names in found.items()}
+
+
+def stats_text(t: Translator, s: CampaignStats, goal: int, versions: Mapping[str, str] | None = None) -> str:
+    """The /stats message; ``versions`` names the languages of each letter version (``letter_languages``)."""
     n = t.number
+    languages = versions or {}
     direct = t.gettext("direct (no link)")
     lines = [
         "<b>"
@@ -166,7 +179,9 @@ def stats_text(t: Translator, s: CampaignStats, goal: int) -> str:
             # Translators: a heading of /stats: signatures per version of the letter's wording (short codes follow).
             t.gettext("By letter version"),
             [
-                f"<code>{html.escape(_short_version(version), quote=False)}</code>: {n(count)}"
+                f"<code>{html.escape(_short_version(version), quote=False)}</code>"
+                + (f" ({_escaped(languages[version])})" if version in languages else "")
+                + f": {n(count)}"
                 for version, count in s.by_letter_version
             ],
         ),

@@ -513,8 +513,11 @@ def test_the_stats_message_shows_letter_versions_removals_and_erased() -> None:
         removals=2,
         purged=0,
     )
-    text = stats_text(t, stats, 100)
-    assert "<b>By letter version</b>\n<code>3f9a1c2b…</code>: 20\n<code>&lt;b&gt;x&lt;/b&gt;</code>: 10" in text
+    text = stats_text(t, stats, 100, {"3f9a1c2b7d10": "Deutsch, Español"})
+    assert (
+        "<b>By letter version</b>\n<code>3f9a1c2b…</code> (Deutsch, Español): 20\n<code>&lt;b&gt;x&lt;/b&gt;</code>: 10"
+        in text
+    )
     assert "Removed by organisers: 2" in text
     assert "Erased after the retention period" not in text
     erased = stats_text(t, dataclasses.replace(stats, purged=25), 100)
@@ -570,3 +573,17 @@ def test_the_chart_shows_the_goal_once_within_reach() -> None:
         return {row for row in range(720) if (pixels[row, 200:1000, :3].mean(axis=1) < 0.3).sum() > 250}
 
     assert dark_rows(image) - dark_rows(plain_image)  # the axes and dates are dark in both
+
+
+def test_letter_versions_are_named_by_their_languages() -> None:
+    from types import SimpleNamespace
+
+    from handlers.i18n import I18n
+    from handlers.organiser import letter_languages
+    from petition.campaign import load_campaign
+
+    i18n, campaign = I18n(), load_campaign(CAMPAIGN)
+    versions = letter_languages(SimpleNamespace(i18n=i18n, campaign=campaign))  # type: ignore[arg-type]
+    assert versions[campaign.version()] == "English"
+    assert versions[campaign.version(i18n.get("de").catalog.gettext)] == "Deutsch"
+    assert len(versions) == len(i18n.locales)  # every catalog translates the letter its own way
