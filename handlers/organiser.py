@@ -45,6 +45,7 @@ from storage.stats import CampaignStats, campaign_stats
 log = logging.getLogger(__name__)
 
 FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "pdf")
+CAPTION_NUMBERS = 20  # incomplete names listed by number in a caption (Telegram allows 1,024 characters)
 PROGRESS_EVERY = 2.0  # seconds between progress edits: Telegram allows about one edit a second per chat
 CANCELLED_NOTICE = 1.0  # seconds to tell the admin an export was cancelled (at shutdown)
 
@@ -366,6 +367,15 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
                 "{n} signatures were erased after the retention period: they are counted, with no personal data,"
                 " and not in this file.",
                 result.purged,
+            )
+        if result.incomplete_names:
+            shown = ", ".join(t.number(number) for number in result.incomplete_numbers[:CAPTION_NUMBERS])
+            if result.incomplete_names > CAPTION_NUMBERS:
+                shown += ", …"
+            # Translators: in the caption of the delivery PDF; {numbers} lists row numbers ("17, 342").
+            caption += "\n" + t.gettext(
+                "Names this PDF cannot show in full, by number: {numbers}. The CSV and XLSX have them exactly.",
+                numbers=shown,
             )
         if fmt == "pdf":
             # Translators: in the caption of the delivery PDF; {fingerprint} is 64 hexadecimal characters.

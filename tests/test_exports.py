@@ -517,6 +517,8 @@ async def test_pdf_of_no_signatures(database: Database, campaign: Campaign, out:
     assert result.rows == 0
     assert "0 people signed this letter." in pages[0]
     assert "No one has signed this letter yet." in text
+    # One column's headings, not an empty second column's too.
+    assert pages[-1].count("Country") == 1 and pages[-1].count("No.") == 1
 
 
 @ON_SQLITE
@@ -578,7 +580,11 @@ async def test_pdf_shows_every_script_or_says_it_cannot(database: Database, camp
     assert MISSING * 8 in compact and "Dorje" in text and MISSING * 6 in compact
     closing = " ".join(pages[-1].split())
     assert f"{len(SCRIPTS) + 3} people signed this letter." in closing
-    assert "This document cannot show every character of 3 names" in closing
+    first = len(SCRIPTS) + 1  # Tibetan, Thaana, then the emoji, numbered after every covered script
+    assert result.incomplete_numbers == (first, first + 1, first + 2)
+    assert (
+        f"This document cannot show every character of 3 names (number {first}, {first + 1} and {first + 2})" in closing
+    )
     assert "every name exactly as signed" in closing
     # The spreadsheets have every name exactly.
     csv_result = await export_signatures(database, campaign, "csv", out)
@@ -1204,3 +1210,11 @@ async def test_cli_prints_the_fingerprint(database: Database, database_url: str,
     assert result.exit_code == 0, result.output
     assert f"SHA-256 fingerprint of the signatory list: {fingerprint}" in result.output
     assert fingerprint in (await _thread(_fingerprint_command, listed)).output
+
+
+def test_the_numbers_of_incomplete_names_read_as_a_list() -> None:
+    from storage.exports.pdf_export import numbers_list
+
+    assert numbers_list([17], 1, 200) == "17"
+    assert numbers_list([17, 342, 9001], 3, 200) == "17, 342 and 9,001"
+    assert numbers_list([1, 2, 3], 5003, 3) == "1, 2, 3, … (and 5,000 more)"

@@ -166,6 +166,14 @@ def export(fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool) 
     else:
         click.echo(f"{result.rows:,} signatures written to {output}")
     click.echo(f"SHA-256 fingerprint of the signatory list: {result.fingerprint}")
+    if result.incomplete_names:
+        from storage.exports.pdf_export import numbers_list
+
+        numbers = numbers_list(result.incomplete_numbers, result.incomplete_names, len(result.incomplete_numbers))
+        click.echo(
+            f"{result.incomplete_names:,} name(s) cannot be shown in full in the PDF (number {numbers}): "
+            "the CSV and XLSX have them exactly"
+        )
     if result.purged:
         click.echo(erased(result.purged, "file"))
 

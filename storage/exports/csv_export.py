@@ -29,6 +29,7 @@ class CsvWriter:
 
     incomplete_names = 0  # the CSV has every name exactly
     volumes = 1
+    incomplete_numbers: tuple[int, ...] = ()
 
     def __init__(self, path: Path, *, with_ids: bool) -> None:
         self._with_ids = with_ids

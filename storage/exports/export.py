@@ -97,6 +97,7 @@ class ExportResult:
     fingerprint: str = ""
     purged: int = 0
     volumes: int = 1
+    incomplete_numbers: tuple[int, ...] = ()  # the row numbers of the first names shown incompletely
 
 
 class _Writer(Protocol):
@@ -105,6 +106,9 @@ class _Writer(Protocol):
 
     @property
     def volumes(self) -> int: ...
+
+    @property
+    def incomplete_numbers(self) -> tuple[int, ...]: ...
 
     def write(self, rows: Sequence[ExportRow]) -> None: ...
 
@@ -222,6 +226,7 @@ async def export_signatures(
     zipped: Path | None = None
     unfinished: list[_Writer] = []  # the open writer, until it has finished
     fingerprint = Fingerprint()
+    incomplete_numbers: tuple[int, ...] = ()
     try:
         async with snapshot(db, campaign.slug, with_ids=with_ids, batch_size=batch_size) as signatories:
             total = await signatories.count()
@@ -241,7 +246,7 @@ async def export_signatures(
                 )
                 incomplete_names, volumes = 0, 1
             else:
-                done, incomplete_names, volumes = await _write(
+                done, incomplete_names, volumes, incomplete_numbers = await _write(
                     signatories,
                     fmt,
                     path,
@@ -293,6 +298,7 @@ async def export_signatures(
             fingerprint=fingerprint.hexdigest(),
             purged=purged,
             volumes=volumes,
+            incomplete_numbers=incomplete_numbers,
         )
     except BaseException:
         try:
@@ -319,9 +325,10 @@ async def _write(
     campaign: Campaign,
     now: datetime,
     purged: int,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, tuple[int, ...]]:
     """Write the rows with the format's Python writer: the rows written, the names shown
-    incompletely, and the number of volumes (the PDF of a long list; 1 otherwise).
+    incompletely, the number of volumes (the PDF of a long list; 1 otherwise) and the row numbers
+    of the first names shown incompletely.
 
     The open writer sits in ``unfinished`` until it has finished, so that the caller
     can abandon it on any error or cancellation.
@@ -346,7 +353,7 @@ async def _write(
     done = await _stream(signatories.batches(), writer, fingerprint, total, progress)
     await _in_thread(writer.finish)
     unfinished.clear()
-    return done, writer.incomplete_names, writer.volumes
+    return done, writer.incomplete_names, writer.volumes, writer.incomplete_numbers
 
 
 async def _stream(

@@ -22,6 +22,7 @@ class ListWriter:
 
     incomplete_names = 0  # every name exactly as signed
     volumes = 1
+    incomplete_numbers: tuple[int, ...] = ()
 
     def __init__(self, path: Path) -> None:
         self._file = path.open("wb")

@@ -39,6 +39,7 @@ import logging
 import math
 import os
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,13 +88,36 @@ def erased(count: int, document: str = "document") -> str:
     )
 
 
-def incomplete(count: int) -> str:
+SHOWN_NUMBERS = 200  # incomplete names listed by number on the last page; the count is always exact
+
+
+def numbers_list(numbers: Sequence[int], count: int, limit: int) -> str:
+    """``17, 342 and 9,001``, or ``17, 342, … (and 5,000 more)`` past ``limit``."""
+    shown = [f"{number:,}" for number in numbers[:limit]]
+    if count > len(shown):
+        return ", ".join(shown) + f", … (and {count - len(shown):,} more)"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def incomplete(count: int, numbers: Sequence[int] = ()) -> str:
     """The closing note on names the document cannot show in full (the CSV and XLSX have them exactly)."""
     names = "1 name" if count == 1 else f"{count:,} names"
+    which = f" (number {numbers_list(numbers, count, SHOWN_NUMBERS)})" if numbers else ""
     return (
-        f"This document cannot show every character of {names}: letters without a font are drawn as {MISSING}, "
-        "emoji and symbols are left out. The electronic list of signatures has every name exactly as signed."
+        f"This document cannot show every character of {names}{which}: letters without a font are drawn as "
+        f"{MISSING}, emoji and symbols are left out. The electronic list of signatures has every name exactly as signed."
     )
+
+
+def right_to_left(text: str) -> bool:
+    """Whether ``text``'s first strong character is right-to-left (Arabic, Hebrew, Uyghur, ...)."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
 
 
 def quiet_font_logging() -> None:
@@ -165,6 +189,7 @@ class _Totals:
     purged: int
     incomplete: int
     fingerprint: str
+    incomplete_numbers: tuple[int, ...] = ()
 
 
 class _Volume:
@@ -177,6 +202,7 @@ class _Volume:
         self._part = part
         self.written = 0
         self.incomplete = 0
+        self.incomplete_numbers: list[int] = []  # the first SHOWN_NUMBERS of them
         running_title = printable(campaign.title + (f" · {part.label()}" if part else ""))
         footer_note = printable(f"{campaign.organisation} · generated {generated}")
         pdf = _Document(running_title, footer_note)
@@ -225,19 +251,21 @@ class _Volume:
 
     # --- the letter -------------------------------------------------------------------
 
-    def _paragraph(self, text: str, *, size: float = BODY_SIZE, line: float = BODY_LINE, after: float = 3) -> None:
+    def _paragraph(
+        self, text: str, *, size: float = BODY_SIZE, line: float = BODY_LINE, after: float = 3, align: str = "J"
+    ) -> None:
         pdf = self._pdf
         pdf.set_font(MAIN, size=size)
         text = printable(text)
         self._use_fonts(text)
-        pdf.multi_cell(0, line, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, line, text, new_x="LMARGIN", new_y="NEXT", align=align)
         pdf.ln(after)
 
     def _letter(self, campaign: Campaign, generated: str) -> None:
         pdf = self._pdf
         pdf.add_page()
         pdf.shaping(True)  # a page or two of prose: kerning and ligatures cost nothing here
-        self._paragraph(campaign.title, size=17, line=8, after=4)
+        self._paragraph(campaign.title, size=17, line=8, after=4, align="L")  # a title is not justified
         self._paragraph(f"A letter from supporters of {campaign.organisation}", size=11, after=5)
         self._paragraph(f"To: {'; '.join(campaign.targets)}", after=1)
         self._paragraph(f"{people(self._total)} Generated {generated}.", after=1 if self._part else 8)
@@ -286,24 +314,31 @@ class _Volume:
         self._list_page(pdf.get_y())
 
     def _list_page(self, top: float) -> None:
-        """Column headings for both newspaper columns, then entries from ``top`` down."""
-        pdf = self._pdf
-        pdf.set_font(MAIN, size=7)
-        pdf.set_text_color(GREY)
-        for column in (0, 1):
-            x = MARGIN + column * (self._column_width + COLUMN_GAP)
-            pdf.set_xy(x, top)
-            pdf.cell(NUMBER_W, 4, "No.", align="R")
-            pdf.cell(self._name_width, 4, "Name")
-            pdf.cell(COUNTRY_W, 4, "Country")
-            pdf.set_draw_color(180)
-            pdf.line(x, top + 4.5, x + self._column_width, top + 4.5)
-        pdf.set_text_color(0)
-        pdf.set_font(MAIN, size=LIST_SIZE)
+        """The first newspaper column's headings, then entries from ``top`` down (the second
+        column gets its headings when the list reaches it: never an empty column's)."""
+        self._heading_top = top
+        self._column_heading(0)
         self._top = top + 5.5
         self._column = 0
         self._y = self._top
         self._lowest = self._top
+
+    def _column_heading(self, column: int) -> None:
+        pdf, top = self._pdf, self._heading_top
+        shaped = pdf._shaping
+        pdf.shaping(False)
+        pdf.set_font(MAIN, size=7)
+        pdf.set_text_color(GREY)
+        x = MARGIN + column * (self._column_width + COLUMN_GAP)
+        pdf.set_xy(x, top)
+        pdf.cell(NUMBER_W, 4, "No.", align="R")
+        pdf.cell(self._name_width, 4, "Name")
+        pdf.cell(COUNTRY_W, 4, "Country")
+        pdf.set_draw_color(180)
+        pdf.line(x, top + 4.5, x + self._column_width, top + 4.5)
+        pdf.set_text_color(0)
+        pdf.set_font(MAIN, size=LIST_SIZE)
+        pdf.shaping(shaped)
 
     def _plain(self, text: str) -> bool:
         """Whether ``text`` can take the fast path: main font only, no shaping."""
@@ -358,6 +393,7 @@ class _Volume:
         if self._y + height > pdf.h - BOTTOM:
             if self._column == 0:
                 self._column, self._y = 1, self._top
+                self._column_heading(1)
             else:
                 pdf.add_page()
                 self._list_page(TOP)
@@ -368,9 +404,10 @@ class _Volume:
         if plain:
             self._text(x + NUMBER_W + margin, y, name)
         else:
+            align = "R" if right_to_left(name) else "L"  # a right-to-left name starts at the right
             for index, line in enumerate(name_lines):
                 pdf.set_xy(x + NUMBER_W, y + index * LIST_LINE)
-                pdf.cell(self._name_width, LIST_LINE, line)
+                pdf.cell(self._name_width, LIST_LINE, line, align=align)
             pdf.shaping(False)
         for index, line in enumerate(country_lines):
             self._text(x + NUMBER_W + self._name_width + margin, y + index * LIST_LINE, line)
@@ -382,6 +419,8 @@ class _Volume:
             name, complete = shown(row.name)
             if not complete:
                 self.incomplete += 1
+                if len(self.incomplete_numbers) < SHOWN_NUMBERS:
+                    self.incomplete_numbers.append(row.number)
             self._entry(row.number, name or NO_PRINTABLE_NAME, row.country)
         self.written += len(rows)
 
@@ -412,7 +451,7 @@ class _Volume:
         if totals.purged:
             block.append((BODY_SIZE, BODY_LINE, False, 2, erased(totals.purged)))
         if totals.incomplete:
-            block.append((BODY_SIZE, BODY_LINE, False, 2, incomplete(totals.incomplete)))
+            block.append((BODY_SIZE, BODY_LINE, False, 2, incomplete(totals.incomplete, totals.incomplete_numbers)))
         block += [
             (BODY_SIZE, BODY_LINE, False, 0.5, "SHA-256 fingerprint of the signatory list:"),
             (BODY_SIZE, BODY_LINE, False, 1.5, totals.fingerprint),
@@ -509,12 +548,19 @@ class PdfWriter:
         self._files: list[Path] = []  # the volumes written so far (only when there are several)
         self._written = 0
         self._incomplete = 0
+        self._incomplete_numbers: list[int] = []
         self._volume: _Volume | None = self._open(1)
 
     @property
     def incomplete_names(self) -> int:
         """Names written so far that the document cannot show in full."""
         return self._incomplete + (self._volume.incomplete if self._volume else 0)
+
+    @property
+    def incomplete_numbers(self) -> tuple[int, ...]:
+        """The row numbers of the first ``SHOWN_NUMBERS`` of them."""
+        numbers = self._incomplete_numbers + (self._volume.incomplete_numbers if self._volume else [])
+        return tuple(numbers[:SHOWN_NUMBERS])
 
     def _open(self, number: int) -> _Volume:
         part = None
@@ -538,9 +584,16 @@ class PdfWriter:
         self._volume = None
         self._written += volume.written
         self._incomplete += volume.incomplete
+        self._incomplete_numbers += volume.incomplete_numbers[: SHOWN_NUMBERS - len(self._incomplete_numbers)]
         totals = None
         if last:
-            totals = _Totals(self._written, self._purged, self._incomplete, self._fingerprint.hexdigest())
+            totals = _Totals(
+                self._written,
+                self._purged,
+                self._incomplete,
+                self._fingerprint.hexdigest(),
+                tuple(self._incomplete_numbers),
+            )
         volume.finish(totals)
 
     def write(self, rows: Sequence[ExportRow]) -> None:

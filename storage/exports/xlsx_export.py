@@ -40,6 +40,7 @@ class XlsxWriter:
 
     incomplete_names = 0  # the XLSX has every name exactly
     volumes = 1
+    incomplete_numbers: tuple[int, ...] = ()
 
     def __init__(
         self,
