@@ -159,10 +159,29 @@ class Translator:
         return html.escape(self.catalog.gettext(message), quote=False)
 
     def number(self, value: float) -> str:
-        return format_decimal(value, locale=self.babel_locale)
+        return self.digits(format_decimal(value, locale=self.babel_locale, numbering_system="default"))
 
     def date(self, value: date | datetime) -> str:
-        return format_date(value, format="long", locale=self.babel_locale)
+        return self.digits(format_date(value, format="long", locale=self.babel_locale))
+
+    def digits(self, text: str) -> str:
+        """``text`` with the language's own digits where it writes numbers with them (Persian:
+        ۱۲۳), as CLDR's default numbering system says; Babel formats with 0-9 only."""
+        native = NATIVE_DIGITS.get(self.babel_locale.default_numbering_system)
+        return text.translate(native) if native else text
+
+
+# CLDR numbering systems that are not 0-9, for the languages we have catalogs for (or may soon).
+NATIVE_DIGITS = {
+    system: str.maketrans("0123456789", digits)
+    for system, digits in {
+        "arab": "٠١٢٣٤٥٦٧٨٩",  # Arabic-Indic
+        "arabext": "۰۱۲۳۴۵۶۷۸۹",  # Persian (and Urdu, Pashto where that is the default)
+        "beng": "০১২৩৪৫৬৭৮৯",
+        "deva": "०१२३४५६७८९",
+        "mymr": "၀၁၂၃၄၅၆၇၈၉",
+    }.items()
+}
 
 
 def share(part: int, whole: int, locale: Locale) -> str:

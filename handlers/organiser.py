@@ -124,7 +124,7 @@ async def stats(turn: Turn) -> None:
 
 
 def _percent(t: Translator, part: int, whole: int) -> str:
-    return share(part, whole, t.babel_locale)
+    return t.digits(share(part, whole, t.babel_locale))
 
 
 def _progress(t: Translator, done: int, total: int) -> str:

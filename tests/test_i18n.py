@@ -122,3 +122,16 @@ def test_a_small_share_shows_one_decimal_in_the_locale_s_pattern(locale: str, sh
 
     assert share(4, 1000, Locale.parse(locale)) == shown
     assert share(0, 0, Locale.parse(locale)).startswith(("0", "%0"))  # nothing of nothing: 0, not an error
+
+
+def test_numbers_and_dates_in_the_language_s_own_digits() -> None:
+    """Persian writes ۱۲۳ (CLDR's default numbering system for fa); Arabic catalogs here use 0-9."""
+    from datetime import date
+
+    from handlers.i18n import I18n
+
+    i18n = I18n()
+    persian = i18n.get("fa")
+    assert persian.number(100000) == "۱۰۰٬۰۰۰" and persian.date(date(2026, 12, 5)) == "۵ دسامبر ۲۰۲۶"
+    assert "۱٬۲۳۴" in persian.ngettext("{n} person has signed", "{n} people have signed", 1234)
+    assert i18n.get("ar").number(1234) == "1,234" and i18n.get("de").number(1234) == "1.234"

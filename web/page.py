@@ -72,7 +72,7 @@ def render_page(
     what it fills in); everything else here is escaped."""
     signed = t.ngettext("{n} person has signed", "{n} people have signed", count)
     goal = t.gettext("goal {goal}", goal=campaign.goal)
-    percent = share(count, campaign.goal, t.babel_locale)
+    percent = t.digits(share(count, campaign.goal, t.babel_locale))
     # Translators: the text alternative of the QR code on the campaign's web page.
     qr_alt = t.gettext("QR code: scan it with a phone to open the letter in Telegram")
     others = "".join(
