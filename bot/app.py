@@ -215,6 +215,7 @@ class BotApp:
                 retention_days=settings.retention_days,
                 milestones=settings.milestones,
                 flood_limit=settings.flood_limit,
+                translation_threshold=settings.translation_threshold,
             )
         except Exception as error:
             log.debug("building the core failed", exc_info=True)
@@ -223,6 +224,12 @@ class BotApp:
                 f"DEFAULT_LOCALE={settings.default_locale!r} ({_reason(error)})"
             ) from None
         self.core = core
+        if core.services is not None and core.services.i18n.not_yet:
+            log.info(
+                "not offered to signers yet (under %d%% translated): %s",
+                settings.translation_threshold,
+                ", ".join(core.services.i18n.not_yet),
+            )
         count_errors()
         self.runtime.attach(instrument(core.handle))
         if self.role != "worker":

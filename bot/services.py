@@ -64,4 +64,5 @@ def make_services(settings: Settings, db: Database, *, bot_username: str, receip
         retention_days=settings.retention_days,
         milestones=settings.milestones,
         flood_limit=settings.flood_limit,
+        translation_threshold=settings.translation_threshold,
     )

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_concurrent_updates: int = Field(default=64, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log shippers
+    # Percent of a catalog translated before signers are offered its language (handlers.i18n.MIN_COMPLETE).
+    translation_threshold: int = Field(default=90, ge=0, le=100)
     # After the signature: retention, receipts, news to signers and milestones.
     campaign_end: date | None = None  # the day the campaign ends (YYYY-MM-DD); personal data has an end date
     retention_days: int = Field(default=180, ge=0, le=3650)  # kept this long after CAMPAIGN_END, then purged

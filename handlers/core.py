@@ -43,7 +43,7 @@ from typing import Any
 
 from handlers import conversation, fallback, organiser
 from handlers.events import Event, EventKind
-from handlers.i18n import LOCALES_DIR, I18n, Translator
+from handlers.i18n import LOCALES_DIR, MIN_COMPLETE, I18n, Translator
 from handlers.replies import AnswerCallback, Deliver, Reply, SendMessage
 from handlers.state import ConversationState
 from handlers.turn import Services, Turn, utc_now
@@ -353,6 +353,7 @@ def build_services(
     retention_days: int = 180,
     milestones: tuple[int, ...] | None = None,
     flood_limit: int = 30,
+    translation_threshold: float = MIN_COMPLETE,
     clock: Callable[[], datetime] = utc_now,
 ) -> Services:
     """What every step may use, from plain arguments (for ``build_core`` and for the
@@ -367,7 +368,7 @@ def build_services(
     return Services(
         db=db,
         campaign=loaded,
-        i18n=I18n(locales_dir, default_locale=default_locale),
+        i18n=I18n(locales_dir, default_locale=default_locale, min_complete=translation_threshold),
         bot_username=bot_username,
         store=store,
         receipt_key=receipt_key or secrets.token_bytes(32),

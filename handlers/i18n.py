@@ -15,6 +15,7 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -203,15 +204,47 @@ def language_name(locale: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-class I18n:
-    """Every catalog, loaded once at start."""
+MIN_COMPLETE = 90
+"""Percent of a catalog's messages translated (not fuzzy) before signers are offered the
+language (``TRANSLATION_THRESHOLD``). Below it, translators can commit their work as it
+goes: ``i18n check`` warns, the picker leaves the language out, ``i18n status`` says so."""
 
-    def __init__(self, directory: Path = LOCALES_DIR, default_locale: str = SOURCE_LOCALE) -> None:
+
+@cache
+def _completeness(po_path: Path, modified: float) -> float:
+    """Percent of the messages of ``po_path`` translated and not fuzzy (read once per version of the file)."""
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle)
+    messages = [message for message in catalog if message.id]
+    done = sum(
+        1
+        for message in messages
+        if not message.fuzzy and (all(message.string) if isinstance(message.string, tuple | list) else message.string)
+    )
+    return 100.0 * done / len(messages) if messages else 0.0
+
+
+def completeness(directory: Path, locale: str) -> float:
+    """How much of ``locale``'s catalog is translated, in percent (English: 100)."""
+    po_path = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if locale == SOURCE_LOCALE or not po_path.exists():
+        return 100.0 if locale == SOURCE_LOCALE else 0.0
+    return _completeness(po_path, po_path.stat().st_mtime)
+
+
+class I18n:
+    """Every catalog complete enough to offer (``min_complete`` percent), loaded once at start."""
+
+    def __init__(
+        self, directory: Path = LOCALES_DIR, default_locale: str = SOURCE_LOCALE, min_complete: float = MIN_COMPLETE
+    ) -> None:
         self.directory = directory
         found = (
             sorted(p.name for p in directory.iterdir() if (p / "LC_MESSAGES").is_dir()) if directory.is_dir() else []
         )
-        self.locales: tuple[str, ...] = tuple(dict.fromkeys([SOURCE_LOCALE, *found]))
+        offered = [locale for locale in found if completeness(directory, locale) >= min_complete]
+        self.not_yet: tuple[str, ...] = tuple(locale for locale in found if locale not in offered)
+        self.locales: tuple[str, ...] = tuple(dict.fromkeys([SOURCE_LOCALE, *offered]))
         self.default_locale = best_locale(default_locale, self.locales, SOURCE_LOCALE)
         self._translators = {
             locale: Translator.for_locale(locale, _load_catalog(directory, locale)) for locale in self.locales

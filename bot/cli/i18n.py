@@ -63,25 +63,51 @@ def check(ctx: click.Context) -> None:
     problems = asyncio.run(check_all(LOCALES_DIR, catalogs.ROOT))
     for problem in problems:
         click.echo(str(problem))
-    if problems:
-        click.echo(f"{len(problems)} problem(s) found.", err=True)
+    broken = [problem for problem in problems if problem.breaks]
+    unfinished = len(problems) - len(broken)
+    if unfinished:
+        click.echo(
+            f"{unfinished} message(s) still to translate or check: the bot shows them in English, and a language"
+            " under TRANSLATION_THRESHOLD (90 % by default) is not offered to signers yet (see `i18n status`)."
+        )
+    if broken:
+        click.echo(f"{len(broken)} problem(s) would break a message: fix them before committing.", err=True)
         ctx.exit(1)
-    click.echo(f"All {len(catalogs.catalog_files(LOCALES_DIR))} catalogs are fine.")
+    click.echo(
+        f"All {len(catalogs.catalog_files(LOCALES_DIR))} catalogs are fine" + (" to commit." if unfinished else ".")
+    )
 
 
 @i18n.command()
 def status() -> None:
-    """A table: language, translated %, fuzzy, untranslated, review status."""
+    """A table: language, translated %, fuzzy, untranslated, offered to signers, review status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.settings import load_settings
     from bot.translations import catalogs
     from handlers.i18n import LOCALES_DIR
 
+    threshold = load_settings().translation_threshold
     rows = catalogs.status(LOCALES_DIR)
-    header = f"{'language':<24} {'translated':>10} {'fuzzy':>6} {'untranslated':>12}  review status"
-    click.echo(header)
-    click.echo("-" * len(header))
+    # A rich table: it measures Chinese and other wide characters as the terminal shows them.
+    table = Table(box=None, pad_edge=False)
+    for column, justify in (("language", "left"), ("translated", "right"), ("fuzzy", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for column in ("untranslated", "signers", "review status"):
+        table.add_column(column, justify="right" if column == "untranslated" else "left")
     for row in rows:
-        label = f"{row.locale} ({row.name})"
-        click.echo(f"{label:<24} {row.percent:>9.0f}% {row.fuzzy:>6} {row.untranslated:>12}  {row.review}")
+        offered = "offered" if row.percent >= threshold else "not yet"
+        table.add_row(
+            f"{row.locale} ({row.name})",
+            f"{row.percent:.1f} %",
+            str(row.fuzzy),
+            str(row.untranslated),
+            offered,
+            row.review,
+        )
+    Console(width=200).print(table)
+    click.echo(f"Languages under {threshold} % translated (TRANSLATION_THRESHOLD) are not offered to signers yet.")
 
 
 @i18n.command()
