@@ -155,7 +155,7 @@ def test_a_language_under_the_threshold_is_not_offered_until_translated(broken_c
     def half_done(catalog: Catalog) -> None:
         for number, message in enumerate(message for message in catalog if message.id):
             if number % 2:
-                message.string = "" if isinstance(message.string, str) else tuple("" for _ in message.string)
+                message.string = "" if isinstance(message.string, str) else tuple("" for _ in message.string or ())
 
     path = broken_copy("de", half_done)
     locales = path.parent.parent.parent
