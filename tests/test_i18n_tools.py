@@ -166,9 +166,31 @@ def test_a_language_under_the_threshold_is_not_offered_until_translated(broken_c
     assert "de" in I18n(locales, min_complete=40).locales
 
 
+def _copy_sources(target: Path) -> None:
+    """What ``i18n extract`` reads (babel.cfg's mapping) and the catalogs, into ``target``."""
+    for part in ("handlers", "bot", "web", "petition", "campaigns", "locales"):
+        shutil.copytree(ROOT / part, target / part, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
+
+
+def _without_dates(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith('"POT-Creation-Date:'))
+
+
+def test_the_committed_catalogs_are_extracted_from_the_code_as_it_is(tmp_path: Path) -> None:
+    """A message changed in the code without `i18n extract` and `update` fails here, not in a translator's clone."""
+    _copy_sources(tmp_path)
+    catalogs.extract(tmp_path)
+    catalogs.update(tmp_path)
+    stale = [
+        path.relative_to(tmp_path).as_posix()
+        for path in [tmp_path / "locales" / "messages.pot", *catalogs.catalog_files(tmp_path / "locales")]
+        if _without_dates(path.read_text()) != _without_dates((ROOT / path.relative_to(tmp_path)).read_text())
+    ]
+    assert stale == [], "run `python -m bot i18n extract` and `python -m bot i18n update`, then commit"
+
+
 def test_an_edit_of_the_english_letter_comes_back_fuzzy_everywhere(tmp_path: Path) -> None:
-    for part in ("handlers", "bot", "petition", "campaigns", "locales"):
-        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
+    _copy_sources(tmp_path)
     letter = tmp_path / "campaigns" / "xinjiang.toml"
     old = "The human suffering has been immense."
     letter.write_text(letter.read_text().replace(old, "The human suffering has been immense and lasting."))

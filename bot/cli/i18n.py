@@ -31,8 +31,10 @@ def extract() -> None:
 def update() -> None:
     """Merge messages.pot into every catalog (changed texts become fuzzy)."""
     from bot.translations import catalogs
+    from handlers.i18n import LOCALES_DIR
 
     catalogs.update()
+    click.echo(f"updated {len(catalogs.catalog_files(LOCALES_DIR))} catalogs from locales/messages.pot")
 
 
 @i18n.command()
@@ -48,8 +50,10 @@ def init(language: str) -> None:
 def compile_() -> None:
     """Build the .mo files the bot loads (the run and test commands do this)."""
     from bot.translations import catalogs
+    from handlers.i18n import LOCALES_DIR
 
     catalogs.compile_all()
+    click.echo(f"compiled {len(catalogs.catalog_files(LOCALES_DIR))} catalogs")
 
 
 @i18n.command()
