@@ -222,6 +222,9 @@ def test_preview_prints_the_whole_conversation_in_that_language() -> None:
         assert shown in result.output
     assert "!! the bot failed" not in result.output
     assert CliRunner().invoke(i18n, ["preview", "xx"]).exit_code != 0
+    # Telegram's spelling of a language finds its catalog too.
+    chinese = CliRunner().invoke(i18n, ["preview", "zh-TW"])
+    assert chinese.exit_code == 0 and "簽署這封信" in chinese.output
 
 
 def test_check_command_passes_and_says_so() -> None:

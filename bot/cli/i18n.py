@@ -60,11 +60,12 @@ def compile_() -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Fail, naming file, line and message, on any translation that would break the bot."""
+    from bot.settings import load_settings
     from bot.translations import catalogs
     from bot.translations.check import check_all
     from handlers.i18n import LOCALES_DIR
 
-    problems = asyncio.run(check_all(LOCALES_DIR, catalogs.ROOT))
+    problems = asyncio.run(check_all(LOCALES_DIR, catalogs.ROOT, campaign=load_settings().campaign))
     for problem in problems:
         click.echo(str(problem))
     broken = [problem for problem in problems if problem.breaks]
@@ -118,9 +119,12 @@ def status() -> None:
 @click.argument("language")
 def preview(language: str) -> None:
     """Print the whole conversation in LANGUAGE, from /start to withdrawal, as plain text."""
+    from bot.settings import load_settings
     from bot.translations.preview import format_exchanges, rehearse
-    from handlers.i18n import LOCALES_DIR, I18n
+    from handlers.i18n import LOCALES_DIR, I18n, normalise_locale
 
-    if language not in I18n(LOCALES_DIR).locales:
+    # As Telegram's language codes are read: zh-Hans, zh-TW and pt-br find their catalogs.
+    chosen = I18n(LOCALES_DIR, min_complete=0).match(language)
+    if chosen.split("_")[0] != normalise_locale(language).split("_")[0]:
         raise click.BadParameter(f"no catalog for {language!r}; see `python -m bot i18n status`")
-    click.echo(format_exchanges(asyncio.run(rehearse(language))))
+    click.echo(format_exchanges(asyncio.run(rehearse(chosen, campaign=load_settings().campaign))))

@@ -151,11 +151,11 @@ def _rendered(message: Message, translation: str) -> list[str]:
 
 
 async def check_conversation(
-    locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None
+    locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None, campaign: str = "xinjiang"
 ) -> list[Problem]:
-    """Rehearse the conversation in ``locale`` and validate every reply as Telegram would."""
+    """Rehearse ``campaign``'s conversation in ``locale`` and validate every reply as Telegram would."""
     problems: list[Problem] = []
-    for exchange in await rehearse(locale, locales_dir, migrated=migrated):
+    for exchange in await rehearse(locale, locales_dir, migrated=migrated, campaign=campaign):
         where = f"{locale}: after “{exchange.action}”"
         if exchange.failed:
             problems.append(Problem(where, exchange.action, "the bot failed (a translation raised an error)"))
@@ -174,11 +174,13 @@ async def check_conversation(
     return problems
 
 
-async def check_all(locales_dir: Path = LOCALES_DIR, root: Path | None = None) -> list[Problem]:
+async def check_all(
+    locales_dir: Path = LOCALES_DIR, root: Path | None = None, *, campaign: str = "xinjiang"
+) -> list[Problem]:
     problems: list[Problem] = []
     for path in catalog_files(locales_dir):
         problems.extend(check_catalog(path, root))
     async with migrated_database() as migrated:
         for locale in ["en", *(path.parent.parent.name for path in catalog_files(locales_dir))]:
-            problems.extend(await check_conversation(locale, locales_dir, migrated=migrated))
+            problems.extend(await check_conversation(locale, locales_dir, migrated=migrated, campaign=campaign))
     return problems

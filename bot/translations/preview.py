@@ -225,8 +225,11 @@ def _receipt_shown(person: InProcessUser) -> str:
     return "ZZZZ-ZZZZ"
 
 
-async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None) -> list[Exchange]:
-    """The whole conversation as a supporter whose Telegram is set to ``locale`` sees it.
+async def rehearse(
+    locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None, campaign: str = "xinjiang"
+) -> list[Exchange]:
+    """The whole conversation of ``campaign`` (``CAMPAIGN``) as a supporter whose Telegram is set to
+    ``locale`` sees it, even in a language not offered to signers yet.
 
     ``migrated``: an already migrated SQLite file to start from (a copy is used), so that
     rehearsing every language migrates once, not once per language.
@@ -243,13 +246,14 @@ async def rehearse(locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Pa
             core = build_core(
                 store=MemoryStateStore(),
                 db=db,
-                campaign="xinjiang",
+                campaign=campaign,
                 default_locale="en",
                 admin_ids=frozenset({USER_ID}),
                 state_ttl=3600,
                 bot_username="undersign_bot",
                 locales_dir=locales_dir,
                 flood_limit=10_000,  # one person taking every step at once: no flood control here
+                translation_threshold=0,  # rehearse every catalog, however far its translation is
             )
             person = InProcessUser(core, _supporter(locale), settle=True)
             await _walk(person, locale)
