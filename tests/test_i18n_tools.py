@@ -16,6 +16,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 from click.testing import CliRunner
 
+from bot.cli.errors import CommandError
 from bot.cli.i18n import i18n
 from bot.translations import catalogs
 from bot.translations.check import check_catalog, check_conversation
@@ -233,3 +234,20 @@ def test_check_command_passes_and_says_so() -> None:
     result = CliRunner().invoke(i18n, ["check"])
     assert result.exit_code == 0, result.output
     assert "All 17 catalogs are fine." in result.output
+
+
+def test_a_new_language_starts_clean_and_is_not_offered_until_translated(tmp_path: Path) -> None:
+    from handlers.i18n import I18n
+
+    _copy_sources(tmp_path)
+    path = catalogs.init("ja", tmp_path)
+    text = path.read_text()
+    assert text.startswith("# Review status: draft") and "#, fuzzy" not in text
+    assert "Plural-Forms: nplurals=1; plural=0;" in text and "msgstr[1]" not in text  # Japanese: one form
+    problems = check_catalog(path)
+    assert problems and not any(problem.breaks for problem in problems)  # all to do, nothing broken
+    assert I18n(tmp_path / "locales").not_yet == ("ja",)
+    with pytest.raises(CommandError, match="exists already"):
+        catalogs.init("ja", tmp_path)
+    with pytest.raises(CommandError, match="not a language"):
+        catalogs.init("klingon", tmp_path)

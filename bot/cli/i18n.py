@@ -43,7 +43,11 @@ def init(language: str) -> None:
     """Start a catalog for LANGUAGE (for example sw, pt_BR or zh_Hant)."""
     from bot.translations import catalogs
 
-    catalogs.init(language)
+    path = catalogs.init(language)
+    click.echo(
+        f"wrote {path.relative_to(catalogs.ROOT)}: translate it in steps; signers are offered the language "
+        "once TRANSLATION_THRESHOLD (90 %) of it is translated"
+    )
 
 
 @i18n.command(name="compile")

@@ -52,8 +52,38 @@ def update(root: Path = ROOT) -> None:
     pybabel(root, "update", "--input-file=locales/messages.pot", "--output-dir=locales", "--previous")
 
 
-def init(language: str, root: Path = ROOT) -> None:
-    pybabel(root, "init", "--input-file=locales/messages.pot", "--output-dir=locales", f"--locale={language}")
+def init(language: str, root: Path = ROOT) -> Path:
+    """A new, empty catalog for ``language`` from the template: its plural forms, every message,
+    and the review-status line on top (``draft``); the path of the ``.po``.
+
+    Built with Babel's API rather than ``pybabel init``, which reads the template's two English
+    plural forms with the new language's count and warns about every plural message."""
+    from babel import Locale, UnknownLocaleError
+    from babel.messages.pofile import write_po
+
+    try:
+        Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        raise CommandError(f"{language!r} is not a language Babel knows (try de, pt_BR, zh_Hant)", EXIT_USAGE) from None
+    path = root / "locales" / language / "LC_MESSAGES" / "messages.po"
+    if path.exists():
+        raise CommandError(f"{path.relative_to(root)} exists already: `i18n update` brings it up to date", EXIT_USAGE)
+    with (root / "locales" / "messages.pot").open("rb") as handle:
+        template = read_po(handle)
+    catalog = Catalog(
+        locale=language,
+        domain="messages",
+        project="undersign",
+        msgid_bugs_address=template.msgid_bugs_address,
+        fuzzy=False,
+        header_comment=f"# {REVIEW_MARK} draft — not yet reviewed by a native-speaking translator.\n"
+        f"# {Locale.parse(language).english_name} translations for undersign.",
+    )
+    catalog.update(template)
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=76)
+    return path
 
 
 def compile_all(root: Path = ROOT) -> None:
