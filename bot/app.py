@@ -470,22 +470,26 @@ async def run_demo(
     user_id: int = 1001,
     first_name: str = "Demo",
     core_factory: CoreFactory | None = None,
+    files: Path | None = None,
+    keep_db: Path | None = None,
 ) -> None:
     """The real bot, polling the in-process emulator, with a terminal chat in the foreground.
 
-    No token and no services: a throwaway token, a temporary SQLite file and the
-    in-memory state store. The simulated person is also an organiser, so the organisers'
-    commands can be tried too.
+    No token and no services: a throwaway token, a temporary SQLite file (or ``keep_db``,
+    kept afterwards for ``stats`` and ``export``) and the in-memory state store. The
+    simulated person is also an organiser, so the organisers' commands can be tried too;
+    the documents and the chart they send are saved in ``files``.
     """
     from emulator import Emulator, run_terminal_chat
 
     emulator = Emulator(token=DEMO_TOKEN)
     api_url = await emulator.start(port=0)
     with tempfile.TemporaryDirectory(prefix="undersign-demo-") as tmp:
+        database = keep_db or Path(tmp) / "demo.db"  # the command line made it absolute
         settings = load_settings(
             bot_token=DEMO_TOKEN,
             telegram_api_url=api_url,
-            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+            database_url=f"sqlite+aiosqlite:///{database}",
             redis_url=None,
             admin_ids=frozenset({user_id}),  # the demo's person is an organiser too: /stats, /broadcast, ...
             _env_file=None,
@@ -493,7 +497,9 @@ async def run_demo(
         app = BotApp(settings, mode="polling", runtime=runtime, core_factory=core_factory)
         try:
             await app.start()
-            await run_terminal_chat(emulator, user_id=user_id, first_name=first_name, language_code=lang)
+            await run_terminal_chat(emulator, user_id=user_id, first_name=first_name, language_code=lang, files=files)
         finally:
             await app.stop()
             await emulator.stop()
+            if keep_db:
+                print(f"The database is kept: DATABASE_URL=sqlite+aiosqlite:///{database} python -m bot stats")

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import sys
+import textwrap
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from emulator.emulator import Emulator
@@ -20,8 +24,12 @@ from emulator.users import SimulatedUser
 
 HELP = (
     "Type a message or a /command. A number presses that button of the latest message with buttons.\n"
-    ":sticker, :photo, :voice, :location, ... send other things; :help shows this; :quit (or Ctrl-D) leaves."
+    ":sticker, :photo, :voice, :location, ... send other things; :user N talks as another person\n"
+    "(id N: a second signer, say); :help shows this; :quit (or Ctrl-D) leaves."
 )
+# Direction marks and isolates: the bot wraps names and numbers in them for right-to-left
+# languages; a terminal shows some of them as odd characters, so they are left out here.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e"))
 QUIT = (":quit", ":q", ":exit")
 
 
@@ -43,30 +51,65 @@ def _size(data: bytes) -> str:
 class TerminalChat:
     """One terminal conversation: prints the bot's messages, turns lines into user actions."""
 
-    def __init__(self, user: SimulatedUser, output: TextIO, *, reply_wait: float, quiet: float) -> None:
+    def __init__(
+        self,
+        user: SimulatedUser,
+        output: TextIO,
+        *,
+        reply_wait: float,
+        quiet: float,
+        files: Path | None = None,
+        width: int | None = None,
+        emulator: Emulator | None = None,
+    ) -> None:
         self.user = user
+        self.emulator = emulator  # for :user N
         self.output = output
         self.reply_wait = reply_wait
         self.quiet = quiet
+        self.files = files  # where documents and photos the bot sends are saved
+        self.width = width or shutil.get_terminal_size((100, 24)).columns
         self._seen = 0
+        self._saved = 0
         self._news = asyncio.Event()
 
     def say(self, text: str) -> None:
-        print(text, file=self.output, flush=True)
+        print(text.translate(_INVISIBLE), file=self.output, flush=True)
+
+    def _say_wrapped(self, first: str, rest: str, text: str) -> None:
+        """``text`` wrapped at word boundaries to the terminal's width, after ``first``, then indented."""
+        lines = textwrap.wrap(text, self.width, initial_indent=first, subsequent_indent=rest, break_long_words=False)
+        for line in lines or [first.rstrip()]:
+            self.say(line)
+
+    def _save(self, name: str, data: bytes) -> str:
+        """Save what the bot sent; the path to show (nothing is saved without a folder)."""
+        if self.files is None:
+            return ""
+        self.files.mkdir(parents=True, exist_ok=True)
+        self._saved += 1
+        path = self.files / f"{self._saved:02d}-{Path(name).name}"
+        path.write_bytes(data)
+        return f" saved to {path}"
 
     def show(self, message: BotMessage) -> None:
         """Print a bot message (or an edit) with its buttons numbered."""
         head = "bot (edited):" if message.edited else "bot:"
         body = message.text
         if message.document is not None:
-            body = f"[document {message.document.filename}, {_size(message.document.data)}] {body}".rstrip()
+            saved = self._save(message.document.filename, message.document.data)
+            body = f"[document {message.document.filename}, {_size(message.document.data)}{saved}] {body}".rstrip()
         elif message.photo is not None:
-            body = f"[photo, {_size(message.photo)}] {body}".rstrip()
+            saved = self._save("photo.png", message.photo)
+            body = f"[photo, {_size(message.photo)}{saved}] {body}".rstrip()
         indent = " " * (len(head) + 1)
         lines = body.splitlines() or [""]
-        self.say(f"{head} {lines[0]}")
+        self._say_wrapped(f"{head} ", indent, lines[0])
         for line in lines[1:]:
-            self.say(f"{indent}{line}" if line else "")
+            if line:
+                self._say_wrapped(indent, indent, line)
+            else:
+                self.say("")
         number = 1
         for row in message.buttons:
             labels = []
@@ -75,6 +118,24 @@ class TerminalChat:
                 labels.append(f"[{number}] {button.text}{target}")
                 number += 1
             self.say(indent + "  ".join(labels))
+
+    def switch(self, argument: str) -> bool:
+        """``:user N``: talk as person N from now on (created on first use)."""
+        if not argument.isdigit():
+            self.say("  (:user needs a number: :user 2 talks as a second person)")
+            return True
+        if self.emulator is None:
+            self.say("  (this chat has one person only)")
+            return True
+        number = int(argument)
+        self.user = self.emulator.user(number, first_name=f"Person {number}", language_code=self.user.language_code)
+        self._seen = len(self.user.messages)
+        self.say(f"  (now talking as Person {number}, id {number}; type /start to begin)")
+        if self.on_switch is not None:
+            self.on_switch()
+        return True
+
+    on_switch: Callable[[], None] | None = None  # set by run_terminal_chat: follow the new person's messages
 
     async def print_messages(self) -> None:
         """Background task: print every new bot message or edit as it arrives."""
@@ -137,6 +198,8 @@ class TerminalChat:
         if text == ":help":
             self.say(HELP)
             return True
+        if text.startswith(":user"):
+            return self.switch(text[len(":user") :].strip())
         if text.isdigit():
             if not await self.press(int(text)):
                 return True
@@ -164,10 +227,15 @@ async def run_terminal_chat(
     output: TextIO | None = None,
     reply_wait: float = 3.0,
     quiet: float = 0.3,
+    files: Path | None = None,
+    width: int | None = None,
 ) -> None:
-    """Chat with the bot as a simulated user until :quit, end of input or Ctrl-C."""
+    """Chat with the bot as a simulated user until :quit, end of input or Ctrl-C; documents and
+    photos the bot sends are saved in ``files``."""
     user = emu.user(user_id, first_name=first_name, last_name=last_name, username=username, language_code=language_code)
-    chat = TerminalChat(user, output or sys.stdout, reply_wait=reply_wait, quiet=quiet)
+    chat = TerminalChat(
+        user, output or sys.stdout, reply_wait=reply_wait, quiet=quiet, files=files, width=width, emulator=emu
+    )
     bot_name = emu.bot_user.get("username", "the bot")
     chat.say(f"Chatting with @{bot_name} as {first_name} (id {user_id}, language {language_code or '-'}).")
     chat.say(HELP)
@@ -177,13 +245,19 @@ async def run_terminal_chat(
     threading.Thread(
         target=_read_lines, args=(input_stream or sys.stdin, loop, lines), name="terminal-input", daemon=True
     ).start()
-    printer = loop.create_task(chat.print_messages())
+    printers = [loop.create_task(chat.print_messages())]
+
+    def follow() -> None:  # a new person: print their messages instead
+        printers[0].cancel()
+        printers[0] = loop.create_task(chat.print_messages())
+
+    chat.on_switch = follow
     try:
         while (line := await lines.get()) is not None:
             if not await chat.handle(line):
                 break
     finally:
-        printer.cancel()
+        printers[0].cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await printer
+            await printers[0]
         chat.say("Bye.")

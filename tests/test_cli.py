@@ -72,6 +72,20 @@ def test_demo_needs_no_token_and_answers_in_the_terminal(tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []  # the throwaway database is gone
 
 
+def test_the_demo_saves_what_the_bot_sends_keeps_its_database_and_changes_person(tmp_path: Path) -> None:
+    stdin = "/stats\n:user 2\n/start\n"
+    result = python_m_bot("demo", "--runtime", "ptb", "--keep-db", "kept.db", stdin=stdin, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "[photo, " in result.stdout and "saved to demo-files/01-photo.png" in result.stdout
+    assert (tmp_path / "demo-files" / "01-photo.png").read_bytes().startswith(b"\x89PNG")
+    assert "now talking as Person 2, id 2" in result.stdout
+    assert result.stdout.count("Sign the letter") >= 1  # the second person's /start got the letter
+    assert (tmp_path / "kept.db").exists() and f"sqlite+aiosqlite:///{tmp_path}/kept.db" in result.stdout
+    assert "\u2068" not in result.stdout and "\u2069" not in result.stdout  # no invisible isolates
+    said = [line for line in result.stdout.splitlines() if line.startswith(("bot", " "))]
+    assert all(len(line) <= 100 for line in said if " " in line.strip()), "wrapped to the width at word boundaries"
+
+
 def test_the_readme_run_command_falls_back_to_the_demo_without_a_token(tmp_path: Path) -> None:
     result = python_m_bot("run", "--demo-without-token", stdin="/start\n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

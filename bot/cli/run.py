@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -177,7 +178,22 @@ async def _serve_as_worker(app: BotApp, ready_fd: int, stop: asyncio.Event) -> N
 @click.option("--lang", default="en", show_default=True, help="Your simulated Telegram language_code.")
 @click.option("--user-id", type=int, default=1001, show_default=True, help="Your simulated Telegram user id.")
 @click.option("--name", "first_name", default="Demo", show_default=True, help="Your simulated first name.")
-def demo(runtime: RuntimeName | None, lang: str, user_id: int, first_name: str) -> None:
+@click.option(
+    "--files",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-files"),
+    show_default=True,
+    help="Folder where the documents and charts the bot sends you are saved.",
+)
+@click.option(
+    "--keep-db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep the demo's SQLite database in this file (for `stats` and `export` afterwards; reused next time).",
+)
+def demo(
+    runtime: RuntimeName | None, lang: str, user_id: int, first_name: str, files: Path, keep_db: Path | None
+) -> None:
     """Chat with the bot in this terminal: no token, no database server, no Telegram.
 
     The real bot runs against the built-in Bot API emulator, with a temporary
@@ -188,7 +204,16 @@ def demo(runtime: RuntimeName | None, lang: str, user_id: int, first_name: str) 
 
     setup_logging("WARNING")  # keep the chat readable
     with _bot_errors():
-        asyncio.run(run_demo(runtime=runtime, lang=lang, user_id=user_id, first_name=first_name))
+        asyncio.run(
+            run_demo(
+                runtime=runtime,
+                lang=lang,
+                user_id=user_id,
+                first_name=first_name,
+                files=files,
+                keep_db=keep_db.absolute() if keep_db else None,
+            )
+        )
 
 
 @click.command("migrate", cls=Command)
