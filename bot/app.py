@@ -28,7 +28,8 @@ from sqlalchemy import text
 from bot.broadcasting.sender import Broadcaster
 from bot.flood_gate import share as share_flood_pauses
 from bot.logs import mask_secrets, mask_url
-from bot.metrics import count_errors, instrument, metrics_route
+from bot.metrics import count_errors, instrument
+from bot.metrics_http import metrics_route
 from bot.runtimes import BotCommand, BotInfo, Runtime, RuntimeName, make_runtime
 from bot.services import load_receipt_key, make_database, make_store
 from bot.settings import Settings, load_settings

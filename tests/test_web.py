@@ -259,7 +259,8 @@ async def test_metrics_are_totals_only_and_can_require_a_token(database: Databas
     import logging
     from datetime import date
 
-    from bot.metrics import count_errors, metrics_route
+    from bot.metrics import count_errors
+    from bot.metrics_http import metrics_route
     from storage.funnel import FunnelKey, add_counts
 
     for user_id, name in ((1, "Ada Lovelace"), (2, "Grace Hopper")):

@@ -41,7 +41,8 @@ async def _username(settings: Settings) -> str:
 
 
 async def _serve(settings: Settings, host: str, port: int, stop: asyncio.Event) -> None:
-    from bot.metrics import count_errors, metrics_route
+    from bot.metrics import count_errors
+    from bot.metrics_http import metrics_route
     from bot.services import make_database, make_services
     from bot.site import campaign_site, serve
 
