@@ -32,7 +32,7 @@ from pathlib import Path
 
 from babel.numbers import format_percent
 
-from handlers import fallback
+from handlers import fallback, referrals
 from handlers.chart import drawable, signatures_chart
 from handlers.i18n import Html, Translator, language_name, share
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
@@ -131,6 +131,17 @@ def _progress(t: Translator, done: int, total: int) -> str:
     return format_percent(done / total if total else 0, locale=t.babel_locale)
 
 
+def _source_label(source: str, direct: str, shared: str) -> str:
+    """A source as /stats shows it: signers' share links by what they are, not by their code."""
+    if not source:
+        return direct
+    if source == referrals.SHARED:
+        return shared
+    if source.startswith(referrals.SHARED_PREFIX):
+        return f"{html.escape(source.removeprefix(referrals.SHARED_PREFIX), quote=False)} ({shared})"
+    return html.escape(source, quote=False)
+
+
 def _section(heading: str, rows: list[str]) -> list[str]:
     """A titled block of /stats, or nothing at all when it has no rows (no empty headings)."""
     return ["", f"<b>{heading}</b>", *rows] if rows else []
@@ -151,6 +162,8 @@ def stats_text(t: Translator, s: CampaignStats, goal: int, versions: Mapping[str
     n = t.number
     languages = versions or {}
     direct = t.gettext("direct (no link)")
+    # Translators: in /stats, beside the sources: people who came through a signer's own share link.
+    shared = t.gettext("shared by signers")
     lines = [
         "<b>"
         + t.gettext(
@@ -174,7 +187,7 @@ def stats_text(t: Translator, s: CampaignStats, goal: int, versions: Mapping[str
         ),
         *_section(
             t.gettext("By source (top 10)"),
-            [f"{html.escape(source, quote=False) if source else direct}: {n(count)}" for source, count in s.by_source],
+            [f"{_source_label(source, direct, shared)}: {n(count)}" for source, count in s.by_source],
         ),
         *_section(
             # Translators: a heading of /stats: signatures per version of the letter's wording (short codes follow).

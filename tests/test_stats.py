@@ -504,7 +504,7 @@ def test_the_stats_message_shows_letter_versions_removals_and_erased() -> None:
         by_language=[("en", 30)],
         by_country=[("DE", 30)],
         other_countries=0,
-        by_source=[("", 30)],
+        by_source=[("", 15), ("shared", 8), ("shared-poster_berlin", 5), ("poster_berlin", 2)],
         funnel={"started": 40, "read": 35, "consented": 31, "signed": 30, "withdrew": 1, "removed": 2},
         withdrawals=1,
         opt_ins=3,
@@ -520,6 +520,11 @@ def test_the_stats_message_shows_letter_versions_removals_and_erased() -> None:
     )
     assert "Removed by organisers: 2" in text
     assert "Erased after the retention period" not in text
+    # Signers' share links by what they are; the campaign source they passed on beside it.
+    assert (
+        "<b>By source (top 10)</b>\ndirect (no link): 15\nshared by signers: 8\n"
+        "poster_berlin (shared by signers): 5\nposter_berlin: 2"
+    ) in text
     erased = stats_text(t, dataclasses.replace(stats, purged=25), 100)
     assert erased.endswith("Erased after the retention period (counted, no personal data): 25")
 
