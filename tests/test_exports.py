@@ -1218,3 +1218,46 @@ def test_the_numbers_of_incomplete_names_read_as_a_list() -> None:
     assert numbers_list([17], 1, 200) == "17"
     assert numbers_list([17, 342, 9001], 3, 200) == "17, 342 and 9,001"
     assert numbers_list([1, 2, 3], 5003, 3) == "1, 2, 3, … (and 5,000 more)"
+
+
+def test_shown_and_needs_shaping_agree_with_their_slow_paths() -> None:
+    """The regular expressions that skip the per-character loops decide exactly as the loops do."""
+    import random
+
+    from storage.exports import fonts
+
+    rng = random.Random(7)
+    alphabet = [
+        *"abc XYZ-'.",
+        "  ",
+        "\t",
+        "\n",
+        "\u00a0",
+        "\u200b",
+        "\u200d",
+        "\u2066",
+        "\ufe0f",
+        "😀",
+        "é",
+        "é",
+        *"李小龍さくら김민준",
+        *"محمدئەركىن",
+        *"שרה",
+        *"Ольга",
+        "\u0301",
+        "\u0f40",
+        "\u07a5",
+        "\x07",
+        "\U000e0101",
+    ]
+
+    def slow_shaping(text: str) -> bool:
+        return not text.isascii() and any(
+            unicodedata.combining(char) or not any(low <= ord(char) <= high for low, high in fonts._SIMPLE_RANGES)
+            for char in text
+        )
+
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert fonts.needs_shaping(text) == slow_shaping(text), repr(text)
+        assert fonts.shown(text) == fonts._shown_char_by_char(text), repr(text)

@@ -22,7 +22,9 @@ every name exactly.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -162,6 +164,39 @@ MISSING = "□"
 """Drawn for each letter, mark, digit or punctuation mark no font has (U+25A1 WHITE SQUARE, in Noto Sans CJK)."""
 
 
+def char_class(codes: Iterable[int]) -> str:
+    """A regular expression's character class body for ``codes``, as ranges (``a-z...``)."""
+    ordered = sorted(set(codes))
+    parts: list[str] = []
+    start = previous = None
+    for code in [*ordered, None]:
+        if code is not None and previous is not None and code == previous + 1:
+            previous = code
+            continue
+        if start is not None and previous is not None:
+            parts.append(
+                re.escape(chr(start)) if start == previous else f"{re.escape(chr(start))}-{re.escape(chr(previous))}"
+            )
+        start = previous = code
+    return "".join(parts)
+
+
+@cache
+def _shown_as_is() -> re.Pattern[str]:
+    """Texts ``shown`` prints unchanged and complete: every character has a font and is neither
+    whitespace other than a space, a control, a format character, a direction control nor a
+    variation selector (each of which ``shown`` replaces or drops)."""
+    codes = (
+        code
+        for code in font_for_codepoint()
+        if code not in _BIDI_CONTROLS
+        and code not in _VARIATION_SELECTORS
+        and unicodedata.category(chr(code)) not in ("Cc", "Cf")
+        and (code == 0x20 or not chr(code).isspace())
+    )
+    return re.compile(f"[{char_class(codes)}]*")
+
+
 def shown(text: str) -> tuple[str, bool]:
     """``text`` as the document prints it, and whether that is the whole of it.
 
@@ -171,6 +206,13 @@ def shown(text: str) -> tuple[str, bool]:
     without a font (emoji, symbols, private use) are left out. The second value is
     False when anything visible was replaced or left out.
     """
+    if _shown_as_is().fullmatch(text) and "  " not in text and text == text.strip(" "):
+        return text, True  # most names: nothing to replace (a regular expression, not a loop in Python)
+    return _shown_char_by_char(text)
+
+
+def _shown_char_by_char(text: str) -> tuple[str, bool]:
+    """``shown``'s rules, applied one character at a time."""
     owner = font_for_codepoint()
     kept: list[str] = []
     complete = True
@@ -223,6 +265,18 @@ _SIMPLE_RANGES = (
 )
 
 
+@cache
+def _shapes() -> re.Pattern[str]:
+    """A character that needs HarfBuzz: outside ``_SIMPLE_RANGES``, or a combining mark."""
+    simple = (
+        code
+        for low, high in _SIMPLE_RANGES
+        for code in range(low, high + 1)
+        if not unicodedata.combining(chr(code)) and not 0xD800 <= code <= 0xDFFF
+    )
+    return re.compile(f"[^{char_class(simple)}]")
+
+
 def needs_shaping(text: str) -> bool:
     """Whether ``text`` needs HarfBuzz: right-to-left or joining scripts, combining marks.
 
@@ -231,8 +285,4 @@ def needs_shaping(text: str) -> bool:
     """
     if text.isascii():
         return False
-    for char in text:
-        code = ord(char)
-        if unicodedata.combining(char) or not any(low <= code <= high for low, high in _SIMPLE_RANGES):
-            return True
-    return False
+    return _shapes().search(text) is not None

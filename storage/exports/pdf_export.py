@@ -38,10 +38,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,7 +55,15 @@ from petition.campaign import Campaign
 from petition.countries import country_name
 from storage.exports import archive
 from storage.exports.fingerprint import RULE, Fingerprint
-from storage.exports.fonts import MISSING, font_files, font_for_codepoint, needs_shaping, printable, shown
+from storage.exports.fonts import (
+    MISSING,
+    char_class,
+    font_files,
+    font_for_codepoint,
+    needs_shaping,
+    printable,
+    shown,
+)
 from storage.exports.rows import ExportRow
 
 MAIN = "NotoSans"
@@ -107,6 +116,17 @@ def incomplete(count: int, numbers: Sequence[int] = ()) -> str:
         f"This document cannot show every character of {names}{which}: letters without a font are drawn as "
         f"{MISSING}, emoji and symbols are left out. The electronic list of signatures has every name exactly as signed."
     )
+
+
+_MAIN_FONT_TEXT: dict[str, re.Pattern[str]] = {}
+
+
+def _main_font_text(path: str, cmap: Mapping[int, object]) -> re.Pattern[str]:
+    """Text the main font draws on its own (built once per process and font file)."""
+    pattern = _MAIN_FONT_TEXT.get(path)
+    if pattern is None:
+        pattern = _MAIN_FONT_TEXT[path] = re.compile(f"[{char_class(cmap)}]*")
+    return pattern
 
 
 def right_to_left(text: str) -> bool:
@@ -225,6 +245,7 @@ class _Volume:
         main = pdf.fonts[MAIN.lower()]
         assert isinstance(main, TTFFont)
         self._main_cmap = main.cmap
+        self._main_only = _main_font_text(str(self._fonts[0].path), main.cmap)
         self._main_widths = main.cw
         self._country_lines: dict[str, list[str]] = {}
         self._use_fonts(running_title + footer_note)
@@ -342,8 +363,25 @@ class _Volume:
 
     def _plain(self, text: str) -> bool:
         """Whether ``text`` can take the fast path: main font only, no shaping."""
-        cmap = self._main_cmap
-        return not needs_shaping(text) and all(ord(char) in cmap for char in text)
+        return self._main_only.fullmatch(text) is not None and not needs_shaping(text)
+
+    def _one_fallback_font(self, text: str) -> str | None:
+        """The fallback font that draws all of ``text`` alone and unshaped, on one line of the
+        name column (most Chinese, Japanese and Korean names): drawn with ``FPDF.text`` like a
+        Latin name, a tenth of a ``cell``. None when the name needs more (the cell path)."""
+        if needs_shaping(text):
+            return None
+        owner, main = self._font_owner, self._main_cmap
+        index = next((owner.get(ord(char), 0) for char in text if ord(char) not in main), 0)
+        if not index:
+            return None
+        self._use_fonts(text)
+        family = self._fallbacks[index]
+        font = self._pdf.fonts[family.lower()]
+        if not isinstance(font, TTFFont) or not all(ord(char) in font.cmap for char in text):
+            return None
+        width = sum(font.cw[ord(char)] for char in text) * self._pdf.font_size / 1000
+        return family if width <= self._name_width - 2 * self._pdf.c_margin else None
 
     def _width(self, plain_text: str) -> float:
         """Width of main-font text from the font's advance widths (what fpdf2 computes, minus its overhead)."""
@@ -383,7 +421,8 @@ class _Volume:
         margin = pdf.c_margin
         country_lines = self._country(country)
         plain = self._plain(name) and self._width(name) <= self._name_width - 2 * margin
-        if plain:
+        alone = None if plain else self._one_fallback_font(name)  # a Chinese name, say: its own font, no shaping
+        if plain or alone:
             name_lines = [name]
         else:
             self._use_fonts(name)
@@ -403,6 +442,10 @@ class _Volume:
         self._text(x + NUMBER_W - margin - self._width(digits), y, digits)
         if plain:
             self._text(x + NUMBER_W + margin, y, name)
+        elif alone:
+            pdf.set_font(alone, size=LIST_SIZE)
+            self._text(x + NUMBER_W + margin, y, name)
+            pdf.set_font(MAIN, size=LIST_SIZE)
         else:
             align = "R" if right_to_left(name) else "L"  # a right-to-left name starts at the right
             for index, line in enumerate(name_lines):
