@@ -14,8 +14,10 @@ last page says how many: they count, but no name of theirs is kept or printed.
 Every page carries the running title, the generation date and "Page n of N".
 
 Names are printed in their own script (see ``fonts``); only names that need it
-go through HarfBuzz (right-to-left and joining scripts), which keeps a
-100,000-name document fast. Names no font can show in full are printed with a
+go through HarfBuzz (right-to-left and joining scripts) and fpdf2's ``cell``; a
+name the main font draws, or one fallback font alone (most Chinese, Japanese and
+Korean names), goes through ``FPDF.text``, a tenth of the cost. Right-to-left names
+are aligned to the right of their column. Names no font can show in full are printed with a
 placeholder per missing letter and counted (``incomplete_names``); the document
 ends with a note saying how many there are.
 
