@@ -45,6 +45,8 @@ async def serve(site: CampaignSite, host: str, port: int, stop: asyncio.Event, *
         except Exception as error:  # the database is down: say so, as the bot's /healthz does
             log.warning("health check: the database does not answer (%s)", type(error).__name__)
             return web.json_response({"ok": False}, status=503)
+        if site.count.failing:  # the page shows the last count, but the database is away
+            return web.json_response({"ok": False}, status=503)
         return web.json_response({"ok": True})
 
     app.router.add_get("/healthz", health)

@@ -343,11 +343,12 @@ async def test_a_database_that_does_not_answer_is_asked_once_and_the_last_count_
     now[0] = 3.0
     shown = await asyncio.gather(*(kept.get() for _ in range(20)))
     assert {count.value for count in shown} == {7} and reads == 2  # one failed read, shared; the last count
+    assert kept.failing  # what /healthz of `python -m bot web` reports, although the page still shows 7
     now[0] = 3.5
     assert (await kept.get()).value == 7 and reads == 2  # not asked again within retry_after
     answers.append(9)
     now[0] = 4.1
-    assert (await kept.get()).value == 9 and reads == 3
+    assert (await kept.get()).value == 9 and reads == 3 and not kept.failing
     # Never read successfully: the error, once for everyone waiting.
     fresh = KeptCount(read, retry_after=1.0, clock=lambda: now[0])
     answers.append(ConnectionError("down"))

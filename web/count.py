@@ -43,6 +43,11 @@ class KeptCount:
         self._failed_at = 0.0
         self.reads = 0  # how many times the database was asked (for tests and the benchmark)
 
+    @property
+    def failing(self) -> bool:
+        """Whether the database did not answer the last time it was asked (the count shown is older)."""
+        return self._failed is not None
+
     async def get(self) -> Count:
         """The count, at most ``ttl`` seconds old. While the database does not answer, the
         last count read (if any) rather than an error; a failed read is not repeated for
