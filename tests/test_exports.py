@@ -433,8 +433,7 @@ async def test_pdf_is_the_letter_with_every_name(database: Database, campaign: C
             # between glyphs: compare words, and CJK/Arabic words without spaces.
             assert word in words or (CJK_OR_ARABIC.search(word) and word in compact), (name, word)
         assert country_name(country, "en") in " ".join(text.split())  # a long one wraps in its column
-    assert "😀" not in text
-    assert "Emoji Fan" in text  # the emoji is dropped, the rest of the name kept
+    assert "Emoji 😀 Fan" in text  # drawn in black and white (Noto Emoji), and found by a search
     # Numbered in signing order.
     numbers = [int(n) for n in re.findall(r"^(\d+) (?!people)", "\n".join(pages[1:]), flags=re.MULTILINE)]
     assert numbers == list(range(1, len(HOSTILE) + 1))
@@ -559,8 +558,10 @@ def test_scripts_are_printed_or_counted() -> None:
         assert printable(name) == name and shown(name) == (name, True), name
     assert shown("བཀྲ་ཤིས་ Dorje") == (MISSING * 8 + " Dorje", False)
     assert shown("ދިވެހި") == (MISSING * 6, False)
-    assert shown("Emoji 😀 Fan") == ("Emoji Fan", False)  # left out, but counted
-    assert shown("👨\u200d👩\u200d👧") == ("", False)
+    assert shown("Emoji 😀 Fan") == ("Emoji 😀 Fan", True)  # Noto Emoji draws it
+    assert shown("Logo \ue000 Fan") == ("Logo Fan", False)  # private use: no font has it; left out, but counted
+    assert shown("👨\u200d👩\u200d👧") == ("👨\u200d👩\u200d👧", True)  # HarfBuzz joins what Noto Emoji can
+    assert shown("\ue000\u200d\ue001") == ("", False)  # nothing visible left: the name is empty on paper
     assert shown("Anna\nMaria\t Schmidt") == ("Anna Maria Schmidt", True)
     assert shown("\u202eevil\u202c name") == ("evil name", True)
 
@@ -571,7 +572,7 @@ async def test_pdf_shows_every_script_or_says_it_cannot(database: Database, camp
     result = await export_signatures(database, campaign, "pdf", out)
 
     assert result.rows == len(SCRIPTS) + 3
-    assert result.incomplete_names == 3  # Tibetan, Thaana, the emoji; every other script is drawn
+    assert result.incomplete_names == 2  # Tibetan and Thaana; every other script is drawn, the emoji too
     pages, text = _pdf_text(result.path)
     compact = "".join(text.split())
     for name in ("김민준", "さくらたなか", "タナカハナコ", "ნინობერიძე", "ԱրամՍարգսյան", "አበበቢቂላ"):
@@ -580,11 +581,9 @@ async def test_pdf_shows_every_script_or_says_it_cannot(database: Database, camp
     assert MISSING * 8 in compact and "Dorje" in text and MISSING * 6 in compact
     closing = " ".join(pages[-1].split())
     assert f"{len(SCRIPTS) + 3} people signed this letter." in closing
-    first = len(SCRIPTS) + 1  # Tibetan, Thaana, then the emoji, numbered after every covered script
-    assert result.incomplete_numbers == (first, first + 1, first + 2)
-    assert (
-        f"This document cannot show every character of 3 names (number {first}, {first + 1} and {first + 2})" in closing
-    )
+    first = len(SCRIPTS) + 1  # Tibetan, then Thaana, numbered after every covered script
+    assert result.incomplete_numbers == (first, first + 1)
+    assert f"This document cannot show every character of 2 names (number {first} and {first + 1})" in closing
     assert "every name exactly as signed" in closing
     # The spreadsheets have every name exactly.
     csv_result = await export_signatures(database, campaign, "csv", out)
@@ -631,7 +630,7 @@ async def test_pdf_keeps_names_out_of_the_log(
 
 def test_printable_and_shaping() -> None:
     assert printable("Anna\nMaria\t Schmidt") == "Anna Maria Schmidt"
-    assert printable("Emoji 😀 Fan") == "Emoji Fan"
+    assert printable("Emoji 😀 Fan") == "Emoji 😀 Fan" and printable("Logo \ue000 Fan") == "Logo Fan"
     assert printable("\u202eevil\u202c name") == "evil name"
     assert printable("ئەركىن تۇنىياز") == "ئەركىن تۇنىياز"
     assert printable("李小龍") == "李小龍"

@@ -32,7 +32,7 @@ NOTICES = ROOT / "THIRD_PARTY_NOTICES.md"
 
 def test_every_pdf_font_comes_from_a_package_that_states_the_ofl_and_ships_its_text() -> None:
     sources = font_sources()
-    assert len(sources) == len(font_files().faces()) == 20  # Noto Sans, Arabic, CJK and 17 scripts
+    assert len(sources) == len(font_files().faces()) == 22  # Noto Sans, Arabic, CJK, 17 scripts, symbols, emoji
     assert [problem for source in sources for problem in licence_problems(source)] == []
     for source in sources:
         assert source.licence == OFL

@@ -14,10 +14,10 @@ its text (``font_sources``; THIRD_PARTY_NOTICES.md; tests/test_font_licences.py)
 What no font covers is never dropped silently (``shown``): a letter, mark,
 digit or punctuation mark of a script without a font (Tibetan, Syriac, Thaana, Mongolian, ...) is
 drawn as ``MISSING`` (□), one per character, so the reader sees that the name is
-incomplete; emoji and other symbols (there is no emoji font, and colour emoji do
-not embed well in PDF) are left out as decoration. Either way the name counts as
-incomplete, and the document says how many names are; the CSV and XLSX keep
-every name exactly.
+incomplete; emoji and symbols are drawn in black and white (Noto Emoji, Noto Sans
+Symbols: colour emoji do not embed well in PDF), and the few no font has are left out
+as decoration. Either way such a name counts as incomplete, and the document says
+how many names are and which; the CSV and XLSX keep every name exactly.
 """
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ SCRIPT_FAMILIES = (
     "NotoSansKannada",
     "NotoSansMalayalam",
     "NotoSansSinhala",
+    # Last: symbols, and emoji drawn in black and white (a colour emoji font does not embed
+    # well in a PDF), so "Emoji 😀 Fan" prints whole instead of losing the face.
+    "NotoSansSymbols",
+    "NotoEmoji",
 )
 
 
