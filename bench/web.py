@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 import psutil
-from sqlalchemy.engine import make_url
 
 from bench.botprocess import free_port
+from bench.broadcast import _admin_url, _fresh_postgres
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.signatures import add_signature
@@ -53,23 +53,9 @@ class Figures:
     transactions: float
 
 
-async def _recreate(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.host not in ("127.0.0.1", "localhost"):
-        raise SystemExit("--database-url must be on 127.0.0.1: the benchmark drops and recreates it")
-    admin = await asyncpg.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username, database="postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await admin.close()
-
-
 async def _transactions(url: str) -> int:
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username, database=parsed.database
-    )
+    args, name = _admin_url(url)
+    connection = await asyncpg.connect(database=name, **args)
     try:
         # Statistics are sent to the collector when a transaction ends: ask for a fresh view.
         await connection.execute("SELECT pg_stat_clear_snapshot()")
@@ -123,7 +109,7 @@ async def _fire(base: str, path: str, requests: int, concurrency: int) -> tuple[
 
 
 async def run(url: str, requests: int, concurrency: int) -> list[Figures]:
-    await _recreate(url)
+    await _fresh_postgres(url)
     await _seed(url)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "CAMPAIGN": CAMPAIGN, "BOT_USERNAME": "undersign_bench_bot"}

@@ -64,6 +64,7 @@ class TerminalChat:
     ) -> None:
         self.user = user
         self.emulator = emulator  # for :user N
+        self.on_switch: Callable[[], None] | None = None  # set by run_terminal_chat: follow the new person
         self.output = output
         self.reply_wait = reply_wait
         self.quiet = quiet
@@ -134,8 +135,6 @@ class TerminalChat:
         if self.on_switch is not None:
             self.on_switch()
         return True
-
-    on_switch: Callable[[], None] | None = None  # set by run_terminal_chat: follow the new person's messages
 
     async def print_messages(self) -> None:
         """Background task: print every new bot message or edit as it arrives."""

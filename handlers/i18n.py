@@ -113,11 +113,13 @@ class Translator:
     catalog: NullTranslations
     babel_locale: Locale
     rtl: bool
+    native_digits: dict[int, int] | None = None  # 0-9 -> the language's own digits, where it has them
 
     @classmethod
     def for_locale(cls, locale: str, catalog: NullTranslations) -> Translator:
         parsed = Locale.parse(locale)
-        return cls(locale, catalog, parsed, parsed.character_order == "right-to-left")
+        digits = NATIVE_DIGITS.get(parsed.default_numbering_system)
+        return cls(locale, catalog, parsed, parsed.character_order == "right-to-left", digits)
 
     @property
     def language_name(self) -> str:
@@ -168,8 +170,11 @@ class Translator:
     def digits(self, text: str) -> str:
         """``text`` with the language's own digits where it writes numbers with them (Persian:
         ۱۲۳), as CLDR's default numbering system says; Babel formats with 0-9 only."""
-        native = NATIVE_DIGITS.get(self.babel_locale.default_numbering_system)
-        return text.translate(native) if native else text
+        return text.translate(self.native_digits) if self.native_digits else text
+
+    def percent(self, part: int, whole: int) -> str:
+        """``share`` in this language, its own digits included."""
+        return self.digits(share(part, whole, self.babel_locale))
 
 
 # CLDR numbering systems that are not 0-9, for the languages we have catalogs for (or may soon).

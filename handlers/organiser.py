@@ -34,7 +34,7 @@ from babel.numbers import format_percent
 
 from handlers import fallback, referrals
 from handlers.chart import drawable, signatures_chart
-from handlers.i18n import Html, Translator, language_name, share
+from handlers.i18n import Html, Translator, language_name
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
 from handlers.turn import Services, Turn
 from petition.countries import country_name
@@ -123,12 +123,8 @@ async def stats(turn: Turn) -> None:
     turn.replies.append(SendPhoto(turn.event.chat.id, photo, caption=t.gettext("Signatures per day and in total")))
 
 
-def _percent(t: Translator, part: int, whole: int) -> str:
-    return t.digits(share(part, whole, t.babel_locale))
-
-
 def _progress(t: Translator, done: int, total: int) -> str:
-    return format_percent(done / total if total else 0, locale=t.babel_locale)
+    return t.digits(format_percent(done / total if total else 0, locale=t.babel_locale))
 
 
 def _source_label(source: str, direct: str, shared: str) -> str:
@@ -167,7 +163,7 @@ def stats_text(t: Translator, s: CampaignStats, goal: int, versions: Mapping[str
     lines = [
         "<b>"
         + t.gettext(
-            "Signatures: {total} of {goal} ({percent})", total=s.total, goal=goal, percent=_percent(t, s.total, goal)
+            "Signatures: {total} of {goal} ({percent})", total=s.total, goal=goal, percent=t.percent(s.total, goal)
         )
         + "</b>",
         t.gettext(
@@ -205,17 +201,17 @@ def stats_text(t: Translator, s: CampaignStats, goal: int, versions: Mapping[str
         t.gettext(
             "Read the letter: {n} ({rate})",
             n=s.funnel.get("read", 0),
-            rate=_percent(t, s.funnel.get("read", 0), s.funnel.get("started", 0)),
+            rate=t.percent(s.funnel.get("read", 0), s.funnel.get("started", 0)),
         ),
         t.gettext(
             "Consented: {n} ({rate})",
             n=s.funnel.get("consented", 0),
-            rate=_percent(t, s.funnel.get("consented", 0), s.funnel.get("read", 0)),
+            rate=t.percent(s.funnel.get("consented", 0), s.funnel.get("read", 0)),
         ),
         t.gettext(
             "Signed: {n} ({rate})",
             n=s.funnel.get("signed", 0),
-            rate=_percent(t, s.funnel.get("signed", 0), s.funnel.get("consented", 0)),
+            rate=t.percent(s.funnel.get("signed", 0), s.funnel.get("consented", 0)),
         ),
         "",
         t.gettext("Withdrawals: {n}", n=s.withdrawals),

@@ -489,6 +489,25 @@ async def test_removals_are_counted_apart_from_withdrawals(database: Database) -
     assert stats.funnel["removed"] == 1
 
 
+EMPTY_STATS = CampaignStats(
+    total=0,
+    today=0,
+    last_7_days=0,
+    last_30_days=0,
+    by_language=[],
+    by_country=[],
+    other_countries=0,
+    by_source=[],
+    funnel={},
+    withdrawals=0,
+    opt_ins=0,
+    per_day=[],
+    by_letter_version=[],
+    removals=0,
+    purged=0,
+)
+
+
 def test_the_stats_message_shows_letter_versions_removals_and_erased() -> None:
     from babel.support import NullTranslations
 
@@ -496,22 +515,17 @@ def test_the_stats_message_shows_letter_versions_removals_and_erased() -> None:
     from handlers.organiser import stats_text
 
     t = Translator.for_locale("en", NullTranslations())
-    stats = CampaignStats(
+    stats = dataclasses.replace(
+        EMPTY_STATS,
         total=30,
-        today=0,
-        last_7_days=0,
-        last_30_days=0,
         by_language=[("en", 30)],
         by_country=[("DE", 30)],
-        other_countries=0,
         by_source=[("", 15), ("shared", 8), ("shared-poster_berlin", 5), ("poster_berlin", 2)],
         funnel={"started": 40, "read": 35, "consented": 31, "signed": 30, "withdrew": 1, "removed": 2},
         withdrawals=1,
         opt_ins=3,
-        per_day=[],
         by_letter_version=[("3f9a1c2b7d10", 20), ("<b>x</b>", 10)],
         removals=2,
-        purged=0,
     )
     text = stats_text(t, stats, 100, {"3f9a1c2b7d10": "Deutsch, Español"})
     assert (
@@ -536,24 +550,7 @@ def test_the_stats_message_of_an_empty_campaign_has_no_empty_headings() -> None:
     from handlers.organiser import stats_text
 
     t = Translator.for_locale("en", NullTranslations())
-    empty = CampaignStats(
-        total=0,
-        today=0,
-        last_7_days=0,
-        last_30_days=0,
-        by_language=[],
-        by_country=[],
-        other_countries=0,
-        by_source=[],
-        funnel={},
-        withdrawals=0,
-        opt_ins=0,
-        per_day=[],
-        by_letter_version=[],
-        removals=0,
-        purged=0,
-    )
-    text = stats_text(t, empty, 100)
+    text = stats_text(t, EMPTY_STATS, 100)
     assert text.startswith("<b>Signatures: 0 of 100 (0.0%)</b>")
     for heading in ("By language", "By country", "By source", "By letter version"):
         assert heading not in text

@@ -41,7 +41,6 @@ class KeptCount:
         self._reading: asyncio.Future[Count] | None = None
         self._failed: BaseException | None = None
         self._failed_at = 0.0
-        self.reads = 0  # how many times the database was asked (for tests and the benchmark)
 
     @property
     def failing(self) -> bool:
@@ -76,7 +75,6 @@ class KeptCount:
             raise
         finally:
             self._reading = None
-        self.reads += 1
         self._failed = None
         if self._kept is None or self._kept.value != value:
             self._kept = Count(value, datetime.now(UTC))

@@ -14,7 +14,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from handlers.i18n import Translator, share
+from handlers.i18n import Translator
 from petition.campaign import Campaign
 
 STYLE = """
@@ -54,6 +54,11 @@ class Language:
     url: str
 
 
+def language_tag(locale: str) -> str:
+    """A catalog's name as HTML and HTTP write a language: ``zh_Hant`` → ``zh-Hant``."""
+    return locale.replace("_", "-")
+
+
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
@@ -72,12 +77,12 @@ def render_page(
     what it fills in); everything else here is escaped."""
     signed = t.ngettext("{n} person has signed", "{n} people have signed", count)
     goal = t.gettext("goal {goal}", goal=campaign.goal)
-    percent = t.digits(share(count, campaign.goal, t.babel_locale))
+    percent = t.percent(count, campaign.goal)
     # Translators: the text alternative of the QR code on the campaign's web page.
     qr_alt = t.gettext("QR code: scan it with a phone to open the letter in Telegram")
     others = "".join(
-        f'<li><a href="{_e(language.url)}" lang="{_e(language.locale.replace("_", "-"))}" hreflang="'
-        f'{_e(language.locale.replace("_", "-"))}">{_e(language.name)}</a></li>'
+        f'<li><a href="{_e(language.url)}" lang="{_e(language_tag(language.locale))}" hreflang="'
+        f'{_e(language_tag(language.locale))}">{_e(language.name)}</a></li>'
         for language in languages
         if language.locale != t.locale
     )
@@ -86,7 +91,7 @@ def render_page(
     embed = t.gettext("Show the live count on your website")
     background = t.plain(campaign.background[0]) if campaign.background else ""
     return f"""<!doctype html>
-<html lang="{_e(t.locale.replace("_", "-"))}" dir="{direction}">
+<html lang="{_e(language_tag(t.locale))}" dir="{direction}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

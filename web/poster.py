@@ -18,6 +18,7 @@ from handlers.i18n import Translator
 from petition.campaign import Campaign
 from storage.exports.fonts import faces_for, printable
 from storage.exports.pdf_export import quiet_font_logging
+from web.page import language_tag
 
 QR_SIZE = 130.0  # millimetres: scannable from a few metres away
 MARGIN = 20.0
@@ -45,7 +46,7 @@ def poster_pdf(path: Path, t: Translator, campaign: Campaign, link: str) -> None
     main = faces[0].family
     pdf.set_title(title)
     pdf.set_author(organisation)
-    pdf.set_lang(t.locale.replace("_", "-"))
+    pdf.set_lang(language_tag(t.locale))
     pdf.set_creator("undersign")
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(False)

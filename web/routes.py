@@ -25,8 +25,8 @@ from aiohttp import web
 from handlers.i18n import I18n, language_name
 from handlers.referrals import PAYLOAD, PREFIX
 from petition.campaign import Campaign
-from web.count import KeptCount
-from web.page import Language, Snippets, render_page
+from web.count import Count, KeptCount
+from web.page import Language, Snippets, language_tag, render_page
 from web.qr import qr_svg
 from web.widget import EMBED_JS, WIDGET_JS, colours, count_text, every, render_widget
 
@@ -115,21 +115,24 @@ class CampaignSite:
                 return locale
         return self.i18n.default_locale
 
-    async def page(self, request: web.Request) -> web.Response:
+    async def _visit(self, request: web.Request) -> tuple[str, str, Count]:
+        """What the page and the widget both start from: the source, the language, the count."""
         self._check(request)
-        source, locale = source_of(request), self.locale(request)
-        count = await self.count.get()
+        return source_of(request), self.locale(request), await self.count.get()
+
+    async def page(self, request: web.Request) -> web.Response:
+        source, locale, count = await self._visit(request)
         base = f"/c/{self.campaign.slug}"
         languages = [
             Language(code, language_name(code), f"{base}?{urlencode({'lang': code, 's': source})}")
             for code in self.i18n.locales
         ]
         here = f"{_origin(request)}{base}"
-        widget = f"{here}/widget?{urlencode({'lang': locale.replace('_', '-'), 's': source})}"
+        widget = f"{here}/widget?{urlencode({'lang': language_tag(locale), 's': source})}"
         snippets = Snippets(
             iframe=f'<iframe src="{html.escape(widget)}" title="{html.escape(self.campaign.title)}" loading="lazy" '
             'style="border:0;width:100%;height:11rem"></iframe>',
-            script=f'<script src="{here}/embed.js" data-lang="{locale.replace("_", "-")}" data-source="{source}" '
+            script=f'<script src="{here}/embed.js" data-lang="{language_tag(locale)}" data-source="{source}" '
             'data-accent="ffd100" async></script>',
         )
         body = render_page(
@@ -148,16 +151,14 @@ class CampaignSite:
 
     async def widget(self, request: web.Request) -> web.Response:
         """The count for an ``<iframe>`` on any site: the one route here any page may frame."""
-        self._check(request)
-        source, locale = source_of(request), self.locale(request)
-        count = await self.count.get()
+        source, locale, count = await self._visit(request)
         base = f"/c/{self.campaign.slug}"
         body = render_widget(
             self.i18n.get(locale),
             self.campaign,
             count=count.value,
             link=self.link(source),
-            api=f"/api/v1/campaigns/{self.campaign.slug}?{urlencode({'lang': locale.replace('_', '-')})}",
+            api=f"/api/v1/campaigns/{self.campaign.slug}?{urlencode({'lang': language_tag(locale)})}",
             script=f"{base}/widget.js",
             chosen=colours(dict(request.query)),
             seconds=every(dict(request.query)),
@@ -191,7 +192,7 @@ class CampaignSite:
                 "title": self.campaign.title,
                 "count": count.value,
                 "goal": self.campaign.goal,
-                "languages": [code.replace("_", "-") for code in self.i18n.locales],
+                "languages": [language_tag(code) for code in self.i18n.locales],
                 "updated": count.changed_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "link": self.link(DEFAULT_SOURCE),
                 **words,

@@ -17,6 +17,7 @@ import re
 
 from handlers.i18n import Translator
 from petition.campaign import Campaign
+from web.page import language_tag
 
 COLOURS = ("accent", "ink", "paper")
 _HEX = re.compile(r"[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")
@@ -109,7 +110,7 @@ def render_widget(
     own = "".join(f"--{name}: {value}; " for name, value in chosen.items())
     goal = t.gettext("goal {goal}", goal=campaign.goal)
     return f"""<!doctype html>
-<html lang="{e(t.locale.replace("_", "-"))}" dir="{"rtl" if t.rtl else "ltr"}">
+<html lang="{e(language_tag(t.locale))}" dir="{"rtl" if t.rtl else "ltr"}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -159,6 +159,10 @@ class _Document(FPDF):
         self._footer_note = footer_note
         self._shaping = False
 
+    @property
+    def shaping_on(self) -> bool:
+        return self._shaping
+
     def shaping(self, on: bool) -> None:
         if on != self._shaping:
             self.set_text_shaping(on)
@@ -348,7 +352,7 @@ class _Volume:
 
     def _column_heading(self, column: int) -> None:
         pdf, top = self._pdf, self._heading_top
-        shaped = pdf._shaping
+        shaped = pdf.shaping_on
         pdf.shaping(False)
         pdf.set_font(MAIN, size=7)
         pdf.set_text_color(GREY)
