@@ -1260,3 +1260,18 @@ def test_shown_and_needs_shaping_agree_with_their_slow_paths() -> None:
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
         assert fonts.needs_shaping(text) == slow_shaping(text), repr(text)
         assert fonts.shown(text) == fonts._shown_char_by_char(text), repr(text)
+
+
+@ON_SQLITE
+async def test_the_xlsx_signing_time_is_the_csv_s_second_never_rounded_up(
+    database: Database, campaign: Campaign, out: Path
+) -> None:
+    await _seed(database, HOSTILE[:1])
+    async with database.transaction() as session:  # 0.9 s past the second: rounding would show the next one
+        await session.execute(
+            Signature.__table__.update().values(signed_at=datetime(2026, 3, 12, 9, 15, 7, 900000, tzinfo=UTC))  # type: ignore[attr-defined]
+        )
+    result = await export_signatures(database, campaign, "xlsx", out)
+    sheet = openpyxl.load_workbook(result.path, read_only=True)["Signatures"]
+    (row,) = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert row[7] == datetime(2026, 3, 12, 9, 15, 7) and _cell_text(row[7]) == "2026-03-12T09:15:07Z"

@@ -102,7 +102,9 @@ class XlsxWriter:
                     continue
                 sheet.write_string(at, column, value)
             sheet.write_number(at, _NUMBER, row.number)
-            sheet.write_datetime(at, _SIGNED_AT, row.signed_at.astimezone(UTC).replace(tzinfo=None), self._moment)
+            # To the second, as the CSV writes it: a spreadsheet rounds 09.7 s up to the next second.
+            moment = row.signed_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+            sheet.write_datetime(at, _SIGNED_AT, moment, self._moment)
             if with_ids and row.telegram_user_id is not None:
                 sheet.write_number(at, _TELEGRAM_ID, row.telegram_user_id)  # < 2**53: exact as a number
             self._row += 1
