@@ -214,6 +214,18 @@ def test_status_lists_every_language_with_its_review_status() -> None:
     assert all("100.0 %" in line and "offered" in line and "draft" in line for line in lines)
     assert any(line.startswith("ug (ئۇيغۇرچە)") for line in lines)
     assert "TRANSLATION_THRESHOLD" in result.output
+    assert "to confirm" in result.output.splitlines()[0]
+
+
+def test_status_counts_the_messages_whose_wording_waits_for_a_native_speaker(tmp_path: Path) -> None:
+    status = catalogs.status
+    shutil.copytree(LOCALES_DIR / "ar", tmp_path / "ar")
+    po = tmp_path / "ar" / "LC_MESSAGES" / "messages.po"
+    before = {row.locale: row.to_confirm for row in status(tmp_path)}["ar"]
+    assert before >= 1  # the letter's wording fixes wait for a native speaker
+    text = po.read_text(encoding="utf-8")
+    po.write_text(text.replace("# Review: ", "# Reviewed and confirmed: ", 1), encoding="utf-8")
+    assert {row.locale: row.to_confirm for row in status(tmp_path)}["ar"] == before - 1
 
 
 def test_preview_prints_the_whole_conversation_in_that_language() -> None:

@@ -89,7 +89,8 @@ def check(ctx: click.Context) -> None:
 
 @i18n.command()
 def status() -> None:
-    """A table: language, translated %, fuzzy, untranslated, offered to signers, review status."""
+    """A table: language, translated %, fuzzy, untranslated, offered to signers, review status,
+    and the messages whose changed wording waits for a native speaker (``# Review: …``)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -103,8 +104,8 @@ def status() -> None:
     table = Table(box=None, pad_edge=False)
     for column, justify in (("language", "left"), ("translated", "right"), ("fuzzy", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for column in ("untranslated", "signers", "review status"):
-        table.add_column(column, justify="right" if column == "untranslated" else "left")
+    for column in ("untranslated", "signers", "review status", "to confirm"):
+        table.add_column(column, justify="right" if column in ("untranslated", "to confirm") else "left")
     for row in rows:
         offered = "offered" if row.percent >= threshold else "not yet"
         table.add_row(
@@ -114,6 +115,7 @@ def status() -> None:
             str(row.untranslated),
             offered,
             row.review,
+            str(row.to_confirm),
         )
     Console(width=200).print(table)
     click.echo(f"Languages under {threshold} % translated (TRANSLATION_THRESHOLD) are not offered to signers yet.")

@@ -18,6 +18,9 @@ from handlers.i18n import language_name
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIEW_MARK = "Review status:"
+# A translator comment (``# Review: …``) on one message whose wording someone asks a native
+# speaker to confirm; ``status`` counts them, and the reviewer deletes the comment once done.
+CONFIRM_MARK = "Review:"
 
 
 def pybabel(root: Path, *args: str) -> None:
@@ -121,6 +124,7 @@ class CatalogStatus:
     fuzzy: int
     untranslated: int
     review: str
+    to_confirm: int = 0
 
     @property
     def percent(self) -> float:
@@ -144,6 +148,7 @@ def status(locales_dir: Path) -> list[CatalogStatus]:
                 fuzzy=fuzzy,
                 untranslated=empty,
                 review=review_status(path),
+                to_confirm=sum(1 for m in messages if any(c.startswith(CONFIRM_MARK) for c in m.user_comments)),
             )
         )
     return rows
