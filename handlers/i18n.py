@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import html
 import io
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,6 +25,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
+
+from petition.campaign import Campaign, LetterVersion
+
+logger = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -209,6 +214,13 @@ def language_name(locale: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+def _english_name(locale: str) -> str:
+    try:
+        return Locale.parse(locale).get_display_name("en") or ""
+    except (ValueError, UnknownLocaleError):
+        return ""
+
+
 MIN_COMPLETE = 90
 """Percent of a catalog's messages translated (not fuzzy) before signers are offered the
 language (``TRANSLATION_THRESHOLD``). Below it, translators can commit their work as it
@@ -260,3 +272,28 @@ class I18n:
 
     def get(self, locale: str | None) -> Translator:
         return self._translators.get(locale or "", self._translators[self.default_locale])
+
+
+def delivery_letters(campaign: Campaign, directory: Path = LOCALES_DIR) -> tuple[LetterVersion, ...]:
+    """The letter in each language its addressees read (the campaign file's ``[delivery]
+    languages``), for the delivery document. A language is printed only when its catalog
+    translates every text of the letter (whether or not signers are offered it yet):
+    the addressees never get half a letter. The others are logged and left out."""
+    versions = []
+    for code in campaign.delivery_languages:
+        locale = normalise_locale(code)
+        catalog = _load_catalog(directory, locale)
+        texts = (*campaign.letter.texts(), *((campaign.subject,) if campaign.subject else ()))
+        missing = sum(1 for text in texts if catalog.gettext(text) == text)
+        if missing:
+            logger.warning(
+                "delivery language %s left out of the PDF: %d of the letter's %d texts are not translated",
+                locale,
+                missing,
+                len(texts),
+            )
+            continue
+        english = _english_name(locale)
+        heading = language_name(locale) + (f" · {english}" if english else "")
+        versions.append(LetterVersion(heading, campaign.translated(catalog.gettext)))
+    return tuple(versions)

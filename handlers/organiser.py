@@ -34,7 +34,7 @@ from babel.numbers import format_percent
 
 from handlers import fallback, referrals
 from handlers.chart import drawable, signatures_chart
-from handlers.i18n import Html, Translator, language_name
+from handlers.i18n import Html, Translator, delivery_letters, language_name
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
 from handlers.turn import Services, Turn
 from petition.countries import country_name
@@ -336,8 +336,10 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
     try:
         directory = _new_export_folder()
         try:
+            services = turn.services
+            letters = delivery_letters(services.campaign, services.i18n.directory) if fmt == "pdf" else ()
             result = await export_signatures(
-                turn.services.db, turn.services.campaign, fmt, directory, with_ids=False, progress=progress
+                services.db, services.campaign, fmt, directory, with_ids=False, progress=progress, translations=letters
             )
         except TooLargeForTelegram as error:
             log.warning("admin %s: /export %s not sent: %s", admin, fmt, error)  # its message names no one

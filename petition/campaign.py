@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 CAMPAIGNS_DIR = Path(__file__).resolve().parent.parent / "campaigns"
@@ -40,16 +40,54 @@ class Campaign:
     background: tuple[str, ...]
     letter: Letter
     milestones: tuple[int, ...] = ()  # totals announced to opted-in signers; the goal is always one
+    subject: str = ""
+    """The delivery document's title: what the letter is about, as its addressees read it
+    (the ``title`` is the supporters' call to action). The title when the file names none."""
+    delivery_languages: tuple[str, ...] = ()
+    """The languages the addressees read (locale codes: ``zh_Hans``): the delivery document
+    prints the letter in each of them before the English."""
 
     def texts(self) -> tuple[str, ...]:
-        """Every translatable string of the campaign, in reading order."""
+        """Every translatable string of the campaign, in reading order (those the letter
+        ``version`` covers: the subject is the document's, not the signed wording)."""
         return (self.title, *self.targets, *self.background, *self.letter.texts())
+
+    @property
+    def letter_subject(self) -> str:
+        return self.subject or self.title
+
+    def translated(self, gettext: Callable[[str], str]) -> Campaign:
+        """The campaign with every text in one language (``gettext`` of its catalog)."""
+        letter = self.letter
+        return replace(
+            self,
+            title=gettext(self.title),
+            targets=tuple(gettext(t) for t in self.targets),
+            background=tuple(gettext(p) for p in self.background),
+            letter=Letter(
+                salutation=gettext(letter.salutation),
+                paragraphs=tuple(gettext(p) for p in letter.paragraphs),
+                demands=tuple(gettext(d) for d in letter.demands),
+                closing=gettext(letter.closing),
+            ),
+            subject=gettext(self.subject) if self.subject else "",
+        )
 
     def version(self, translate: Callable[[str], str] | None = None) -> str:
         """A short hash identifying the exact wording shown (per language when ``translate`` is given)."""
         gettext = translate or (lambda text: text)
         digest = hashlib.sha256("\n\n".join(gettext(t) for t in self.texts()).encode("utf-8"))
         return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class LetterVersion:
+    """The letter in one of the languages its addressees read, printed in the delivery document
+    before the English: ``heading`` names the language ("中文 (简体) · Chinese (Simplified)"),
+    ``campaign`` holds the translated texts (``Campaign.translated``)."""
+
+    heading: str
+    campaign: Campaign
 
 
 def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
@@ -59,6 +97,7 @@ def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         letter = data["letter"]
+        delivery = data.get("delivery", {})
         goal = int(data["goal"])
         return Campaign(
             slug=str(data["slug"]),
@@ -74,6 +113,8 @@ def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
                 closing=str(letter["closing"]),
             ),
             milestones=tuple(sorted({*(int(m) for m in data.get("milestones", ())), goal})),
+            subject=str(delivery.get("subject", "")),
+            delivery_languages=tuple(str(code) for code in delivery.get("languages", ())),
         )
     except FileNotFoundError:
         raise CampaignError(f"CAMPAIGN is invalid: no campaign file {path}") from None
@@ -114,4 +155,7 @@ def extract_campaign(
     for number, demand in enumerate(letter["demands"], 1):
         add(demand, f"the letter, demand {number} (a bullet point)")
     add(letter["closing"], "the letter's closing line, followed by the signer's name")
+    subject = data.get("delivery", {}).get("subject")
+    if subject:
+        add(subject, "the subject of the letter, the title of the document delivered to the addressees")
     return found

@@ -18,6 +18,7 @@ import hashlib
 import io
 import logging
 import re
+import shutil
 import threading
 import time
 import tracemalloc
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 from openpyxl.utils.escape import unescape
@@ -36,6 +38,7 @@ from pypdf import PdfReader
 from sqlalchemy import insert, select, text
 
 from bot.cli.export import export
+from handlers.i18n import LOCALES_DIR, delivery_letters
 from petition.campaign import Campaign, load_campaign
 from petition.countries import country_name
 from storage.db import Database
@@ -403,12 +406,20 @@ async def test_formula_behind_a_separator_is_neutralised(
 
 
 def _pdf_text(path: Path) -> tuple[list[str], str]:
-    reader = PdfReader(path)
-    pages = [page.extract_text() for page in reader.pages]
+    """Each page's text (pypdf), and all the text as two common readers get it: PDFium (Chrome's
+    and most viewers') and pypdf. Each reader gets something wrong that the other gets right:
+    pypdf misreads a font's text map past 254 glyphs (the Chinese letter), PDFium right-to-left
+    names in visual order; a word counts as printed when either reads it."""
+    pages = [page.extract_text() for page in PdfReader(path).pages]
+    document = pdfium.PdfDocument(path)
+    try:
+        viewer = [page.get_textpage().get_text_range().replace("\r\n", "\n") for page in document]
+    finally:
+        document.close()
     # Glyphs without a Unicode mapping (Arabic dots drawn as separate glyphs) come out as
     # control characters; they are not part of any word.
-    cleaned = "".join(" " if unicodedata.category(c) == "Cc" and c != "\n" else c for c in "\n".join(pages))
-    return pages, cleaned
+    both = "\n".join([*viewer, *pages])
+    return pages, "".join(" " if unicodedata.category(c) == "Cc" and c != "\n" else c for c in both)
 
 
 async def test_pdf_is_the_letter_with_every_name(database: Database, campaign: Campaign, out: Path) -> None:
@@ -424,7 +435,7 @@ async def test_pdf_is_the_letter_with_every_name(database: Database, campaign: C
         assert f"Page {page_number} of {len(pages)}" in page
     total = f"{len(HOSTILE)} people signed this letter."
     assert total in pages[0] and total in pages[-1]
-    for part in (campaign.title, *campaign.targets, campaign.letter.closing, *campaign.letter.demands[:1]):
+    for part in (campaign.letter_subject, *campaign.targets, campaign.letter.closing, *campaign.letter.demands[:1]):
         assert " ".join(part.split()) in " ".join(text.split()) or all(w in words for w in part.split())
     for name, country, _, _ in HOSTILE:
         shown = printable(name)
@@ -440,6 +451,61 @@ async def test_pdf_is_the_letter_with_every_name(database: Database, campaign: C
     latin = [(n, printable(name).split()[0]) for n, (name, *_) in enumerate(HOSTILE, 1) if name.isascii()]
     for number, first_word in latin:
         assert re.search(rf"^{number} {re.escape(first_word)}", text, flags=re.MULTILINE), (number, first_word)
+
+
+async def test_the_pdf_reads_as_a_letter_in_the_addressees_language_then_in_english(
+    database: Database, campaign: Campaign, out: Path
+) -> None:
+    # Latin, Chinese, emoji (right-to-left names extract in visual order: a known limit, #16).
+    signers = [HOSTILE[i] for i in (0, 11, 12, 13)]
+    await _seed(database, signers)
+    letters = delivery_letters(campaign)
+    assert [version.heading for version in letters] == ["中文 (简体) · Chinese (Simplified)"]
+    result = await export_signatures(database, campaign, "pdf", out, translations=letters)
+
+    pages, text = _pdf_text(result.path)
+    compact = "".join(text.split())
+    chinese = letters[0].campaign
+    # Titled with the letter's subject, not the supporters' call to action.
+    assert pages[0].lstrip().startswith(campaign.letter_subject)
+    assert "".join(campaign.title.split()) not in compact
+    assert PdfReader(result.path).metadata.title == campaign.letter_subject
+    assert "The letter in Chinese (Simplified), then in English." in " ".join(pages[0].split())
+    # The whole Chinese letter (no space is lost in a language written without them), then the English.
+    for part in (
+        chinese.letter_subject,
+        chinese.letter.salutation,
+        *chinese.letter.paragraphs,
+        *chinese.letter.demands,
+    ):
+        assert "".join(part.split()) in compact, part[:20]
+    chinese_at = compact.index("".join(chinese.letter.demands[1].split()))
+    english_at = compact.index("".join(campaign.letter.demands[1].split()))
+    names_at = compact.index("Signatories")
+    assert chinese_at < english_at < names_at
+    for name, *_ in signers:  # the names, after a letter that used the same fonts, copy as they are
+        assert "".join(printable(name).split()) in compact[names_at:], name
+
+
+def test_a_delivery_language_without_the_whole_letter_is_left_out(
+    tmp_path: Path, campaign: Campaign, caplog: pytest.LogCaptureFixture
+) -> None:
+    locales = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR / "ru", locales / "ru")
+    shutil.copytree(LOCALES_DIR / "de", locales / "de")
+    po = locales / "de" / "LC_MESSAGES" / "messages.po"
+    (locales / "de" / "LC_MESSAGES" / "messages.mo").unlink(missing_ok=True)
+    (locales / "ru" / "LC_MESSAGES" / "messages.mo").unlink(missing_ok=True)
+    po.write_text(po.read_text(encoding="utf-8").replace('msgstr "Mit freundlichen Grüßen"', 'msgstr ""'), "utf-8")
+    asked = dataclasses.replace(campaign, delivery_languages=("de", "ru", "ja"))
+
+    with caplog.at_level(logging.WARNING):
+        letters = delivery_letters(asked, locales)
+
+    assert [version.heading for version in letters] == ["Русский · Russian"]
+    assert letters[0].campaign.letter.closing == "С уважением,"
+    warned = [r.getMessage() for r in caplog.records if "left out of the PDF" in r.getMessage()]
+    assert len(warned) == 2 and "de" in warned[0] and "1 of the letter's" in warned[0] and "ja" in warned[1]
 
 
 @ON_SQLITE
@@ -462,7 +528,7 @@ async def test_a_long_list_comes_in_volumes_each_with_the_letter(
     for number, name in enumerate(names, 1):
         pages, text = _pdf_text(directory / name)
         flat = " ".join(text.split())
-        assert campaign.title in flat and "10 people signed this letter." in pages[0]
+        assert campaign.letter_subject in flat and "10 people signed this letter." in pages[0]
         assert f"Volume {number} of 3" in pages[0] and f"Volume {number} of 3" in pages[-1]  # running title
         first, last = 4 * number - 3, min(4 * number, 10)
         assert f"Volume {number} of 3: the signatories numbered {first} to {last}." in flat
@@ -524,11 +590,11 @@ async def test_pdf_of_no_signatures(database: Database, campaign: Campaign, out:
 async def test_pdf_pages_many_names(database: Database, campaign: Campaign, out: Path) -> None:
     await _bulk(database, 600)
     result = await export_signatures(database, campaign, "pdf", out, batch_size=250)
-    pages, text = _pdf_text(result.path)
+    pages, _ = _pdf_text(result.path)
     assert len(pages) >= 4
     assert all(f"Page {n} of {len(pages)}" in page for n, page in enumerate(pages, 1))
     assert "600 people signed this letter." in pages[-1]
-    numbers = sorted(int(n) for n in re.findall(r"^(\d+) Signer", text, flags=re.MULTILINE))
+    numbers = sorted(int(n) for n in re.findall(r"^(\d+) Signer", "\n".join(pages), flags=re.MULTILINE))
     assert numbers == list(range(1, 601))
 
 

@@ -44,9 +44,11 @@ async def _export(
 ) -> ExportResult:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from handlers.i18n import delivery_letters
     from storage.db import Database
     from storage.exports.export import export_signatures
 
+    letters = delivery_letters(campaign) if fmt == "pdf" else ()
     db = Database(database_url, pool_size=1)
     console = Console(stderr=True, quiet=quiet)
     columns = (
@@ -69,7 +71,14 @@ async def _export(
                 bar.update(task, completed=done, total=total)
 
             result = await export_signatures(
-                db, campaign, fmt, output.parent, with_ids=with_ids, progress=progress, compress=False
+                db,
+                campaign,
+                fmt,
+                output.parent,
+                with_ids=with_ids,
+                progress=progress,
+                compress=False,
+                translations=letters,
             )
         try:
             os.replace(result.path, volumes_name(output, result))

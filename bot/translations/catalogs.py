@@ -21,6 +21,7 @@ REVIEW_MARK = "Review status:"
 # A translator comment (``# Review: …``) on one message whose wording someone asks a native
 # speaker to confirm; ``status`` counts them, and the reviewer deletes the comment once done.
 CONFIRM_MARK = "Review:"
+MISREAD_PREVIOUS = "# | "
 
 
 def pybabel(root: Path, *args: str) -> None:
@@ -51,8 +52,21 @@ def extract(root: Path = ROOT) -> Path:
 
 
 def update(root: Path = ROOT) -> None:
-    """Merge the template into every catalog: changed texts become fuzzy, new ones empty."""
+    """Merge the template into every catalog: changed texts become fuzzy, new ones empty, each
+    fuzzy entry with the English it was translated from (``#| msgid``)."""
     pybabel(root, "update", "--input-file=locales/messages.pot", "--output-dir=locales", "--previous")
+    for path in catalog_files(root / "locales"):
+        _drop_misread_previous(path)
+
+
+def _drop_misread_previous(path: Path) -> None:
+    """Babel reads the second line of a wrapped ``#| msgid`` as a translator's comment and
+    writes it back as ``# | …``, where it stays, above whatever message comes to follow it,
+    long after the entry was translated. Such lines are never a translator's own."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(MISREAD_PREVIOUS)]
+    if len(kept) != len(lines):
+        path.write_text("".join(kept), encoding="utf-8")
 
 
 def init(language: str, root: Path = ROOT) -> Path:

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, get_args
 
-from petition.campaign import Campaign
+from petition.campaign import Campaign, LetterVersion
 from storage.db import Database
 from storage.exports import archive, pg_copy
 from storage.exports.fingerprint import Fingerprint
@@ -127,6 +127,7 @@ def _open_writer(
     now: datetime,
     fingerprint: Fingerprint,
     purged: int,
+    translations: Sequence[LetterVersion],
 ) -> _Writer:
     # Imported here so that a CSV export never pays for loading fpdf2 or xlsxwriter.
     if fmt == "list":
@@ -153,7 +154,14 @@ def _open_writer(
 
     name = export_filename(campaign, fmt, with_ids=False, now=now).removesuffix(".pdf")
     return PdfWriter(
-        path, campaign=campaign, total=total, generated_at=now, fingerprint=fingerprint, purged=purged, name=name
+        path,
+        campaign=campaign,
+        total=total,
+        generated_at=now,
+        translations=translations,
+        fingerprint=fingerprint,
+        purged=purged,
+        name=name,
     )
 
 
@@ -206,8 +214,12 @@ async def export_signatures(
     batch_size: int = 5000,
     progress: Progress | None = None,
     compress: bool = True,
+    translations: Sequence[LetterVersion] = (),
 ) -> ExportResult:
     """Export ``campaign``'s signatories as ``fmt`` into a temporary file in ``directory``.
+
+    ``translations``: the letter in the languages its addressees read, printed in the PDF
+    before the English (``handlers.i18n.I18n.delivery_letters``).
 
     ``progress(done, total)`` is awaited once before the first batch and after each
     batch. With ``compress`` (the default, for Telegram) a file larger than
@@ -258,6 +270,7 @@ async def export_signatures(
                     campaign=campaign,
                     now=now,
                     purged=purged,
+                    translations=translations,
                 )
             if done != total:
                 raise ExportError(f"the export read {done} rows but counted {total}: nothing was sent")
@@ -325,6 +338,7 @@ async def _write(
     campaign: Campaign,
     now: datetime,
     purged: int,
+    translations: Sequence[LetterVersion],
 ) -> tuple[int, int, int, tuple[int, ...]]:
     """Write the rows with the format's Python writer: the rows written, the names shown
     incompletely, the number of volumes (the PDF of a long list; 1 otherwise) and the row numbers
@@ -345,6 +359,7 @@ async def _write(
                 now=now,
                 fingerprint=fingerprint,
                 purged=purged,
+                translations=translations,
             )
         )
 

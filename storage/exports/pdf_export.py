@@ -1,8 +1,11 @@
-"""The delivery document: the letter as signed, in English, then the numbered signatories.
+"""The delivery document: the letter as signed, then the numbered signatories.
 
 This is what the organisation hands to the addressees, so it reads as a letter:
-title, organisation, addressees, the total and the date, salutation, paragraphs,
-demands as bullets and the closing; then "Signatories", two newspaper columns of
+the letter's subject as its title (the campaign file's ``[delivery] subject``, not the
+supporters' call to action), organisation, addressees, the total and the date; then the
+letter (salutation, paragraphs, demands as bullets and the closing) in each language the
+addressees read (``[delivery] languages``: Chinese for this campaign), each on its own
+page, and last in English; then "Signatories", two newspaper columns of
 number, name (the form each signer chose) and country per page; then, on the last
 page, the total once more and the SHA-256 fingerprint of exactly what the list
 prints (``fingerprint``: the rule is printed beside it), so the delivered document
@@ -50,10 +53,10 @@ from datetime import datetime
 from pathlib import Path
 
 from fpdf import FPDF
-from fpdf.enums import MethodReturnValue
+from fpdf.enums import MethodReturnValue, WrapMode
 from fpdf.fonts import TTFFont
 
-from petition.campaign import Campaign
+from petition.campaign import Campaign, LetterVersion
 from petition.countries import country_name
 from storage.exports import archive
 from storage.exports.fingerprint import RULE, Fingerprint
@@ -79,6 +82,8 @@ LIST_SIZE, LIST_LINE = 8.0, 3.8
 COLUMN_GAP = 6.0
 NUMBER_W, COUNTRY_W = 11.0, 25.0  # the name gets the rest of each newspaper column
 GREY = 110
+# Scripts written without spaces between words (Chinese, Japanese kana): lines break anywhere.
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 NO_PRINTABLE_NAME = "—"  # a name made only of characters no font has (emoji): the row still counts
 
 # fontTools logs every subsetted font's glyph names at INFO: the character set of the
@@ -222,14 +227,23 @@ class _Volume:
     """One PDF document: the letter laid out on creation, then the signatories batch by batch,
     written to ``path`` by ``finish``. ``part`` is None for a list that fits one document."""
 
-    def __init__(self, path: Path, *, campaign: Campaign, total: int, generated: str, part: _Part | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        campaign: Campaign,
+        translations: Sequence[LetterVersion],
+        total: int,
+        generated: str,
+        part: _Part | None,
+    ) -> None:
         self._path = path
         self._total = total
         self._part = part
         self.written = 0
         self.incomplete = 0
         self.incomplete_numbers: list[int] = []  # the first SHOWN_NUMBERS of them
-        running_title = printable(campaign.title + (f" · {part.label()}" if part else ""))
+        running_title = printable(campaign.letter_subject + (f" · {part.label()}" if part else ""))
         footer_note = printable(f"{campaign.organisation} · generated {generated}")
         pdf = _Document(running_title, footer_note)
         pdf.alias_nb_pages("{pages}")  # reserves room for a 5-digit page count, "{nb}" only for 3
@@ -242,7 +256,7 @@ class _Volume:
         pdf.add_font(MAIN, "", self._fonts[0].path)
         pdf.set_margins(MARGIN, TOP, MARGIN)
         pdf.set_auto_page_break(True, margin=BOTTOM)
-        pdf.set_title(campaign.title)
+        pdf.set_title(campaign.letter_subject)
         pdf.set_author(campaign.organisation)
         pdf.set_subject(f"{people(total)} Generated {generated}.")
         pdf.set_creator("undersign")
@@ -255,7 +269,7 @@ class _Volume:
         self._main_widths = main.cw
         self._country_lines: dict[str, list[str]] = {}
         self._use_fonts(running_title + footer_note)
-        self._letter(campaign, generated)
+        self._letter(campaign, translations, generated)
         self._start_list()
 
     def _use_fonts(self, text: str) -> None:
@@ -285,14 +299,25 @@ class _Volume:
         pdf.set_font(MAIN, size=size)
         text = printable(text)
         self._use_fonts(text)
-        pdf.multi_cell(0, line, text, new_x="LMARGIN", new_y="NEXT", align=align)
+        wrapmode, shaped = WrapMode.WORD, pdf.shaping_on
+        if _UNSPACED.search(text):  # Chinese and Japanese break between any two characters
+            wrapmode, align = WrapMode.CHAR, "L"
+            # and need no shaping: a font drawn both shaped and unshaped (the CJK names of the
+            # list are not) gets a muddled text layer in fpdf2, and copied names come out wrong.
+            pdf.shaping(False)
+        elif right_to_left(text):
+            align = "R"
+        pdf.multi_cell(0, line, text, new_x="LMARGIN", new_y="NEXT", align=align, wrapmode=wrapmode)
+        pdf.shaping(shaped)
         pdf.ln(after)
 
-    def _letter(self, campaign: Campaign, generated: str) -> None:
+    def _letter(self, campaign: Campaign, translations: Sequence[LetterVersion], generated: str) -> None:
+        """The cover (subject, sender, addressees, the count), then the letter in each of the
+        addressees' languages, each on its own page, and last in English."""
         pdf = self._pdf
         pdf.add_page()
         pdf.shaping(True)  # a page or two of prose: kerning and ligatures cost nothing here
-        self._paragraph(campaign.title, size=17, line=8, after=4, align="L")  # a title is not justified
+        self._paragraph(campaign.letter_subject, size=17, line=8, after=4, align="L")  # a title is not justified
         self._paragraph(f"A letter from supporters of {campaign.organisation}", size=11, after=5)
         self._paragraph(f"To: {'; '.join(campaign.targets)}", after=1)
         self._paragraph(f"{people(self._total)} Generated {generated}.", after=1 if self._part else 8)
@@ -303,8 +328,24 @@ class _Volume:
                 "Each volume begins with the letter; the last one ends with the fingerprint of the whole list.",
                 after=8,
             )
+        if translations:
+            languages = ", ".join(version.heading.rsplit(" · ", 1)[-1] for version in translations)
+            self._paragraph(f"The letter in {languages}, then in English.", after=8)
+        for version in translations:
+            self._letter_text(version.campaign, heading=version.heading)
+            pdf.add_page()
+        self._letter_text(campaign, heading="English" if translations else None)
+        self._paragraph("The signatories listed on the following pages.", after=0)
+
+    def _letter_text(self, campaign: Campaign, *, heading: str | None) -> None:
+        pdf = self._pdf
+        if heading:
+            pdf.set_text_color(GREY)
+            self._paragraph(heading, size=9, after=2, align="L")
+            pdf.set_text_color(0)
+            self._paragraph(campaign.letter_subject, size=13, line=6.5, after=5, align="L")
         letter = campaign.letter
-        self._paragraph(letter.salutation + ",")
+        self._paragraph(letter.salutation + ("" if _UNSPACED.search(letter.salutation) else ","))
         for paragraph in letter.paragraphs:
             self._paragraph(paragraph)
         for demand in letter.demands:
@@ -315,11 +356,14 @@ class _Volume:
             pdf.set_xy(MARGIN + 7, y)
             demand_text = printable(demand)
             self._use_fonts(demand_text)
-            pdf.multi_cell(pdf.epw - 7, BODY_LINE, demand_text, new_x="LMARGIN", new_y="NEXT")
+            unspaced, shaped = _UNSPACED.search(demand_text) is not None, pdf.shaping_on
+            pdf.shaping(shaped and not unspaced)  # as in ``_paragraph``
+            wrapmode = WrapMode.CHAR if unspaced else WrapMode.WORD
+            pdf.multi_cell(pdf.epw - 7, BODY_LINE, demand_text, new_x="LMARGIN", new_y="NEXT", wrapmode=wrapmode)
+            pdf.shaping(shaped)
             pdf.ln(2)
         pdf.ln(2)
         self._paragraph(letter.closing, after=1)
-        self._paragraph("The signatories listed on the following pages.", after=0)
 
     # --- the signatories --------------------------------------------------------------
 
@@ -577,6 +621,7 @@ class PdfWriter:
         campaign: Campaign,
         total: int,
         generated_at: datetime,
+        translations: Sequence[LetterVersion] = (),
         fingerprint: Fingerprint | None = None,
         purged: int = 0,
         name: str = "letter-and-signatures",
@@ -585,6 +630,7 @@ class PdfWriter:
         quiet_font_logging()
         self._path = path
         self._campaign = campaign
+        self._translations = tuple(translations)
         self._total = total
         self._generated = f"{generated_at:%-d %B %Y, %H:%M} UTC"
         # Fed the rows by the caller before ``write`` (see ``export._stream``), or here when not given.
@@ -622,7 +668,14 @@ class PdfWriter:
             path = Path(name)
             self._files.append(path)
         try:
-            return _Volume(path, campaign=self._campaign, total=self._total, generated=self._generated, part=part)
+            return _Volume(
+                path,
+                campaign=self._campaign,
+                translations=self._translations,
+                total=self._total,
+                generated=self._generated,
+                part=part,
+            )
         except BaseException:  # no writer to abandon yet: its file goes now
             if part is not None:
                 self._files.remove(path)
