@@ -255,6 +255,9 @@ BUTTONS: dict[str, tuple[Route, ...]] = {
 
 TEXT: tuple[Route, ...] = (
     Route(broadcast.draft_text, organiser=True, drafting=True),  # an organiser's /broadcast text, at any step
+    # Words typed before /start (the very first message, or after "not now"): no message of
+    # the bot has buttons to point to, so they get the letter, as /start shows it.
+    Route(start, at(Step.WELCOME)),
     Route(name_typed, at(Step.NAME), signing=True),
     Route(name_form.typed_instead, at(Step.NAME_FORM), signing=True),
     Route(country_typed, at(Step.COUNTRY), signing=True),

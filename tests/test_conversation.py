@@ -120,6 +120,19 @@ async def test_full_signature(core: Core, db: Database) -> None:
     assert len(stored.letter_version) == 12 and len(stored.consent_version) == 12
 
 
+async def test_a_first_message_typed_instead_of_start_gets_the_letter(core: Core) -> None:
+    ada = InProcessUser(core, ADA)
+    letter = await ada.send("hello?")
+    assert "Dear President Xi Jinping" in texts(letter) and ada.buttons() == ["sign", "langs"]
+    assert "buttons under my last message" not in texts(letter)
+    # Later, words where a button is expected are pointed to the buttons.
+    assert "buttons under my last message" in texts(await ada.send("what now?"))
+    # After "not now" there is no button to point to: the letter again.
+    await ada.press(callback_data="sign")
+    await ada.press(callback_data="notnow")
+    assert "Dear President Xi Jinping" in texts(await ada.send("ok, I am back"))
+
+
 async def test_double_confirm_is_one_signature(core: Core, db: Database) -> None:
     ada = InProcessUser(core, ADA)
     await sign_up_to_review(ada)
@@ -194,6 +207,7 @@ async def test_every_other_input_has_an_answer(core: Core) -> None:
     assert "don't know that command" in texts(await ada.send("/nonsense"))
     assert "only read text" in texts(await ada.send_other("sticker"))
     assert "not edits" in texts(await ada.edit_last("x"))
+    assert "Dear President" in texts(await ada.send("hello"))  # nothing shown yet: the letter
     assert "buttons" in texts(await ada.send("hello"))
     stale = await ada.press(callback_data="confirm")
     assert answers(stale) and answers(stale)[0].show_alert
