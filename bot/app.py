@@ -473,6 +473,7 @@ async def run_demo(
     core_factory: CoreFactory | None = None,
     files: Path | None = None,
     keep_db: Path | None = None,
+    visual_order: bool = True,
 ) -> None:
     """The real bot, polling the in-process emulator, with a terminal chat in the foreground.
 
@@ -498,7 +499,14 @@ async def run_demo(
         app = BotApp(settings, mode="polling", runtime=runtime, core_factory=core_factory)
         try:
             await app.start()
-            await run_terminal_chat(emulator, user_id=user_id, first_name=first_name, language_code=lang, files=files)
+            await run_terminal_chat(
+                emulator,
+                user_id=user_id,
+                first_name=first_name,
+                language_code=lang,
+                files=files,
+                visual_order=visual_order,
+            )
         finally:
             await app.stop()
             await emulator.stop()

@@ -14,9 +14,12 @@ import shutil
 import sys
 import textwrap
 import threading
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
+
+from bidi import get_display
 
 from emulator.emulator import Emulator
 from emulator.objects import BotMessage
@@ -31,6 +34,19 @@ HELP = (
 # languages; a terminal shows some of them as odd characters, so they are left out here.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e"))
 QUIT = (":quit", ":q", ":exit")
+
+
+def _has_rtl(text: str) -> bool:
+    return any(unicodedata.bidirectional(char) in ("R", "AL") for char in text)
+
+
+def _right_to_left(text: str) -> bool:
+    """Whether the paragraph reads right to left: its first strong character does."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL", "L"):
+            return kind != "L"
+    return False
 
 
 def _read_lines(stream: TextIO, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
@@ -61,8 +77,13 @@ class TerminalChat:
         files: Path | None = None,
         width: int | None = None,
         emulator: Emulator | None = None,
+        visual_order: bool = True,
     ) -> None:
         self.user = user
+        # Most terminals print characters left to right as they come: right-to-left text is
+        # reordered here (the Unicode Bidirectional Algorithm). A terminal that does it itself
+        # (GNOME Terminal, Konsole, mlterm) gets the text as it is (``visual_order=False``).
+        self.visual_order = visual_order
         self.emulator = emulator  # for :user N
         self.on_switch: Callable[[], None] | None = None  # set by run_terminal_chat: follow the new person
         self.output = output
@@ -78,10 +99,21 @@ class TerminalChat:
         print(text.translate(_INVISIBLE), file=self.output, flush=True)
 
     def _say_wrapped(self, first: str, rest: str, text: str) -> None:
-        """``text`` wrapped at word boundaries to the terminal's width, after ``first``, then indented."""
-        lines = textwrap.wrap(text, self.width, initial_indent=first, subsequent_indent=rest, break_long_words=False)
-        for line in lines or [first.rstrip()]:
-            self.say(line)
+        """``text`` wrapped at word boundaries to the terminal's width, after ``first``, then
+        indented; a right-to-left paragraph is wrapped as it is read, then each line shown in
+        visual order, aligned right."""
+        rtl = self.visual_order and _right_to_left(text)
+        if not (rtl or (self.visual_order and _has_rtl(text))):
+            lines = textwrap.wrap(
+                text, self.width, initial_indent=first, subsequent_indent=rest, break_long_words=False
+            )
+            for line in lines or [first.rstrip()]:
+                self.say(line)
+            return
+        room = max(self.width - len(first), 20)
+        for number, line in enumerate(textwrap.wrap(text, room, break_long_words=False) or [""]):
+            shown = get_display(line, base_dir="R" if rtl else "L").translate(_INVISIBLE)
+            self.say((first if number == 0 else rest) + (shown.rjust(room) if rtl else shown))
 
     def _save(self, name: str, data: bytes) -> str:
         """Save what the bot sent; the path to show (nothing is saved without a folder)."""
@@ -116,7 +148,10 @@ class TerminalChat:
             labels = []
             for button in row:
                 target = f" -> {button.url}" if button.url else ""
-                labels.append(f"[{number}] {button.text}{target}")
+                label = button.text
+                if self.visual_order and _has_rtl(label):
+                    label = get_display(label, base_dir="R" if _right_to_left(label) else "L")
+                labels.append(f"[{number}] {label}{target}")
                 number += 1
             self.say(indent + "  ".join(labels))
 
@@ -228,12 +263,21 @@ async def run_terminal_chat(
     quiet: float = 0.3,
     files: Path | None = None,
     width: int | None = None,
+    visual_order: bool = True,
 ) -> None:
     """Chat with the bot as a simulated user until :quit, end of input or Ctrl-C; documents and
-    photos the bot sends are saved in ``files``."""
+    photos the bot sends are saved in ``files``; right-to-left text is shown in visual order
+    unless the terminal does that itself (``visual_order=False``)."""
     user = emu.user(user_id, first_name=first_name, last_name=last_name, username=username, language_code=language_code)
     chat = TerminalChat(
-        user, output or sys.stdout, reply_wait=reply_wait, quiet=quiet, files=files, width=width, emulator=emu
+        user,
+        output or sys.stdout,
+        reply_wait=reply_wait,
+        quiet=quiet,
+        files=files,
+        width=width,
+        emulator=emu,
+        visual_order=visual_order,
     )
     bot_name = emu.bot_user.get("username", "the bot")
     chat.say(f"Chatting with @{bot_name} as {first_name} (id {user_id}, language {language_code or '-'}).")

@@ -191,8 +191,19 @@ async def _serve_as_worker(app: BotApp, ready_fd: int, stop: asyncio.Event) -> N
     default=None,
     help="Keep the demo's SQLite database in this file (for `stats` and `export` afterwards; reused next time).",
 )
+@click.option(
+    "--terminal-bidi",
+    is_flag=True,
+    help="Your terminal lays out right-to-left text itself (GNOME Terminal, Konsole, mlterm): print it as it is.",
+)
 def demo(
-    runtime: RuntimeName | None, lang: str, user_id: int, first_name: str, files: Path, keep_db: Path | None
+    runtime: RuntimeName | None,
+    lang: str,
+    user_id: int,
+    first_name: str,
+    files: Path,
+    keep_db: Path | None,
+    terminal_bidi: bool,
 ) -> None:
     """Chat with the bot in this terminal: no token, no database server, no Telegram.
 
@@ -212,6 +223,7 @@ def demo(
                 first_name=first_name,
                 files=files,
                 keep_db=keep_db.absolute() if keep_db else None,
+                visual_order=not terminal_bidi,
             )
         )
 

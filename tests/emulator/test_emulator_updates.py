@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from emulator import Emulator, format_transcript
-from emulator.terminal import run_terminal_chat
+from emulator.objects import BotMessage, ButtonView
+from emulator.terminal import TerminalChat, run_terminal_chat
 from tests.fixtures.emulator import Api
 
 
@@ -359,3 +360,29 @@ async def test_terminal_chat(emulator: Emulator) -> None:
     assert "bot: echo: [other]" in shown
     assert "never sent" not in [entry.text for entry in emulator.user(1001).transcript]
     assert shown.rstrip().endswith("Bye.")
+
+
+def _shown(message: BotMessage, *, visual_order: bool, width: int = 60) -> list[str]:
+    output = io.StringIO()
+    chat = TerminalChat(None, output, reply_wait=0, quiet=0, width=width, visual_order=visual_order)  # type: ignore[arg-type]
+    chat.show(message)
+    return output.getvalue().splitlines()
+
+
+def test_the_terminal_shows_right_to_left_text_in_the_order_it_is_read() -> None:
+    """Most terminals print characters as they come: an Arabic line is reordered for them, each
+    wrapped line on its own (wrapped as it is read), aligned right; numbers and Latin names keep
+    their own direction inside it; a terminal that reorders itself gets the text as it is."""
+    text = "شكراً لك، \u2068Ada Lovelace\u2069! وقّع 12 شخصاً على الرسالة حتى الآن في شينجيانغ والعالم كله."
+    message = BotMessage(1, 1, text, text, buttons=[[ButtonView("✅ أوافق وأوقّع", "agree")]])
+
+    lines = _shown(message, visual_order=True, width=60)
+    first, second, button = lines
+    assert first.startswith("bot: ") and first.endswith("!Ada Lovelace ،كل ًاركش")  # read from the right
+    assert " 12 " in first  # a number keeps its own direction
+    assert second.endswith(".هلك ملاعلاو غنايجنيش يف نآلا") and len(second) == 60  # aligned right
+    assert button.strip() == "[1] عّقوأو قفاوأ ✅"
+    assert "\u2068" not in first and "\u2069" not in first
+
+    as_is = "\n".join(_shown(message, visual_order=False))
+    assert "شينجيانغ" in as_is and "شينجيانغ"[::-1] not in as_is
