@@ -90,12 +90,20 @@ class LetterVersion:
     campaign: Campaign
 
 
+# What a campaign file may hold; anything else is refused, so that a misspelt or unused key
+# is never silently ignored (``goal = ...`` written ``gaol``, an image credit nothing shows).
+KEYS = frozenset({"slug", "organisation", "goal", "milestones", "title", "targets", "background", "letter", "delivery"})
+
+
 def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
     """The campaign ``slug`` from ``campaigns/``, or from a path to a ``.toml`` file
     (``CAMPAIGN=/srv/letter-v2.toml``: a copy kept outside the code, as tests do)."""
     path = Path(slug) if slug.endswith(".toml") else directory / f"{slug}.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+        unknown = sorted(set(data) - KEYS)
+        if unknown:
+            raise ValueError(f"unknown key {', '.join(unknown)}; a campaign file holds {', '.join(sorted(KEYS))}")
         letter = data["letter"]
         delivery = data.get("delivery", {})
         goal = int(data["goal"])

@@ -137,6 +137,18 @@ def test_a_bad_setting_or_campaign_is_a_usage_error(monkeypatch: pytest.MonkeyPa
     assert bad_campaign.value.exit_code == EXIT_USAGE
 
 
+def test_a_campaign_file_with_a_key_nothing_reads_is_refused(tmp_path: Path) -> None:
+    from petition.campaign import CAMPAIGNS_DIR, CampaignError, load_campaign
+
+    copy = tmp_path / "letter.toml"
+    original = (CAMPAIGNS_DIR / "xinjiang.toml").read_text(encoding="utf-8")
+    copy.write_text(original.replace("goal = ", "gaol = 1\ngoal = ", 1), encoding="utf-8")
+    with pytest.raises(CampaignError, match="unknown key gaol"):
+        load_campaign(str(copy))
+    copy.write_text(original, encoding="utf-8")
+    assert load_campaign(str(copy)).goal == 100000
+
+
 def test_a_reader_that_stops_reading_is_no_error() -> None:
     """``python -m bot i18n status | head -1``: no traceback for the closed pipe."""
     result = CliRunner().invoke(_command(BrokenPipeError()))
