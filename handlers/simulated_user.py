@@ -95,7 +95,7 @@ class InProcessUser:
     ) -> list[Reply]:
         """Press an inline button by its label (on the latest message showing it) or by its
         ``callback_data`` (shown or not)."""
-        data, on = self._button(label, callback_data)
+        data, on, shown = self._button(label, callback_data)
         event = self.event(
             EventKind.BUTTON,
             chat=chat,
@@ -103,7 +103,8 @@ class InProcessUser:
             callback_id=f"cb{new_update_id()}",
             message_id=message_id if message_id is not None else on,
         )
-        return await self.handle(event, f"[presses {label if label is not None else data}]")
+        # Named as the person reads it: the label of a button on screen, else its data (an old button).
+        return await self.handle(event, f"[presses {shown if shown is not None else data}]")
 
     async def send_other(self, kind: str, chat: Chat | None = None) -> list[Reply]:
         """A message that is not text: a sticker, a photo, a voice message…"""
@@ -170,8 +171,9 @@ class InProcessUser:
             self._shown[reply.message_id] = dataclasses.replace(shown, text=reply.text, buttons=reply.buttons)
         return message_id
 
-    def _button(self, label: str | None, callback_data: str | None) -> tuple[str, int]:
-        """The callback data to send and the id of the message it is pressed on (1: none shows it)."""
+    def _button(self, label: str | None, callback_data: str | None) -> tuple[str, int, str | None]:
+        """The callback data to send, the id of the message it is pressed on (1: none shows it)
+        and the button's label (None: none shows it)."""
         if label is None and callback_data is None:
             raise ValueError("press() needs a button label or callback_data=")
         for message_id, message in reversed(self._shown.items()):
@@ -181,11 +183,11 @@ class InProcessUser:
                 ):
                     if button.callback_data is None:
                         raise ValueError(f"button {button.text!r} has no callback_data (url={button.url!r})")
-                    return button.callback_data, message_id
+                    return button.callback_data, message_id, button.text
         if callback_data is None:
             shown = [[b.text for b in _flat(m.buttons)] for m in self._shown.values() if m.buttons]
             raise LookupError(f"no button {label!r} in chat {self.chat.id}; buttons shown: {shown}")
-        return callback_data, 1
+        return callback_data, 1, None
 
 
 def _flat(keyboard: Keyboard) -> list[Button]:

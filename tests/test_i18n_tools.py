@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from bot.cli.errors import CommandError
 from bot.cli.i18n import i18n
 from bot.translations import catalogs
-from bot.translations.check import check_catalog, check_conversation
+from bot.translations.check import Problem, check_catalog, check_conversation, report_once
 from handlers.i18n import LOCALES_DIR
 
 ROOT = catalogs.ROOT
@@ -135,7 +135,49 @@ async def test_a_caption_telegram_would_refuse_is_found_by_the_rehearsal(broken_
 
     path = broken_copy("de", bad)
     rehearsal = await check_conversation("de", path.parent.parent.parent)
-    assert any("can't parse entities" in p.what and p.msgid.startswith("Unterschriften") for p in rehearsal)
+    refused = [p for p in rehearsal if "can't parse entities" in p.what]
+    assert refused and refused[0].msgid == "Signatures per day and in total"  # found in the catalog
+    assert refused[0].where.startswith(f"{path}:") and refused[0].step == "de: after “/stats”"
+
+
+async def _checked(path: Path, root: Path) -> list[Problem]:
+    """What ``i18n check`` reports for one language: both passes, each problem once."""
+    locales = path.parent.parent.parent
+    return report_once([*check_catalog(path, root), *await check_conversation("de", locales, root=root)])
+
+
+async def test_a_pop_up_too_long_in_any_state_is_named_once_with_file_and_line(
+    broken_copy: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The German "you have not signed" pop-up was refused by Telegram when a news or name button
+    was pressed before signing; no comment said it was a pop-up, so only a rehearsal of every
+    button in every state can see it."""
+    msgid = "You have not signed this letter. Send /start to read it and sign."
+    text = "Sie haben diesen Brief noch nicht unterschrieben. " * 4 + "Senden Sie /start, um ihn zu lesen."
+
+    def spoil(catalog: Catalog) -> None:
+        catalog[msgid].string = text
+        catalog[msgid].auto_comments = []  # as if no one had said it is a pop-up
+
+    path = broken_copy("de", spoil)
+    found = [p for p in await _checked(path, tmp_path) if p.msgid == msgid]
+    assert len(found) == 1, found
+    assert found[0].where.startswith("locales/de/LC_MESSAGES/messages.po:")
+    assert "MESSAGE_TOO_LONG" in found[0].what and found[0].step == "de: after “[presses nfchange]”"
+
+
+async def test_a_broken_ampersand_is_named_once_with_file_and_line(
+    broken_copy: Callable[..., Path], tmp_path: Path
+) -> None:
+    msgid = "Country: {country}"
+
+    def spoil(catalog: Catalog) -> None:
+        catalog[msgid].string = "Land & Leute: {country}"
+
+    path = broken_copy("de", spoil)
+    problems = await _checked(path, tmp_path)
+    assert len(problems) == 1, [str(p) for p in problems]
+    assert problems[0].msgid == msgid and problems[0].where.startswith("locales/de/LC_MESSAGES/messages.po:")
 
 
 def test_fuzzy_and_untranslated_are_named(broken_copy: Callable[..., Path]) -> None:

@@ -58,10 +58,12 @@ class Problem:
     # A broken translation (placeholders, HTML, length) fails the check; work still to do
     # (untranslated, fuzzy: the bot shows the English meanwhile) only warns.
     breaks: bool = True
+    step: str = ""  # the rehearsal's step that showed it ("de: after “/stats”"), for one found there
 
     def __str__(self) -> str:
         excerpt = self.msgid if len(self.msgid) <= 60 else self.msgid[:57] + "…"
-        return f"{self.where}: {'' if self.breaks else 'to do: '}{self.what} — “{excerpt}”"
+        step = f" ({self.step})" if self.step else ""
+        return f"{self.where}: {'' if self.breaks else 'to do: '}{self.what}{step} — “{excerpt}”"
 
 
 def placeholders(text: str) -> set[str]:
@@ -150,12 +152,62 @@ def _rendered(message: Message, translation: str) -> list[str]:
     return []
 
 
+class _Messages:
+    """Finds the catalog message a reply was made from, to name its file and line. A reply may
+    join several messages: where Telegram names the position of the fault, the message whose
+    fixed text (a translation's words between its ``{placeholders}``) covers that position; else
+    the message with the longest fixed text the reply holds."""
+
+    def __init__(self, path: Path, root: Path | None) -> None:
+        shown = path.relative_to(root) if root else path
+        self._pieces: list[tuple[str, str, str]] = []  # (piece, "file:line", msgid), longest first
+        for message in read_catalog(path):
+            translations = [message.string] if isinstance(message.string, str) else list(message.string or ())
+            for translation in translations:
+                for piece in re.split(r"\{[^{}]*\}", translation or ""):
+                    if len(piece.strip()) >= 4:
+                        self._pieces.append((piece, f"{shown}:{message.lineno}", _source(message)))
+        self._pieces.sort(key=lambda entry: len(entry[0]), reverse=True)
+
+    def find(self, text: str, at: int | None) -> tuple[str, str] | None:
+        """``("file:line", msgid)`` of the message ``text`` was made from (covering character ``at``)."""
+        for piece, where, msgid in self._pieces:
+            start = text.find(piece)
+            if at is None and len(piece.strip()) >= 8 and start >= 0:
+                return where, msgid
+            while at is not None and 0 <= start <= at:
+                if at < start + len(piece):
+                    return where, msgid
+                start = text.find(piece, start + 1)
+        return None
+
+
+_OFFSET = re.compile(r"byte offset (\d+)")
+
+
+def _fault_at(text: str, description: str) -> int | None:
+    """The character of ``text`` Telegram's error points to ("at byte offset 144"), if it does."""
+    found = _OFFSET.search(description)
+    if found is None:
+        return None
+    return len(text.encode("utf-8")[: int(found[1])].decode("utf-8", errors="ignore"))
+
+
 async def check_conversation(
-    locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None, campaign: str = "xinjiang"
+    locale: str,
+    locales_dir: Path = LOCALES_DIR,
+    *,
+    migrated: Path | None = None,
+    campaign: str = "xinjiang",
+    root: Path | None = None,
 ) -> list[Problem]:
-    """Rehearse ``campaign``'s conversation in ``locale`` and validate every reply as Telegram would."""
+    """Rehearse ``campaign``'s conversation in ``locale``, every button and command in every state
+    too, and validate every reply as Telegram would. A problem names the catalog message it
+    comes from (file and line) when it can be found, and the step that showed it."""
+    path = locales_dir / locale / "LC_MESSAGES" / "messages.po"
+    messages = _Messages(path, root) if path.is_file() else None
     problems: list[Problem] = []
-    for exchange in await rehearse(locale, locales_dir, migrated=migrated, campaign=campaign):
+    for exchange in await rehearse(locale, locales_dir, migrated=migrated, campaign=campaign, every_state=True):
         where = f"{locale}: after “{exchange.action}”"
         if exchange.failed:
             problems.append(Problem(where, exchange.action, "the bot failed (a translation raised an error)"))
@@ -170,8 +222,30 @@ async def check_conversation(
                     rules.callback_answer_text(reply.text)
             except InvalidRequest as error:
                 text = getattr(reply, "text", None) or getattr(reply, "caption", "") or ""
-                problems.append(Problem(where, text, f"Telegram would refuse it: {error.description}"))
+                what = f"Telegram would refuse it: {error.description}"
+                found = messages.find(text, _fault_at(text, error.description)) if messages else None
+                if found:
+                    problems.append(Problem(found[0], found[1], what, step=where))
+                else:
+                    problems.append(Problem(locale, text, what, step=where))
     return problems
+
+
+def report_once(problems: list[Problem]) -> list[Problem]:
+    """Each problem once: a message the catalog pass named is not named again by the rehearsal,
+    nor by every step of the rehearsal that shows it (the first step is kept)."""
+    named = {problem.where for problem in problems if not problem.step}
+    seen: set[tuple[str, str]] = set()
+    kept: list[Problem] = []
+    for problem in problems:
+        if problem.step and problem.where in named:
+            continue  # the catalog pass named this message already
+        key = (problem.where, problem.msgid, problem.what)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(problem)
+    return kept
 
 
 async def check_all(
@@ -182,5 +256,7 @@ async def check_all(
         problems.extend(check_catalog(path, root))
     async with migrated_database() as migrated:
         for locale in ["en", *(path.parent.parent.name for path in catalog_files(locales_dir))]:
-            problems.extend(await check_conversation(locale, locales_dir, migrated=migrated, campaign=campaign))
-    return problems
+            problems.extend(
+                await check_conversation(locale, locales_dir, migrated=migrated, campaign=campaign, root=root)
+            )
+    return report_once(problems)

@@ -21,6 +21,7 @@ from pathlib import Path
 from emulator.telegram_rules import InvalidRequest, parse_html
 from handlers import closed
 from handlers.broadcast import progress_text
+from handlers.conversation import BUTTONS, COMMANDS
 from handlers.core import build_core
 from handlers.events import Chat, User
 from handlers.i18n import LOCALES_DIR
@@ -225,14 +226,64 @@ def _receipt_shown(person: InProcessUser) -> str:
     return "ZZZZ-ZZZZ"
 
 
+# A plausible value after each button's action ("cty:DE"), for pressing buttons out of turn.
+_ARGUMENTS = {"lang": "de", "cty": "DE", "nf": "full", "nfset": "first_initial", "confirm": "full", "bcsend": "1"}
+
+
+async def _every_button_and_command(person: InProcessUser, locale: str) -> None:
+    """Every button of the conversation map pressed, and every command sent, out of turn, by a
+    second person before signing, once signed, and after withdrawing: the pop-ups and replies of
+    every state (the walk reaches each in one state only). Their replies are checked, not shown."""
+    ana = User(id=USER_ID + 1, first_name="Ana", language_code=person.user.language_code)
+    other = InProcessUser(person.core, ana, settle=person.settle)
+    other.exchanges = person.exchanges
+
+    store, key = person.core.store, f"state:{ana.id}"
+
+    async def sweep() -> None:
+        """Each button and command from the same state: the conversation's is put back after
+        each (a press of "sign" must not carry the next press into the consent step)."""
+        kept = await store.load(key)
+        for action in BUTTONS:
+            argument = _ARGUMENTS.get(action, "")
+            await other.press(callback_data=f"{action}:{argument}" if argument else action)
+            await _put_back(key, kept)
+        for command in COMMANDS:
+            await other.send(f"/{command}")
+            await _put_back(key, kept)
+
+    async def _put_back(key: str, kept: dict[str, object] | None) -> None:
+        if kept is None:
+            await store.delete(key)
+        else:
+            await store.save(key, kept, 3600)
+
+    await sweep()  # never signed
+    await other.send("/start")
+    for action in ("sign", "agree", "asme"):
+        await other.press(callback_data=action)
+    await other.send("Germany")
+    await other.press(callback_data="confirm:full")
+    await sweep()  # signed
+    await other.send("/withdraw")
+    await other.press(callback_data="wdyes")
+    await sweep()  # withdrawn
+
+
 async def rehearse(
-    locale: str, locales_dir: Path = LOCALES_DIR, *, migrated: Path | None = None, campaign: str = "xinjiang"
+    locale: str,
+    locales_dir: Path = LOCALES_DIR,
+    *,
+    migrated: Path | None = None,
+    campaign: str = "xinjiang",
+    every_state: bool = False,
 ) -> list[Exchange]:
     """The whole conversation of ``campaign`` (``CAMPAIGN``) as a supporter whose Telegram is set to
     ``locale`` sees it, even in a language not offered to signers yet.
 
     ``migrated``: an already migrated SQLite file to start from (a copy is used), so that
-    rehearsing every language migrates once, not once per language.
+    rehearsing every language migrates once, not once per language. ``every_state`` (for
+    ``i18n check``) adds every button and command out of turn, in every state.
     """
     with tempfile.TemporaryDirectory(prefix="undersign-preview-") as scratch:
         path = Path(scratch) / "preview.db"
@@ -257,6 +308,8 @@ async def rehearse(
             )
             person = InProcessUser(core, _supporter(locale), settle=True)
             await _walk(person, locale)
+            if every_state:
+                await _every_button_and_command(person, locale)
             return person.exchanges
         finally:
             await db.dispose()
