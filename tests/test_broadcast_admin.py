@@ -192,8 +192,8 @@ async def test_a_language_without_a_text_is_refused_until_it_has_one(organiser_b
     assert "Nothing was sent" in (await until(admin, lambda m: m.edited)).text
     closed = await admin.press("📨 Send to 5 people", message_id=complete.message_id)
     assert closed.show_alert and "draft is closed" in (closed.text or "")
-    await admin.send("Just chatting")  # no longer composing: an ordinary message again
-    assert "Please use the buttons" in (await admin.wait_message(timeout=20)).text
+    await admin.send("Just chatting")  # no longer composing: an ordinary first message, answered with the letter
+    assert "mass internment" in (await admin.wait_message(timeout=20)).text
     found, _ = await stored(organiser_bot)
     assert found == []
     assert organiser_bot.emulator.rejected == []
@@ -250,8 +250,8 @@ async def test_broadcast_is_an_unknown_command_to_everyone_else(organiser_bot: A
     for command in ("/broadcast", "/broadcast status", "/broadcast cancel", "/broadcast now"):
         await user.send(command)
         assert (await user.wait_message(timeout=20)).text == unknown
-    await user.send("[all]\nHello")  # no draft for anyone but an organiser
-    assert "Please use the buttons" in (await user.wait_message(timeout=20)).text
+    await user.send("[all]\nHello")  # no draft for anyone but an organiser: their first words get the letter
+    assert "mass internment" in (await user.wait_message(timeout=20)).text
     group = organiser_bot.emulator.group(-100777, title="Organisers")
     admin = organiser_bot.emulator.user(ADMIN, first_name="Org", language_code="en")
     await group.send(admin, "/broadcast")  # not addressed to the bot: silent

@@ -164,7 +164,9 @@ async def test_stickers_edits_and_long_text_get_kind_answers(start_bot: Any) -> 
     user = bot.emulator.user(2003, first_name="Cy", language_code="en")
     await user.send_sticker()
     await until(user, has("only read text"))
-    await user.send("x" * 4096)  # the longest message Telegram lets a user send
+    await user.send("x" * 4096)  # the longest message Telegram lets a user send: the first words get the letter
+    await until(user, has("mass internment"))
+    await user.send("x" * 4096)
     await until(user, has("buttons"))
     await user.edit_last("changed")
     await until(user, has("not edits"))
