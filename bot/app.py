@@ -207,6 +207,7 @@ class BotApp:
                 store=self.store,
                 db=self.db,
                 campaign=settings.campaign,
+                campaigns_dir=settings.campaigns_dir,
                 default_locale=settings.default_locale,
                 admin_ids=settings.admin_ids,
                 state_ttl=settings.state_ttl,

@@ -56,6 +56,7 @@ def make_services(settings: Settings, db: Database, *, bot_username: str, receip
         store=MemoryStateStore(),
         db=db,
         campaign=settings.campaign,
+        campaigns_dir=settings.campaigns_dir,
         default_locale=settings.default_locale,
         admin_ids=settings.admin_ids,
         bot_username=bot_username,

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from petition.campaign import CAMPAIGNS_DIR
 
 DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///undersign.db"
@@ -36,7 +39,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
     default_locale: str = "en"
-    campaign: str = "xinjiang"
+    campaign: str = "xinjiang"  # the home campaign: links without a campaign open it
+    # Every campaign file here is live beside the home one (``t.me/<bot>?start=<slug>``).
+    campaigns_dir: Path = CAMPAIGNS_DIR
     state_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     max_concurrent_updates: int = Field(default=64, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

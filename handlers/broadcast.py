@@ -166,7 +166,7 @@ async def start(turn: Turn) -> None:
     t = turn.t
     turn.state.composing = True
     turn.state.draft = {}
-    waiting = sum((await broadcasts.recipients_by_language(services.db, services.campaign.slug)).values())
+    waiting = sum((await broadcasts.recipients_by_language(services.db, turn.campaign.slug)).values())
     tags = ", ".join(f"[{code}]" for code in services.i18n.locales)
     example = "\n".join(["[de]", "Hallo …", "[fr]", "Bonjour …", "[all]", "Hello …"])
     turn.send(
@@ -235,7 +235,7 @@ async def preview(turn: Turn, draft: dict[str, str]) -> None:
             label = t.gettext(
                 "Preview for every other language (shown here in {language}):", language=language_name(t.locale)
             )
-        sample = Broadcast(campaign=services.campaign.slug, kind="message", texts={code: draft[code]})
+        sample = Broadcast(campaign=turn.campaign.slug, kind="message", texts={code: draft[code]})
         text, _ = news_message(services, sample, code or t.locale)
         turn.send(f"<i>{label}</i>\n\n{text}")
     summary, keyboard, _ = await summary_message(turn, draft)
@@ -246,7 +246,7 @@ async def summary_message(turn: Turn, draft: dict[str, str]) -> tuple[str, Keybo
     """Who gets which text, and the buttons; the bool says whether it can be sent as it is."""
     services = turn.services
     t = turn.t
-    recipients = await broadcasts.recipients_by_language(services.db, services.campaign.slug)
+    recipients = await broadcasts.recipients_by_language(services.db, turn.campaign.slug)
     total = sum(recipients.values())
     lines = ["<b>" + t.gettext("Who gets what") + "</b>"]
     missing = []
@@ -345,7 +345,7 @@ async def confirm(turn: Turn, previewed: str) -> None:
         turn.show(summary, keyboard)
         return
     twice = await broadcasts.sent_already(
-        services.db, campaign=services.campaign.slug, texts=draft, created_by=turn.user_id
+        services.db, campaign=turn.campaign.slug, texts=draft, created_by=turn.user_id
     )
     if twice is not None:  # the draft survived a crash right after it was sent: never twice
         state.composing, state.draft = False, None
@@ -354,10 +354,10 @@ async def confirm(turn: Turn, previewed: str) -> None:
         already = t.gettext("You already sent exactly this message in the last 24 hours: it is not sent twice.")
         turn.answer(already, alert=True)
         return
-    queued = await broadcasts.running_broadcast(services.db, services.campaign.slug)
+    queued = await broadcasts.running_broadcast(services.db, turn.campaign.slug)
     broadcast = await broadcasts.create_broadcast(
         services.db,
-        campaign=services.campaign.slug,
+        campaign=turn.campaign.slug,
         texts=draft,
         created_by=turn.user_id,
         progress_locale=t.locale,
@@ -445,7 +445,7 @@ async def status(turn: Turn) -> None:
     log.info("admin %s: /broadcast status", turn.user_id)
     services = turn.services
     t = turn.t
-    slug = services.campaign.slug
+    slug = turn.campaign.slug
     shown: list[Broadcast] = []
     for found in (
         await broadcasts.running_broadcast(services.db, slug),
@@ -477,7 +477,7 @@ async def status(turn: Turn) -> None:
 async def cancel(turn: Turn) -> None:
     services = turn.services
     t = turn.t
-    broadcast = await broadcasts.cancel_broadcast(services.db, services.campaign.slug)
+    broadcast = await broadcasts.cancel_broadcast(services.db, turn.campaign.slug)
     if broadcast is None:
         log.info("admin %s: /broadcast cancel: nothing is sending", turn.user_id)
         turn.send(t.gettext("Nothing is being sent right now, so there is nothing to cancel."))

@@ -1,4 +1,5 @@
-"""After ``CAMPAIGN_END`` no new signatures are collected.
+"""After a campaign's end (its file's ``ends``; ``CAMPAIGN_END`` for the home campaign) no new
+signatures are collected for it.
 
 The letter can still be read, and signers keep /mysignature, /verify, /withdraw and
 /updates; only the signing inputs (the Sign button, the consent, a typed name or country,
@@ -11,12 +12,12 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.i18n import Translator
-from handlers.turn import Services, Turn
+from handlers.turn import Turn
 
 
-def is_closed(services: Services) -> bool:
-    """True the day after ``CAMPAIGN_END`` (the end day itself still collects)."""
-    return services.campaign_end is not None and services.clock().date() > services.campaign_end
+def is_closed(turn: Turn) -> bool:
+    """True the day after the conversation's campaign ends (the end day itself still collects)."""
+    return turn.services.is_closed(turn.campaign)
 
 
 def text(t: Translator, end: date) -> str:
@@ -34,5 +35,6 @@ def explain(turn: Turn) -> None:
     state = turn.state
     state.name = state.country = state.name_form = None
     turn.answer()
-    assert turn.services.campaign_end is not None  # only called when closed
-    turn.send(text(turn.t, turn.services.campaign_end))
+    end = turn.services.end_of(turn.campaign)
+    assert end is not None  # only called when closed
+    turn.send(text(turn.t, end))

@@ -31,7 +31,7 @@ def addressees(t: Translator, targets: Sequence[str]) -> str:
 
 def consent_text(turn: Turn) -> str:
     t = turn.t
-    campaign = turn.services.campaign
+    campaign = turn.campaign
     targets = addressees(t, campaign.targets)
     return "\n\n".join(
         [

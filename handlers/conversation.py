@@ -95,14 +95,53 @@ def at(*steps: Step) -> frozenset[Step]:
 
 
 async def start(turn: Turn) -> Step | None:
-    await welcome.remember_source(turn)
+    slug, payload = welcome.campaign_in_link(turn)  # a link opens its campaign
+    if slug is None and turn.state.campaign is None and welcome.needs_choice(turn):
+        welcome.detect_language(turn)
+        turn.send(*welcome.campaign_choice(turn))  # several open campaigns: the person chooses
+        return Step.WELCOME
+    if slug is not None or turn.state.campaign is None:
+        enter(turn, slug or welcome.default_campaign(turn))
+    await welcome.remember_source(turn, payload)
+    return await open_letter(turn)
+
+
+def enter(turn: Turn, slug: str) -> None:
+    """The conversation is about campaign ``slug`` from now on; another campaign's steps end."""
+    if welcome.switch_campaign(turn, slug):
+        turn.state.step = Step.WELCOME
+
+
+async def pick_campaign(turn: Turn) -> Step | None:
+    """A campaign chosen from the list (``welcome.campaign_choice``)."""
+    campaign = welcome.chosen_campaign(turn)
+    if campaign is None:
+        return stale_button(turn)  # a campaign no longer live
+    turn.answer()
+    enter(turn, campaign.slug)
+    return await open_letter(turn)
+
+
+async def other_signature(turn: Turn) -> Step | None:
+    """/mysignature's button for another letter this person signed: that letter's record."""
+    campaign = welcome.chosen_campaign(turn)
+    turn.answer()
+    if campaign is None:
+        return None  # no longer live
+    enter(turn, campaign.slug)
+    await my_signature.show(turn)
+    return Step.SIGNED if await signed(turn) is not None else Step.WELCOME
+
+
+async def open_letter(turn: Turn) -> Step | None:
+    """The conversation's campaign opened: the letter, or for a signer their signature."""
     welcome.detect_language(turn)
     turn.count("started")
     existing = await signed(turn)
     if existing is not None:
         turn.state.referrer = None  # a signer opening a share link (even their own) credits nobody
         if existing.unreachable_at is not None:  # blocked the bot during an update, and is back
-            await signatures.mark_reachable(turn.services.db, turn.services.campaign.slug, turn.user_id)
+            await signatures.mark_reachable(turn.services.db, turn.campaign.slug, turn.user_id)
         turn.state.name = turn.state.name_form = None  # a name typed again to change its form, unused
         await review.already_signed(turn, existing)
         return Step.SIGNED
@@ -111,7 +150,7 @@ async def start(turn: Turn) -> Step | None:
 
 async def show_letter(turn: Turn, opening: list[str] | None = None) -> Step | None:
     turn.answer()
-    total = await signatures.count_signatures(turn.services.db, turn.services.campaign.slug)
+    total = await signatures.count_signatures(turn.services.db, turn.campaign.slug)
     reading.send_letter(turn, total, can_sign=turn.state.step is not Step.SIGNED, opening=opening)
     turn.count("read")
     return Step.READING if turn.state.step is not Step.SIGNED else None
@@ -191,7 +230,7 @@ async def name_retyped(turn: Turn) -> Step | None:
 
 
 async def signed(turn: Turn) -> Signature | None:
-    return await signatures.get_signature(turn.services.db, turn.services.campaign.slug, turn.user_id)
+    return await signatures.get_signature(turn.services.db, turn.campaign.slug, turn.user_id)
 
 
 # --- the map --------------------------------------------------------------------------------------
@@ -218,6 +257,7 @@ COMMANDS: dict[str, tuple[Route, ...]] = {
 BUTTONS: dict[str, tuple[Route, ...]] = {
     # From any message: reading, languages, starting to sign, news, an organiser's buttons.
     welcome.READ: (Route(show_letter),),
+    welcome.CHOOSE: (Route(pick_campaign),),
     language.OPEN: (Route(language.show_picker),),
     language.PICK: (Route(pick_language),),
     reading.SIGN: (Route(start_signing, signing=True),),
@@ -245,6 +285,7 @@ BUTTONS: dict[str, tuple[Route, ...]] = {
     review.CHANGE_COUNTRY: (Route(ask_country.ask, at(Step.REVIEW), signing=True),),
     review.CHANGE_FORM: (Route(review.ask, at(Step.REVIEW), signing=True),),  # an older review's button
     # After signing: withdrawing, and how the name appears (until it is delivered).
+    my_signature.SHOW: (Route(other_signature),),  # another letter this person signed
     my_signature.WITHDRAW_YES: (Route(my_signature.withdraw, at(Step.WITHDRAWING)),),
     my_signature.WITHDRAW_NO: (Route(my_signature.keep, at(Step.WITHDRAWING)),),
     name_form.CHANGE: (Route(name_form.offer_change),),
@@ -304,7 +345,7 @@ async def follow(turn: Turn, routes: Iterable[Route], *, otherwise: Callable[[Tu
     route = next((r for r in routes if r.admits(turn)), None)
     if route is None:
         next_step = otherwise(turn)
-    elif route.signing and closed.is_closed(turn.services):
+    elif route.signing and closed.is_closed(turn):
         next_step = refuse_closed(turn)
     else:
         next_step = await route.go(turn)
@@ -320,7 +361,7 @@ def refuse_closed(turn: Turn) -> Step | None:
 
 def stale_button(turn: Turn) -> Step | None:
     """A button from an older message; after the end, a signing one says why nothing happens."""
-    if turn.event.action in SIGNING_BUTTONS and closed.is_closed(turn.services):
+    if turn.event.action in SIGNING_BUTTONS and closed.is_closed(turn):
         return refuse_closed(turn)
     fallback.stale_button(turn)
     return None

@@ -47,7 +47,7 @@ from handlers.i18n import LOCALES_DIR, MIN_COMPLETE, I18n, Translator
 from handlers.replies import AnswerCallback, Deliver, Reply, SendMessage
 from handlers.state import ConversationState
 from handlers.turn import Services, Turn, utc_now
-from petition.campaign import load_campaign
+from petition.campaign import CAMPAIGNS_DIR, load_campaigns
 from storage.db import Database
 from storage.errors import StateStoreError, StoreUnavailable, is_transient
 from storage.funnel import FunnelKey
@@ -285,7 +285,7 @@ class Core:
         """Anonymous funnel counts: a day, a language, a source; never who. Gathered in
         memory and written every few seconds (``flush_counts``), not one write per step."""
         today = self.services.clock().date()
-        campaign, language, source = self.services.campaign.slug, turn.t.locale, turn.state.source or ""
+        campaign, language, source = turn.campaign.slug, turn.t.locale, turn.state.source or ""
         for step_name in turn.funnel:
             self.services.funnel.add(FunnelKey(campaign, today, step_name, language, source))
 
@@ -355,19 +355,23 @@ def build_services(
     flood_limit: int = 30,
     translation_threshold: float = MIN_COMPLETE,
     clock: Callable[[], datetime] = utc_now,
+    campaigns_dir: Path = CAMPAIGNS_DIR,
 ) -> Services:
     """What every step may use, from plain arguments (for ``build_core`` and for the
     broadcast sender, ``bot.broadcasting``).
 
     ``receipt_key`` is the receipt secret (``storage.receipts.load_key``); without it
     (tests, the i18n rehearsal) a key of this process only is used. ``milestones``
-    default to the campaign file's; the campaign's goal is always one.
+    default to the campaign file's; the campaign's goal is always one. ``campaign`` is the
+    home campaign; every other file of ``campaigns_dir`` is live beside it.
     """
-    loaded = load_campaign(campaign)
+    campaigns = load_campaigns(campaign, campaigns_dir, home_ends=campaign_end)
+    loaded = campaigns.home
     chosen = loaded.milestones if milestones is None else (*milestones, loaded.goal)
     return Services(
         db=db,
         campaign=loaded,
+        campaigns=campaigns,
         i18n=I18n(locales_dir, default_locale=default_locale, min_complete=translation_threshold),
         bot_username=bot_username,
         store=store,

@@ -14,6 +14,7 @@ import logging
 import weakref
 
 from handlers.turn import Services
+from petition.campaign import Campaign
 from storage import broadcasts
 from storage.db import Database
 
@@ -24,13 +25,13 @@ log = logging.getLogger(__name__)
 _claimed: weakref.WeakKeyDictionary[Database, dict[str, set[int]]] = weakref.WeakKeyDictionary()
 
 
-async def after_signing(services: Services, total: int) -> None:
-    """Claim every milestone ``total`` has reached that has no broadcast yet.
+async def after_signing(services: Services, campaign: Campaign, total: int) -> None:
+    """Claim every milestone of ``campaign`` that ``total`` has reached and that has no broadcast yet.
 
     Never raises: a failure here must not spoil the signer's thank-you (logged once).
     """
-    slug = services.campaign.slug
-    reached = [m for m in services.milestones if m <= total]
+    slug = campaign.slug
+    reached = [m for m in services.milestones_of(campaign) if m <= total]
     known = _claimed.setdefault(services.db, {}).setdefault(slug, set())
     if not reached or known.issuperset(reached):
         return

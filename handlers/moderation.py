@@ -38,7 +38,7 @@ async def ask(turn: Turn) -> None:
         )
         return
     services = turn.services
-    signature = await receipts.find_by_receipt(services.db, services.campaign.slug, code)
+    signature = await receipts.find_by_receipt(services.db, turn.campaign.slug, code)
     if signature is None:
         turn.send(_not_on_list(turn, code))
         return
@@ -67,16 +67,14 @@ async def remove(turn: Turn) -> None:
     turn.answer()
     services = turn.services
     normalised = receipts.normalise(turn.event.argument) or ""
-    signature = await receipts.find_by_receipt(services.db, services.campaign.slug, normalised)
+    signature = await receipts.find_by_receipt(services.db, turn.campaign.slug, normalised)
     # Gone meanwhile (withdrawn, removed by another organiser): nothing to remove.
-    if signature is None or not await signatures.remove_by_receipt(services.db, services.campaign.slug, normalised):
+    if signature is None or not await signatures.remove_by_receipt(services.db, turn.campaign.slug, normalised):
         turn.show(_not_on_list(turn, normalised))
         return
     log.info("admin %s: /remove signature %s", turn.user_id, signature.id)
     # Counted under the removed signature's own language and source, like its signing was.
-    key = FunnelKey(
-        services.campaign.slug, services.clock().date(), "removed", signature.language, signature.source or ""
-    )
+    key = FunnelKey(turn.campaign.slug, services.clock().date(), "removed", signature.language, signature.source or "")
     services.funnel.add(key)
     # Translators: {code} is a receipt code such as K7QF-2M9D.
     turn.show(

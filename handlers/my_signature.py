@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from html import escape
 
 from babel import Locale, UnknownLocaleError
 
-from handlers import name_form, referrals, review
+from handlers import name_form, referrals, review, welcome
 from handlers.i18n import Translator, language_name
+from handlers.replies import Keyboard
 from handlers.state import ConversationState, Step
 from handlers.turn import Turn, button, rows
 from petition import countries
@@ -19,12 +21,19 @@ WITHDRAW_NO = "wdno"
 VERSION_SHOWN = 6  # hex characters of a letter or consent version shown to the signer
 
 
+SHOW = "mysig"  # callback data "mysig:<slug>": /mysignature for that campaign
+
+
 async def show(turn: Turn) -> None:
+    """Everything stored about the signature under the conversation's campaign, and the other
+    letters this person signed, each a button away (its own receipt, consent and withdrawal)."""
     t = turn.t
     services = turn.services
-    signature = await signatures.get_signature(services.db, services.campaign.slug, turn.user_id)
+    signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
+    others = await _other_signatures(turn)
     if signature is None:
-        turn.send(t.gettext("You have not signed this letter. Send /start to read it and sign."))
+        text = t.gettext("You have not signed this letter. Send /start to read it and sign.")
+        turn.send("\n\n".join([text, *others[0]]) if others[0] else text, others[1])
         return
     lines = [
         "<b>" + t.gettext("This is everything we store about your signature:") + "</b>",
@@ -70,7 +79,32 @@ async def show(turn: Turn) -> None:
     lines.append(t.gettext("/withdraw erases your signature."))
     # Translators: keep “/updates”.
     lines.append(t.gettext("/updates turns news about this campaign on or off."))
-    turn.send("\n".join(lines), name_form.change_button(turn, signature) + review.share_buttons(turn, signature))
+    if len(services.all_campaigns()) > 1:  # which letter this is
+        lines.insert(0, f"<b>{escape(t.catalog.gettext(turn.campaign.title), quote=False)}</b>\n")
+    other_lines, other_buttons = others
+    if other_lines:
+        lines += ["", *other_lines]
+    keyboard = name_form.change_button(turn, signature) + review.share_buttons(turn, signature) + other_buttons
+    turn.send("\n".join(lines), keyboard)
+
+
+async def _other_signatures(turn: Turn) -> tuple[list[str], Keyboard]:
+    """The other live campaigns this person signed: a line and a button ("mysig:<slug>") each."""
+    services, t = turn.services, turn.t
+    if len(services.all_campaigns()) == 1:
+        return [], ()
+    slugs = await signatures.campaigns_signed(services.db, turn.user_id)
+    others = [c for c in services.all_campaigns() if c.slug in slugs and c.slug != turn.campaign.slug]
+    if not others:
+        return [], ()
+    # Translators: in /mysignature, above the titles of the other letters (petitions) this person signed.
+    lines = [t.gettext("You have also signed:")]
+    buttons = []
+    for campaign in others:
+        title = t.catalog.gettext(campaign.title)
+        lines.append(f"• {escape(title, quote=False)}")
+        buttons.append((button(welcome.label(title), f"{SHOW}:{campaign.slug}"),))
+    return lines, tuple(buttons)
 
 
 def source_line(t: Translator, source: str) -> str:
@@ -137,7 +171,7 @@ def language_in(t: Translator, locale: str) -> str:
 async def ask_withdraw(turn: Turn) -> Step | None:
     t = turn.t
     services = turn.services
-    signature = await signatures.get_signature(services.db, services.campaign.slug, turn.user_id)
+    signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
     if signature is None:
         turn.send(t.gettext("There is no signature to withdraw: you have not signed this letter."))
         return None
@@ -158,7 +192,7 @@ async def ask_withdraw(turn: Turn) -> Step | None:
 
 async def withdraw(turn: Turn) -> Step:
     services = turn.services
-    erased = await signatures.withdraw_signature(services.db, services.campaign.slug, turn.user_id)
+    erased = await signatures.withdraw_signature(services.db, turn.campaign.slug, turn.user_id)
     locale, chosen = turn.state.locale, turn.state.locale_chosen
     turn.state = ConversationState(locale=locale, locale_chosen=chosen)  # forget everything else too
     turn.answer()
@@ -183,7 +217,7 @@ async def keep(turn: Turn) -> Step:
 
 async def privacy(turn: Turn) -> None:
     t = turn.t
-    campaign = turn.services.campaign
+    campaign = turn.campaign
     paragraphs = [
         "<b>" + t.gettext("Privacy notice") + "</b>",
         # Translators: {organisation} is “Amnesty International”.
@@ -227,11 +261,12 @@ async def privacy(turn: Turn) -> None:
 
 
 def retention(turn: Turn) -> str:
-    """When the personal data is erased: a date once ``CAMPAIGN_END`` is known."""
+    """When the personal data is erased: a date once the campaign's end is known."""
     t = turn.t
     services = turn.services
     days = services.retention_days
-    if services.campaign_end is None:
+    end = services.end_of(turn.campaign)
+    if end is None:
         # Translators: {n} is a number of days.
         return t.ngettext(
             "Your signature and name are kept until {n} day after the campaign ends, then erased; "
@@ -247,6 +282,6 @@ def retention(turn: Turn) -> str:
         "Your signature and name are kept until {date}, {n} days after the campaign ends on {end}, then erased; "
         "only anonymous counts remain.",
         days,
-        date=services.campaign_end + timedelta(days=days),
-        end=services.campaign_end,
+        date=end + timedelta(days=days),
+        end=end,
     )

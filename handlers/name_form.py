@@ -135,7 +135,7 @@ async def _undelivered(turn: Turn) -> Signature | Step | None:
     """This person's signature if its name may still change; otherwise, after explaining why
     not, where they go next (``Step.SIGNED`` once delivered; ``None``, stay, if not signed)."""
     services = turn.services
-    signature = await signatures.get_signature(services.db, services.campaign.slug, turn.user_id)
+    signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
     if signature is None:
         # Translators: a pop-up, at most 200 characters.
         turn.answer(turn.t.gettext("You have not signed this letter. Send /start to read it and sign."), alert=True)
@@ -219,7 +219,7 @@ async def narrow(turn: Turn) -> Step | None:
     new_name = display(signature.name, form)
     result = await signatures.change_name(
         turn.services.db,
-        turn.services.campaign.slug,
+        turn.campaign.slug,
         turn.user_id,
         name=new_name,
         name_form=form.value,
@@ -260,7 +260,7 @@ async def save_renamed(turn: Turn, form: NameForm) -> Step | None:
     name = turn.state.name or ""
     new_name = display(name, form)
     result = await signatures.change_name(
-        turn.services.db, turn.services.campaign.slug, turn.user_id, name=new_name, name_form=form.value
+        turn.services.db, turn.campaign.slug, turn.user_id, name=new_name, name_form=form.value
     )
     turn.state.name = None  # the full name is forgotten once the form is chosen
     return await _changed(turn, result, new_name, form)
@@ -282,7 +282,7 @@ async def _changed(turn: Turn, result: signatures.NameChange, new_name: str, for
             )
             return Step.SIGNED
         case signatures.NameChange.DELIVERED:
-            signature = await signatures.get_signature(turn.services.db, turn.services.campaign.slug, turn.user_id)
+            signature = await signatures.get_signature(turn.services.db, turn.campaign.slug, turn.user_id)
             if signature is not None:
                 return await refuse_delivered(turn, signature)
             # Delivered, then withdrawn meanwhile.

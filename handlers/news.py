@@ -13,6 +13,7 @@ import html
 from datetime import date
 from urllib.parse import quote
 
+from handlers.referrals import with_campaign
 from handlers.replies import Button, Keyboard
 from handlers.turn import Services, button
 from storage.models import Broadcast
@@ -30,7 +31,7 @@ def organiser_text(broadcast: Broadcast, language: str) -> str:
 def news_message(services: Services, broadcast: Broadcast, language: str) -> tuple[str, Keyboard]:
     """The HTML text and keyboard a recipient whose signature language is ``language`` gets."""
     t = services.i18n.get(language)
-    campaign = services.campaign
+    campaign = services.campaign_named(broadcast.campaign)
     title = t.catalog.gettext(campaign.title)  # escaped as a value by gettext
     # Translators: shown in italics under every update sent to people who asked for news; keep “/updates”.
     why = t.gettext("You get this because you asked for news when you signed. /updates turns news off.")
@@ -60,7 +61,10 @@ def news_message(services: Services, broadcast: Broadcast, language: str) -> tup
             )
         share = t.gettext("Every name counts. Please share the letter with people who care:")
         text = "\n\n".join([f"<b>{headline}</b>", share, footer])
-        link = f"https://t.me/{services.bot_username}?start={SHARE_SOURCE}"
+        home = campaign.slug == services.campaign.slug
+        link = (
+            f"https://t.me/{services.bot_username}?start={with_campaign(None if home else campaign.slug, SHARE_SOURCE)}"
+        )
         invite = t.gettext("I signed this letter. Will you sign it too?")
         url = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(invite, safe='')}"
         return text, ((Button(text=t.gettext("📣 Share the letter"), url=url),), (stop,))
@@ -86,7 +90,7 @@ def delivered_text(services: Services, broadcast: Broadcast, language: str, foot
     The addressee is the organiser's own words (``deliver --to``), shown as written and escaped.
     """
     t = services.i18n.get(language)
-    title = t.catalog.gettext(services.campaign.title)  # escaped as a value by gettext
+    title = t.catalog.gettext(services.campaign_named(broadcast.campaign).title)  # escaped as a value by gettext
     recipient = (broadcast.texts or {}).get("recipient", "")
     day = delivered_on(broadcast)
     # Translators: the heading of the news that the signed letter has been handed over.

@@ -37,6 +37,7 @@ from handlers.chart import drawable, signatures_chart
 from handlers.i18n import Html, Translator, delivery_letters, language_name
 from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
 from handlers.turn import Services, Turn
+from petition.campaign import Campaign
 from petition.countries import country_name
 from storage.exports.archive import PDF_VOLUME_SIZE
 from storage.exports.export import ExportError, ExportFormat, TooLargeForTelegram, export_signatures
@@ -97,8 +98,11 @@ async def stats(turn: Turn) -> None:
     services = turn.services
     # This process's latest funnel counts first; other workers' follow within seconds (bot.app).
     await services.funnel.flush(services.db)
-    figures = await campaign_stats(services.db, services.campaign.slug, now=services.clock())
-    turn.send(stats_text(turn.t, figures, services.campaign.goal, letter_languages(services)))
+    figures = await campaign_stats(services.db, turn.campaign.slug, now=services.clock())
+    text = stats_text(turn.t, figures, turn.campaign.goal, letter_languages(services, turn.campaign))
+    if len(services.all_campaigns()) > 1:  # which letter: the one of the organiser's conversation
+        text = f"<b>{html.escape(turn.t.catalog.gettext(turn.campaign.title), quote=False)}</b>\n\n{text}"
+    turn.send(text)
     t = turn.t
 
     def label(english: str, translated: str) -> str:
@@ -114,10 +118,10 @@ async def stats(turn: Turn) -> None:
         daily_label=label("per day", t.gettext("per day")),
         # Translators: the chart's legend for the cumulative line.
         total_label=label("total", t.gettext("total")),
-        goal=services.campaign.goal,
+        goal=turn.campaign.goal,
         goal_label=label(
-            f"goal {services.campaign.goal:,}".replace(",", "\u202f"),
-            t.gettext("goal {goal}", goal=services.campaign.goal),
+            f"goal {turn.campaign.goal:,}".replace(",", "\u202f"),
+            t.gettext("goal {goal}", goal=turn.campaign.goal),
         ),
     )
     turn.replies.append(SendPhoto(turn.event.chat.id, photo, caption=t.gettext("Signatures per day and in total")))
@@ -143,12 +147,12 @@ def _section(heading: str, rows: list[str]) -> list[str]:
     return ["", f"<b>{heading}</b>", *rows] if rows else []
 
 
-def letter_languages(services: Services) -> dict[str, str]:
+def letter_languages(services: Services, campaign: Campaign) -> dict[str, str]:
     """Each current wording's version (``Campaign.version``, as a signature records it) and the
     languages it is in; a version no catalog gives any more was an earlier wording."""
     found: dict[str, list[str]] = {}
     for locale in services.i18n.locales:
-        version = services.campaign.version(services.i18n.get(locale).catalog.gettext)
+        version = campaign.version(services.i18n.get(locale).catalog.gettext)
         found.setdefault(version, []).append(language_name(locale))
     return {version: ", ".join(names) for version, names in found.items()}
 
@@ -337,9 +341,9 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
         directory = _new_export_folder()
         try:
             services = turn.services
-            letters = delivery_letters(services.campaign, services.i18n.directory) if fmt == "pdf" else ()
+            letters = delivery_letters(turn.campaign, services.i18n.directory) if fmt == "pdf" else ()
             result = await export_signatures(
-                services.db, services.campaign, fmt, directory, with_ids=False, progress=progress, translations=letters
+                services.db, turn.campaign, fmt, directory, with_ids=False, progress=progress, translations=letters
             )
         except TooLargeForTelegram as error:
             log.warning("admin %s: /export %s not sent: %s", admin, fmt, error)  # its message names no one

@@ -48,7 +48,7 @@ def letter_messages(turn: Turn, signed_count: int, opening: list[str] | None = N
     """The background and the letter in the user's language, under ``opening`` (if any),
     ready to send in order."""
     t = turn.t
-    campaign = turn.services.campaign
+    campaign = turn.campaign
     letter = campaign.letter
     heading = t.gettext("The letter")
     return split_paragraphs(
@@ -71,7 +71,7 @@ def progress(turn: Turn, signed_count: int) -> str:
     # Translators: {n} is the number of signatures, already formatted (e.g. 12,345); shown in bold, followed by “ — goal …”.
     signed = t.ngettext("{n} person has signed", "{n} people have signed", signed_count)
     # Translators: after “{n} people have signed — ”; {goal} is a number such as 100,000.
-    goal = t.gettext("goal {goal}", goal=turn.services.campaign.goal)
+    goal = t.gettext("goal {goal}", goal=turn.campaign.goal)
     return f"<b>{signed}</b> — {goal}"
 
 

@@ -17,11 +17,17 @@ until they sign; their source says only ``shared`` or ``shared-<campaign>``. At 
 the sharer's own record counts one more referral (``storage.signatures.add_signature``).
 Links made before this scheme carried the bare code; ``welcome`` still recognises those
 by looking the code up.
+
+Links to a campaign other than the home one (``CAMPAIGN``) name it first: ``<slug>``,
+``<slug>__<source>``, and a signer's share link ``r-<code>-<slug>[__<source>]``
+(``with_campaign``; ``welcome.open_campaign`` reads them). A source that does not fit
+beside the campaign within 64 characters is dropped; the campaign never is.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 PREFIX = "r-"
@@ -64,17 +70,53 @@ def shared_source(campaign: str | None) -> str:
     return f"{SHARED_PREFIX}{campaign}" if campaign and len(campaign) <= CAMPAIGN_MAX else SHARED
 
 
-def share_payload(code: str, own_source: str | None) -> str | None:
-    """The /start payload of a signer's share link: their code, and their campaign source if it
-    fits. None if the code is not a referral code (rows seeded by hand): then the link carries
-    no payload at all rather than something that could be misread."""
+CAMPAIGN_SEPARATOR = "__"  # between a campaign's slug and a source: never in a slug
+
+
+def with_campaign(slug: str | None, source: str | None, room: int = PAYLOAD_MAX) -> str | None:
+    """``source`` as the part of a payload that also names the campaign ``slug`` (None: the home
+    campaign, whose links stay as they always were); the source is dropped if both do not fit
+    in ``room`` characters."""
+    if slug is None:
+        return source
+    if source and len(slug) + len(CAMPAIGN_SEPARATOR) + len(source) <= room:
+        return slug + CAMPAIGN_SEPARATOR + source
+    return slug
+
+
+def share_payload(code: str, own_source: str | None, campaign: str | None = None) -> str | None:
+    """The /start payload of a signer's share link: their code, the campaign (unless it is the
+    home one) and their campaign source if it fits. None if the code is not a referral code
+    (rows seeded by hand): then the link carries no payload at all rather than something that
+    could be misread."""
     if not is_code(code):
         return None
     payload = PREFIX + code
-    campaign = campaign_of(own_source)
-    if campaign and len(campaign) <= CAMPAIGN_MAX and PAYLOAD.fullmatch(campaign):
-        payload += "-" + campaign
+    source = campaign_of(own_source)
+    if source and not (len(source) <= CAMPAIGN_MAX and PAYLOAD.fullmatch(source)):
+        source = None
+    rest = with_campaign(campaign, source, CAMPAIGN_MAX)
+    if rest:
+        payload += "-" + rest
     return payload
+
+
+def split_campaign(payload: str, slugs: Iterable[str]) -> tuple[str | None, str]:
+    """The campaign a payload names (one of ``slugs``) and the payload without it, as the home
+    campaign's links have it: ``climate__poster`` -> ("climate", "poster"), ``r-<code>-climate``
+    -> ("climate", "r-<code>"); (None, payload) when it names none."""
+    prefix, rest = "", payload
+    if payload.startswith(PREFIX) and len(payload) > len(PREFIX) + CODE_LENGTH + 1:
+        cut = len(PREFIX) + CODE_LENGTH
+        if payload[cut] == "-":
+            prefix, rest = payload[:cut], payload[cut + 1 :]
+    for slug in slugs:
+        if rest == slug:
+            return slug, prefix
+        if rest.startswith(slug + CAMPAIGN_SEPARATOR):
+            source = rest[len(slug) + len(CAMPAIGN_SEPARATOR) :]
+            return slug, f"{prefix}-{source}" if prefix else source
+    return None, payload
 
 
 def parse(payload: str) -> Arrival | None:

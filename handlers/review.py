@@ -75,7 +75,7 @@ async def confirm(turn: Turn) -> Step:
     try:
         signature = await signatures.add_signature(
             services.db,
-            campaign=services.campaign.slug,
+            campaign=turn.campaign.slug,
             user_id=turn.user_id,
             name=display(state.name, form),
             name_form=form.value,
@@ -83,7 +83,7 @@ async def confirm(turn: Turn) -> Step:
             language=turn.t.locale,
             source=state.source,
             opt_in=state.opt_in,
-            letter_version=services.campaign.version(turn.t.catalog.gettext),
+            letter_version=turn.campaign.version(turn.t.catalog.gettext),
             consent_version=consent_version(turn),
             receipt_key=services.receipt_key,
             referrer=state.referrer,  # credits the sharer's count in the same transaction
@@ -98,10 +98,11 @@ async def confirm(turn: Turn) -> Step:
     state.referrer = None  # the sharer is credited: nothing keeps who shared with whom
     turn.funnel.append("signed")
     turn.answer(turn.t.gettext("Thank you!"))
-    total = await signatures.count_signatures(services.db, services.campaign.slug)
+    total = await signatures.count_signatures(services.db, turn.campaign.slug)
     # Claiming a milestone snapshots every opted-in signer (seconds at 100k): after the
     # thank-you, outside this signer's lock. It never raises (a failure is logged once).
-    turn.followups.append(lambda deliver: milestones.after_signing(services, total))
+    campaign = turn.campaign
+    turn.followups.append(lambda deliver: milestones.after_signing(services, campaign, total))
     t = turn.t
     turn.show(
         "\n\n".join(
@@ -150,7 +151,9 @@ def receipt_lines(turn: Turn, signature: Signature) -> list[str]:
 def share_link(turn: Turn, signature: Signature) -> str:
     """The signer's own share link: their referral code (and campaign source), ``handlers.referrals``."""
     link = f"https://t.me/{turn.services.bot_username}"
-    payload = referrals.share_payload(signature.referral_code, signature.source)
+    home = turn.services.campaign.slug
+    campaign = None if signature.campaign == home else signature.campaign
+    payload = referrals.share_payload(signature.referral_code, signature.source, campaign)
     return f"{link}?start={payload}" if payload else link
 
 

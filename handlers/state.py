@@ -28,6 +28,9 @@ class Step(StrEnum):
 @dataclass(slots=True)
 class ConversationState:
     step: Step = Step.WELCOME
+    # The campaign the conversation is about (its slug; None: the home campaign), opened by a
+    # link or picked; every step, signature and button acts on it.
+    campaign: str | None = None
     locale: str | None = None  # chosen or detected catalog
     locale_chosen: bool = False  # picked by the user (never overridden by language_code)
     source: str | None = None  # where they came from: a campaign source, or "shared[-<campaign>]"
@@ -69,6 +72,8 @@ class ConversationState:
         values["source_resolved"] = bool(values.get("source_resolved"))
         referrer = values.get("referrer")
         values["referrer"] = referrer if isinstance(referrer, str) else None
+        campaign = values.get("campaign")
+        values["campaign"] = campaign if isinstance(campaign, str) else None
         draft = values.get("draft")
         values["draft"] = (
             {str(k): str(v) for k, v in draft.items()} if isinstance(draft, dict) and values["composing"] else None

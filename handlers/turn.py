@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from handlers.i18n import I18n, Translator
-    from petition.campaign import Campaign
+    from petition.campaign import Campaign, Campaigns
     from storage.db import Database
     from storage.state import StateStore
 
@@ -37,7 +37,7 @@ class Services:
     ``bot.app`` reaches through ``build_core``) and once by the broadcast sender."""
 
     db: Database
-    campaign: Campaign
+    campaign: Campaign  # the home campaign (CAMPAIGN): links without a campaign open it
     i18n: I18n
     bot_username: str
     store: StateStore  # rate limits (flood control, /verify) shared by every worker
@@ -55,6 +55,33 @@ class Services:
     exporting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     # The anonymous funnel counts of this process, written every few seconds (``bot.app``), not per step.
     funnel: FunnelBuffer = field(default_factory=FunnelBuffer)
+    # Every live campaign, the home one first (``campaigns/*.toml``); None: the home one alone.
+    campaigns: Campaigns | None = None
+
+    def all_campaigns(self) -> tuple[Campaign, ...]:
+        return tuple(self.campaigns) if self.campaigns is not None else (self.campaign,)
+
+    def campaign_named(self, slug: str | None) -> Campaign:
+        """The campaign ``slug`` (a conversation's, a broadcast's, a signature's); the home one
+        for none, or for one no longer live."""
+        if slug == self.campaign.slug or self.campaigns is None:
+            return self.campaign
+        return self.campaigns.named(slug)
+
+    def end_of(self, campaign: Campaign) -> date | None:
+        """The last day ``campaign`` collects signatures: ``CAMPAIGN_END`` for the home one."""
+        if campaign.slug == self.campaign.slug and self.campaign_end is not None:
+            return self.campaign_end
+        return campaign.ends
+
+    def is_closed(self, campaign: Campaign) -> bool:
+        """True the day after its end (the end day itself still collects)."""
+        end = self.end_of(campaign)
+        return end is not None and self.clock().date() > end
+
+    def milestones_of(self, campaign: Campaign) -> tuple[int, ...]:
+        """The totals announced to its news subscribers: ``MILESTONES`` for the home campaign."""
+        return self.milestones if campaign.slug == self.campaign.slug else campaign.milestones
 
 
 @dataclass(slots=True)
@@ -71,6 +98,12 @@ class Turn:
     @property
     def t(self) -> Translator:
         return self.services.i18n.get(self.state.locale)
+
+    @property
+    def campaign(self) -> Campaign:
+        """The campaign this conversation is about (opened by its link or chosen; the home one
+        until then)."""
+        return self.services.campaign_named(self.state.campaign)
 
     @property
     def user_id(self) -> int:

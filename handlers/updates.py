@@ -13,12 +13,12 @@ TOGGLE = "updates"  # callback data: "updates:on" / "updates:off"
 
 async def show(turn: Turn) -> None:
     services = turn.services
-    signature = await signatures.get_signature(services.db, services.campaign.slug, turn.user_id)
+    signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
     if signature is None:
         turn.send(_not_signed(turn))
         return
     if signature.unreachable_at is not None:  # marked when an update found the bot blocked; they are back
-        await signatures.mark_reachable(services.db, services.campaign.slug, turn.user_id)
+        await signatures.mark_reachable(services.db, turn.campaign.slug, turn.user_id)
     turn.send(_status(turn, signature.opt_in), _toggle(turn, signature.opt_in))
 
 
@@ -30,7 +30,7 @@ async def toggle(turn: Turn) -> None:
         return
     on = argument == "on"
     services = turn.services
-    changed = await signatures.set_opt_in(services.db, services.campaign.slug, turn.user_id, on)
+    changed = await signatures.set_opt_in(services.db, turn.campaign.slug, turn.user_id, on)
     if changed is None:
         turn.answer(_not_signed(turn), alert=True)
         return
@@ -47,7 +47,7 @@ async def stop(turn: Turn) -> None:
     """The "Stop updates" button under an update: off at once, whatever step the person is at."""
     t = turn.t
     services = turn.services
-    changed = await signatures.set_opt_in(services.db, services.campaign.slug, turn.user_id, False)
+    changed = await signatures.set_opt_in(services.db, turn.campaign.slug, turn.user_id, False)
     if changed is None:
         # Translators: a pop-up, at most 200 characters: someone pressed "Stop updates" after withdrawing.
         turn.answer(t.gettext("You are not on the list of signers, so you get no updates."), alert=True)

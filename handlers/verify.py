@@ -15,6 +15,7 @@ never the code or who asked.
 from __future__ import annotations
 
 import logging
+from html import escape
 
 from handlers.i18n import Html
 from handlers.turn import Turn
@@ -71,7 +72,11 @@ async def check(turn: Turn) -> None:
         )
         return
     services = turn.services
-    signature = await receipts.find_by_receipt(services.db, services.campaign.slug, code)
+    signature = None
+    for campaign in services.all_campaigns():  # a receipt of any live campaign
+        signature = await receipts.find_by_receipt(services.db, campaign.slug, code)
+        if signature is not None:
+            break
     if signature is None:
         log.info("verify: not found")
         turn.send(
@@ -83,12 +88,20 @@ async def check(turn: Turn) -> None:
             )
         )
         return
+    letter = services.campaign_named(signature.campaign)
+
+    def say(text: str) -> None:
+        """The answer, under the letter's title when several letters are live (which list it is on)."""
+        if len(services.all_campaigns()) > 1:
+            text = f"<b>{escape(t.catalog.gettext(letter.title), quote=False)}</b>\n\n{text}"
+        turn.send(text)
+
     delivery = None
     if signature.list_delivery_id is not None:
         delivery = await deliveries.get_delivery(services.db, signature.list_delivery_id)
     log.info("verify: found, %s", "delivered" if delivery is not None else "not yet delivered")
     if delivery is None:
-        turn.send(
+        say(
             # Translators: {code} is a receipt code such as K7QF-2M9D; {date} a date in this language's long format.
             t.gettext(
                 "Yes: the signature with the receipt {code} is on the list, since {date}. "
@@ -100,7 +113,7 @@ async def check(turn: Turn) -> None:
         return
     others = max(delivery.signature_count - 1, 0)
     if others == 0:  # the list held this one signature
-        turn.send(
+        say(
             # Translators: {code} is a receipt code such as K7QF-2M9D; {date} a date in this language's long format.
             t.gettext(
                 "Yes: the signature with the receipt {code} is on the list. It was delivered to the addressees "
@@ -110,7 +123,7 @@ async def check(turn: Turn) -> None:
             )
         )
         return
-    turn.send(
+    say(
         # Translators: {code} is a receipt code such as K7QF-2M9D; {date} a date in this language's long format;
         # {n} the number of other signatures delivered with it.
         t.ngettext(

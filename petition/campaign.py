@@ -7,9 +7,11 @@ uses the same catalogs and tools as every other word of the bot.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 CAMPAIGNS_DIR = Path(__file__).resolve().parent.parent / "campaigns"
@@ -46,6 +48,15 @@ class Campaign:
     delivery_languages: tuple[str, ...] = ()
     """The languages the addressees read (locale codes: ``zh_Hans``): the delivery document
     prints the letter in each of them before the English."""
+    ends: date | None = None
+    """The last day signatures are collected (``ends = 2027-03-31``); the letter stays readable
+    after it. For the home campaign, ``CAMPAIGN_END`` wins when it is set."""
+    featured: bool = False
+    """Opened by a bare /start when several campaigns are open (``featured = true``)."""
+
+    def closed_on(self, day: date) -> bool:
+        """True the day after ``ends`` (the last day itself still collects)."""
+        return self.ends is not None and day > self.ends
 
     def texts(self) -> tuple[str, ...]:
         """Every translatable string of the campaign, in reading order (those the letter
@@ -92,7 +103,25 @@ class LetterVersion:
 
 # What a campaign file may hold; anything else is refused, so that a misspelt or unused key
 # is never silently ignored (``goal = ...`` written ``gaol``, an image credit nothing shows).
-KEYS = frozenset({"slug", "organisation", "goal", "milestones", "title", "targets", "background", "letter", "delivery"})
+KEYS = frozenset(
+    {
+        "slug",
+        "organisation",
+        "goal",
+        "milestones",
+        "title",
+        "targets",
+        "background",
+        "letter",
+        "delivery",
+        "ends",
+        "featured",
+    }
+)
+# A campaign's slug names its file and opens it in a link (``t.me/<bot>?start=<slug>``): Telegram's
+# start-payload alphabet, short, and without "__", which separates it from a source in a link
+# (``<slug>__<source>``).
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]|_(?!_)){0,31}")
 
 
 def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
@@ -107,6 +136,11 @@ def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
         letter = data["letter"]
         delivery = data.get("delivery", {})
         goal = int(data["goal"])
+        if not SLUG.fullmatch(str(data["slug"])) or str(data["slug"]).endswith("_"):
+            raise ValueError(f"slug {data['slug']!r}: lower-case letters, digits, - and _ (never __), at most 32")
+        ends = data.get("ends")
+        if ends is not None and not isinstance(ends, date):
+            raise ValueError(f"ends = {ends!r} is not a date (ends = 2027-03-31)")
         return Campaign(
             slug=str(data["slug"]),
             organisation=str(data["organisation"]),
@@ -123,11 +157,62 @@ def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
             milestones=tuple(sorted({*(int(m) for m in data.get("milestones", ())), goal})),
             subject=str(delivery.get("subject", "")),
             delivery_languages=tuple(str(code) for code in delivery.get("languages", ())),
+            ends=ends,
+            featured=bool(data.get("featured", False)),
         )
     except FileNotFoundError:
         raise CampaignError(f"CAMPAIGN is invalid: no campaign file {path}") from None
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as error:
         raise CampaignError(f"CAMPAIGN is invalid: {path} is malformed ({error})") from None
+
+
+@dataclass(frozen=True)
+class Campaigns:
+    """Every live campaign, by slug: the home one (``CAMPAIGN``: what links without a campaign,
+    older links and the command line's default mean) first, then the other files of
+    ``campaigns/`` in name order."""
+
+    home: Campaign
+    others: tuple[Campaign, ...] = ()
+    _by_slug: dict[str, Campaign] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_slug = {campaign.slug: campaign for campaign in (self.home, *self.others)}
+        if len(by_slug) != 1 + len(self.others):
+            raise CampaignError("CAMPAIGN is invalid: two campaign files have the same slug")
+        object.__setattr__(self, "_by_slug", by_slug)
+
+    def __iter__(self) -> Iterator[Campaign]:
+        return iter(self._by_slug.values())
+
+    def __len__(self) -> int:
+        return len(self._by_slug)
+
+    def get(self, slug: str | None) -> Campaign | None:
+        return self._by_slug.get(slug or "")
+
+    def named(self, slug: str | None) -> Campaign:
+        """The campaign ``slug``; the home campaign for one no longer live (or None)."""
+        return self._by_slug.get(slug or "", self.home)
+
+    @property
+    def by_slug(self) -> Mapping[str, Campaign]:
+        return self._by_slug
+
+    def open_on(self, day: date) -> list[Campaign]:
+        """The campaigns still collecting signatures on ``day``, the featured one first."""
+        return sorted((c for c in self if not c.closed_on(day)), key=lambda c: not c.featured)
+
+
+def load_campaigns(home: str, directory: Path = CAMPAIGNS_DIR, *, home_ends: date | None = None) -> Campaigns:
+    """Every campaign file of ``directory``, with ``home`` (a slug, or a path to a ``.toml``
+    kept elsewhere, which replaces the file of the same slug). ``home_ends`` (``CAMPAIGN_END``)
+    overrides the home campaign's own ``ends``."""
+    first = load_campaign(home, directory)
+    if home_ends is not None:
+        first = replace(first, ends=home_ends)
+    others = [load_campaign(str(path)) for path in sorted(directory.glob("*.toml"))]
+    return Campaigns(first, tuple(c for c in others if c.slug != first.slug))
 
 
 def extract_campaign(

@@ -108,6 +108,15 @@ async def get_signature(db: Database, campaign: str, user_id: int) -> Signature 
     return None if row is None else Signature(**row._mapping)
 
 
+async def campaigns_signed(db: Database, user_id: int) -> list[str]:
+    """The campaigns this person has signed (slugs), in the order they signed them."""
+    async with db.reader.connect() as connection:
+        result = await connection.execute(
+            select(Signature.campaign).where(Signature.telegram_user_id == user_id).order_by(Signature.signed_at)
+        )
+        return [row[0] for row in result]
+
+
 async def find_by_referral(db: Database, campaign: str, code: str) -> Signature | None:
     async with db.session() as session:
         return await session.scalar(

@@ -95,15 +95,15 @@ async def test_only_the_highest_of_milestones_reached_together_is_announced(
     for user_id in range(200, 204):
         await add(database, user_id)
     services = services_for(database, (2, 3, 10))
-    await milestones.after_signing(services, 1)
+    await milestones.after_signing(services, services.campaign, 1)
     assert await milestone_rows(database) == []
-    await milestones.after_signing(services, 4)  # 2 and 3 at once: 3 is announced, 2 only recorded
+    await milestones.after_signing(services, services.campaign, 4)  # 2 and 3 at once: 3 is announced, 2 only recorded
     assert await milestone_rows(database) == [(2, "done", 0, 0), (3, "sending", 4, 4)]
-    await milestones.after_signing(services, 5)
-    await milestones.after_signing(milestones_again := services_for(database, (2, 3, 10)), 4)
+    await milestones.after_signing(services, services.campaign, 5)
+    await milestones.after_signing(milestones_again := services_for(database, (2, 3, 10)), services.campaign, 4)
     assert milestones_again is not services
     assert await milestone_rows(database) == [(2, "done", 0, 0), (3, "sending", 4, 4)]
-    await milestones.after_signing(services, 10)
+    await milestones.after_signing(services, services.campaign, 10)
     assert [row[0] for row in await milestone_rows(database)] == [2, 3, 10]
     assert caplog.text.count("milestone 3 reached") == 1
     assert caplog.text.count("milestone 10 reached") == 1
@@ -116,7 +116,7 @@ async def test_a_failure_never_reaches_the_signer(
         raise ConnectionError("database went away")
 
     monkeypatch.setattr(broadcasts, "claim_milestone", broken)
-    await milestones.after_signing(services_for(database, (1,)), 1)  # no exception
+    await milestones.after_signing(broken := services_for(database, (1,)), broken.campaign, 1)  # no exception
     assert caplog.text.count("claiming milestones at 1 signatures failed: ConnectionError") == 1
 
 

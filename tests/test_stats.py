@@ -585,7 +585,7 @@ def test_letter_versions_are_named_by_their_languages() -> None:
     from petition.campaign import load_campaign
 
     i18n, campaign = I18n(), load_campaign(CAMPAIGN)
-    versions = letter_languages(SimpleNamespace(i18n=i18n, campaign=campaign))  # type: ignore[arg-type]
+    versions = letter_languages(SimpleNamespace(i18n=i18n), campaign)  # type: ignore[arg-type]
     assert versions[campaign.version()] == "English"
     assert versions[campaign.version(i18n.get("de").catalog.gettext)] == "Deutsch"
     assert len(versions) == len(i18n.locales)  # every catalog translates the letter its own way

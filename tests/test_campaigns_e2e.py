@@ -1,0 +1,201 @@
+"""Several campaigns live in one bot, end to end: the real bot process over real HTTP against the
+emulator, a campaigns folder with the home campaign, a second open one and a closed one.
+
+A bare /start offers the letters to choose from; a link opens its campaign (with its source);
+one person signs two letters, sees both in /mysignature, withdraws one and keeps the other;
+a closed letter stays readable; a receipt of any campaign verifies; share links name their
+campaign, and links without one still open the home campaign as they always did.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handlers import referrals
+from petition.campaign import CAMPAIGNS_DIR, CampaignError, load_campaigns
+from storage import signatures
+from storage.db import Database
+from tests.test_signing_e2e import has, offers_to_sign, until
+
+WRITER = """
+slug = "writer"
+organisation = "Amnesty International"
+goal = 5000
+title = "Free the imprisoned writer"
+targets = ["The Minister of Justice"]
+background = ["A writer is in prison for a poem."]
+
+[letter]
+salutation = "Dear Minister"
+paragraphs = ["I am writing about a writer imprisoned for a poem."]
+demands = ["Release the writer immediately and unconditionally."]
+closing = "Yours sincerely,"
+"""
+
+ARCHIVE = """
+slug = "archive"
+organisation = "Amnesty International"
+goal = 1000
+ends = {ends}
+title = "Stop the demolition of the old town"
+targets = ["The Mayor"]
+background = ["The old town was to be demolished."]
+
+[letter]
+salutation = "Dear Mayor"
+paragraphs = ["I ask you to stop the demolition."]
+demands = ["Stop the demolition."]
+closing = "Yours sincerely,"
+"""
+
+
+@pytest.fixture
+def campaigns_dir(tmp_path: Path) -> Path:
+    """The home campaign (xinjiang), a second open one (writer) and one that closed last month."""
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    shutil.copy(CAMPAIGNS_DIR / "xinjiang.toml", folder / "xinjiang.toml")
+    (folder / "writer.toml").write_text(WRITER, encoding="utf-8")
+    ended = date.today() - timedelta(days=30)
+    (folder / "archive.toml").write_text(ARCHIVE.format(ends=ended.isoformat()), encoding="utf-8")
+    return folder
+
+
+async def stored(bot: Any, campaign: str, user_id: int) -> signatures.Signature | None:
+    db = Database(bot.settings.database_url)
+    try:
+        return await signatures.get_signature(db, campaign, user_id)
+    finally:
+        await db.dispose()
+
+
+def buttons(message: Any) -> dict[str, str]:
+    """Label -> callback data of a message's buttons."""
+    return {b.text: b.callback_data or b.url or "" for row in message.buttons for b in row}
+
+
+async def sign_here(user: Any, country: str = "Germany") -> Any:
+    """From the letter shown (with its Sign button) to the thanks: agree, the Telegram name, the country."""
+    await user.press("✍️ Sign the letter")
+    await until(user, has("Before you sign"))
+    await user.press("✅ I agree and want to sign")
+    await until(user, has("What name should we sign with?"))
+    await user.press(f"Sign as {user.first_name}")
+    await until(user, has("Which country"))
+    await user.send(country)
+    await until(user, has("Please check before you sign"))
+    await user.press(f"✅ Sign as {user.first_name}")
+    return await until(user, has("Thank you"))
+
+
+async def test_one_bot_many_campaigns(start_one_bot: Any, campaigns_dir: Path) -> None:
+    bot = await start_one_bot(core="real", campaigns_dir=campaigns_dir)
+    ana = bot.emulator.user(7001, first_name="Ana", language_code="en")
+
+    # A bare /start: the open letters to choose from, then the closed one, still readable.
+    await ana.send("/start")
+    choice = await until(ana, has("Which letter would you like to read?"))
+    text = choice.text
+    assert text.index("Free the imprisoned writer") < text.index("Closed, still readable:")
+    assert text.index("mass internment") < text.index("Closed, still readable:")
+    assert text.index("Closed, still readable:") < text.index("Stop the demolition of the old town (closed on")
+    assert set(buttons(choice).values()) == {"camp:xinjiang", "camp:writer", "camp:archive"}
+    assert all(len(label) <= 40 for label in buttons(choice))
+
+    # She chooses the writer's letter and signs it.
+    await ana.press(next(label for label, data in buttons(choice).items() if data == "camp:writer"))
+    letter = await until(ana, offers_to_sign)
+    assert "Release the writer immediately" in letter.text and "Xi Jinping" not in letter.text
+    thanks = await sign_here(ana)
+    share = thanks.buttons[0][0].url or ""
+    assert "start%3Dr-" in share and "-writer" in share  # her share link opens the writer's letter
+    writer = await stored(bot, "writer", 7001)
+    assert writer is not None and writer.campaign == "writer"
+    assert await stored(bot, "xinjiang", 7001) is None
+
+    # A bare /start later: her letter, already signed.
+    await ana.send("/start")
+    await until(ana, has("You signed this letter on"))
+
+    # A link without a campaign (an old poster's) opens the home campaign with its source.
+    await ana.send("/start poster_berlin")
+    letter = await until(ana, offers_to_sign)
+    assert "mass internment" in letter.text
+    await sign_here(ana, country="France")
+    home = await stored(bot, "xinjiang", 7001)
+    assert home is not None and home.source == "poster_berlin"
+
+    # /mysignature: this letter's record, and the other letter she signed a button away.
+    await ana.send("/mysignature")
+    card = await until(ana, has("This is everything we store about your signature"))
+    assert "You have also signed:" in card.text and "Free the imprisoned writer" in card.text
+    other = next(label for label, data in buttons(card).items() if data == "mysig:writer")
+    await ana.press(other)
+    writer_card = await until(ana, has("This is everything we store about your signature"))
+    assert writer_card.text.startswith("Free the imprisoned writer")
+    assert "You have also signed:" in writer_card.text and "mass internment" in writer_card.text
+
+    # Withdrawing now erases the writer's signature only.
+    await ana.send("/withdraw")
+    await until(ana, has("withdraw your signature"))
+    await ana.press("Yes, erase my signature")
+    await until(ana, has("erased"))
+    assert await stored(bot, "writer", 7001) is None
+    assert await stored(bot, "xinjiang", 7001) is not None
+
+    # A closed letter opened by its link: readable, not signable.
+    bo = bot.emulator.user(7002, first_name="Bo", language_code="en")
+    await bo.send("/start archive")
+    closed_letter = await until(bo, has("Stop the demolition"))
+    assert "Dear Mayor" in closed_letter.text
+    await bo.press("✍️ Sign the letter")
+    await until(bo, has("This petition closed on"))
+    assert await stored(bot, "archive", 7002) is None
+
+    # A link with a campaign and a source; then a receipt of another campaign verifies.
+    await bo.send("/start writer__newsletter")
+    await until(bo, offers_to_sign)
+    await sign_here(bo)
+    bo_writer = await stored(bot, "writer", 7002)
+    assert bo_writer is not None and bo_writer.source == "newsletter"
+    await bo.send(f"/verify {home.receipt}")
+    verified = await until(bo, has("is on the list"))
+    assert "mass internment" in verified.text  # which letter's list
+    assert bot.emulator.rejected == []
+
+
+def test_payloads_name_their_campaign_and_old_links_keep_working() -> None:
+    slugs = ["writer", "climate-2027"]
+    assert referrals.split_campaign("writer", slugs) == ("writer", "")
+    assert referrals.split_campaign("writer__poster_berlin", slugs) == ("writer", "poster_berlin")
+    assert referrals.split_campaign("r-AbCdEf12-writer", slugs) == ("writer", "r-AbCdEf12")
+    assert referrals.split_campaign("r-AbCdEf12-writer__news", slugs) == ("writer", "r-AbCdEf12-news")
+    assert referrals.split_campaign("poster_berlin", slugs) == (None, "poster_berlin")  # the home campaign's
+    assert referrals.split_campaign("r-AbCdEf12-poster", slugs) == (None, "r-AbCdEf12-poster")
+    assert referrals.split_campaign("writers", slugs) == (None, "writers")
+    # A share link names a campaign that is not the home one, and its source when it fits.
+    assert referrals.share_payload("AbCdEf12", "poster", None) == "r-AbCdEf12-poster"
+    assert referrals.share_payload("AbCdEf12", "poster", "writer") == "r-AbCdEf12-writer__poster"
+    long_source = "s" * 50
+    payload = referrals.share_payload("AbCdEf12", long_source, "climate-2027")
+    assert payload == "r-AbCdEf12-climate-2027" and len(payload) <= 64  # the source does not fit: dropped
+    assert referrals.split_campaign(payload, slugs) == ("climate-2027", "r-AbCdEf12")
+
+
+def test_every_campaign_file_is_live_and_a_bad_one_is_refused(campaigns_dir: Path) -> None:
+    campaigns = load_campaigns("xinjiang", campaigns_dir)
+    assert [c.slug for c in campaigns] == ["xinjiang", "archive", "writer"]  # the home one first
+    today = date.today()
+    assert [c.slug for c in campaigns.open_on(today)] == ["xinjiang", "writer"]
+    assert campaigns.named("no-longer-live").slug == "xinjiang"
+    (campaigns_dir / "bad.toml").write_text(WRITER.replace('slug = "writer"', 'slug = "two__parts"'), "utf-8")
+    with pytest.raises(CampaignError, match="never __"):
+        load_campaigns("xinjiang", campaigns_dir)
+    (campaigns_dir / "bad.toml").write_text(WRITER, encoding="utf-8")  # a second file with the slug "writer"
+    with pytest.raises(CampaignError, match="same slug"):
+        load_campaigns("xinjiang", campaigns_dir)
