@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from bot.cli.purge import purge as purge_command
-from petition.campaign import load_campaign
+from petition.campaign import CAMPAIGNS_DIR, load_campaign
 from storage.db import Database
 from storage.exports.export import export_signatures
 from storage.models import Base, Broadcast, Delivery, Signature, SignatureTally
@@ -278,7 +278,7 @@ def test_the_command_waits_for_the_date_and_then_purges_once(database_url: str) 
 
     result = _invoke(database_url)
     assert result.exit_code == 0, result.output
-    assert "Nothing can be purged: CAMPAIGN_END is not set" in _plain(result.output)
+    assert f"Nothing of {CAMPAIGN} can be purged: it has no end date" in _plain(result.output)
 
     future = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
     result = _invoke(database_url, CAMPAIGN_END=future, RETENTION_DAYS="10")
@@ -321,3 +321,33 @@ def test_the_command_fails_in_one_line(tmp_path: Path) -> None:
 async def test_batch_size_must_be_positive(database: Database, batch_size: int) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         await purge_signatures(database, CAMPAIGN, batch_size=batch_size)
+
+
+def test_every_campaign_is_purged_on_its_own_dates(database_url: str, tmp_path: Path) -> None:
+    """The home campaign has no end yet; another campaign file ended long ago: only its
+    signatures are erased, by the same daily run."""
+    _seeded(database_url)
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    home = (CAMPAIGNS_DIR / f"{CAMPAIGN}.toml").read_text(encoding="utf-8")
+    (folder / f"{CAMPAIGN}.toml").write_text(home, encoding="utf-8")
+    other = home.replace(f'slug = "{CAMPAIGN}"', f'slug = "{OTHER}"\nends = 2026-01-01')
+    (folder / f"{OTHER}.toml").write_text(other, encoding="utf-8")
+
+    result = _invoke(database_url, CAMPAIGNS_DIR=str(folder), RETENTION_DAYS="30")
+    assert result.exit_code == 0, result.output
+    plain = _plain(result.output)
+    assert f"Nothing of {CAMPAIGN} can be purged: it has no end date" in plain
+    assert f"Erased 1 signatures of {OTHER}" in plain
+    assert _rows(database_url) == ROWS  # the other campaign's row is gone, kept only as counts
+
+    async def left() -> list[tuple[str, str | None]]:
+        db = Database(database_url, pool_size=1)
+        try:
+            async with db.session() as session:
+                return list((await session.execute(select(Signature.campaign, Signature.name))).tuples())
+        finally:
+            await db.dispose()
+
+    names = run_async(left)
+    assert len(names) == ROWS and all(campaign == CAMPAIGN and name for campaign, name in names)

@@ -67,22 +67,25 @@ def _plan_table(campaign: str, plan: PurgePlan, *, title: str) -> Table:
 
 async def _run(
     database_url: str,
-    campaign: str,
+    campaigns: list[tuple[str, date | None]],
     *,
-    campaign_end: date | None,
     retention_days: int,
     dry_run: bool,
     console: Console,
 ) -> None:
+    """``campaigns``: every live campaign's slug and last day, each purged on its own dates."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from storage.db import Database
 
     db = Database(database_url, pool_size=1)
     try:
-        await _purge(
-            db, campaign, campaign_end=campaign_end, retention_days=retention_days, dry_run=dry_run, console=console
-        )
+        for campaign, campaign_end in campaigns:
+            if len(campaigns) > 1:
+                console.print(f"[bold]{campaign}[/bold]")
+            await _purge(
+                db, campaign, campaign_end=campaign_end, retention_days=retention_days, dry_run=dry_run, console=console
+            )
         forgot = await _forget_secret(db, dry_run=dry_run, console=console)
         await _erase(db, dry_run=dry_run, console=console, force=("bot_secrets",) if forgot else ())
     except (SQLAlchemyError, OSError) as error:
@@ -98,7 +101,10 @@ async def _purge(
     from storage.purge import is_due, plan_purge, purge_from, purge_signatures
 
     if campaign_end is None:
-        console.print("Nothing can be purged: CAMPAIGN_END is not set, so personal data has no end date yet.")
+        console.print(
+            f"Nothing of {campaign} can be purged: it has no end date (CAMPAIGN_END for the home campaign, "
+            "`ends` in its campaign file), so personal data has no end date yet."
+        )
         return
     starts = purge_from(campaign_end, retention_days)
     due = is_due(campaign_end, retention_days, datetime.now(UTC).date())
@@ -231,28 +237,28 @@ def _deleted(counts: list[int | None]) -> str:
 def purge(dry_run: bool) -> None:
     """Erase the names, Telegram ids and receipts of signatures past retention, keeping anonymous counts.
 
-    Signatures are past retention when today (UTC) is later than CAMPAIGN_END plus
-    RETENTION_DAYS. Until then this prints the date and erases none of them, so it is safe
+    Signatures are past retention when today (UTC) is later than their campaign's end plus
+    RETENTION_DAYS; every live campaign is purged on its own dates (CAMPAIGN_END for the home
+    campaign, `ends` in each campaign file). Until then this prints the date and erases none of them, so it is safe
     to run daily from a scheduler; running it again after a purge changes nothing either.
     Every run also removes the rows deleted since the last run (withdrawals, removals) from
     the database files: PostgreSQL tables that had deletions are rewritten with VACUUM FULL
     (locking them for about a second per 100,000 signatures), SQLite's write-ahead log is
     checkpointed. Once no signature is left, the generated receipt secret is deleted.
-    Reads DATABASE_URL, CAMPAIGN, CAMPAIGN_END and RETENTION_DAYS (environment or .env).
+    Reads DATABASE_URL, CAMPAIGN, CAMPAIGNS_DIR, CAMPAIGN_END and RETENTION_DAYS (environment or .env).
     """
     from bot.settings import load_settings
-    from petition.campaign import load_campaign
+    from petition.campaign import load_campaigns
 
     console = Console()
     with usage_errors():
         settings = load_settings()
-        campaign = load_campaign(settings.campaign).slug  # CAMPAIGN may be a path to the .toml
+        live = load_campaigns(settings.campaign, settings.campaigns_dir, home_ends=settings.campaign_end)
     check_sqlite_file(settings.database_url)
     asyncio.run(
         _run(
             settings.database_url,
-            campaign,
-            campaign_end=settings.campaign_end,
+            [(campaign.slug, campaign.ends) for campaign in live],
             retention_days=settings.retention_days,
             dry_run=dry_run,
             console=console,
