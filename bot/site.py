@@ -16,7 +16,7 @@ from aiohttp import web
 
 from storage.signatures import count_signatures
 from web.count import KeptCount
-from web.routes import CampaignSite
+from web.routes import CampaignSite, CampaignSites
 
 if TYPE_CHECKING:
     from handlers.turn import Services
@@ -25,14 +25,25 @@ log = logging.getLogger("bot.site")
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def campaign_site(services: Services) -> CampaignSite:
-    """The page and the count of the bot's campaign, counted from the kept counts every few seconds."""
-    db, slug = services.db, services.campaign.slug
-    count = KeptCount(lambda: count_signatures(db, slug))
-    return CampaignSite(services.campaign, services.i18n, count, services.bot_username)
+def campaign_site(services: Services) -> CampaignSites:
+    """The pages and counts of every live campaign (the home one first), each counted from the
+    kept counts every few seconds, and the list of them."""
+    sites = []
+    for campaign in services.all_campaigns():
+        count = KeptCount(_counter(services, campaign.slug))
+        home = campaign.slug == services.campaign.slug
+        sites.append(CampaignSite(campaign, services.i18n, count, services.bot_username, home=home))
+    return CampaignSites(sites, end_of=services.end_of)
 
 
-async def serve(site: CampaignSite, host: str, port: int, stop: asyncio.Event, *, metrics: Route | None = None) -> None:
+def _counter(services: Services, slug: str) -> Callable[[], Awaitable[int]]:
+    db = services.db
+    return lambda: count_signatures(db, slug)
+
+
+async def serve(
+    site: CampaignSite | CampaignSites, host: str, port: int, stop: asyncio.Event, *, metrics: Route | None = None
+) -> None:
     """Serve ``site``, ``/healthz`` and (given) ``/metrics`` on ``host:port`` until ``stop`` is set."""
     app = web.Application()
     site.add_to(app)
@@ -41,11 +52,12 @@ async def serve(site: CampaignSite, host: str, port: int, stop: asyncio.Event, *
 
     async def health(_request: web.Request) -> web.Response:
         try:
-            await site.count.get()
+            for count in site.counts():
+                await count.get()
         except Exception as error:  # the database is down: say so, as the bot's /healthz does
             log.warning("health check: the database does not answer (%s)", type(error).__name__)
             return web.json_response({"ok": False}, status=503)
-        if site.count.failing:  # the page shows the last count, but the database is away
+        if any(count.failing for count in site.counts()):  # the page shows the last count, the database is away
             return web.json_response({"ok": False}, status=503)
         return web.json_response({"ok": True})
 
@@ -55,7 +67,7 @@ async def serve(site: CampaignSite, host: str, port: int, stop: asyncio.Event, *
     try:
         listening = web.TCPSite(runner, host, port)
         await listening.start()
-        log.info("campaign page at http://%s:%d/c/%s", host, port, site.campaign.slug)
+        log.info("campaign pages at http://%s:%d/c/", host, port)
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -169,9 +169,11 @@ async def start(turn: Turn) -> None:
     waiting = sum((await broadcasts.recipients_by_language(services.db, turn.campaign.slug)).values())
     tags = ", ".join(f"[{code}]" for code in services.i18n.locales)
     example = "\n".join(["[de]", "Hallo …", "[fr]", "Bonjour …", "[all]", "Hello …"])
+    heading = [which] if (which := turn.which_letter()) else []  # several letters: whose subscribers
     turn.send(
         "\n\n".join(
             [
+                *heading,
                 # Translators: {n} is a number of people.
                 "<b>"
                 + t.ngettext(
@@ -248,7 +250,8 @@ async def summary_message(turn: Turn, draft: dict[str, str]) -> tuple[str, Keybo
     t = turn.t
     recipients = await broadcasts.recipients_by_language(services.db, turn.campaign.slug)
     total = sum(recipients.values())
-    lines = ["<b>" + t.gettext("Who gets what") + "</b>"]
+    lines = [which] if (which := turn.which_letter()) else []  # several letters: whose subscribers
+    lines.append("<b>" + t.gettext("Who gets what") + "</b>")
     missing = []
     for code in sorted({*recipients, *(c for c in draft if c)}):
         count = recipients.get(code, 0)

@@ -38,11 +38,13 @@ async def ask(turn: Turn) -> None:
         )
         return
     services = turn.services
-    signature = await receipts.find_by_receipt(services.db, turn.campaign.slug, code)
+    signature = await receipts.find_in_campaigns(services.db, _live(turn), code)
     if signature is None:
         turn.send(_not_on_list(turn, code))
         return
+    heading = turn.which_letter(services.campaign_named(signature.campaign))  # several letters: from which list
     lines = [
+        *([heading] if heading else []),
         "<b>" + t.gettext("Remove this signature from the list? This cannot be undone.") + "</b>",
         t.gettext("Name: {name}", name=signature.name),
         t.gettext("Country: {country}", country=countries.country_name(signature.country, t.locale)),
@@ -67,14 +69,14 @@ async def remove(turn: Turn) -> None:
     turn.answer()
     services = turn.services
     normalised = receipts.normalise(turn.event.argument) or ""
-    signature = await receipts.find_by_receipt(services.db, turn.campaign.slug, normalised)
+    signature = await receipts.find_in_campaigns(services.db, _live(turn), normalised)
     # Gone meanwhile (withdrawn, removed by another organiser): nothing to remove.
-    if signature is None or not await signatures.remove_by_receipt(services.db, turn.campaign.slug, normalised):
+    if signature is None or not await signatures.remove_by_receipt(services.db, signature.campaign, normalised):
         turn.show(_not_on_list(turn, normalised))
         return
     log.info("admin %s: /remove signature %s", turn.user_id, signature.id)
-    # Counted under the removed signature's own language and source, like its signing was.
-    key = FunnelKey(turn.campaign.slug, services.clock().date(), "removed", signature.language, signature.source or "")
+    # Counted under the removed signature's own campaign, language and source, like its signing was.
+    key = FunnelKey(signature.campaign, services.clock().date(), "removed", signature.language, signature.source or "")
     services.funnel.add(key)
     # Translators: {code} is a receipt code such as K7QF-2M9D.
     turn.show(
@@ -82,6 +84,11 @@ async def remove(turn: Turn) -> None:
             "Removed: the signature with the receipt {code} is no longer on the list.", code=receipt_code(normalised)
         )
     )
+
+
+def _live(turn: Turn) -> list[str]:
+    """Every live campaign: a receipt names no campaign, and the organiser may mean any."""
+    return [campaign.slug for campaign in turn.services.all_campaigns()]
 
 
 async def keep(turn: Turn) -> None:

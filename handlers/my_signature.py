@@ -79,8 +79,8 @@ async def show(turn: Turn) -> None:
     lines.append(t.gettext("/withdraw erases your signature."))
     # Translators: keep “/updates”.
     lines.append(t.gettext("/updates turns news about this campaign on or off."))
-    if len(services.all_campaigns()) > 1:  # which letter this is
-        lines.insert(0, f"<b>{escape(t.catalog.gettext(turn.campaign.title), quote=False)}</b>\n")
+    if heading := turn.which_letter():  # several letters are live: which one this is
+        lines.insert(0, heading + "\n")
     other_lines, other_buttons = others
     if other_lines:
         lines += ["", *other_lines]

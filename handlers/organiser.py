@@ -74,7 +74,21 @@ def command_lines(t: Translator) -> list[str]:
 async def help_text(turn: Turn) -> None:
     """/help for an organiser: everyone's commands, then theirs (their command menu's lines)."""
     t = turn.t
-    turn.send("\n".join([t.gettext("Here is what you can do:"), *fallback.command_lines(t), "", *command_lines(t)]))
+    lines = [t.gettext("Here is what you can do:"), *fallback.command_lines(t), "", *command_lines(t)]
+    live = turn.services.all_campaigns()
+    if len(live) > 1:  # which campaign the organiser's commands act on, and how to name another
+        slugs = ", ".join(f"<code>{campaign.slug}</code>" for campaign in live)
+        # Translators: for organisers when several petitions are live; {slugs} lists their short names in <code>.
+        lines += [
+            "",
+            t.gettext(
+                "Several letters are live ({slugs}). /stats, /export, /broadcast and /remove act on the letter of "
+                "this chat; /stats and /export take another one's name first, for example /stats {example}.",
+                slugs=Html(slugs),
+                example=live[1].slug,
+            ),
+        ]
+    turn.send("\n".join(lines))
 
 
 def is_admin(turn: Turn) -> bool:
@@ -96,13 +110,13 @@ def is_admin(turn: Turn) -> bool:
 async def stats(turn: Turn) -> None:
     log.info("admin %s: /stats", turn.user_id)
     services = turn.services
+    campaign, _ = named_campaign(turn)
     # This process's latest funnel counts first; other workers' follow within seconds (bot.app).
     await services.funnel.flush(services.db)
-    figures = await campaign_stats(services.db, turn.campaign.slug, now=services.clock())
-    text = stats_text(turn.t, figures, turn.campaign.goal, letter_languages(services, turn.campaign))
-    if len(services.all_campaigns()) > 1:  # which letter: the one of the organiser's conversation
-        text = f"<b>{html.escape(turn.t.catalog.gettext(turn.campaign.title), quote=False)}</b>\n\n{text}"
-    turn.send(text)
+    figures = await campaign_stats(services.db, campaign.slug, now=services.clock())
+    text = stats_text(turn.t, figures, campaign.goal, letter_languages(services, campaign))
+    heading = turn.which_letter(campaign)
+    turn.send(f"{heading}\n\n{text}" if heading else text)
     t = turn.t
 
     def label(english: str, translated: str) -> str:
@@ -118,10 +132,10 @@ async def stats(turn: Turn) -> None:
         daily_label=label("per day", t.gettext("per day")),
         # Translators: the chart's legend for the cumulative line.
         total_label=label("total", t.gettext("total")),
-        goal=turn.campaign.goal,
+        goal=campaign.goal,
         goal_label=label(
-            f"goal {turn.campaign.goal:,}".replace(",", "\u202f"),
-            t.gettext("goal {goal}", goal=turn.campaign.goal),
+            f"goal {campaign.goal:,}".replace(",", "\u202f"),
+            t.gettext("goal {goal}", goal=campaign.goal),
         ),
     )
     turn.replies.append(SendPhoto(turn.event.chat.id, photo, caption=t.gettext("Signatures per day and in total")))
@@ -272,8 +286,17 @@ def _ids_refused(t: Translator) -> str:
     )
 
 
+def named_campaign(turn: Turn) -> tuple[Campaign, str]:
+    """The live campaign an organiser's command names first (``/stats writer``, ``/export writer
+    pdf``), else the conversation's; and the rest of the arguments."""
+    first, _, rest = turn.event.args.strip().partition(" ")
+    named = next((c for c in turn.services.all_campaigns() if c.slug == first.lower()), None)
+    return (named, rest.strip()) if named is not None else (turn.campaign, turn.event.args)
+
+
 async def export(turn: Turn) -> None:
-    parsed = parse_export_args(turn.event.args)
+    campaign, arguments = named_campaign(turn)
+    parsed = parse_export_args(arguments)
     if parsed is None:
         turn.send(_usage(turn.t))
         return
@@ -287,7 +310,7 @@ async def export(turn: Turn) -> None:
         log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)
         turn.send(_busy(turn.t))
         return
-    turn.followups.append(lambda deliver: _run_export(turn, fmt, deliver))
+    turn.followups.append(lambda deliver: _run_export(turn, campaign, fmt, deliver))
 
 
 def _busy(t: Translator) -> str:
@@ -295,17 +318,17 @@ def _busy(t: Translator) -> str:
     return t.gettext("Another export is still running. Please try again when it has finished.")
 
 
-async def _run_export(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> None:
+async def _run_export(turn: Turn, campaign: Campaign, fmt: ExportFormat, deliver: Deliver) -> None:
     """One export at a time in this process: a second one asked for meanwhile is refused."""
     if turn.services.exporting.locked():  # another export started between the command and this follow-up
         log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)
         await deliver(SendMessage(turn.event.chat.id, _busy(turn.t)))
         return
     async with turn.services.exporting:  # free, so taken without waiting: nothing can slip in between
-        await _export_and_send(turn, fmt, deliver)
+        await _export_and_send(turn, campaign, fmt, deliver)
 
 
-async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> None:
+async def _export_and_send(turn: Turn, campaign: Campaign, fmt: ExportFormat, deliver: Deliver) -> None:
     """Export to a temporary file (never with Telegram ids: those leave only through the
     command line, ``python -m bot export --with-ids``), showing progress in one edited message, send it, delete it.
 
@@ -341,9 +364,9 @@ async def _export_and_send(turn: Turn, fmt: ExportFormat, deliver: Deliver) -> N
         directory = _new_export_folder()
         try:
             services = turn.services
-            letters = delivery_letters(turn.campaign, services.i18n.directory) if fmt == "pdf" else ()
+            letters = delivery_letters(campaign, services.i18n.directory) if fmt == "pdf" else ()
             result = await export_signatures(
-                services.db, turn.campaign, fmt, directory, with_ids=False, progress=progress, translations=letters
+                services.db, campaign, fmt, directory, with_ids=False, progress=progress, translations=letters
             )
         except TooLargeForTelegram as error:
             log.warning("admin %s: /export %s not sent: %s", admin, fmt, error)  # its message names no one

@@ -7,6 +7,7 @@ Telegram themselves, which keeps them testable without a network.
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,6 +105,14 @@ class Turn:
         """The campaign this conversation is about (opened by its link or chosen; the home one
         until then)."""
         return self.services.campaign_named(self.state.campaign)
+
+    def which_letter(self, campaign: Campaign | None = None) -> str:
+        """``campaign``'s title in bold (the conversation's by default), to head a reply that must
+        say which letter it is about when several are live; "" when there is one."""
+        if len(self.services.all_campaigns()) == 1:
+            return ""
+        title = self.t.catalog.gettext((campaign or self.campaign).title)
+        return f"<b>{html.escape(title, quote=False)}</b>"
 
     @property
     def user_id(self) -> int:

@@ -15,7 +15,6 @@ never the code or who asked.
 from __future__ import annotations
 
 import logging
-from html import escape
 
 from handlers.i18n import Html
 from handlers.turn import Turn
@@ -72,11 +71,8 @@ async def check(turn: Turn) -> None:
         )
         return
     services = turn.services
-    signature = None
-    for campaign in services.all_campaigns():  # a receipt of any live campaign
-        signature = await receipts.find_by_receipt(services.db, campaign.slug, code)
-        if signature is not None:
-            break
+    live = [campaign.slug for campaign in services.all_campaigns()]
+    signature = await receipts.find_in_campaigns(services.db, live, code)  # a receipt of any live campaign
     if signature is None:
         log.info("verify: not found")
         turn.send(
@@ -88,13 +84,11 @@ async def check(turn: Turn) -> None:
             )
         )
         return
-    letter = services.campaign_named(signature.campaign)
+    heading = turn.which_letter(services.campaign_named(signature.campaign))
 
     def say(text: str) -> None:
         """The answer, under the letter's title when several letters are live (which list it is on)."""
-        if len(services.all_campaigns()) > 1:
-            text = f"<b>{escape(t.catalog.gettext(letter.title), quote=False)}</b>\n\n{text}"
-        turn.send(text)
+        turn.send(f"{heading}\n\n{text}" if heading else text)
 
     delivery = None
     if signature.list_delivery_id is not None:

@@ -27,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -132,3 +133,12 @@ async def find_by_receipt(db: Database, campaign: str, code: str) -> Signature |
     """The current signature with this (normalised) receipt, if it is on the list."""
     async with db.session() as session:
         return await session.scalar(select(Signature).where(Signature.campaign == campaign, Signature.receipt == code))
+
+
+async def find_in_campaigns(db: Database, campaigns: Iterable[str], code: str) -> Signature | None:
+    """The current signature with this (normalised) receipt on the list of any of ``campaigns``
+    (the live ones: a receipt names no campaign, and a person may have signed several)."""
+    async with db.session() as session:
+        return await session.scalar(
+            select(Signature).where(Signature.campaign.in_(list(campaigns)), Signature.receipt == code).limit(1)
+        )

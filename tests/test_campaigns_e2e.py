@@ -169,6 +169,47 @@ async def test_one_bot_many_campaigns(start_one_bot: Any, campaigns_dir: Path) -
     assert bot.emulator.rejected == []
 
 
+async def test_organisers_name_the_campaign_they_mean(start_one_bot: Any, campaigns_dir: Path) -> None:
+    admin_id = 7100
+    bot = await start_one_bot(core="real", campaigns_dir=campaigns_dir, admin_ids=frozenset({admin_id}))
+    cy = bot.emulator.user(7003, first_name="Cy", language_code="en")
+    await cy.send("/start writer")
+    await until(cy, offers_to_sign)
+    await sign_here(cy)
+    admin = bot.emulator.user(admin_id, first_name="Org", language_code="en")
+
+    await admin.send("/help")
+    assert "Several letters are live (xinjiang, archive, writer)" in (await until(admin, has("/stats"))).text
+
+    # /stats names the campaign first, else the one of the organiser's conversation (the home one).
+    await admin.send("/stats writer")
+    stats = await until(admin, has("Signatures:"))
+    assert stats.text.startswith("Free the imprisoned writer") and "Signatures: 1 of 5,000" in stats.text
+    await admin.send("/stats")
+    home = await until(admin, has("Signatures:"))
+    assert home.text.startswith("Protest the Chinese government") and "Signatures: 0 of 100,000" in home.text
+
+    # /export writer: that campaign's list only.
+    await admin.send("/export writer")
+    sent = await until(admin, lambda m: m.document is not None, within=60)
+    assert sent.document is not None and sent.document.filename.startswith("writer-")
+    assert b"Cy" in sent.document.data
+    # /remove finds a receipt of any campaign and says from which letter's list it removes.
+    cy_writer = await stored(bot, "writer", 7003)
+    assert cy_writer is not None and cy_writer.receipt is not None
+    await admin.send(f"/remove {cy_writer.receipt}")
+    asked = await until(admin, has("Remove this signature"))
+    assert asked.text.startswith("Free the imprisoned writer")
+    await admin.press("🗑 Remove")
+    await until(admin, has("Removed:"))
+    assert await stored(bot, "writer", 7003) is None
+    # /broadcast says whose subscribers it writes to.
+    await admin.send("/broadcast")
+    assert (await until(admin, has("Write your message"))).text.startswith("Protest the Chinese government")
+    await admin.send("/cancel")
+    assert bot.emulator.rejected == []
+
+
 def test_payloads_name_their_campaign_and_old_links_keep_working() -> None:
     slugs = ["writer", "climate-2027"]
     assert referrals.split_campaign("writer", slugs) == ("writer", "")

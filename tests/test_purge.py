@@ -345,7 +345,7 @@ def test_every_campaign_is_purged_on_its_own_dates(database_url: str, tmp_path: 
         db = Database(database_url, pool_size=1)
         try:
             async with db.session() as session:
-                return list((await session.execute(select(Signature.campaign, Signature.name))).tuples())
+                return [(row[0], row[1]) for row in await session.execute(select(Signature.campaign, Signature.name))]
         finally:
             await db.dispose()
 

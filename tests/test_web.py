@@ -26,7 +26,7 @@ from storage.signatures import add_signature, count_signatures
 from tests.fixtures.botapp import free_port
 from web.count import KeptCount
 from web.qr import qr_svg
-from web.routes import CampaignSite, accepted_languages
+from web.routes import CampaignSite, CampaignSites, accepted_languages
 
 CAMPAIGN = "xinjiang"
 BOT = "undersign_test_bot"
@@ -46,6 +46,17 @@ async def _sign(db: Database, user_id: int, name: str = "Ada Lovelace") -> None:
         letter_version="v",
         consent_version="c",
     )
+
+
+async def _listening(http: aiohttp.ClientSession, base: str) -> None:
+    """Until the server at ``base`` answers its health check."""
+    for _ in range(100):
+        try:
+            async with http.get(f"{base}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.02)
 
 
 class Site:
@@ -70,13 +81,7 @@ async def site(database: Database) -> AsyncIterator[Site]:
     serving = asyncio.create_task(serve(CampaignSite(campaign, I18n(), kept, BOT), "127.0.0.1", port, stop))
     async with aiohttp.ClientSession() as http:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):  # until it listens
-            try:
-                async with http.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.02)
+        await _listening(http, base)
         yield Site(base, http, kept, database)
     stop.set()
     await serving
@@ -477,3 +482,59 @@ def test_a_poster_refuses_what_would_not_work(tmp_path: Any, arguments: list[str
     env = {"BOT_USERNAME": BOT, "CAMPAIGN": CAMPAIGN, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unused.db"}
     result = CliRunner().invoke(poster, [*arguments, "-o", str(tmp_path / "p.pdf")], env=env)
     assert result.exit_code == 2 and error in result.output and list(tmp_path.iterdir()) == []
+
+
+@ON_SQLITE
+async def test_every_live_campaign_has_its_page_and_the_list_shows_them(database: Database, tmp_path: Any) -> None:
+    """Three live campaigns: the home one, another open one and a closed one. ``/c/`` lists them
+    (the open ones first, the closed one still readable); each page's links name its campaign,
+    except the home one's, whose links stay as they always were."""
+    from datetime import date, timedelta
+
+    from tests.test_campaigns_e2e import ARCHIVE, WRITER
+
+    (tmp_path / "writer.toml").write_text(WRITER, encoding="utf-8")
+    ended = date.today() - timedelta(days=3)
+    (tmp_path / "archive.toml").write_text(ARCHIVE.format(ends=ended.isoformat()), encoding="utf-8")
+    campaigns = [load_campaign(CAMPAIGN), load_campaign(str(tmp_path / "archive.toml"))]
+    campaigns.insert(1, load_campaign(str(tmp_path / "writer.toml")))
+    await _sign(database, 1)
+    sites = [
+        CampaignSite(
+            c, I18n(), KeptCount(lambda slug=c.slug: count_signatures(database, slug), ttl=0), BOT, home=index == 0
+        )
+        for index, c in enumerate(campaigns)
+    ]
+    everything = CampaignSites(sites, end_of=lambda campaign: campaign.ends)
+    port, stop = free_port(), asyncio.Event()
+    serving = asyncio.create_task(serve(everything, "127.0.0.1", port, stop))
+    try:
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{port}"
+            await _listening(http, base)
+            async with http.get(f"{base}/c/", headers={"Accept-Language": "de"}) as response:
+                listing = await response.text()
+            assert response.status == 200 and "Welchen Brief möchten Sie lesen?" in listing
+            writer_at = listing.index("Free the imprisoned writer")
+            home_at = listing.index("Protestieren Sie gegen")
+            closed_at = listing.index("Abgeschlossen, weiterhin lesbar:")
+            assert max(home_at, writer_at) < closed_at < listing.index("Stop the demolition")
+            assert "1 Person hat unterschrieben" in listing and 'href="/c/writer?lang=de&amp;s=web"' in listing
+            async with http.get(f"{base}/c/writer") as response:
+                writer = await response.text()
+            assert "<h1>Free the imprisoned writer</h1>" in writer
+            assert f'href="https://t.me/{BOT}?start=writer__web"' in writer  # the link opens this campaign
+            async with http.get(f"{base}/c/{CAMPAIGN}?s=poster") as response:
+                assert f'href="https://t.me/{BOT}?start=poster"' in await response.text()  # as always
+            async with http.get(f"{base}/api/v1/campaigns/archive") as response:
+                data = await response.json()
+            assert data["slug"] == "archive" and data["link"] == f"https://t.me/{BOT}?start=archive__web"
+            async with http.get(f"{base}/c/nowhere") as response:
+                assert response.status == 404
+            async with http.get(f"{base}/api/v1/campaigns/nowhere") as response:
+                assert response.status == 404 and (await response.json())["error"] == "no such campaign"
+            async with http.get(f"{base}/c/writer/widget.js") as response:
+                assert response.status == 200
+    finally:
+        stop.set()
+        await serving

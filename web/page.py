@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from handlers.i18n import Translator
 from petition.campaign import Campaign
@@ -52,6 +53,16 @@ class Language:
     locale: str
     name: str  # in itself: "Deutsch", "العربية"
     url: str
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One campaign in the list of campaigns: its count, its page, and its end if it has closed."""
+
+    campaign: Campaign
+    count: int
+    url: str
+    closed_on: date | None = None
 
 
 def language_tag(locale: str) -> str:
@@ -115,6 +126,44 @@ def render_page(
 <pre dir="ltr"><code>{_e(snippets.iframe)}</code></pre>
 <pre dir="ltr"><code>{_e(snippets.script)}</code></pre>
 </details>
+</main>
+</body>
+</html>
+"""
+
+
+def render_index(t: Translator, entries: Sequence[IndexEntry]) -> str:
+    """The list of campaigns in ``t``'s language: the open ones, then the closed ones, still readable."""
+    items: list[str] = []
+    closed_heading = False
+    for entry in entries:
+        if entry.closed_on is not None and not closed_heading:
+            still_readable = t.gettext("Closed, still readable:")
+            items.append(f"</ul><h2>{still_readable}</h2><ul>")
+            closed_heading = True
+        signed = t.ngettext("{n} person has signed", "{n} people have signed", entry.count)
+        goal = t.gettext("goal {goal}", goal=entry.campaign.goal)
+        closed = ""
+        if entry.closed_on is not None:
+            closed = " (" + t.gettext("closed on {date}", date=entry.closed_on) + ")"
+        items.append(
+            f'<li><a href="{_e(entry.url)}">{t.plain(entry.campaign.title)}</a>{closed}'
+            f'<br><span class="count">{signed} — {goal}</span></li>'
+        )
+    direction = "rtl" if t.rtl else "ltr"
+    heading = t.gettext("Which letter would you like to read?")
+    return f"""<!doctype html>
+<html lang="{_e(language_tag(t.locale))}" dir="{direction}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{heading}</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<main>
+<h1>{heading}</h1>
+<ul>{"".join(items)}</ul>
 </main>
 </body>
 </html>

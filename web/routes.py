@@ -1,5 +1,6 @@
 """The web routes: ``GET /c/<slug>`` (the page), ``/c/<slug>/qr.svg``, the embeddable
-``/c/<slug>/widget`` with its ``widget.js`` and ``embed.js``, and ``/api/v1/campaigns/<slug>``.
+``/c/<slug>/widget`` with its ``widget.js`` and ``embed.js``, and ``/api/v1/campaigns/<slug>``,
+for every live campaign (``CampaignSites``); ``GET /c/`` lists them, the open ones first.
 
 The page's ``?s=`` names the source (a poster, a partner's site) that the "Sign"
 link and the QR code carry into the bot as ``/start <source>``, so each is counted
@@ -17,16 +18,17 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from handlers.i18n import I18n, language_name
-from handlers.referrals import PAYLOAD, PREFIX
+from handlers.referrals import PAYLOAD, PREFIX, with_campaign
 from petition.campaign import Campaign
 from web.count import Count, KeptCount
-from web.page import Language, Snippets, language_tag, render_page
+from web.page import IndexEntry, Language, Snippets, language_tag, render_index, render_page
 from web.qr import qr_svg
 from web.widget import EMBED_JS, WIDGET_JS, colours, count_text, every, render_widget
 
@@ -86,11 +88,17 @@ def accepted_languages(header: str) -> list[str]:
 class CampaignSite:
     """The routes of one campaign; everything they need is given here (``bot`` wires it)."""
 
-    def __init__(self, campaign: Campaign, i18n: I18n, count: KeptCount, bot_username: str) -> None:
+    def __init__(
+        self, campaign: Campaign, i18n: I18n, count: KeptCount, bot_username: str, *, home: bool = True
+    ) -> None:
         self.campaign = campaign
         self.i18n = i18n
         self.count = count
         self.bot_username = bot_username
+        self.home = home  # the home campaign's links carry no campaign (``handlers.referrals``)
+
+    def counts(self) -> list[KeptCount]:
+        return [self.count]
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/c/{slug}", self.page)
@@ -105,7 +113,9 @@ class CampaignSite:
             raise web.HTTPNotFound(text="no such campaign")
 
     def link(self, source: str) -> str:
-        return f"https://t.me/{self.bot_username}?start={source}"
+        return (
+            f"https://t.me/{self.bot_username}?start={with_campaign(None if self.home else self.campaign.slug, source)}"
+        )
 
     def locale(self, request: web.Request) -> str:
         asked = request.query.get("lang")
@@ -204,3 +214,65 @@ class CampaignSite:
         if etag in request.headers.get("If-None-Match", ""):
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+class CampaignSites:
+    """Every live campaign's routes under one set of paths, each request handed to its
+    campaign's ``CampaignSite``, and ``GET /c/``: the campaigns, the open ones first."""
+
+    def __init__(self, sites: Sequence[CampaignSite], *, end_of: Callable[[Campaign], date | None]) -> None:
+        self.sites = {site.campaign.slug: site for site in sites}
+        self.first = sites[0]  # the home campaign's: its language choice serves the list
+        self.end_of = end_of
+
+    def counts(self) -> list[KeptCount]:
+        return [site.count for site in self.sites.values()]
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_get("/c/", self.index)
+        app.router.add_get("/c/{slug}", self._to("page"))
+        app.router.add_get("/c/{slug}/qr.svg", self._to("qr"))
+        app.router.add_get("/c/{slug}/widget", self._to("widget"))
+        app.router.add_get("/c/{slug}/widget.js", self._script(WIDGET_JS))
+        app.router.add_get("/c/{slug}/embed.js", self._script(EMBED_JS))
+        app.router.add_get("/api/v1/campaigns/{slug}", self._to("api"))
+
+    def _site(self, request: web.Request) -> CampaignSite | None:
+        return self.sites.get(request.match_info["slug"])
+
+    def _to(self, name: str) -> Handler:
+        async def route(request: web.Request) -> web.Response:
+            site = self._site(request)
+            if site is None:
+                if name == "api":
+                    cors = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
+                    return web.json_response({"error": "no such campaign"}, status=404, headers=cors)
+                raise web.HTTPNotFound(text="no such campaign")
+            handler: Handler = getattr(site, name)
+            return await handler(request)
+
+        return route
+
+    def _script(self, code: str) -> Handler:
+        async def route(request: web.Request) -> web.Response:
+            site = self._site(request)
+            if site is None:
+                raise web.HTTPNotFound(text="no such campaign")
+            return await site.script(code)(request)
+
+        return route
+
+    async def index(self, request: web.Request) -> web.Response:
+        locale = self.first.locale(request)
+        today = date.today()
+        entries = []
+        for site in self.sites.values():
+            end = self.end_of(site.campaign)
+            closed = end is not None and today > end
+            url = f"/c/{site.campaign.slug}?{urlencode({'lang': language_tag(locale), 's': source_of(request)})}"
+            entries.append(IndexEntry(site.campaign, (await site.count.get()).value, url, end if closed else None))
+        entries.sort(key=lambda entry: entry.closed_on is not None)
+        body = render_index(self.first.i18n.get(locale), entries)
+        vary = "Accept-Language"
+        headers = {**SECURITY_HEADERS, "Cache-Control": f"public, max-age={CACHE_SECONDS}", "Vary": vary}
+        return web.Response(text=body, content_type="text/html", headers=headers)
