@@ -330,6 +330,12 @@ async def step(turn: Turn) -> None:
             fallback.forwarded(turn)  # someone else's words, even a command: only what they type counts
         case EventKind.COMMAND:
             await follow(turn, COMMANDS.get(event.command or "", ()), otherwise=fallback.unknown_command)
+        case EventKind.BUTTON if event.campaign is not None and turn.services.campaigns is not None:
+            if turn.services.campaigns.get(event.campaign) is None:
+                stale_button(turn)  # a button of a campaign no longer live
+                return
+            enter(turn, event.campaign)  # a button shown for another letter acts on that letter
+            await follow(turn, BUTTONS.get(event.action, ()), otherwise=stale_button)
         case EventKind.BUTTON:
             await follow(turn, BUTTONS.get(turn.event.action, ()), otherwise=stale_button)
         case EventKind.TEXT:

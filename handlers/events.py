@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+CAMPAIGN_TAG = "~"  # in a button's data, before the slug of the campaign it acts on
+
 
 class EventKind(StrEnum):
     COMMAND = "command"  # a message starting with "/": command + args
@@ -62,12 +64,18 @@ class Event:
     @property
     def action(self) -> str:
         """A pressed button's action: its data up to the first ":" ("cty:DE" -> "cty")."""
-        return (self.callback_data or "").partition(":")[0]
+        return (self.callback_data or "").partition(CAMPAIGN_TAG)[0].partition(":")[0]
 
     @property
     def argument(self) -> str:
         """What a pressed button carries after its action ("cty:DE" -> "DE"); "" for none."""
-        return (self.callback_data or "").partition(":")[2]
+        return (self.callback_data or "").partition(CAMPAIGN_TAG)[0].partition(":")[2]
+
+    @property
+    def campaign(self) -> str | None:
+        """The campaign a button acts on whatever the conversation is about by then
+        ("stopnews~writer" -> "writer"; ``handlers.turn.for_campaign``); None for the home one."""
+        return (self.callback_data or "").partition(CAMPAIGN_TAG)[2] or None
 
     @property
     def sender(self) -> User | None:

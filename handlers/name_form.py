@@ -22,7 +22,7 @@ from handlers.i18n import Translator
 from handlers.names import FORMS, NameForm, choices, display, narrower, offered_form, parse_form
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
-from handlers.turn import Turn, button, rows
+from handlers.turn import Turn, button, for_campaign, rows
 from storage import signatures
 from storage.models import Signature
 
@@ -123,12 +123,18 @@ def shown_line(t: Translator, form: NameForm) -> str:
     return t.gettext("Shown as: {form}", form=form_name(t, form))
 
 
+def _tagged(turn: Turn, data: str) -> str:
+    """A button after signing acts on the letter it was shown for, whatever the conversation is
+    about when it is pressed (``handlers.turn.for_campaign``)."""
+    return for_campaign(turn.services, turn.campaign, data)
+
+
 def change_button(turn: Turn, signature: Signature) -> Keyboard:
     """The /mysignature button, while the signature is not yet delivered."""
     if signature.list_delivery_id is not None:
         return ()
     # Translators: button label, at most 40 characters (longer labels are cut on phones).
-    return rows(button(turn.t.gettext("✏️ Change how my name appears"), CHANGE))
+    return rows(button(turn.t.gettext("✏️ Change how my name appears"), _tagged(turn, CHANGE)))
 
 
 async def _undelivered(turn: Turn) -> Signature | Step | None:
@@ -182,14 +188,14 @@ async def offer_change(turn: Turn) -> Step | None:
     t = turn.t
     stored = parse_form(signature.name_form) or NameForm.FULL
     options = [
-        button(option_label(t, form, shown), f"{NARROW}:{form}")
+        button(option_label(t, form, shown), _tagged(turn, f"{NARROW}:{form}"))
         for form in FORMS
         if narrower(form, stored) and (shown := display(signature.name, form)) != signature.name
     ]
     if stored is not NameForm.FULL:
         # Translators: button label, at most 40 characters (longer labels are cut on phones); asks to type the name again.
-        options.append(button(t.gettext("✏️ Show more: type my name again"), WIDEN))
-    options.append(button(t.gettext("Keep it as it is"), KEEP))
+        options.append(button(t.gettext("✏️ Show more: type my name again"), _tagged(turn, WIDEN)))
+    options.append(button(t.gettext("Keep it as it is"), _tagged(turn, KEEP)))
     turn.send(
         # Translators: {name} is the signer's name as the addressees see it; {form} e.g. “first name and initial”.
         t.gettext(

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from handlers.referrals import with_campaign
 from handlers.replies import Button, Keyboard
-from handlers.turn import Services, button
+from handlers.turn import Services, button, for_campaign
 from storage.models import Broadcast
 
 STOP_UPDATES = "stopnews"  # callback data of the "Stop updates" button
@@ -39,7 +39,7 @@ def news_message(services: Services, broadcast: Broadcast, language: str) -> tup
     stop = button(
         # Translators: button label, at most 40 characters (longer labels are cut on phones); under every update.
         t.gettext("🔕 Stop updates"),
-        STOP_UPDATES,
+        for_campaign(services, campaign, STOP_UPDATES),
     )
     if broadcast.kind == "milestone":
         count = broadcast.milestone or 0

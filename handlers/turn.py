@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from handlers.events import Event, EventKind
+from handlers.events import CAMPAIGN_TAG, Event, EventKind
 from handlers.replies import AnswerCallback, Button, Deliver, EditMessage, Keyboard, Reply, SendMessage
 from handlers.state import ConversationState
 from storage.funnel import FunnelBuffer
@@ -143,6 +143,13 @@ class Turn:
         """Answer the pressed button (stops the client's spinner); at most once per turn."""
         if self.event.callback_id and not any(isinstance(r, AnswerCallback) for r in self.replies):
             self.replies.append(AnswerCallback(self.event.callback_id, text, alert))
+
+
+def for_campaign(services: Services, campaign: Campaign, data: str) -> str:
+    """``data`` for a button that must act on ``campaign`` whatever the conversation is about when
+    it is pressed (a "Stop updates" under an older letter's news): ``<data>~<slug>``; the home
+    campaign's buttons stay as they always were."""
+    return data if campaign.slug == services.campaign.slug else f"{data}{CAMPAIGN_TAG}{campaign.slug}"
 
 
 def button(text: str, data: str) -> Button:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.news import STOP_UPDATES as STOP_UPDATES  # the button under every update
 from handlers.replies import Keyboard
-from handlers.turn import Turn, button, rows
+from handlers.turn import Turn, button, for_campaign, rows
 from storage import signatures
 
 TOGGLE = "updates"  # callback data: "updates:on" / "updates:off"
@@ -81,9 +81,9 @@ def _status(turn: Turn, on: bool) -> str:
 
 
 def _toggle(turn: Turn, on: bool) -> Keyboard:
-    t = turn.t
+    t, services = turn.t, turn.services
     if on:
         # Translators: button label, at most 40 characters (longer labels are cut on phones); turns news off.
-        return rows(button(t.gettext("🔕 Stop updates"), f"{TOGGLE}:off"))
+        return rows(button(t.gettext("🔕 Stop updates"), for_campaign(services, turn.campaign, f"{TOGGLE}:off")))
     # Translators: button label, at most 40 characters (longer labels are cut on phones); turns news on.
-    return rows(button(t.gettext("🔔 Get updates"), f"{TOGGLE}:on"))
+    return rows(button(t.gettext("🔔 Get updates"), for_campaign(services, turn.campaign, f"{TOGGLE}:on")))

@@ -20,6 +20,7 @@ from handlers import referrals
 from petition.campaign import CAMPAIGNS_DIR, CampaignError, load_campaigns
 from storage import signatures
 from storage.db import Database
+from storage.models import Signature
 from tests.test_signing_e2e import has, offers_to_sign, until
 
 WRITER = """
@@ -66,7 +67,7 @@ def campaigns_dir(tmp_path: Path) -> Path:
     return folder
 
 
-async def stored(bot: Any, campaign: str, user_id: int) -> signatures.Signature | None:
+async def stored(bot: Any, campaign: str, user_id: int) -> Signature | None:
     db = Database(bot.settings.database_url)
     try:
         return await signatures.get_signature(db, campaign, user_id)
@@ -139,6 +140,17 @@ async def test_one_bot_many_campaigns(start_one_bot: Any, campaigns_dir: Path) -
     writer_card = await until(ana, has("This is everything we store about your signature"))
     assert writer_card.text.startswith("Free the imprisoned writer")
     assert "You have also signed:" in writer_card.text and "mass internment" in writer_card.text
+
+    # A button shown for the writer's letter acts on it even after she went back to the other one.
+    await ana.send("/updates")
+    toggle = await until(ana, has("You do not get news about this campaign"))
+    assert buttons(toggle) == {"🔔 Get updates": "updates:on~writer"}
+    await ana.send("/start poster_berlin")  # the home campaign's link: its letter, signed already
+    await until(ana, has("You signed this letter on"))
+    await ana.press("🔔 Get updates", message_id=toggle.message_id)
+    await until(ana, has("You get news about this campaign"))
+    writer_now, home_now = await stored(bot, "writer", 7001), await stored(bot, "xinjiang", 7001)
+    assert writer_now is not None and writer_now.opt_in and home_now is not None and not home_now.opt_in
 
     # Withdrawing now erases the writer's signature only.
     await ana.send("/withdraw")

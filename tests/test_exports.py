@@ -469,7 +469,8 @@ async def test_the_pdf_reads_as_a_letter_in_the_addressees_language_then_in_engl
     # Titled with the letter's subject, not the supporters' call to action.
     assert pages[0].lstrip().startswith(campaign.letter_subject)
     assert "".join(campaign.title.split()) not in compact
-    assert PdfReader(result.path).metadata.title == campaign.letter_subject
+    metadata = PdfReader(result.path).metadata
+    assert metadata is not None and metadata.title == campaign.letter_subject
     assert "The letter in Chinese (Simplified), then in English." in " ".join(pages[0].split())
     # The whole Chinese letter (no space is lost in a language written without them), then the English.
     for part in (

@@ -116,7 +116,7 @@ async def test_a_failure_never_reaches_the_signer(
         raise ConnectionError("database went away")
 
     monkeypatch.setattr(broadcasts, "claim_milestone", broken)
-    await milestones.after_signing(broken := services_for(database, (1,)), broken.campaign, 1)  # no exception
+    await milestones.after_signing(failing := services_for(database, (1,)), failing.campaign, 1)  # no exception
     assert caplog.text.count("claiming milestones at 1 signatures failed: ConnectionError") == 1
 
 

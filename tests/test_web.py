@@ -11,7 +11,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -499,10 +499,12 @@ async def test_every_live_campaign_has_its_page_and_the_list_shows_them(database
     campaigns = [load_campaign(CAMPAIGN), load_campaign(str(tmp_path / "archive.toml"))]
     campaigns.insert(1, load_campaign(str(tmp_path / "writer.toml")))
     await _sign(database, 1)
+
+    def counter(slug: str) -> Callable[[], Awaitable[int]]:
+        return lambda: count_signatures(database, slug)
+
     sites = [
-        CampaignSite(
-            c, I18n(), KeptCount(lambda slug=c.slug: count_signatures(database, slug), ttl=0), BOT, home=index == 0
-        )
+        CampaignSite(c, I18n(), KeptCount(counter(c.slug), ttl=0), BOT, home=index == 0)
         for index, c in enumerate(campaigns)
     ]
     everything = CampaignSites(sites, end_of=lambda campaign: campaign.ends)

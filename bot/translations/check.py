@@ -235,7 +235,7 @@ def report_once(problems: list[Problem]) -> list[Problem]:
     """Each problem once: a message the catalog pass named is not named again by the rehearsal,
     nor by every step of the rehearsal that shows it (the first step is kept)."""
     named = {problem.where for problem in problems if not problem.step}
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     kept: list[Problem] = []
     for problem in problems:
         if problem.step and problem.where in named:
