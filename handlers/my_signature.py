@@ -25,15 +25,18 @@ SHOW = "mysig"  # callback data "mysig:<slug>": /mysignature for that campaign
 
 
 async def show(turn: Turn) -> None:
-    """Everything stored about the signature under the conversation's campaign, and the other
-    letters this person signed, each a button away (its own receipt, consent and withdrawal)."""
+    """Everything stored about the signature under the conversation's campaign; then, in a
+    message of its own, the other letters this person signed, each a button away (its own
+    receipt, consent and withdrawal). Apart, so that a screenshot of one letter's record, shown
+    to prove signing, never tells which other letters its signer signed."""
     t = turn.t
     services = turn.services
     signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
-    others = await _other_signatures(turn)
+    other_lines, other_buttons = await _other_signatures(turn)
     if signature is None:
-        text = t.gettext("You have not signed this letter. Send /start to read it and sign.")
-        turn.send("\n\n".join([text, *others[0]]) if others[0] else text, others[1])
+        turn.send(t.gettext("You have not signed this letter. Send /start to read it and sign."))
+        if other_lines:
+            turn.send("\n".join(other_lines), other_buttons)
         return
     lines = [
         "<b>" + t.gettext("This is everything we store about your signature:") + "</b>",
@@ -81,11 +84,9 @@ async def show(turn: Turn) -> None:
     lines.append(t.gettext("/updates turns news about this campaign on or off."))
     if heading := turn.which_letter():  # several letters are live: which one this is
         lines.insert(0, heading + "\n")
-    other_lines, other_buttons = others
+    turn.send("\n".join(lines), name_form.change_button(turn, signature) + review.share_buttons(turn, signature))
     if other_lines:
-        lines += ["", *other_lines]
-    keyboard = name_form.change_button(turn, signature) + review.share_buttons(turn, signature) + other_buttons
-    turn.send("\n".join(lines), keyboard)
+        turn.send("\n".join(other_lines), other_buttons)
 
 
 async def _other_signatures(turn: Turn) -> tuple[list[str], Keyboard]:
