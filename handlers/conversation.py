@@ -263,6 +263,8 @@ BUTTONS: dict[str, tuple[Route, ...]] = {
     reading.SIGN: (Route(start_signing, signing=True),),
     updates.STOP_UPDATES: (Route(updates.stop),),
     updates.TOGGLE: (Route(updates.toggle),),
+    updates.FUTURE_OFF: (Route(updates.stop_future),),
+    updates.PARTNER_OFF: (Route(updates.stop_partner),),
     broadcast.SEND: (Route(broadcast.on_button, organiser=True),),
     broadcast.RESTART: (Route(broadcast.on_button, organiser=True),),
     broadcast.DISCARD: (Route(broadcast.on_button, organiser=True),),
@@ -271,6 +273,8 @@ BUTTONS: dict[str, tuple[Route, ...]] = {
     # Signing, one step each.
     consent.AGREE: (Route(agreed, at(Step.CONSENT), signing=True),),
     consent.OPT_IN: (Route(consent.toggle_opt_in, at(Step.CONSENT), signing=True),),
+    consent.FUTURE: (Route(consent.toggle_future, at(Step.CONSENT), signing=True),),
+    consent.PARTNER: (Route(consent.toggle_partner, at(Step.CONSENT), signing=True),),
     consent.NOT_NOW: (Route(consent.not_now, at(Step.CONSENT)),),
     ask_name.SIGN_AS: (Route(sign_as_profile_name, at(Step.NAME), signing=True),),
     name_form.PICK: (

@@ -7,13 +7,13 @@ from html import escape
 
 from babel import Locale, UnknownLocaleError
 
-from handlers import name_form, referrals, review, welcome
+from handlers import name_form, referrals, review, updates, welcome
 from handlers.i18n import Translator, language_name
 from handlers.replies import Keyboard
 from handlers.state import ConversationState, Step
 from handlers.turn import Turn, button, rows
 from petition import countries
-from storage import deliveries, signatures
+from storage import consents, deliveries, signatures
 from storage.models import Signature
 
 WITHDRAW_YES = "wdyes"
@@ -51,6 +51,9 @@ async def show(turn: Turn) -> None:
         t.gettext("Your Telegram user id (a number, not shown here), so that only you can see or withdraw this."),
         t.gettext("News about this campaign: yes") if signature.opt_in else t.gettext("News about this campaign: no"),
     ]
+    held = await consents.of_person(services.db, turn.user_id)
+    mine = [c for c in held if c.scope == consents.ORGANISATION or c.campaign == turn.campaign.slug]
+    lines += updates.contact_lines(turn, mine, revocable=False)[0]  # /updates withdraws them
     if signature.source:
         lines.append(source_line(t, signature.source))
     lines += [
@@ -194,17 +197,23 @@ async def ask_withdraw(turn: Turn) -> Step | None:
 async def withdraw(turn: Turn) -> Step:
     services = turn.services
     erased = await signatures.withdraw_signature(services.db, turn.campaign.slug, turn.user_id)
-    locale, chosen = turn.state.locale, turn.state.locale_chosen
-    turn.state = ConversationState(locale=locale, locale_chosen=chosen)  # forget everything else too
+    if erased:  # a partner's consent was given with this signature: it goes with it
+        await consents.drop_with_signature(services.db, turn.user_id, turn.campaign.slug)
+    state = turn.state
+    # Forget everything else too; the language and the letter this is about stay.
+    turn.state = ConversationState(locale=state.locale, locale_chosen=state.locale_chosen, campaign=state.campaign)
     turn.answer()
     if erased:
         turn.funnel.append("withdrew")
-        turn.show(
-            turn.t.gettext(
-                "Your signature has been erased. Thank you for having supported the letter. "
-                "You can sign again at any time with /start."
-            )
+        text = turn.t.gettext(
+            "Your signature has been erased. Thank you for having supported the letter. "
+            "You can sign again at any time with /start."
         )
+        held = await consents.of_person(services.db, turn.user_id)
+        if any(consent.scope == consents.ORGANISATION for consent in held):
+            # Translators: after a withdrawal, for someone who also asked for news about future campaigns.
+            text += "\n\n" + turn.t.gettext("You still get news about future campaigns: /updates turns it off.")
+        turn.show(text)
     else:
         turn.show(turn.t.gettext("There is no signature to withdraw: you have not signed this letter."))
     return Step.WELCOME

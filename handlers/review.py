@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 from handlers import ask_name, milestones, name_form, reading, referrals
-from handlers.consent import consent_version
+from handlers.consent import consent_version, given
 from handlers.names import NameForm, choices, display, offered_form
 from handlers.replies import Button, Keyboard
 from handlers.state import Step
 from handlers.turn import Turn, button, rows
 from handlers.verify import receipt_code
 from petition import countries
-from storage import signatures
+from storage import consents, signatures
 from storage.models import Signature
 
 CONFIRM = "confirm"
 CHANGE_NAME = "chname"
 CHANGE_COUNTRY = "chcountry"
 CHANGE_FORM = "chform"
+
+log = logging.getLogger(__name__)
 
 
 async def ask(turn: Turn) -> Step:
@@ -93,8 +96,15 @@ async def confirm(turn: Turn) -> Step:
         turn.answer()
         await already_signed(turn, already.signature)
         return Step.SIGNED
+    ticked = given(turn)
+    if ticked:  # contact consents beyond the letter, each as ticked, with its wording's version
+        try:
+            await consents.record(services.db, turn.user_id, turn.campaign.slug, ticked, language=turn.t.locale)
+        except Exception as error:  # the signature stands; without a record nobody is contacted
+            log.error("recording contact consents failed: %s", type(error).__name__)
     # The database holds the chosen form now; the full name and the rest are forgotten.
     state.name = state.country = state.name_form = None
+    state.future, state.partners = False, ()
     state.referrer = None  # the sharer is credited: nothing keeps who shared with whom
     turn.funnel.append("signed")
     turn.answer(turn.t.gettext("Thank you!"))

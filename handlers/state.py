@@ -41,6 +41,8 @@ class ConversationState:
     # before it, whose source may be a bare referral code: handlers.welcome.resolve_old_source).
     source_resolved: bool = False
     opt_in: bool = False  # "keep me informed", off unless chosen
+    future: bool = False  # news about the organisation's future campaigns, off unless chosen
+    partners: tuple[str, ...] = ()  # partner organisations (keys) the person agreed may contact them
     name: str | None = None  # as typed; only the chosen form of it is ever stored
     name_form: str | None = None  # handlers.names.NameForm, chosen by the signer (never preset)
     country: str | None = None
@@ -54,6 +56,7 @@ class ConversationState:
         data = asdict(self)
         data["step"] = self.step.value
         data["counted"] = list(self.counted)
+        data["partners"] = list(self.partners)
         return data
 
     @classmethod
@@ -68,6 +71,9 @@ class ConversationState:
         except ValueError:
             values["step"] = Step.WELCOME
         values["counted"] = tuple(values.get("counted") or ())
+        values["future"] = bool(values.get("future"))
+        partners = values.get("partners")
+        values["partners"] = tuple(str(key) for key in partners) if isinstance(partners, list | tuple) else ()
         values["composing"] = bool(values.get("composing"))
         values["source_resolved"] = bool(values.get("source_resolved"))
         referrer = values.get("referrer")

@@ -3,23 +3,93 @@
 
 from __future__ import annotations
 
+from handlers import welcome
 from handlers.news import STOP_UPDATES as STOP_UPDATES  # the button under every update
-from handlers.replies import Keyboard
+from handlers.replies import Button, Keyboard
 from handlers.turn import Turn, button, for_campaign, rows
-from storage import signatures
+from storage import consents, signatures
+from storage.models import ContactConsent
 
 TOGGLE = "updates"  # callback data: "updates:on" / "updates:off"
+FUTURE_OFF = "futureoff"  # no more news about the organisation's future campaigns
+PARTNER_OFF = "partneroff"  # "partneroff:<key>": that partner may no longer contact the person
 
 
 async def show(turn: Turn) -> None:
+    """News about this campaign (for a signer), and every contact consent this person gave,
+    each revocable in one tap, even after their signatures are gone."""
     services = turn.services
     signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
-    if signature is None:
+    held = await consents.of_person(services.db, turn.user_id)
+    if signature is None and not held:
         turn.send(_not_signed(turn))
         return
-    if signature.unreachable_at is not None:  # marked when an update found the bot blocked; they are back
-        await signatures.mark_reachable(services.db, turn.campaign.slug, turn.user_id)
-    turn.send(_status(turn, signature.opt_in), _toggle(turn, signature.opt_in))
+    parts: list[str] = []
+    keyboard: Keyboard = ()
+    if signature is not None:
+        if signature.unreachable_at is not None:  # marked when an update found the bot blocked; they are back
+            await signatures.mark_reachable(services.db, turn.campaign.slug, turn.user_id)
+        parts.append(_status(turn, signature.opt_in))
+        keyboard = _toggle(turn, signature.opt_in)
+    lines, buttons = contact_lines(turn, held, revocable=True)
+    turn.send("\n\n".join([*parts, *lines]), keyboard + buttons)
+
+
+def contact_lines(turn: Turn, held: list[ContactConsent], *, revocable: bool) -> tuple[list[str], Keyboard]:
+    """A line for each contact consent, and (``revocable``) a button that withdraws it."""
+    t, services = turn.t, turn.services
+    lines: list[str] = []
+    buttons: list[Button] = []
+    for consent in held:
+        if consent.scope == consents.ORGANISATION:
+            organisation = services.campaign_named(consent.given_in).organisation
+            # Translators: in /updates and /mysignature; {organisation} is “Amnesty International”.
+            lines.append(t.gettext("You get news about future campaigns of {organisation}.", organisation=organisation))
+            if revocable:
+                # Translators: button label, at most 40 characters (longer labels are cut on phones).
+                buttons.append(button(t.gettext("🔕 No news of future campaigns"), FUTURE_OFF))
+            continue
+        key = consent.scope.removeprefix(consents.PARTNER)
+        campaign = services.campaign_named(consent.campaign)
+        name = next((p.name for p in campaign.partners if p.key == key), key)
+        title = t.catalog.gettext(campaign.title)
+        # Translators: in /updates and /mysignature; {partner} is an organisation's name, {title} a petition's title.
+        lines.append(t.gettext("{partner} may contact you (letter “{title}”).", partner=name, title=title))
+        if revocable:
+            # Translators: button label with {partner} filled in, cut at 40 characters; withdraws that consent.
+            label = welcome.label(t.gettext_plain("✖ Withdraw: {partner}", partner=name))
+            buttons.append(button(label, for_campaign(services, campaign, f"{PARTNER_OFF}:{key}")))
+    return lines, rows(*buttons)
+
+
+async def stop_future(turn: Turn) -> None:
+    """The /updates button: no more news about the organisation's future campaigns."""
+    await consents.revoke(turn.services.db, turn.user_id, consents.ORGANISATION, "")
+    # Translators: a pop-up, at most 200 characters.
+    turn.answer(turn.t.gettext("Done: no news about future campaigns."))
+    await _refresh(turn)
+
+
+async def stop_partner(turn: Turn) -> None:
+    """The /updates button: this partner may no longer contact the person."""
+    scope = consents.partner_scope(turn.event.argument)
+    await consents.revoke(turn.services.db, turn.user_id, scope, turn.campaign.slug)
+    # Translators: a pop-up, at most 200 characters.
+    turn.answer(turn.t.gettext("Done: your consent is withdrawn."))
+    await _refresh(turn)
+
+
+async def _refresh(turn: Turn) -> None:
+    """The /updates message again, in its place, as it is now."""
+    services = turn.services
+    signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
+    held = await consents.of_person(services.db, turn.user_id)
+    parts = [_status(turn, signature.opt_in)] if signature is not None else []
+    keyboard = _toggle(turn, signature.opt_in) if signature is not None else ()
+    lines, buttons = contact_lines(turn, held, revocable=True)
+    if not parts and not lines:
+        parts = [_not_signed(turn)]
+    turn.show("\n\n".join([*parts, *lines]), keyboard + buttons)
 
 
 async def toggle(turn: Turn) -> None:

@@ -36,7 +36,8 @@ def switch_campaign(turn: Turn, slug: str) -> bool:
     changed = turn.campaign.slug != slug
     if changed:
         state.name = state.country = state.name_form = None
-        state.opt_in = False
+        state.opt_in = state.future = False
+        state.partners = ()
         state.source = state.referrer = None
         state.source_resolved = False
         state.counted = ()

@@ -33,6 +33,15 @@ class Letter:
 
 
 @dataclass(frozen=True, slots=True)
+class Partner:
+    """A partner organisation of a coalition campaign (``[[partners]] key = "uhrp"``,
+    ``name = "Uyghur Human Rights Project"``): a signer may agree that it contacts them."""
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Campaign:
     slug: str
     organisation: str
@@ -53,6 +62,11 @@ class Campaign:
     after it. For the home campaign, ``CAMPAIGN_END`` wins when it is set."""
     featured: bool = False
     """Opened by a bare /start when several campaigns are open (``featured = true``)."""
+    future_campaigns: bool = False
+    """The consent screen also offers news about the organisation's future campaigns
+    (``future_campaigns = true``): a separate choice, never pre-ticked."""
+    partners: tuple[Partner, ...] = ()
+    """Partner organisations a signer may agree to be contacted by, each separately."""
 
     def closed_on(self, day: date) -> bool:
         """True the day after ``ends`` (the last day itself still collects)."""
@@ -116,8 +130,11 @@ KEYS = frozenset(
         "delivery",
         "ends",
         "featured",
+        "future_campaigns",
+        "partners",
     }
 )
+PARTNER_KEY = re.compile(r"[a-z0-9-]{1,24}")
 # A campaign's slug names its file and opens it in a link (``t.me/<bot>?start=<slug>``): Telegram's
 # start-payload alphabet, short, and without "__", which separates it from a source in a link
 # (``<slug>__<source>``).
@@ -159,11 +176,25 @@ def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
             delivery_languages=tuple(str(code) for code in delivery.get("languages", ())),
             ends=ends,
             featured=bool(data.get("featured", False)),
+            future_campaigns=bool(data.get("future_campaigns", False)),
+            partners=_partners(data.get("partners", [])),
         )
     except FileNotFoundError:
         raise CampaignError(f"CAMPAIGN is invalid: no campaign file {path}") from None
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as error:
         raise CampaignError(f"CAMPAIGN is invalid: {path} is malformed ({error})") from None
+
+
+def _partners(entries: object) -> tuple[Partner, ...]:
+    if not isinstance(entries, list):
+        raise ValueError("partners must be a list of [[partners]] tables with a key and a name")
+    partners = tuple(Partner(str(entry["key"]), str(entry["name"])) for entry in entries)
+    for partner in partners:
+        if not PARTNER_KEY.fullmatch(partner.key) or not partner.name.strip():
+            raise ValueError(f"partner key {partner.key!r}: lower-case letters, digits and -, at most 24; and a name")
+    if len({partner.key for partner in partners}) != len(partners):
+        raise ValueError("two partners have the same key")
+    return partners
 
 
 @dataclass(frozen=True)

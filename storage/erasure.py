@@ -52,7 +52,7 @@ from storage.models import MaintenanceMark
 log = logging.getLogger(__name__)
 
 # The tables whose rows hold (or held) personal data or the receipt secret, and get deleted.
-ERASABLE_TABLES = ("signatures", "broadcast_deliveries", "bot_secrets")
+ERASABLE_TABLES = ("signatures", "broadcast_deliveries", "bot_secrets", "contact_consents")
 _MARK = "rewritten:{table}"  # value: "<n_tup_del> <server start> <statistics reset>" at the last rewrite
 SQLITE_MARK = "vacuumed:sqlite"  # the one VACUUM after secure_delete was set on every connection
 

@@ -132,6 +132,31 @@ class Signature(Base):
         return f"<Signature id={self.id} campaign={self.campaign!r} signed_at={self.signed_at}>"
 
 
+class ContactConsent(Base):
+    """A signer's consent to be contacted beyond the letter: by the organisation about its
+    future campaigns (``scope`` "organisation", ``campaign`` ""), or by a partner organisation
+    of one campaign (``scope`` "partner:<key>", ``campaign`` its slug). Never pre-ticked; the
+    exact wording agreed to is ``wording_version``; revoking deletes the row."""
+
+    __tablename__ = "contact_consents"
+    __table_args__ = (
+        UniqueConstraint("telegram_user_id", "scope", "campaign"),
+        Index("ix_contact_consents_scope_campaign", "scope", "campaign"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    scope: Mapped[str] = mapped_column(String(40))
+    campaign: Mapped[str] = mapped_column(String(64))
+    given_in: Mapped[str] = mapped_column(String(64))  # the campaign whose consent screen asked
+    language: Mapped[str] = mapped_column(String(16))  # the locale it was given in: what to write in
+    wording_version: Mapped[str] = mapped_column(String(64))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ContactConsent id={self.id} scope={self.scope!r} campaign={self.campaign!r}>"
+
+
 class FunnelCount(Base):
     """Anonymous per-day counts of people reaching a step; no user ids, ever."""
 

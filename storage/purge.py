@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import consents
 from storage.db import Database
 from storage.models import Signature, SignatureTally
 
@@ -127,8 +128,13 @@ async def purge_signatures(
             done += erased
             if progress is not None:
                 await progress(done)
-    reclaimed = await _reclaim(db) if done else False
-    log.info("purge campaign=%s purged=%d reclaimed=%s", campaign, done, reclaimed)
+    # The contact consents that depended on what is gone: this campaign's partners', and the
+    # organisation's of people with no signature left on any letter.
+    consents_dropped = await consents.drop_after_purge(db, campaign)
+    reclaimed = await _reclaim(db) if done or consents_dropped else False
+    log.info(
+        "purge campaign=%s purged=%d contact_consents=%d reclaimed=%s", campaign, done, consents_dropped, reclaimed
+    )
     return PurgeResult(purged=done, reclaimed=reclaimed)
 
 

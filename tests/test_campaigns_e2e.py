@@ -9,16 +9,19 @@ campaign, and links without one still open the home campaign as they always did.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from bot.cli.export import export as export_command
 from handlers import referrals
 from petition.campaign import CAMPAIGNS_DIR, CampaignError, load_campaigns
-from storage import signatures
+from storage import consents, signatures
 from storage.db import Database
 from storage.models import Signature
 from tests.test_signing_e2e import has, offers_to_sign, until
@@ -27,6 +30,7 @@ WRITER = """
 slug = "writer"
 organisation = "Amnesty International"
 goal = 5000
+future_campaigns = true
 title = "Free the imprisoned writer"
 targets = ["The Minister of Justice"]
 background = ["A writer is in prison for a poem."]
@@ -36,6 +40,10 @@ salutation = "Dear Minister"
 paragraphs = ["I am writing about a writer imprisoned for a poem."]
 demands = ["Release the writer immediately and unconditionally."]
 closing = "Yours sincerely,"
+
+[[partners]]
+key = "pen"
+name = "PEN International"
 """
 
 ARCHIVE = """
@@ -255,3 +263,88 @@ def test_every_campaign_file_is_live_and_a_bad_one_is_refused(campaigns_dir: Pat
     (campaigns_dir / "bad.toml").write_text(WRITER, encoding="utf-8")  # a second file with the slug "writer"
     with pytest.raises(CampaignError, match="same slug"):
         load_campaigns("xinjiang", campaigns_dir)
+
+
+async def consents_of(bot: Any, user_id: int) -> list[tuple[str, str, str]]:
+    db = Database(bot.settings.database_url)
+    try:
+        return [(c.scope, c.campaign, c.given_in) for c in await consents.of_person(db, user_id)]
+    finally:
+        await db.dispose()
+
+
+async def test_hearing_back_is_a_separate_choice_for_each_and_revocable_in_one_tap(
+    start_one_bot: Any, campaigns_dir: Path
+) -> None:
+    """The writer's campaign offers news about future campaigns and contact by a partner: two
+    choices of their own, never pre-ticked, recorded with their wording, shown by /mysignature
+    and /updates, each withdrawn in one tap; a partner's list holds only those who agreed."""
+    bot = await start_one_bot(core="real", campaigns_dir=campaigns_dir)
+    dee = bot.emulator.user(7004, first_name="Dee", language_code="en")
+    eve = bot.emulator.user(7005, first_name="Eve", language_code="en")
+    await eve.send("/start writer")
+    await until(eve, offers_to_sign)
+    await sign_here(eve)  # ticks nothing
+    assert await consents_of(bot, 7005) == []
+
+    await dee.send("/start writer")
+    await until(dee, offers_to_sign)
+    await dee.press("✍️ Sign the letter")
+    screen = await until(dee, has("Before you sign"))
+    assert "may write to you here about its future campaigns" in screen.text
+    assert "PEN International runs this campaign with Amnesty International" in screen.text
+    assert {"☐ News of future campaigns", "☐ Contact by PEN International"} <= set(buttons(screen))  # never pre-ticked
+    await dee.press("☐ News of future campaigns", message_id=screen.message_id)
+    await until(dee, lambda m: "☑ News of future campaigns" in buttons(m))
+    await dee.press("☐ Contact by PEN International", message_id=screen.message_id)
+    await until(dee, lambda m: "☑ Contact by PEN International" in buttons(m))
+    await dee.press("✅ I agree and want to sign")
+    await until(dee, has("What name should we sign with?"))
+    await dee.press("Sign as Dee")
+    await until(dee, has("Which country"))
+    await dee.send("Germany")
+    await until(dee, has("Please check before you sign"))
+    await dee.press("✅ Sign as Dee")
+    await until(dee, has("Thank you"))
+    assert sorted(await consents_of(bot, 7004)) == [("organisation", "", "writer"), ("partner:pen", "writer", "writer")]
+
+    await dee.send("/mysignature")
+    card = await until(dee, has("This is everything we store"))
+    assert "You get news about future campaigns of Amnesty International." in card.text
+    assert "PEN International may contact you" in card.text
+
+    # The partner's list: only the signers who agreed to it.
+    result = await asyncio.to_thread(  # the command runs its own event loop
+        CliRunner().invoke,
+        export_command,
+        ["--partner", "pen", "-o", str(campaigns_dir.parent / "pen.csv"), "-q"],
+        env={"DATABASE_URL": bot.settings.database_url, "CAMPAIGN": str(campaigns_dir / "writer.toml")},
+    )
+    assert result.exit_code == 0, result.output
+    listed = (campaigns_dir.parent / "pen.csv").read_text(encoding="utf-8")
+    assert "Dee" in listed and "Eve" not in listed
+    refused = await asyncio.to_thread(
+        CliRunner().invoke,
+        export_command,
+        ["--partner", "nobody", "-o", str(campaigns_dir.parent / "x.csv")],
+        env={"DATABASE_URL": bot.settings.database_url, "CAMPAIGN": str(campaigns_dir / "writer.toml")},
+    )
+    assert refused.exit_code == 2 and "no partner 'nobody' (its partners: pen)" in refused.output
+
+    # /updates: each consent withdrawn in one tap.
+    await dee.send("/updates")
+    shown = await until(dee, has("You get news about future campaigns"))
+    await dee.press("✖ Withdraw: PEN International", message_id=shown.message_id)
+    await until(dee, lambda m: m.edited and "PEN International may contact you" not in m.text)
+    assert await consents_of(bot, 7004) == [("organisation", "", "writer")]
+    # Withdrawing the signature keeps the organisation's news until it is turned off too.
+    await dee.send("/withdraw")
+    await until(dee, has("withdraw your signature"))
+    await dee.press("Yes, erase my signature")
+    assert "You still get news about future campaigns" in (await until(dee, has("erased"))).text
+    await dee.send("/updates")
+    left = await until(dee, has("You get news about future campaigns"))
+    await dee.press("🔕 No news of future campaigns", message_id=left.message_id)
+    await until(dee, lambda m: m.edited and "future campaigns" not in m.text)
+    assert await consents_of(bot, 7004) == []
+    assert bot.emulator.rejected == []

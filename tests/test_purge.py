@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cli.purge import purge as purge_command
 from petition.campaign import CAMPAIGNS_DIR, load_campaign
+from storage import consents
 from storage.db import Database
 from storage.exports.export import export_signatures
 from storage.models import Base, Broadcast, Delivery, Signature, SignatureTally
@@ -334,6 +335,18 @@ def test_every_campaign_is_purged_on_its_own_dates(database_url: str, tmp_path: 
     other = home.replace(f'slug = "{CAMPAIGN}"', f'slug = "{OTHER}"\nends = 2026-01-01')
     (folder / f"{OTHER}.toml").write_text(other, encoding="utf-8")
 
+    async def give_consents() -> None:
+        db = Database(database_url, pool_size=1)
+        try:
+            news = consents.Given(consents.ORGANISATION, "", "w1")
+            await consents.record(db, FIRST_USER_ID, CAMPAIGN, [news], language="en")  # still signed the home one
+            await consents.record(db, 999, OTHER, [news], language="de")  # signed nothing that is left
+            partner = consents.Given("partner:pen", OTHER, "w2")
+            await consents.record(db, FIRST_USER_ID, OTHER, [partner], language="en")
+        finally:
+            await db.dispose()
+
+    run_async(give_consents)
     result = _invoke(database_url, CAMPAIGNS_DIR=str(folder), RETENTION_DAYS="30")
     assert result.exit_code == 0, result.output
     plain = _plain(result.output)
@@ -351,3 +364,15 @@ def test_every_campaign_is_purged_on_its_own_dates(database_url: str, tmp_path: 
 
     names = run_async(left)
     assert len(names) == ROWS and all(campaign == CAMPAIGN and name for campaign, name in names)
+
+    async def consents_left() -> list[tuple[int, str]]:
+        db = Database(database_url, pool_size=1)
+        try:
+            found = [*await consents.of_person(db, FIRST_USER_ID), *await consents.of_person(db, 999)]
+            return [(c.telegram_user_id, c.scope) for c in found]
+        finally:
+            await db.dispose()
+
+    # The purged campaign's partner consent goes; the news about future campaigns stays for the
+    # one who still has a signature, and goes for the one who has none left.
+    assert run_async(consents_left) == [(FIRST_USER_ID, "organisation")]

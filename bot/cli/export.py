@@ -40,7 +40,14 @@ FORMATS = ("csv", "xlsx", "pdf", "list")
 
 
 async def _export(
-    database_url: str, campaign: Campaign, fmt: ExportFormat, output: Path, *, with_ids: bool, quiet: bool
+    database_url: str,
+    campaign: Campaign,
+    fmt: ExportFormat,
+    output: Path,
+    *,
+    with_ids: bool,
+    quiet: bool,
+    partner: str | None = None,
 ) -> ExportResult:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -79,6 +86,7 @@ async def _export(
                 progress=progress,
                 compress=False,
                 translations=letters,
+                partner=partner,
             )
         try:
             os.replace(result.path, volumes_name(output, result))
@@ -138,8 +146,15 @@ def _format_for(output: Path, asked: ExportFormat | None) -> ExportFormat:
     required=True,
     help="File to write (replaced if it exists; created readable by its owner only).",
 )
+@click.option(
+    "--partner",
+    metavar="KEY",
+    default=None,
+    help="Only the signers who agreed that this partner organisation (a [[partners]] key of the campaign "
+    "file) may contact them, for handing to that partner (csv or xlsx).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def export(fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool) -> None:
+def export(fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool, partner: str | None) -> None:
     """Write the campaign's signatories, in signing order, to FILE.
 
     Reads DATABASE_URL and CAMPAIGN (environment or .env). Names are written as
@@ -154,13 +169,18 @@ def export(fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool) 
     with usage_errors():
         settings = load_settings()
         campaign = load_campaign(settings.campaign)
+    if partner is not None and partner not in {p.key for p in campaign.partners}:
+        known = ", ".join(p.key for p in campaign.partners) or "none"
+        raise CommandError(f"{campaign.slug} has no partner {partner!r} (its partners: {known})", EXIT_USAGE)
     fmt = _format_for(output, fmt)
     check_sqlite_file(settings.database_url)
     output = output.expanduser().absolute()
     if not output.parent.is_dir():
         raise CommandError(f"cannot write {output}: no such directory {output.parent}")
     try:
-        result = asyncio.run(_export(settings.database_url, campaign, fmt, output, with_ids=with_ids, quiet=quiet))
+        result = asyncio.run(
+            _export(settings.database_url, campaign, fmt, output, with_ids=with_ids, quiet=quiet, partner=partner)
+        )
     except ExportError as error:
         raise CommandError(str(error), EXIT_USAGE) from None
     except FontError as error:

@@ -215,11 +215,13 @@ async def export_signatures(
     progress: Progress | None = None,
     compress: bool = True,
     translations: Sequence[LetterVersion] = (),
+    partner: str | None = None,
 ) -> ExportResult:
     """Export ``campaign``'s signatories as ``fmt`` into a temporary file in ``directory``.
 
     ``translations``: the letter in the languages its addressees read, printed in the PDF
-    before the English (``handlers.i18n.I18n.delivery_letters``).
+    before the English (``handlers.i18n.I18n.delivery_letters``). ``partner``: only the
+    signers who agreed that this partner organisation may contact them (CSV or XLSX).
 
     ``progress(done, total)`` is awaited once before the first batch and after each
     batch. With ``compress`` (the default, for Telegram) a file larger than
@@ -228,6 +230,8 @@ async def export_signatures(
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if partner is not None and fmt in DELIVERY_FORMATS:
+        raise ExportError("a partner's list is for contacting its signers: use csv or xlsx")
     if fmt in DELIVERY_FORMATS and with_ids:
         document = "the PDF is the delivery document" if fmt == "pdf" else "the list is for delivery"
         raise ExportError(f"{document}: it never carries Telegram ids (use csv or xlsx)")
@@ -240,11 +244,13 @@ async def export_signatures(
     fingerprint = Fingerprint()
     incomplete_numbers: tuple[int, ...] = ()
     try:
-        async with snapshot(db, campaign.slug, with_ids=with_ids, batch_size=batch_size) as signatories:
+        async with snapshot(
+            db, campaign.slug, with_ids=with_ids, batch_size=batch_size, partner=partner
+        ) as signatories:
             total = await signatories.count()
             purged = await signatories.purged()
 
-            if db.is_postgres and fmt in pg_copy.FORMATS:
+            if db.is_postgres and fmt in pg_copy.FORMATS and partner is None:
                 done = await pg_copy.copy_export(
                     await signatories.driver_connection(),
                     campaign.slug,

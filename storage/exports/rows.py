@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import consents
 from storage.db import Database
 from storage.models import Signature, SignatureTally
 
@@ -45,12 +46,17 @@ class ExportRow:
 
 
 def signing_order_page(
-    columns: Sequence[Any], campaign: str, after: tuple[datetime, int] | None, limit: int
+    columns: Sequence[Any],
+    campaign: str,
+    after: tuple[datetime, int] | None,
+    limit: int,
+    only: Sequence[ColumnElement[bool]] = (),
 ) -> Select[Any]:
     """One batch of ``columns`` in signing order, after the row ``after`` (its signed_at and id):
     the order of every list (the exports, the delivery PDF, and the list ``deliver`` records).
-    ``columns`` must include ``Signature.signed_at`` and ``Signature.id`` for the next page."""
-    query = select(*columns).where(Signature.campaign == campaign)
+    ``columns`` must include ``Signature.signed_at`` and ``Signature.id`` for the next page;
+    ``only`` narrows the list (a partner's: the signers who agreed to it)."""
+    query = select(*columns).where(Signature.campaign == campaign, *only)
     if after is not None:
         signed_at, row_id = after
         # Spelled out rather than a row-value comparison so that ``signed_at >= ...``
@@ -67,11 +73,20 @@ def signing_order_page(
 class SignatorySnapshot:
     """Count and batches of one campaign's signatures, all from the same snapshot."""
 
-    def __init__(self, connection: AsyncConnection, campaign: str, *, with_ids: bool, batch_size: int) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        campaign: str,
+        *,
+        with_ids: bool,
+        batch_size: int,
+        only: Sequence[ColumnElement[bool]] = (),
+    ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._connection = connection
         self._campaign = campaign
+        self._only = tuple(only)
         self._with_ids = with_ids
         self._batch_size = batch_size
 
@@ -82,12 +97,14 @@ class SignatorySnapshot:
 
     async def count(self) -> int:
         total = await self._connection.scalar(
-            select(func.count()).select_from(Signature).where(Signature.campaign == self._campaign)
+            select(func.count()).select_from(Signature).where(Signature.campaign == self._campaign, *self._only)
         )
         return int(total or 0)
 
     async def purged(self) -> int:
         """Signatures erased after the retention period (only counted now), from the same snapshot."""
+        if self._only:  # a narrowed list (a partner's) says nothing about the erased ones
+            return 0
         erased = await self._connection.scalar(
             select(func.coalesce(func.sum(SignatureTally.count), 0)).where(SignatureTally.campaign == self._campaign)
         )
@@ -108,7 +125,7 @@ class SignatorySnapshot:
         ]
         if self._with_ids:  # data minimisation: the ids are not even read unless asked for
             columns.append(Signature.telegram_user_id)
-        return signing_order_page(columns, self._campaign, after, self._batch_size)
+        return signing_order_page(columns, self._campaign, after, self._batch_size, self._only)
 
     async def batches(self) -> AsyncIterator[Sequence[ExportRow]]:
         """Rows numbered 1..N in signing order, ``batch_size`` at a time."""
@@ -144,19 +161,23 @@ class SignatorySnapshot:
 
 @asynccontextmanager
 async def snapshot(
-    db: Database, campaign: str, *, with_ids: bool = False, batch_size: int = 5000
+    db: Database, campaign: str, *, with_ids: bool = False, batch_size: int = 5000, partner: str | None = None
 ) -> AsyncIterator[SignatorySnapshot]:
-    """Open a read-only snapshot of ``campaign``'s signatures for as long as the block runs."""
+    """Open a read-only snapshot of ``campaign``'s signatures for as long as the block runs;
+    with ``partner``, only of the signers who agreed that this partner may contact them."""
+    only = () if partner is None else (Signature.telegram_user_id.in_(consents.partner_user_ids(campaign, partner)),)
     async with db.engine.connect() as connection:
         if db.is_postgres:
             snapshot_connection = await connection.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
             async with snapshot_connection.begin():
-                yield SignatorySnapshot(snapshot_connection, campaign, with_ids=with_ids, batch_size=batch_size)
+                yield SignatorySnapshot(
+                    snapshot_connection, campaign, with_ids=with_ids, batch_size=batch_size, only=only
+                )
         else:
             async with connection.begin():
                 # The sqlite3 driver opens a transaction only before writes; without this
                 # BEGIN each SELECT would see a different state of the database.
                 await connection.exec_driver_sql("BEGIN")
-                yield SignatorySnapshot(connection, campaign, with_ids=with_ids, batch_size=batch_size)
+                yield SignatorySnapshot(connection, campaign, with_ids=with_ids, batch_size=batch_size, only=only)
