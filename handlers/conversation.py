@@ -311,6 +311,12 @@ TEXT: tuple[Route, ...] = (
     Route(fallback.already_signed_text, at(Step.SIGNED)),
 )
 
+# Buttons shown for one letter, which act on it whatever the conversation is about when pressed
+# (``handlers.turn.for_campaign`` tags them while several campaigns are live); the detached ones
+# do so without moving the conversation to that letter.
+DETACHED = frozenset({updates.STOP_UPDATES, updates.TOGGLE, updates.FUTURE_OFF, updates.PARTNER_OFF})
+BOUND_TO_A_LETTER = DETACHED | {name_form.CHANGE, name_form.NARROW, name_form.WIDEN, name_form.KEEP}
+
 # Derived from the map, for flood control (``handlers.core``) and the closed campaign.
 SIGNING_BUTTONS = frozenset(action for action, routes in BUTTONS.items() if any(r.signing for r in routes))
 SIGNING_TEXT = frozenset(step for route in TEXT if route.signing and route.at for step in route.at)
@@ -334,11 +340,16 @@ async def step(turn: Turn) -> None:
             fallback.forwarded(turn)  # someone else's words, even a command: only what they type counts
         case EventKind.COMMAND:
             await follow(turn, COMMANDS.get(event.command or "", ()), otherwise=fallback.unknown_command)
-        case EventKind.BUTTON if event.campaign is not None and turn.services.campaigns is not None:
-            if turn.services.campaigns.get(event.campaign) is None:
+        case EventKind.BUTTON if event.action in BOUND_TO_A_LETTER and len(turn.services.all_campaigns()) > 1:
+            # Shown for one letter (untagged: from before a second campaign went live, the home one's).
+            slug = event.campaign or turn.services.campaign.slug
+            if turn.services.campaigns is None or turn.services.campaigns.get(slug) is None:
                 stale_button(turn)  # a button of a campaign no longer live
                 return
-            enter(turn, event.campaign)  # a button shown for another letter acts on that letter
+            if event.action in DETACHED:
+                turn.acting_on = slug  # acts on that letter, the conversation stays where it is
+            else:
+                enter(turn, slug)  # the steps that follow (the name typed again) are about that letter
             await follow(turn, BUTTONS.get(event.action, ()), otherwise=stale_button)
         case EventKind.BUTTON:
             await follow(turn, BUTTONS.get(turn.event.action, ()), otherwise=stale_button)

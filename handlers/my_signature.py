@@ -179,11 +179,12 @@ async def ask_withdraw(turn: Turn) -> Step | None:
     if signature is None:
         turn.send(t.gettext("There is no signature to withdraw: you have not signed this letter."))
         return None
+    question = t.gettext(
+        "Do you want to withdraw your signature? Your name will be erased and will not be delivered with the letter."
+    )
+    heading = turn.which_letter()  # several letters are live: which one this erases
     turn.send(
-        t.gettext(
-            "Do you want to withdraw your signature? Your name will be erased and will not be delivered "
-            "with the letter."
-        ),
+        f"{heading}\n\n{question}" if heading else question,
         rows(
             # Translators: button label, at most 40 characters (longer labels are cut on phones); confirms the withdrawal.
             button(t.gettext("Yes, erase my signature"), WITHDRAW_YES),
@@ -211,8 +212,15 @@ async def withdraw(turn: Turn) -> Step:
         )
         held = await consents.of_person(services.db, turn.user_id)
         if any(consent.scope == consents.ORGANISATION for consent in held):
-            # Translators: after a withdrawal, for someone who also asked for news about future campaigns.
-            text += "\n\n" + turn.t.gettext("You still get news about future campaigns: /updates turns it off.")
+            # News about future campaigns lasts while the person has a signature on any letter.
+            if await signatures.campaigns_signed(services.db, turn.user_id):
+                # Translators: after a withdrawal, for someone who also asked for news about future campaigns.
+                text += "\n\n" + turn.t.gettext("You still get news about future campaigns: /updates turns it off.")
+            else:
+                await consents.revoke(services.db, turn.user_id, consents.ORGANISATION, "")
+                # Translators: after withdrawing one's last signature, for someone who had asked for news about
+                # future campaigns.
+                text += "\n\n" + turn.t.gettext("News about future campaigns has ended with it.")
         turn.show(text)
     else:
         turn.show(turn.t.gettext("There is no signature to withdraw: you have not signed this letter."))

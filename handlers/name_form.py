@@ -70,7 +70,7 @@ def picker(turn: Turn, name: str, *, signing: bool) -> Keyboard:
         options.append(button(t.gettext("✏️ Use a different name"), OTHER_NAME))
     else:
         # Translators: button label, at most 40 characters (longer labels are cut on phones); changes nothing.
-        options.append(button(t.gettext("Keep it as it is"), KEEP))
+        options.append(button(t.gettext("Keep it as it is"), _tagged(turn, KEEP)))
     return rows(*options)
 
 

@@ -95,6 +95,9 @@ class Turn:
     # Long work (an export) that runs after the replies, outside the user's lock, with the
     # runtime's deliver function so it can send and edit messages as it goes.
     followups: list[Callable[[Deliver], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # The campaign a button shown for one letter acts on in this turn only ("Stop updates"
+    # under its news), without moving the conversation (``handlers.conversation.step``).
+    acting_on: str | None = None
 
     @property
     def t(self) -> Translator:
@@ -102,9 +105,9 @@ class Turn:
 
     @property
     def campaign(self) -> Campaign:
-        """The campaign this conversation is about (opened by its link or chosen; the home one
-        until then)."""
-        return self.services.campaign_named(self.state.campaign)
+        """The campaign this turn is about: the conversation's (opened by its link or chosen; the
+        home one until then), or the one a pressed button was shown for (``acting_on``)."""
+        return self.services.campaign_named(self.acting_on or self.state.campaign)
 
     def which_letter(self, campaign: Campaign | None = None) -> str:
         """``campaign``'s title in bold (the conversation's by default), to head a reply that must
@@ -147,9 +150,12 @@ class Turn:
 
 def for_campaign(services: Services, campaign: Campaign, data: str) -> str:
     """``data`` for a button that must act on ``campaign`` whatever the conversation is about when
-    it is pressed (a "Stop updates" under an older letter's news): ``<data>~<slug>``; the home
-    campaign's buttons stay as they always were."""
-    return data if campaign.slug == services.campaign.slug else f"{data}{CAMPAIGN_TAG}{campaign.slug}"
+    it is pressed (a "Stop updates" under an older letter's news): ``<data>~<slug>`` while several
+    campaigns are live. With one, buttons stay as they always were; such a button without a tag
+    acts on the home campaign (``handlers.conversation.step``)."""
+    if len(services.all_campaigns()) == 1:
+        return data
+    return f"{data}{CAMPAIGN_TAG}{campaign.slug}"
 
 
 def button(text: str, data: str) -> Button:

@@ -20,7 +20,7 @@ async def show(turn: Turn) -> None:
     each revocable in one tap, even after their signatures are gone."""
     services = turn.services
     signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
-    held = await consents.of_person(services.db, turn.user_id)
+    held = _of_this_letter(turn, await consents.of_person(services.db, turn.user_id))
     if signature is None and not held:
         turn.send(_not_signed(turn))
         return
@@ -32,7 +32,14 @@ async def show(turn: Turn) -> None:
         parts.append(_status(turn, signature.opt_in))
         keyboard = _toggle(turn, signature.opt_in)
     lines, buttons = contact_lines(turn, held, revocable=True)
-    turn.send("\n\n".join([*parts, *lines]), keyboard + buttons)
+    heading = [which] if (which := turn.which_letter()) else []  # several letters: which one's
+    turn.send("\n\n".join([*heading, *parts, *lines]), keyboard + buttons)
+
+
+def _of_this_letter(turn: Turn, held: list[ContactConsent]) -> list[ContactConsent]:
+    """The organisation's consent and this letter's partners': a screenshot of /updates names
+    no other letter (each shows its own)."""
+    return [c for c in held if c.scope == consents.ORGANISATION or c.campaign == turn.campaign.slug]
 
 
 def contact_lines(turn: Turn, held: list[ContactConsent], *, revocable: bool) -> tuple[list[str], Keyboard]:
@@ -47,7 +54,11 @@ def contact_lines(turn: Turn, held: list[ContactConsent], *, revocable: bool) ->
             lines.append(t.gettext("You get news about future campaigns of {organisation}.", organisation=organisation))
             if revocable:
                 # Translators: button label, at most 40 characters (longer labels are cut on phones).
-                buttons.append(button(t.gettext("🔕 No news of future campaigns"), FUTURE_OFF))
+                buttons.append(
+                    button(
+                        t.gettext("🔕 No news of future campaigns"), for_campaign(services, turn.campaign, FUTURE_OFF)
+                    )
+                )
             continue
         key = consent.scope.removeprefix(consents.PARTNER)
         campaign = services.campaign_named(consent.campaign)
@@ -73,9 +84,11 @@ async def stop_future(turn: Turn) -> None:
 async def stop_partner(turn: Turn) -> None:
     """The /updates button: this partner may no longer contact the person."""
     scope = consents.partner_scope(turn.event.argument)
-    await consents.revoke(turn.services.db, turn.user_id, scope, turn.campaign.slug)
-    # Translators: a pop-up, at most 200 characters.
-    turn.answer(turn.t.gettext("Done: your consent is withdrawn."))
+    if await consents.revoke(turn.services.db, turn.user_id, scope, turn.campaign.slug):
+        # Translators: a pop-up, at most 200 characters.
+        turn.answer(turn.t.gettext("Done: your consent is withdrawn."))
+    else:
+        turn.answer()  # withdrawn already (a second tap, an older message)
     await _refresh(turn)
 
 
@@ -83,13 +96,14 @@ async def _refresh(turn: Turn) -> None:
     """The /updates message again, in its place, as it is now."""
     services = turn.services
     signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
-    held = await consents.of_person(services.db, turn.user_id)
+    held = _of_this_letter(turn, await consents.of_person(services.db, turn.user_id))
     parts = [_status(turn, signature.opt_in)] if signature is not None else []
     keyboard = _toggle(turn, signature.opt_in) if signature is not None else ()
     lines, buttons = contact_lines(turn, held, revocable=True)
     if not parts and not lines:
         parts = [_not_signed(turn)]
-    turn.show("\n\n".join([*parts, *lines]), keyboard + buttons)
+    heading = [which] if (which := turn.which_letter()) else []
+    turn.show("\n\n".join([*heading, *parts, *lines]), keyboard + buttons)
 
 
 async def toggle(turn: Turn) -> None:
@@ -128,12 +142,12 @@ async def stop(turn: Turn) -> None:
         return
     # Translators: a pop-up, at most 200 characters.
     turn.answer(t.gettext("Done: you will get no more updates."))
-    turn.send(
-        t.gettext(
-            "You will get no more updates about this campaign. Your signature stays on the letter. "
-            "If you change your mind, /updates turns them back on."
-        )
+    stopped = t.gettext(
+        "You will get no more updates about this campaign. Your signature stays on the letter. "
+        "If you change your mind, /updates turns them back on."
     )
+    heading = turn.which_letter()  # several letters are live: which one's updates
+    turn.send(f"{heading}\n\n{stopped}" if heading else stopped)
 
 
 def _not_signed(turn: Turn) -> str:

@@ -134,7 +134,9 @@ KEYS = frozenset(
         "partners",
     }
 )
-PARTNER_KEY = re.compile(r"[a-z0-9-]{1,24}")
+# A partner's key and the campaign's slug travel in its consent's /updates button, within
+# Telegram's 64 bytes of button data ("partneroff:<key>~<slug>": 11 + 20 + 1 + 32).
+PARTNER_KEY = re.compile(r"[a-z0-9-]{1,20}")
 # A campaign's slug names its file and opens it in a link (``t.me/<bot>?start=<slug>``): Telegram's
 # start-payload alphabet, short, and without "__", which separates it from a source in a link
 # (``<slug>__<source>``).
@@ -191,7 +193,7 @@ def _partners(entries: object) -> tuple[Partner, ...]:
     partners = tuple(Partner(str(entry["key"]), str(entry["name"])) for entry in entries)
     for partner in partners:
         if not PARTNER_KEY.fullmatch(partner.key) or not partner.name.strip():
-            raise ValueError(f"partner key {partner.key!r}: lower-case letters, digits and -, at most 24; and a name")
+            raise ValueError(f"partner key {partner.key!r}: lower-case letters, digits and -, at most 20; and a name")
     if len({partner.key for partner in partners}) != len(partners):
         raise ValueError("two partners have the same key")
     return partners

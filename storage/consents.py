@@ -92,19 +92,38 @@ async def drop_with_signature(db: Database, user_id: int, campaign: str) -> None
 
 
 async def drop_after_purge(db: Database, campaign: str) -> int:
-    """After ``campaign``'s personal data was purged: its partner consents, and the
-    organisation's consents of people with no signature left on any letter; how many."""
-    has_signature = exists().where(Signature.telegram_user_id == ContactConsent.telegram_user_id)
+    """After ``campaign``'s personal data was purged: its partner consents, and the organisation's
+    consents of people with no signature left on any letter (``drop_orphans``); how many."""
     async with db.transaction() as session:
         partners = await session.execute(
             delete(ContactConsent).where(
                 and_(ContactConsent.campaign == campaign, ContactConsent.scope.startswith(PARTNER))
             )
         )
+    return int(getattr(partners, "rowcount", 0) or 0) + await drop_orphans(db)
+
+
+async def drop_orphans(db: Database) -> int:
+    """The organisation's consents of people with no signature left on any letter: news about
+    future campaigns lasts while its giver has a signature (``purge`` runs this every day)."""
+    has_signature = exists().where(Signature.telegram_user_id == ContactConsent.telegram_user_id)
+    async with db.transaction() as session:
         orphans = await session.execute(
             delete(ContactConsent).where(ContactConsent.scope == ORGANISATION, ~has_signature)
         )
-        return int(getattr(partners, "rowcount", 0) or 0) + int(getattr(orphans, "rowcount", 0) or 0)
+    return int(getattr(orphans, "rowcount", 0) or 0)
+
+
+async def campaigns_with_data(db: Database) -> set[str]:
+    """Every campaign some signature or partner consent belongs to (live or not)."""
+    async with db.session() as session:
+        signed = set(await session.scalars(select(Signature.campaign).distinct()))
+        consented = set(
+            await session.scalars(
+                select(ContactConsent.campaign).where(ContactConsent.scope.startswith(PARTNER)).distinct()
+            )
+        )
+    return signed | consented
 
 
 def partner_user_ids(campaign: str, key: str) -> ScalarSelect[int]:

@@ -152,9 +152,11 @@ async def test_one_bot_many_campaigns(start_one_bot: Any, campaigns_dir: Path) -
     assert writer_card.text.startswith("Free the imprisoned writer") and "mass internment" not in writer_card.text
     assert "mass internment" in (await until(ana, has("You have also signed:"))).text
 
-    # A button shown for the writer's letter acts on it even after she went back to the other one.
+    # A button shown for the writer's letter acts on it even after she went back to the other
+    # one, and leaves the conversation where it is.
     await ana.send("/updates")
     toggle = await until(ana, has("You do not get news about this campaign"))
+    assert toggle.text.startswith("Free the imprisoned writer")
     assert buttons(toggle) == {"🔔 Get updates": "updates:on~writer"}
     await ana.send("/start poster_berlin")  # the home campaign's link: its letter, signed already
     await until(ana, has("You signed this letter on"))
@@ -162,10 +164,12 @@ async def test_one_bot_many_campaigns(start_one_bot: Any, campaigns_dir: Path) -
     await until(ana, has("You get news about this campaign"))
     writer_now, home_now = await stored(bot, "writer", 7001), await stored(bot, "xinjiang", 7001)
     assert writer_now is not None and writer_now.opt_in and home_now is not None and not home_now.opt_in
-
-    # Withdrawing now erases the writer's signature only.
+    # Withdrawing erases the letter of the conversation, the writer's, and says which.
+    await ana.send("/start writer")
+    await until(ana, has("You signed this letter on"))
     await ana.send("/withdraw")
-    await until(ana, has("withdraw your signature"))
+    question = await until(ana, has("withdraw your signature"))
+    assert question.text.startswith("Free the imprisoned writer")
     await ana.press("Yes, erase my signature")
     await until(ana, has("erased"))
     assert await stored(bot, "writer", 7001) is None
@@ -337,14 +341,64 @@ async def test_hearing_back_is_a_separate_choice_for_each_and_revocable_in_one_t
     await dee.press("✖ Withdraw: PEN International", message_id=shown.message_id)
     await until(dee, lambda m: m.edited and "PEN International may contact you" not in m.text)
     assert await consents_of(bot, 7004) == [("organisation", "", "writer")]
-    # Withdrawing the signature keeps the organisation's news until it is turned off too.
-    await dee.send("/withdraw")
-    await until(dee, has("withdraw your signature"))
-    await dee.press("Yes, erase my signature")
-    assert "You still get news about future campaigns" in (await until(dee, has("erased"))).text
-    await dee.send("/updates")
-    left = await until(dee, has("You get news about future campaigns"))
-    await dee.press("🔕 No news of future campaigns", message_id=left.message_id)
+    await dee.press("🔕 No news of future campaigns", message_id=shown.message_id)
     await until(dee, lambda m: m.edited and "future campaigns" not in m.text)
     assert await consents_of(bot, 7004) == []
     assert bot.emulator.rejected == []
+
+
+async def test_a_button_from_before_a_second_campaign_acts_on_the_home_one(
+    campaigns_dir: Path, migrated_sqlite: Path, tmp_path: Path
+) -> None:
+    """Buttons shown while one campaign was live carry no campaign: once a second one is live,
+    such a button (an old "Stop updates", say) is the home campaign's, whatever the
+    conversation is about, and a broadcast draft does not survive a change of letter."""
+    from handlers.core import build_core
+    from handlers.events import User
+    from handlers.simulated_user import InProcessUser
+    from storage.state_memory import MemoryStateStore
+    from tests.fixtures.services import fresh_sqlite
+
+    db = Database(fresh_sqlite(migrated_sqlite, tmp_path / "one.db"))
+    try:
+        core = build_core(
+            store=MemoryStateStore(),
+            db=db,
+            campaign="xinjiang",
+            campaigns_dir=campaigns_dir,
+            default_locale="en",
+            admin_ids=frozenset({7009}),
+            state_ttl=3600,
+            bot_username="undersign_bot",
+        )
+        fay = InProcessUser(core, User(id=7009, first_name="Fay", language_code="en"))
+        for slug in ("xinjiang", "writer"):  # she signs both, asking for news about future campaigns
+            await fay.send(f"/start {slug}")
+            for action in ("sign", *(["future"] if slug == "writer" else []), "agree", "asme"):
+                await fay.press(callback_data=action)
+            await fay.send("Germany")
+            await fay.press(callback_data="confirm:full")
+        assert [c.scope for c in await consents.of_person(db, 7009)] == ["organisation"]
+        await fay.send("/broadcast")  # an organiser starts a draft for the writer's subscribers
+        await fay.send("/start")  # ... and the conversation is about the writer's letter
+        await fay.press(callback_data="updates:on")  # an old, untagged button
+        home, writer = (
+            await signatures.get_signature(db, "xinjiang", 7009),
+            await signatures.get_signature(db, "writer", 7009),
+        )
+        assert home is not None and home.opt_in and writer is not None and not writer.opt_in
+        await fay.send("/start xinjiang")  # another letter: the unsent draft ends with the switch
+        replies = await fay.send("Hello everyone")
+        assert not any("preview" in (getattr(reply, "text", "") or "").lower() for reply in replies)
+
+        # News about future campaigns lasts while she has a signature on any letter.
+        await fay.send("/withdraw")
+        erased = await fay.press(callback_data="wdyes")
+        assert "You still get news about future campaigns" in str(erased)
+        await fay.send("/start writer")
+        await fay.send("/withdraw")
+        erased = await fay.press(callback_data="wdyes")
+        assert "News about future campaigns has ended with it." in str(erased)
+        assert await consents.of_person(db, 7009) == []
+    finally:
+        await db.dispose()

@@ -19,7 +19,7 @@ import hashlib
 import html
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -264,7 +264,7 @@ class CampaignSites:
 
     async def index(self, request: web.Request) -> web.Response:
         locale = self.first.locale(request)
-        today = date.today()
+        today = datetime.now(UTC).date()  # as the bot decides it: the UTC day
         entries = []
         for site in self.sites.values():
             end = self.end_of(site.campaign)

@@ -86,6 +86,7 @@ async def _run(
             await _purge(
                 db, campaign, campaign_end=campaign_end, retention_days=retention_days, dry_run=dry_run, console=console
             )
+        await _contact_consents(db, {slug for slug, _ in campaigns}, dry_run=dry_run, console=console)
         forgot = await _forget_secret(db, dry_run=dry_run, console=console)
         await _erase(db, dry_run=dry_run, console=console, force=("bot_secrets",) if forgot else ())
     except (SQLAlchemyError, OSError) as error:
@@ -155,6 +156,24 @@ async def _purge(
             "VACUUM FULL rewrote the tables without the erased rows" if result.reclaimed else "VACUUM could not run now"
         )
     console.print(f"Storage: {reclaimed}.")
+
+
+async def _contact_consents(db: Database, live: set[str], *, dry_run: bool, console: Console) -> None:
+    """News about future campaigns of people with no signature left ends; personal data of a
+    campaign without a live file (nothing can purge it) is pointed out."""
+    from storage import consents
+
+    if not dry_run:
+        ended = await consents.drop_orphans(db)
+        if ended:
+            console.print(f"Contact consents: {_n(ended)} of people with no signature left erased.")
+    unknown = sorted(await consents.campaigns_with_data(db) - live)
+    if unknown:
+        console.print(
+            f"[bold]Warning[/bold]: personal data of {', '.join(unknown)} is in the database but no live campaign "
+            "file names it, so it has no end date here: put its file back in CAMPAIGNS_DIR (with `ends`) and run "
+            "purge again."
+        )
 
 
 async def _forget_secret(db: Database, *, dry_run: bool, console: Console) -> bool:
