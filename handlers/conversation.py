@@ -340,7 +340,9 @@ async def step(turn: Turn) -> None:
             fallback.forwarded(turn)  # someone else's words, even a command: only what they type counts
         case EventKind.COMMAND:
             await follow(turn, COMMANDS.get(event.command or "", ()), otherwise=fallback.unknown_command)
-        case EventKind.BUTTON if event.action in BOUND_TO_A_LETTER and len(turn.services.all_campaigns()) > 1:
+        case EventKind.BUTTON if event.action in BOUND_TO_A_LETTER and (
+            event.campaign is not None or len(turn.services.all_campaigns()) > 1
+        ):
             # Shown for one letter (untagged: from before a second campaign went live, the home one's).
             slug = event.campaign or turn.services.campaign.slug
             if turn.services.campaigns is None or turn.services.campaigns.get(slug) is None:
