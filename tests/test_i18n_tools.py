@@ -166,6 +166,24 @@ async def test_a_pop_up_too_long_in_any_state_is_named_once_with_file_and_line(
     assert "MESSAGE_TOO_LONG" in found[0].what and found[0].step == "de: after “[presses nfchange]”"
 
 
+async def test_what_only_several_campaigns_show_is_rehearsed_too(
+    broken_copy: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The choice of letters appears only when several campaigns are live (none is, here): the
+    rehearsal makes copies of the campaign to show it, and a broken translation of it is named."""
+    msgid = "Which letter would you like to read?"
+
+    def spoil(catalog: Catalog) -> None:
+        catalog[msgid].string = "Welchen Brief möchten Sie lesen? " * 130  # a message Telegram refuses
+
+    path = broken_copy("de", spoil)
+    assert [p for p in check_catalog(path) if p.msgid == msgid] == []  # one message alone is not too long
+    rehearsal = await check_conversation("de", path.parent.parent.parent, root=tmp_path)
+    # Only the choice of letters shows it, and only a rehearsal with several campaigns reaches it.
+    found = [p for p in rehearsal if p.msgid == msgid]
+    assert len(found) == 1 and "message is too long" in found[0].what and found[0].step == "de: after “/start”"
+
+
 async def test_a_broken_ampersand_is_named_once_with_file_and_line(
     broken_copy: Callable[..., Path], tmp_path: Path
 ) -> None:

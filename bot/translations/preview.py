@@ -35,6 +35,7 @@ from handlers.replies import (
     SendPhoto,
 )
 from handlers.simulated_user import Exchange, InProcessUser
+from petition.campaign import CAMPAIGNS_DIR, load_campaign
 from storage.broadcasts import BroadcastCounts
 from storage.db import Database
 from storage.deliveries import DeliveryError, record_delivery
@@ -310,9 +311,80 @@ async def rehearse(
             await _walk(person, locale)
             if every_state:
                 await _every_button_and_command(person, locale)
+                await _several_campaigns(person, campaign, locales_dir, Path(scratch), db)
             return person.exchanges
         finally:
             await db.dispose()
+
+
+async def _several_campaigns(
+    person: InProcessUser, campaign: str, locales_dir: Path, scratch: Path, db: Database
+) -> None:
+    """What only several campaigns show, in this language: the choice of letters (one closed),
+    a coalition letter's consent toggles (news about future campaigns, a partner), the other
+    letters signed, consents in /mysignature and /updates and their withdrawal, and the
+    organisers' help and headings. The campaigns are copies of ``campaign`` (its texts are
+    translated), so every reply is checked against Telegram's limits as the real ones will be."""
+    home = Path(campaign) if campaign.endswith(".toml") else CAMPAIGNS_DIR / f"{campaign}.toml"
+    text = home.read_text(encoding="utf-8")
+    slug = load_campaign(campaign).slug
+    folder = scratch / "campaigns"
+    folder.mkdir(exist_ok=True)
+    (folder / home.name).write_text(text, encoding="utf-8")
+    coalition = text.replace(f'slug = "{slug}"', 'slug = "coalition"\nfuture_campaigns = true', 1)
+    coalition += '\n[[partners]]\nkey = "partner"\nname = "Uyghur Human Rights Project"\n'
+    (folder / "coalition.toml").write_text(coalition, encoding="utf-8")
+    closed = text.replace(f'slug = "{slug}"', 'slug = "closed"\nends = 2020-01-01', 1)
+    (folder / "closed.toml").write_text(closed, encoding="utf-8")
+    other = USER_ID + 2
+    core = build_core(
+        store=MemoryStateStore(),
+        db=db,
+        campaign=str(home) if campaign.endswith(".toml") else campaign,
+        campaigns_dir=folder,
+        default_locale="en",
+        admin_ids=frozenset({other}),
+        state_ttl=3600,
+        bot_username="undersign_bot",
+        locales_dir=locales_dir,
+        flood_limit=10_000,
+        translation_threshold=0,
+    )
+    ana = InProcessUser(
+        core, User(id=other, first_name="Ana", language_code=person.user.language_code), settle=person.settle
+    )
+    ana.exchanges = person.exchanges
+    await ana.send("/start")  # the choice of letters
+    await ana.press(callback_data="camp:closed")
+    await ana.press(callback_data="sign")  # closed
+    await ana.send(f"/start {slug}")
+    for action in ("sign", "agree", "asme"):
+        await ana.press(callback_data=action)
+    await ana.send("Germany")
+    await ana.press(callback_data="confirm:full")
+    await ana.press(callback_data="camp:coalition")
+    for action in ("sign", "future", "future", "future", "partner:partner", "partner:partner", "partner:partner"):
+        await ana.press(callback_data=action)  # each toggle both ways, ticked in the end
+    for action in ("agree", "asme"):
+        await ana.press(callback_data=action)
+    await ana.send("Germany")
+    await ana.press(callback_data="confirm:full")
+    await ana.send("/mysignature")  # this letter's record, then the other letter signed
+    await ana.press(callback_data=f"mysig:{slug}")
+    await ana.send("/updates")
+    await ana.send("/start coalition")
+    await ana.send("/updates")
+    await ana.press(callback_data="partneroff:partner~coalition")
+    await ana.send("/help")
+    await ana.send("/stats coalition")
+    await ana.send("/broadcast")
+    await ana.send("/cancel")
+    await ana.send(f"/start {slug}")
+    await ana.send("/withdraw")
+    await ana.press(callback_data="wdyes")  # "you still get news about future campaigns"
+    await ana.send("/start coalition")
+    await ana.send("/withdraw")
+    await ana.press(callback_data="wdyes")  # "... has ended with it"
 
 
 @asynccontextmanager
