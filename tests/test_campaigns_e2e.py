@@ -318,11 +318,12 @@ async def test_hearing_back_is_a_separate_choice_for_each_and_revocable_in_one_t
     assert "PEN International may contact you" in card.text
 
     # The partner's list: only the signers who agreed to it.
+    server = {"DATABASE_URL": bot.settings.database_url, "CAMPAIGNS_DIR": str(campaigns_dir), "CAMPAIGN": None}
     result = await asyncio.to_thread(  # the command runs its own event loop
         CliRunner().invoke,
         export_command,
-        ["--partner", "pen", "-o", str(campaigns_dir.parent / "pen.csv"), "-q"],
-        env={"DATABASE_URL": bot.settings.database_url, "CAMPAIGN": str(campaigns_dir / "writer.toml")},
+        ["--campaign", "writer", "--partner", "pen", "-o", str(campaigns_dir.parent / "pen.csv"), "-q"],
+        env=server,
     )
     assert result.exit_code == 0, result.output
     listed = (campaigns_dir.parent / "pen.csv").read_text(encoding="utf-8")
@@ -330,10 +331,17 @@ async def test_hearing_back_is_a_separate_choice_for_each_and_revocable_in_one_t
     refused = await asyncio.to_thread(
         CliRunner().invoke,
         export_command,
-        ["--partner", "nobody", "-o", str(campaigns_dir.parent / "x.csv")],
-        env={"DATABASE_URL": bot.settings.database_url, "CAMPAIGN": str(campaigns_dir / "writer.toml")},
+        ["--campaign", "writer", "--partner", "nobody", "-o", str(campaigns_dir.parent / "x.csv")],
+        env=server,
     )
     assert refused.exit_code == 2 and "no partner 'nobody' (its partners: pen)" in refused.output
+    unknown = await asyncio.to_thread(
+        CliRunner().invoke,
+        export_command,
+        ["--campaign", "nowhere", "-o", str(campaigns_dir.parent / "y.csv")],
+        env=server,
+    )
+    assert unknown.exit_code == 2 and "no campaign file" in unknown.output
 
     # /updates: each consent withdrawn in one tap.
     await dee.send("/updates")

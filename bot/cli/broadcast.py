@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bot.cli.campaign import campaign_option, settings_and_campaign
 from bot.cli.errors import EXIT_USAGE, Command, CommandError, check_sqlite_file, reason, usage_errors
 from bot.logs import mask_url, setup_logging, url_passwords
 
@@ -222,18 +223,16 @@ def summary(counts: BroadcastCounts) -> str:
 )
 @click.option("--lang", default=None, help="Only signers of this language (e.g. de, pt_BR); the file is their text.")
 @click.option("--dry-run", is_flag=True, help="Show the recipients per language and each message; send nothing.")
-def broadcast(text_file: Path, lang: str | None, dry_run: bool) -> None:
+@campaign_option
+def broadcast(text_file: Path, lang: str | None, dry_run: bool, campaign_slug: str | None) -> None:
     """Send the text in FILE to every signer who asked for news, each in their language.
 
     Reads DATABASE_URL, CAMPAIGN and the Telegram settings (environment or .env).
     Each person gets the text with a short heading, a footer and a "Stop updates"
     button in their own language.
     """
-    from bot.settings import load_settings
-    from petition.campaign import load_campaign
 
     with usage_errors():
-        settings = load_settings()
-        campaign = load_campaign(settings.campaign)
+        settings, campaign = settings_and_campaign(campaign_slug)
     check_sqlite_file(settings.database_url)
     asyncio.run(_run(settings, campaign, text_file, lang, dry_run))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bot.cli.campaign import campaign_option, settings_and_campaign
 from bot.cli.errors import EXIT_USAGE, Command, CommandError, check_sqlite_file, reason, usage_errors
 from bot.logs import mask_url
 
@@ -108,7 +109,15 @@ def report(record: DeliveryRecord, *, dry_run: bool) -> list[str]:
     "not signatures added since it was made.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be recorded; record and notify nothing.")
-def deliver(recipient: str, delivered_on: datetime, note: str | None, expected: str | None, dry_run: bool) -> None:
+@campaign_option
+def deliver(
+    recipient: str,
+    delivered_on: datetime,
+    note: str | None,
+    expected: str | None,
+    dry_run: bool,
+    campaign_slug: str | None,
+) -> None:
     """Record that the signatory list went to the addressees, and tell who asked for news.
 
     In one transaction: reads the list as the delivery PDF prints it, computes its
@@ -117,12 +126,9 @@ def deliver(recipient: str, delivered_on: datetime, note: str | None, expected: 
     of them who asked for it (once: a later delivery notifies only newly delivered
     signers). Reads DATABASE_URL and CAMPAIGN (environment or .env).
     """
-    from bot.settings import load_settings
-    from petition.campaign import load_campaign
 
     with usage_errors():
-        settings = load_settings()
-        campaign = load_campaign(settings.campaign)
+        settings, campaign = settings_and_campaign(campaign_slug)
     check_sqlite_file(settings.database_url)
     record = asyncio.run(
         _deliver(

@@ -28,6 +28,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from bot.cli.campaign import campaign_option, settings_and_campaign
 from bot.cli.errors import EXIT_USAGE, Command, CommandError, check_sqlite_file, reason, usage_errors
 from bot.logs import mask_url
 
@@ -154,21 +155,21 @@ def _format_for(output: Path, asked: ExportFormat | None) -> ExportFormat:
     "file) may contact them, for handing to that partner (csv or xlsx).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def export(fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool, partner: str | None) -> None:
+@campaign_option
+def export(
+    fmt: ExportFormat | None, with_ids: bool, output: Path, quiet: bool, partner: str | None, campaign_slug: str | None
+) -> None:
     """Write the campaign's signatories, in signing order, to FILE.
 
     Reads DATABASE_URL and CAMPAIGN (environment or .env). Names are written as
     signed; spreadsheet cells that would start a formula get a leading apostrophe.
     """
-    from bot.settings import load_settings
-    from petition.campaign import load_campaign
     from storage.exports.export import ExportError
     from storage.exports.fonts import FontError
     from storage.exports.pdf_export import erased
 
     with usage_errors():
-        settings = load_settings()
-        campaign = load_campaign(settings.campaign)
+        settings, campaign = settings_and_campaign(campaign_slug)
     if partner is not None and partner not in {p.key for p in campaign.partners}:
         known = ", ".join(p.key for p in campaign.partners) or "none"
         raise CommandError(f"{campaign.slug} has no partner {partner!r} (its partners: {known})", EXIT_USAGE)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli.campaign import campaign_option, settings_and_campaign
 from bot.cli.errors import EXIT_USAGE, Command, CommandError, usage_errors
 
 
@@ -30,18 +31,16 @@ from bot.cli.errors import EXIT_USAGE, Command, CommandError, usage_errors
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The PDF to write."
 )
-def poster(source: str, lang: str | None, output: Path) -> None:
+@campaign_option
+def poster(source: str, lang: str | None, output: Path, campaign_slug: str | None) -> None:
     """Write an A4 poster (title, "Sign the letter", QR code, link) for one source."""
     from bot.cli.web import _username
-    from bot.settings import load_settings
     from handlers.i18n import I18n, normalise_locale
-    from petition.campaign import load_campaign
     from web.poster import poster_pdf
     from web.routes import valid_source
 
     with usage_errors():
-        settings = load_settings()
-        campaign = load_campaign(settings.campaign)
+        settings, campaign = settings_and_campaign(campaign_slug)
     if not valid_source(source):
         raise CommandError(
             f"--source {source!r}: use 1-64 letters, digits, _ or - (Telegram's /start alphabet), not starting r-",

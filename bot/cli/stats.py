@@ -18,6 +18,7 @@ import click
 from rich.console import Console, Group
 from rich.table import Table
 
+from bot.cli.campaign import campaign_option, settings_and_campaign
 from bot.cli.errors import Command, CommandError, check_sqlite_file, usage_errors
 from bot.logs import mask_secrets, mask_url
 
@@ -179,17 +180,15 @@ SHOWN_DIFFERENCES = 50
     help="Count every signature again from its row into the kept counts (the repair when --verify "
     "finds a difference; new signatures wait while it runs).",
 )
-def stats(chart_path: Path | None, verify: bool, rebuild: bool) -> None:
+@campaign_option
+def stats(chart_path: Path | None, verify: bool, rebuild: bool, campaign_slug: str | None) -> None:
     """Print totals, goal progress, languages, countries, sources, the funnel and signatures per day.
 
     Reads DATABASE_URL and CAMPAIGN (environment or .env); the same numbers as the bot's /stats.
     """
-    from bot.settings import load_settings
-    from petition.campaign import load_campaign
 
     with usage_errors():
-        settings = load_settings()
-        campaign = load_campaign(settings.campaign)
+        settings, campaign = settings_and_campaign(campaign_slug)
     check_sqlite_file(settings.database_url)
     if rebuild:
         asyncio.run(_rebuild(settings.database_url))
