@@ -345,7 +345,7 @@ async def step(turn: Turn) -> None:
         ):
             # Shown for one letter (untagged: from before a second campaign went live, the home one's).
             slug = event.campaign or turn.services.campaign.slug
-            if turn.services.campaigns is None or turn.services.campaigns.get(slug) is None:
+            if turn.services.live_campaign(slug) is None:
                 stale_button(turn)  # a button of a campaign no longer live
                 return
             if event.action in DETACHED:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from handlers.turn import Turn, button, rows
-from handlers.verify import EXAMPLE, receipt_code
+from handlers.verify import EXAMPLE, find_receipt, receipt_code
 from petition import countries
 from storage import consents, receipts, signatures
 from storage.funnel import FunnelKey
@@ -38,7 +38,7 @@ async def ask(turn: Turn) -> None:
         )
         return
     services = turn.services
-    signature = await receipts.find_in_campaigns(services.db, _live(turn), code)
+    signature = await find_receipt(services, code)
     if signature is None:
         turn.send(_not_on_list(turn, code))
         return
@@ -69,7 +69,7 @@ async def remove(turn: Turn) -> None:
     turn.answer()
     services = turn.services
     normalised = receipts.normalise(turn.event.argument) or ""
-    signature = await receipts.find_in_campaigns(services.db, _live(turn), normalised)
+    signature = await find_receipt(services, normalised)
     # Gone meanwhile (withdrawn, removed by another organiser): nothing to remove.
     if signature is None or not await signatures.remove_by_receipt(services.db, signature.campaign, normalised):
         turn.show(_not_on_list(turn, normalised))
@@ -85,11 +85,6 @@ async def remove(turn: Turn) -> None:
             "Removed: the signature with the receipt {code} is no longer on the list.", code=receipt_code(normalised)
         )
     )
-
-
-def _live(turn: Turn) -> list[str]:
-    """Every live campaign: a receipt names no campaign, and the organiser may mean any."""
-    return [campaign.slug for campaign in turn.services.all_campaigns()]
 
 
 async def keep(turn: Turn) -> None:

@@ -290,7 +290,7 @@ def named_campaign(turn: Turn) -> tuple[Campaign, str]:
     """The live campaign an organiser's command names first (``/stats writer``, ``/export writer
     pdf``), else the conversation's; and the rest of the arguments."""
     first, _, rest = turn.event.args.strip().partition(" ")
-    named = next((c for c in turn.services.all_campaigns() if c.slug == first.lower()), None)
+    named = turn.services.live_campaign(first.lower())
     return (named, rest.strip()) if named is not None else (turn.campaign, turn.event.args)
 
 

@@ -60,7 +60,17 @@ class Services:
     campaigns: Campaigns | None = None
 
     def all_campaigns(self) -> tuple[Campaign, ...]:
-        return tuple(self.campaigns) if self.campaigns is not None else (self.campaign,)
+        return self.campaigns.all if self.campaigns is not None else (self.campaign,)
+
+    def live_campaign(self, slug: str | None) -> Campaign | None:
+        """The live campaign ``slug`` (a link's, a button's, an organiser's argument), or None."""
+        if self.campaigns is None:
+            return self.campaign if slug == self.campaign.slug else None
+        return self.campaigns.get(slug)
+
+    def open_campaigns(self) -> list[Campaign]:
+        """The campaigns collecting signatures today, the featured one first."""
+        return sorted((c for c in self.all_campaigns() if not self.is_closed(c)), key=lambda c: not c.featured)
 
     def campaign_named(self, slug: str | None) -> Campaign:
         """The campaign ``slug`` (a conversation's, a broadcast's, a signature's); the home one

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 
 from handlers.i18n import Html
-from handlers.turn import Turn
+from handlers.turn import Services, Turn
 from storage import deliveries, receipts
+from storage.models import Signature
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,7 @@ async def check(turn: Turn) -> None:
         )
         return
     services = turn.services
-    live = [campaign.slug for campaign in services.all_campaigns()]
-    signature = await receipts.find_in_campaigns(services.db, live, code)  # a receipt of any live campaign
+    signature = await find_receipt(services, code)
     if signature is None:
         log.info("verify: not found")
         turn.send(
@@ -130,6 +130,12 @@ async def check(turn: Turn) -> None:
             date=delivery.delivered_on,
         )
     )
+
+
+async def find_receipt(services: Services, code: str) -> Signature | None:
+    """The signature with this (normalised) receipt on the list of any live campaign: a receipt
+    names no campaign, and a person may have signed several (``/verify``, ``/remove``)."""
+    return await receipts.find_in_campaigns(services.db, [c.slug for c in services.all_campaigns()], code)
 
 
 async def _limited(turn: Turn) -> bool:

@@ -52,18 +52,15 @@ def needs_choice(turn: Turn) -> bool:
     and none featured: they choose (with one, or a featured one, it simply opens)."""
     if turn.state.campaign is not None or len(turn.services.all_campaigns()) == 1:
         return False
-    services = turn.services
-    open_now = [c for c in services.all_campaigns() if not services.is_closed(c)]
+    open_now = turn.services.open_campaigns()
     return not (len(open_now) == 1 or any(c.featured for c in open_now))
 
 
 def default_campaign(turn: Turn) -> str:
     """What a bare /start opens when there is nothing to choose: the one open (or featured)
     campaign, else the home one."""
-    services = turn.services
-    open_now = [c for c in services.all_campaigns() if not services.is_closed(c)]
-    chosen = next((c for c in open_now if c.featured), open_now[0] if open_now else services.campaign)
-    return chosen.slug
+    open_now = turn.services.open_campaigns()  # the featured one first
+    return open_now[0].slug if open_now else turn.services.campaign.slug
 
 
 def campaign_choice(turn: Turn) -> tuple[str, Keyboard]:
@@ -94,7 +91,7 @@ def campaign_choice(turn: Turn) -> tuple[str, Keyboard]:
 
 def chosen_campaign(turn: Turn) -> Campaign | None:
     """The live campaign a "camp:<slug>" button names (None: no longer live)."""
-    return next((c for c in turn.services.all_campaigns() if c.slug == turn.event.argument), None)
+    return turn.services.live_campaign(turn.event.argument)
 
 
 def label(text: str) -> str:

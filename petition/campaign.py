@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -215,11 +215,16 @@ class Campaigns:
             raise CampaignError("CAMPAIGN is invalid: two campaign files have the same slug")
         object.__setattr__(self, "_by_slug", by_slug)
 
+    @property
+    def all(self) -> tuple[Campaign, ...]:
+        """The home campaign, then the others."""
+        return (self.home, *self.others)
+
     def __iter__(self) -> Iterator[Campaign]:
-        return iter(self._by_slug.values())
+        return iter(self.all)
 
     def __len__(self) -> int:
-        return len(self._by_slug)
+        return 1 + len(self.others)
 
     def get(self, slug: str | None) -> Campaign | None:
         return self._by_slug.get(slug or "")
@@ -227,14 +232,6 @@ class Campaigns:
     def named(self, slug: str | None) -> Campaign:
         """The campaign ``slug``; the home campaign for one no longer live (or None)."""
         return self._by_slug.get(slug or "", self.home)
-
-    @property
-    def by_slug(self) -> Mapping[str, Campaign]:
-        return self._by_slug
-
-    def open_on(self, day: date) -> list[Campaign]:
-        """The campaigns still collecting signatures on ``day``, the featured one first."""
-        return sorted((c for c in self if not c.closed_on(day)), key=lambda c: not c.featured)
 
 
 def load_campaigns(home: str, directory: Path = CAMPAIGNS_DIR, *, home_ends: date | None = None) -> Campaigns:

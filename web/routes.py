@@ -230,35 +230,24 @@ class CampaignSites:
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/c/", self.index)
-        app.router.add_get("/c/{slug}", self._to("page"))
-        app.router.add_get("/c/{slug}/qr.svg", self._to("qr"))
-        app.router.add_get("/c/{slug}/widget", self._to("widget"))
-        app.router.add_get("/c/{slug}/widget.js", self._script(WIDGET_JS))
-        app.router.add_get("/c/{slug}/embed.js", self._script(EMBED_JS))
-        app.router.add_get("/api/v1/campaigns/{slug}", self._to("api"))
+        app.router.add_get("/c/{slug}", self._to(lambda site: site.page))
+        app.router.add_get("/c/{slug}/qr.svg", self._to(lambda site: site.qr))
+        app.router.add_get("/c/{slug}/widget", self._to(lambda site: site.widget))
+        app.router.add_get("/c/{slug}/widget.js", self._to(lambda site: site.script(WIDGET_JS)))
+        app.router.add_get("/c/{slug}/embed.js", self._to(lambda site: site.script(EMBED_JS)))
+        app.router.add_get("/api/v1/campaigns/{slug}", self._to(lambda site: site.api, json_404=True))
 
-    def _site(self, request: web.Request) -> CampaignSite | None:
-        return self.sites.get(request.match_info["slug"])
+    def _to(self, handler_of: Callable[[CampaignSite], Handler], *, json_404: bool = False) -> Handler:
+        """A route handing each request to its campaign's handler (``handler_of(site)``)."""
 
-    def _to(self, name: str) -> Handler:
         async def route(request: web.Request) -> web.Response:
-            site = self._site(request)
+            site = self.sites.get(request.match_info["slug"])
             if site is None:
-                if name == "api":
+                if json_404:
                     cors = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
                     return web.json_response({"error": "no such campaign"}, status=404, headers=cors)
                 raise web.HTTPNotFound(text="no such campaign")
-            handler: Handler = getattr(site, name)
-            return await handler(request)
-
-        return route
-
-    def _script(self, code: str) -> Handler:
-        async def route(request: web.Request) -> web.Response:
-            site = self._site(request)
-            if site is None:
-                raise web.HTTPNotFound(text="no such campaign")
-            return await site.script(code)(request)
+            return await handler_of(site)(request)
 
         return route
 

@@ -205,7 +205,7 @@ async def check_conversation(
     too, and validate every reply as Telegram would. A problem names the catalog message it
     comes from (file and line) when it can be found, and the step that showed it."""
     path = locales_dir / locale / "LC_MESSAGES" / "messages.po"
-    messages = _Messages(path, root) if path.is_file() else None
+    messages: _Messages | None = None  # read once a reply is refused: most languages have none
     problems: list[Problem] = []
     for exchange in await rehearse(locale, locales_dir, migrated=migrated, campaign=campaign, every_state=True):
         where = f"{locale}: after “{exchange.action}”"
@@ -223,6 +223,8 @@ async def check_conversation(
             except InvalidRequest as error:
                 text = getattr(reply, "text", None) or getattr(reply, "caption", "") or ""
                 what = f"Telegram would refuse it: {error.description}"
+                if messages is None and path.is_file():
+                    messages = _Messages(path, root)
                 found = messages.find(text, _fault_at(text, error.description)) if messages else None
                 if found:
                     problems.append(Problem(found[0], found[1], what, step=where))

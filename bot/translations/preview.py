@@ -22,7 +22,7 @@ from emulator.telegram_rules import InvalidRequest, parse_html
 from handlers import closed
 from handlers.broadcast import progress_text
 from handlers.conversation import BUTTONS, COMMANDS
-from handlers.core import build_core
+from handlers.core import Core, build_core
 from handlers.events import Chat, User
 from handlers.i18n import LOCALES_DIR
 from handlers.news import news_message
@@ -295,18 +295,7 @@ async def rehearse(
             shutil.copyfile(migrated, path)
         db = Database(url)
         try:
-            core = build_core(
-                store=MemoryStateStore(),
-                db=db,
-                campaign=campaign,
-                default_locale="en",
-                admin_ids=frozenset({USER_ID}),
-                state_ttl=3600,
-                bot_username="undersign_bot",
-                locales_dir=locales_dir,
-                flood_limit=10_000,  # one person taking every step at once: no flood control here
-                translation_threshold=0,  # rehearse every catalog, however far its translation is
-            )
+            core = _rehearsal_core(db, campaign, locales_dir, organiser=USER_ID)
             person = InProcessUser(core, _supporter(locale), settle=True)
             await _walk(person, locale)
             if every_state:
@@ -315,6 +304,25 @@ async def rehearse(
             return person.exchanges
         finally:
             await db.dispose()
+
+
+def _rehearsal_core(
+    db: Database, campaign: str, locales_dir: Path, *, organiser: int, campaigns_dir: Path = CAMPAIGNS_DIR
+) -> Core:
+    """The conversation as the bot runs it, for one rehearsing person who is also an organiser."""
+    return build_core(
+        store=MemoryStateStore(),
+        db=db,
+        campaign=campaign,
+        campaigns_dir=campaigns_dir,
+        default_locale="en",
+        admin_ids=frozenset({organiser}),
+        state_ttl=3600,
+        bot_username="undersign_bot",
+        locales_dir=locales_dir,
+        flood_limit=10_000,  # one person taking every step at once: no flood control here
+        translation_threshold=0,  # rehearse every catalog, however far its translation is
+    )
 
 
 async def _several_campaigns(
@@ -337,19 +345,7 @@ async def _several_campaigns(
     closed = text.replace(f'slug = "{slug}"', 'slug = "closed"\nends = 2020-01-01', 1)
     (folder / "closed.toml").write_text(closed, encoding="utf-8")
     other = USER_ID + 2
-    core = build_core(
-        store=MemoryStateStore(),
-        db=db,
-        campaign=str(home) if campaign.endswith(".toml") else campaign,
-        campaigns_dir=folder,
-        default_locale="en",
-        admin_ids=frozenset({other}),
-        state_ttl=3600,
-        bot_username="undersign_bot",
-        locales_dir=locales_dir,
-        flood_limit=10_000,
-        translation_threshold=0,
-    )
+    core = _rehearsal_core(db, campaign, locales_dir, organiser=other, campaigns_dir=folder)
     ana = InProcessUser(
         core, User(id=other, first_name="Ana", language_code=person.user.language_code), settle=person.settle
     )
