@@ -15,7 +15,7 @@ import logging
 from handlers.turn import Turn, button, rows
 from handlers.verify import EXAMPLE, find_receipt, receipt_code
 from petition import countries
-from storage import consents, receipts, signatures
+from storage import receipts, signatures
 from storage.funnel import FunnelKey
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,6 @@ async def remove(turn: Turn) -> None:
     if signature is None or not await signatures.remove_by_receipt(services.db, signature.campaign, normalised):
         turn.show(_not_on_list(turn, normalised))
         return
-    await consents.drop_with_signature(services.db, signature.telegram_user_id, signature.campaign)
     log.info("admin %s: /remove signature %s", turn.user_id, signature.id)
     # Counted under the removed signature's own campaign, language and source, like its signing was.
     key = FunnelKey(signature.campaign, services.clock().date(), "removed", signature.language, signature.source or "")

@@ -198,8 +198,6 @@ async def ask_withdraw(turn: Turn) -> Step | None:
 async def withdraw(turn: Turn) -> Step:
     services = turn.services
     erased = await signatures.withdraw_signature(services.db, turn.campaign.slug, turn.user_id)
-    if erased:  # a partner's consent was given with this signature: it goes with it
-        await consents.drop_with_signature(services.db, turn.user_id, turn.campaign.slug)
     state = turn.state
     # Forget everything else too; the language and the letter this is about stay.
     turn.state = ConversationState(locale=state.locale, locale_chosen=state.locale_chosen, campaign=state.campaign)

@@ -13,7 +13,7 @@ from handlers.state import Step
 from handlers.turn import Turn, button, rows
 from handlers.verify import receipt_code
 from petition import countries
-from storage import consents, signatures
+from storage import signatures
 from storage.models import Signature
 
 CONFIRM = "confirm"
@@ -90,18 +90,13 @@ async def confirm(turn: Turn) -> Step:
             consent_version=consent_version(turn),
             receipt_key=services.receipt_key,
             referrer=state.referrer,  # credits the sharer's count in the same transaction
+            consents=given(turn),  # contact beyond the letter, each as ticked: kept with it, or neither
         )
     except signatures.AlreadySigned as already:
         state.referrer = None
         turn.answer()
         await already_signed(turn, already.signature)
         return Step.SIGNED
-    ticked = given(turn)
-    if ticked:  # contact consents beyond the letter, each as ticked, with its wording's version
-        try:
-            await consents.record(services.db, turn.user_id, turn.campaign.slug, ticked, language=turn.t.locale)
-        except Exception as error:  # the signature stands; without a record nobody is contacted
-            log.error("recording contact consents failed: %s", type(error).__name__)
     # The database holds the chosen form now; the full name and the rest are forgotten.
     state.name = state.country = state.name_form = None
     state.future, state.partners = False, ()

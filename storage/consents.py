@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ScalarSelect, and_, delete, exists, select
+from sqlalchemy import Executable, ScalarSelect, and_, delete, exists, insert, select
 
 from storage.db import Database
-from storage.models import ContactConsent, Signature
+from storage.models import ContactConsent, Signature, utcnow
 
 ORGANISATION = "organisation"  # news about the organisation's future campaigns
 PARTNER = "partner:"  # "partner:<key>": a partner organisation of one campaign may contact the signer
@@ -31,30 +31,39 @@ class Given:
     wording_version: str
 
 
+def replacing(user_id: int, given_in: str, consents: Sequence[Given], *, language: str) -> list[Executable]:
+    """The statements that record ``consents`` (given on ``given_in``'s consent screen, in
+    ``language``): one given again replaces the earlier record, with the wording agreed to now.
+    Run inside the transaction that stores the signature (``signatures.add_signature``): both
+    are kept, or neither."""
+    statements: list[Executable] = []
+    for consent in consents:
+        statements.append(
+            delete(ContactConsent).where(
+                ContactConsent.telegram_user_id == user_id,
+                ContactConsent.scope == consent.scope,
+                ContactConsent.campaign == consent.campaign,
+            )
+        )
+        statements.append(
+            insert(ContactConsent).values(
+                telegram_user_id=user_id,
+                scope=consent.scope,
+                campaign=consent.campaign,
+                given_in=given_in,
+                language=language,
+                wording_version=consent.wording_version,
+                given_at=utcnow(),
+            )
+        )
+    return statements
+
+
 async def record(db: Database, user_id: int, given_in: str, consents: Sequence[Given], *, language: str) -> None:
-    """Record ``consents`` (given on ``given_in``'s consent screen, in ``language``); one given
-    again replaces the earlier record, with the wording agreed to now."""
-    if not consents:
-        return
+    """Record ``consents`` on their own (``replacing``)."""
     async with db.transaction() as session:
-        for consent in consents:
-            await session.execute(
-                delete(ContactConsent).where(
-                    ContactConsent.telegram_user_id == user_id,
-                    ContactConsent.scope == consent.scope,
-                    ContactConsent.campaign == consent.campaign,
-                )
-            )
-            session.add(
-                ContactConsent(
-                    telegram_user_id=user_id,
-                    scope=consent.scope,
-                    campaign=consent.campaign,
-                    given_in=given_in,
-                    language=language,
-                    wording_version=consent.wording_version,
-                )
-            )
+        for statement in replacing(user_id, given_in, consents, language=language):
+            await session.execute(statement)
 
 
 async def of_person(db: Database, user_id: int) -> list[ContactConsent]:
@@ -79,16 +88,14 @@ async def revoke(db: Database, user_id: int, scope: str, campaign: str) -> bool:
         return bool(getattr(result, "rowcount", 0))
 
 
-async def drop_with_signature(db: Database, user_id: int, campaign: str) -> None:
-    """A signature withdrawn or removed: the partner consents given with it go too."""
-    async with db.transaction() as session:
-        await session.execute(
-            delete(ContactConsent).where(
-                ContactConsent.telegram_user_id == user_id,
-                ContactConsent.campaign == campaign,
-                ContactConsent.scope.startswith(PARTNER),
-            )
-        )
+def dropping_with_signature(user_id: int, campaign: str) -> Executable:
+    """A signature withdrawn or removed: the partner consents given with it go too (run in the
+    transaction that deletes it: ``signatures.withdraw_signature``, ``remove_by_receipt``)."""
+    return delete(ContactConsent).where(
+        ContactConsent.telegram_user_id == user_id,
+        ContactConsent.campaign == campaign,
+        ContactConsent.scope.startswith(PARTNER),
+    )
 
 
 async def drop_after_purge(db: Database, campaign: str) -> int:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import enum
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from storage import consents as contact_consents
 from storage.db import Database
 from storage.funnel import FunnelKey, add_counts
 from storage.models import FunnelCount, ListDelivery, Signature, SignatureTally, StatCount
@@ -139,6 +141,7 @@ async def add_signature(
     receipt_key: bytes | None = None,
     referrer: str | None = None,
     name_form: str = "full",
+    consents: Sequence[contact_consents.Given] = (),
 ) -> Signature:
     """Store a signature; raise ``AlreadySigned`` if this person has signed this campaign.
 
@@ -149,6 +152,9 @@ async def add_signature(
     ``referrals`` count goes up by one (if they still have a signature in this
     campaign and are not this person), so a second tap, which fails on the
     constraint, counts nothing. The code itself is stored nowhere.
+
+    ``consents`` (contact beyond the letter, as ticked on the consent screen) are recorded in
+    the same transaction: a signature is never stored without the choices made with it.
 
     ``receipt_key`` is the receipt secret (``storage.receipts.load_key``); without
     it (tests, seeding) a key of this process only is used. The values are expected
@@ -194,6 +200,8 @@ async def add_signature(
                     await connection.execute(
                         _CREDIT_SHARER, {"of_campaign": campaign, "referrer": referrer, "newcomer": user_id}
                     )
+                for statement in contact_consents.replacing(user_id, campaign, consents, language=language):
+                    await connection.execute(statement)
             return Signature(id=row_id, **values)
         except IntegrityError:
             # Either this person's row exists (the usual case) or, very rarely, the referral
@@ -205,11 +213,13 @@ async def add_signature(
 
 
 async def withdraw_signature(db: Database, campaign: str, user_id: int) -> bool:
-    """Delete this person's signature (right to erasure); True if there was one."""
+    """Delete this person's signature (right to erasure), and the partner consents given with
+    it; True if there was one."""
     async with db.transaction() as session:
         result = await session.execute(
             delete(Signature).where(Signature.campaign == campaign, Signature.telegram_user_id == user_id)
         )
+        await session.execute(contact_consents.dropping_with_signature(user_id, campaign))
     erased = bool(cast("CursorResult[Any]", result).rowcount)
     if erased:
         await db.after_erasure()  # SQLite: no older copy of the row left in the write-ahead log
@@ -277,12 +287,17 @@ async def mark_reachable(db: Database, campaign: str, user_id: int) -> bool:
 
 async def remove_by_receipt(db: Database, campaign: str, code: str) -> bool:
     """Delete the signature with this (normalised) receipt: an organiser's removal. Its
-    deliveries go with it (ON DELETE CASCADE). True if there was one."""
+    deliveries go with it (ON DELETE CASCADE), and the partner consents given with it. True if
+    there was one."""
     async with db.transaction() as session:
-        result = await session.execute(
-            delete(Signature).where(Signature.campaign == campaign, Signature.receipt == code)
+        signer = await session.scalar(
+            delete(Signature)
+            .where(Signature.campaign == campaign, Signature.receipt == code)
+            .returning(Signature.telegram_user_id)
         )
-    erased = bool(cast("CursorResult[Any]", result).rowcount)
+        if signer is not None:
+            await session.execute(contact_consents.dropping_with_signature(signer, campaign))
+    erased = signer is not None
     if erased:
         await db.after_erasure()
     return erased

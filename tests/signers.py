@@ -7,9 +7,11 @@ no source, no news), so a test names only what it is about.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from storage.consents import Given
 from storage.db import Database
 from storage.models import Broadcast, Signature
 from storage.signatures import add_signature
@@ -27,8 +29,10 @@ async def add_signer(
     opt_in: bool = False,
     letter_version: str = "v1",
     consent_version: str = "c1",
+    consents: Sequence[Given] = (),
 ) -> Signature:
-    """Sign as ``user_id`` (named "Signer <id>" unless ``name`` is given)."""
+    """Sign as ``user_id`` (named "Signer <id>" unless ``name`` is given), with ``consents``
+    ticked on the consent screen."""
     return await add_signature(
         db,
         campaign=campaign,
@@ -40,6 +44,7 @@ async def add_signer(
         opt_in=opt_in,
         letter_version=letter_version,
         consent_version=consent_version,
+        consents=consents,
     )
 
 
