@@ -1,16 +1,20 @@
 """``/broadcast``: an organiser writes to everyone who asked for news, each in their language.
 
-``/broadcast`` → the organiser sends the text (one for everyone, or one per language
+``/broadcast`` → whom it goes to, when there is a choice (``bcto:<slug>`` a letter's news
+subscribers, ``bcto:*`` the organisation's list of people who asked for news of its future
+campaigns) → the organiser sends the text (one for everyone, or one per language
 with ``[de]``, ``[fr]``, … ``[all]`` tags on lines of their own; every later message
 adds or replaces sections) → a preview per language with the number of recipients
 → [Send to N people] creates the broadcast, and the preview's last message becomes
 the progress message the sender (``bot.broadcasting``) keeps editing.
-``/broadcast status`` and ``/broadcast cancel`` follow and stop it.
+``/broadcast status`` and ``/broadcast cancel`` follow and stop it (``bcstop:<id>`` picks which,
+when several are sending).
 
 Admins only, in their own private chat (the map's ``organiser`` routes, also for the draft
 and the buttons: ``handlers.conversation``); to anyone else it answers exactly as an unknown
 command. The draft lives in the
-organiser's conversation state (``composing``, ``draft``), apart from the signing ``step``.
+organiser's conversation state (``composing``, ``draft``, ``broadcast_to``), apart from the
+signing ``step``.
 Logs name the admin and what was done, never the text nor anything about a signer.
 """
 
@@ -23,17 +27,22 @@ import logging
 import re
 from dataclasses import dataclass
 
+from handlers import fallback
 from handlers.i18n import Translator, language_name, normalise_locale
 from handlers.news import delivered_on, news_message
 from handlers.replies import Deliver, EditMessage, Keyboard
 from handlers.turn import Services, Turn, button, rows
+from handlers.welcome import label
 from storage import broadcasts
-from storage.broadcasts import BroadcastCounts
+from storage.broadcasts import ORGANISATION_LIST, BroadcastCounts
 from storage.models import Broadcast
 
 log = logging.getLogger(__name__)
 
+TO = "bcto"  # callback data: write to "bcto:<slug>" (a letter's news subscribers) or "bcto:*"
+LIST = "*"  # ... the organisation's list
 SEND = "bcsend"  # callback data: send the previewed draft (":<digest>" of that draft)
+STOP = "bcstop"  # callback data: cancel broadcast ":<id>" (several are sending)
 RESTART = "bcredo"  # start the draft over
 DISCARD = "bcdrop"  # stop composing, nothing sent
 
@@ -160,16 +169,86 @@ async def command(turn: Turn) -> None:
             )
 
 
+# --- whom it goes to ------------------------------------------------------------------------
+
+
+def audiences(services: Services) -> list[str]:
+    """Whom an organiser may write to: each live letter's news subscribers (by slug), and the
+    organisation's list ("") when a letter offers news of future campaigns."""
+    live = services.all_campaigns()
+    offered = [ORGANISATION_LIST] if any(campaign.future_campaigns for campaign in live) else []
+    return [campaign.slug for campaign in live] + offered
+
+
+def audience(turn: Turn) -> str:
+    """Whom the draft goes to (a draft begun before organisers chose: the conversation's letter)."""
+    chosen = turn.state.broadcast_to
+    return chosen if chosen is not None else turn.campaign.slug
+
+
+def audience_heading(turn: Turn, key: str) -> str:
+    """Whom a reply is about, in bold; "" for the only letter's subscribers (nothing to tell apart)."""
+    if key != ORGANISATION_LIST:
+        return turn.which_letter(turn.services.campaign_named(key))
+    return "<b>" + html.escape(list_name(turn.t, turn.services), quote=False) + "</b>"
+
+
+def list_name(t: Translator, services: Services) -> str:
+    # Translators: whom an organiser's message goes to: people who asked, when they signed, to hear about the
+    # organisation's future campaigns; {organisation} is “Amnesty International”.
+    return t.gettext_plain(
+        "People who asked for news about future campaigns of {organisation}",
+        organisation=services.campaign.organisation,
+    )
+
+
 async def start(turn: Turn) -> None:
     log.info("admin %s: /broadcast", turn.user_id)
+    choices = audiences(turn.services)
+    if len(choices) == 1:
+        await compose(turn, choices[0])
+        return
+    t = turn.t
+    # Translators: an organiser sent /broadcast; the letters' news subscribers and the organisation's list follow.
+    lines = ["<b>" + t.gettext("Who should get your message?") + "</b>"]
+    buttons = []
+    for number, key in enumerate(choices, 1):
+        waiting = sum((await broadcasts.recipients_by_language(turn.services.db, key)).values())
+        if key == ORGANISATION_LIST:
+            name = list_name(t, turn.services)
+        else:
+            # Translators: one choice of whom an organiser's message goes to; {title} is a petition's title.
+            name = t.gettext_plain(
+                "News about “{title}”", title=t.catalog.gettext(turn.services.campaign_named(key).title)
+            )
+        # Translators: a number of people, after whom a message would go to, e.g. “News about … · 1,234 people”.
+        people = t.ngettext("{n} person", "{n} people", waiting)
+        lines.append(f"{number}. {html.escape(name, quote=False)} · {people}")
+        buttons.append(button(label(f"{number}. {name}"), f"{TO}:{key or LIST}"))
+    turn.send("\n\n".join(lines), rows(*buttons))
+
+
+async def on_audience(turn: Turn) -> None:
+    """The organiser chose whom to write to."""
+    key = ORGANISATION_LIST if turn.event.argument == LIST else turn.event.argument
+    if key not in audiences(turn.services):  # a letter no longer live, or no longer offering news
+        fallback.stale_button(turn)
+        return
+    turn.answer()
+    await compose(turn, key)
+
+
+async def compose(turn: Turn, key: str) -> None:
+    """Writing to ``key``'s people begins: how to write, and how many will get it."""
     services = turn.services
     t = turn.t
     turn.state.composing = True
     turn.state.draft = {}
-    waiting = sum((await broadcasts.recipients_by_language(services.db, turn.campaign.slug)).values())
+    turn.state.broadcast_to = key
+    waiting = sum((await broadcasts.recipients_by_language(services.db, key)).values())
     tags = ", ".join(f"[{code}]" for code in services.i18n.locales)
     example = "\n".join(["[de]", "Hallo …", "[fr]", "Bonjour …", "[all]", "Hello …"])
-    heading = [which] if (which := turn.which_letter()) else []  # several letters: whose subscribers
+    heading = [which] if (which := audience_heading(turn, key)) else []  # several choices: whose
     turn.send(
         "\n\n".join(
             [
@@ -237,7 +316,7 @@ async def preview(turn: Turn, draft: dict[str, str]) -> None:
             label = t.gettext(
                 "Preview for every other language (shown here in {language}):", language=language_name(t.locale)
             )
-        sample = Broadcast(campaign=turn.campaign.slug, kind="message", texts={code: draft[code]})
+        sample = Broadcast(campaign=audience(turn), kind="message", texts={code: draft[code]})
         text, _ = news_message(services, sample, code or t.locale)
         turn.send(f"<i>{label}</i>\n\n{text}")
     summary, keyboard, _ = await summary_message(turn, draft)
@@ -248,9 +327,9 @@ async def summary_message(turn: Turn, draft: dict[str, str]) -> tuple[str, Keybo
     """Who gets which text, and the buttons; the bool says whether it can be sent as it is."""
     services = turn.services
     t = turn.t
-    recipients = await broadcasts.recipients_by_language(services.db, turn.campaign.slug)
+    recipients = await broadcasts.recipients_by_language(services.db, audience(turn))
     total = sum(recipients.values())
-    lines = [which] if (which := turn.which_letter()) else []  # several letters: whose subscribers
+    lines = [which] if (which := audience_heading(turn, audience(turn))) else []  # several choices: whose
     lines.append("<b>" + t.gettext("Who gets what") + "</b>")
     missing = []
     for code in sorted({*recipients, *(c for c in draft if c)}):
@@ -326,8 +405,7 @@ async def on_button(turn: Turn) -> None:
 async def discard(turn: Turn) -> None:
     """End composing (the Cancel button, or /cancel while composing); nothing is sent."""
     log.info("admin %s: /broadcast draft discarded", turn.user_id)
-    turn.state.composing = False
-    turn.state.draft = None
+    turn.state.composing, turn.state.draft, turn.state.broadcast_to = False, None, None
     turn.answer()
     turn.show(turn.t.gettext("Stopped. Nothing was sent. Send /broadcast to write a new message."))
 
@@ -347,26 +425,24 @@ async def confirm(turn: Turn, previewed: str) -> None:
         turn.answer()
         turn.show(summary, keyboard)
         return
-    twice = await broadcasts.sent_already(
-        services.db, campaign=turn.campaign.slug, texts=draft, created_by=turn.user_id
-    )
+    key = audience(turn)
+    twice = await broadcasts.sent_already(services.db, campaign=key, texts=draft, created_by=turn.user_id)
     if twice is not None:  # the draft survived a crash right after it was sent: never twice
-        state.composing, state.draft = False, None
+        state.composing, state.draft, state.broadcast_to = False, None, None
         log.info("admin %s: /broadcast %s pressed again: not sent twice", turn.user_id, twice.id)
         # Translators: a pop-up, at most 200 characters.
         already = t.gettext("You already sent exactly this message in the last 24 hours: it is not sent twice.")
         turn.answer(already, alert=True)
         return
-    queued = await broadcasts.running_broadcast(services.db, turn.campaign.slug)
+    queued = await broadcasts.running_broadcast(services.db, key)
     broadcast = await broadcasts.create_broadcast(
         services.db,
-        campaign=turn.campaign.slug,
+        campaign=key,
         texts=draft,
         created_by=turn.user_id,
         progress_locale=t.locale,
     )
-    state.composing = False
-    state.draft = None
+    state.composing, state.draft, state.broadcast_to = False, None, None
     log.info("admin %s: /broadcast %s confirmed for %d recipient(s)", turn.user_id, broadcast.id, broadcast.total)
     turn.answer()
     counts = BroadcastCounts(total=broadcast.total, pending=broadcast.total if broadcast.status == "sending" else 0)
@@ -409,6 +485,11 @@ def progress_text(services: Services, broadcast: Broadcast, counts: BroadcastCou
             "📬 News of the delivery of {date} to the signers it carried",
             date=delivered_on(broadcast) or broadcast.created_at,
         )
+    elif broadcast.campaign == ORGANISATION_LIST:
+        # Translators: {date} is a date in this language's long format.
+        title = t.gettext(
+            "📢 Message of {date} to people who asked for news about future campaigns", date=broadcast.created_at
+        )
     else:
         # Translators: {date} is a date in this language's long format.
         title = t.gettext("📢 Message of {date} to people who asked for news", date=broadcast.created_at)
@@ -445,17 +526,19 @@ def progress_text(services: Services, broadcast: Broadcast, counts: BroadcastCou
 
 
 async def status(turn: Turn) -> None:
+    """The broadcast sending now and the latest one, of every letter and the organisation's list."""
     log.info("admin %s: /broadcast status", turn.user_id)
     services = turn.services
     t = turn.t
-    slug = turn.campaign.slug
+    choices = audiences(services)
     shown: list[Broadcast] = []
-    for found in (
-        await broadcasts.running_broadcast(services.db, slug),
-        await broadcasts.latest_broadcast(services.db, slug),
-    ):
-        if found is not None and all(found.id != b.id for b in shown):
-            shown.append(found)
+    for key in choices:
+        for found in (
+            await broadcasts.running_broadcast(services.db, key),
+            await broadcasts.latest_broadcast(services.db, key),
+        ):
+            if found is not None and all(found.id != b.id for b in shown):
+                shown.append(found)
     if not shown:
         turn.send(t.gettext("No message has been sent to the people who asked for news yet. /broadcast writes one."))
         return
@@ -465,7 +548,8 @@ async def status(turn: Turn) -> None:
         by_language = await broadcasts.counts_by_language(services.db, broadcast.id)
         # Status in the asker's language, whoever started it.
         text = progress_text(services, broadcast, counts, t.locale)
-        lines = [text, "", "<b>" + t.gettext("By language") + "</b>"]
+        heading = [which] if len(choices) > 1 and (which := audience_heading(turn, broadcast.campaign)) else []
+        lines = [*heading, text, "", "<b>" + t.gettext("By language") + "</b>"]
         for code, part in by_language.items():
             # Translators: {sent} and {total} are numbers of people, per language in a broadcast's status.
             lines.append(
@@ -478,9 +562,38 @@ async def status(turn: Turn) -> None:
 
 
 async def cancel(turn: Turn) -> None:
+    """``/broadcast cancel``: the one sending stops; when several are, the organiser picks one."""
     services = turn.services
     t = turn.t
-    broadcast = await broadcasts.cancel_broadcast(services.db, turn.campaign.slug)
+    sending = await broadcasts.sending(services.db)
+    if len(sending) > 1:
+        log.info("admin %s: /broadcast cancel: %d are sending, asked which", turn.user_id, len(sending))
+        # Translators: an organiser sent /broadcast cancel while several messages are being sent; a list follows.
+        lines = ["<b>" + t.gettext("Several messages are being sent. Which one should stop?") + "</b>"]
+        buttons = []
+        for number, broadcast in enumerate(sending, 1):
+            counts = await broadcasts.broadcast_counts(services.db, broadcast.id)
+            heading = audience_heading(turn, broadcast.campaign)
+            lines.append(
+                f"{number}. " + "\n".join(filter(None, [heading, progress_text(services, broadcast, counts, t.locale)]))
+            )
+            buttons.append(button(f"✖️ {number}", f"{STOP}:{broadcast.id}"))
+        turn.send("\n\n".join(lines), rows(*buttons, width=4))
+        return
+    await stop(turn, sending[0].id if sending else None)
+
+
+async def on_stop(turn: Turn) -> None:
+    """The organiser picked which broadcast to cancel."""
+    turn.answer()
+    chosen = int(turn.event.argument) if turn.event.argument.isdigit() else None
+    await stop(turn, chosen)
+
+
+async def stop(turn: Turn, broadcast_id: int | None) -> None:
+    services = turn.services
+    t = turn.t
+    broadcast = await broadcasts.cancel_broadcast(services.db, broadcast_id) if broadcast_id is not None else None
     if broadcast is None:
         log.info("admin %s: /broadcast cancel: nothing is sending", turn.user_id)
         turn.send(t.gettext("Nothing is being sent right now, so there is nothing to cancel."))

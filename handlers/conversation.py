@@ -265,9 +265,13 @@ BUTTONS: dict[str, tuple[Route, ...]] = {
     updates.TOGGLE: (Route(updates.toggle),),
     updates.FUTURE_OFF: (Route(updates.stop_future),),
     updates.PARTNER_OFF: (Route(updates.stop_partner),),
+    broadcast.TO: (Route(broadcast.on_audience, organiser=True),),
     broadcast.SEND: (Route(broadcast.on_button, organiser=True),),
     broadcast.RESTART: (Route(broadcast.on_button, organiser=True),),
     broadcast.DISCARD: (Route(broadcast.on_button, organiser=True),),
+    broadcast.STOP: (Route(broadcast.on_stop, organiser=True),),
+    organiser.STATS_OF: (Route(organiser.stats_of, organiser=True),),
+    organiser.EXPORT_OF: (Route(organiser.export_of, organiser=True),),
     moderation.REMOVE: (Route(moderation.remove, organiser=True),),
     moderation.KEEP: (Route(moderation.keep, organiser=True),),
     # Signing, one step each.

@@ -16,9 +16,11 @@ from urllib.parse import quote
 from handlers.referrals import with_campaign
 from handlers.replies import Button, Keyboard
 from handlers.turn import Services, button, for_campaign
+from storage.broadcasts import ORGANISATION_LIST
 from storage.models import Broadcast
 
 STOP_UPDATES = "stopnews"  # callback data of the "Stop updates" button
+FUTURE_OFF = "futureoff"  # no more news about the organisation's future campaigns (its list's "Stop updates")
 SHARE_SOURCE = "news"  # the deep-link source of the share link in milestone messages
 
 
@@ -30,6 +32,8 @@ def organiser_text(broadcast: Broadcast, language: str) -> str:
 
 def news_message(services: Services, broadcast: Broadcast, language: str) -> tuple[str, Keyboard]:
     """The HTML text and keyboard a recipient whose signature language is ``language`` gets."""
+    if broadcast.campaign == ORGANISATION_LIST:
+        return list_message(services, broadcast, language)
     t = services.i18n.get(language)
     campaign = services.campaign_named(broadcast.campaign)
     title = t.catalog.gettext(campaign.title)  # escaped as a value by gettext
@@ -74,6 +78,26 @@ def news_message(services: Services, broadcast: Broadcast, language: str) -> tup
     header = "<b>" + t.gettext("📢 News about the letter “{title}”", title=title) + "</b>"
     body = html.escape(organiser_text(broadcast, language), quote=False)
     return "\n\n".join([header, body, footer]), ((stop,),)
+
+
+def list_message(services: Services, broadcast: Broadcast, language: str) -> tuple[str, Keyboard]:
+    """An organiser's message to the organisation's list: people who asked, when they signed a
+    letter, to hear about the organisation's future campaigns. Its "Stop updates" ends that."""
+    t = services.i18n.get(language)
+    organisation = services.campaign.organisation
+    # Translators: the first line of an organiser's message to people who asked for news about the organisation's
+    # future campaigns; {organisation} is “Amnesty International”.
+    header = "<b>" + t.gettext("📢 News from {organisation}", organisation=organisation) + "</b>"
+    body = html.escape(organiser_text(broadcast, language), quote=False)
+    # Translators: shown in italics under every message to people who asked for news about future campaigns;
+    # {organisation} is “Amnesty International”; keep “/updates”.
+    why = t.gettext(
+        "You get this because you asked for news about future campaigns of {organisation} when you signed. "
+        "/updates turns it off.",
+        organisation=organisation,
+    )
+    stop = button(t.gettext("🔕 Stop updates"), for_campaign(services, services.campaign, FUTURE_OFF))
+    return "\n\n".join([header, body, f"<i>{why}</i>"]), ((stop,),)
 
 
 def delivered_on(broadcast: Broadcast) -> date | None:

@@ -35,8 +35,9 @@ from babel.numbers import format_percent
 from handlers import fallback, referrals
 from handlers.chart import drawable, signatures_chart
 from handlers.i18n import Html, Translator, delivery_letters, language_name
-from handlers.replies import Deliver, EditMessage, SendDocument, SendMessage, SendPhoto
-from handlers.turn import Services, Turn
+from handlers.replies import Deliver, EditMessage, Keyboard, SendDocument, SendMessage, SendPhoto
+from handlers.turn import Services, Turn, button, rows
+from handlers.welcome import label
 from petition.campaign import Campaign
 from petition.countries import country_name
 from storage.exports.archive import PDF_VOLUME_SIZE
@@ -46,6 +47,8 @@ from storage.stats import CampaignStats, campaign_stats
 log = logging.getLogger(__name__)
 
 FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "pdf")
+STATS_OF = "ostats"  # callback data: "ostats:<slug>", the letter picked for /stats
+EXPORT_OF = "oexport"  # callback data: "oexport:<format>:<slug>", the letter picked for /export
 CAPTION_NUMBERS = 20  # incomplete names listed by number in a caption (Telegram allows 1,024 characters)
 PROGRESS_EVERY = 2.0  # seconds between progress edits: Telegram allows about one edit a second per chat
 CANCELLED_NOTICE = 1.0  # seconds to tell the admin an export was cancelled (at shutdown)
@@ -82,8 +85,9 @@ async def help_text(turn: Turn) -> None:
         lines += [
             "",
             t.gettext(
-                "Several letters are live ({slugs}). /stats, /export, /broadcast and /remove act on the letter of "
-                "this chat; /stats and /export take another one's name first, for example /stats {example}.",
+                "Several letters are live ({slugs}). /stats, /export and /broadcast ask which one; /stats and "
+                "/export also take its name first, for example /stats {example}. /remove finds the letter by the "
+                "receipt code.",
                 slugs=Html(slugs),
                 example=live[1].slug,
             ),
@@ -107,10 +111,10 @@ def is_admin(turn: Turn) -> bool:
     )
 
 
-async def stats(turn: Turn) -> None:
+async def figures(turn: Turn, campaign: Campaign) -> None:
+    """``campaign``'s figures and its chart."""
     log.info("admin %s: /stats", turn.user_id)
     services = turn.services
-    campaign, _ = named_campaign(turn)
     # This process's latest funnel counts first; other workers' follow within seconds (bot.app).
     await services.funnel.flush(services.db)
     figures = await campaign_stats(services.db, campaign.slug, now=services.clock())
@@ -286,16 +290,57 @@ def _ids_refused(t: Translator) -> str:
     )
 
 
-def named_campaign(turn: Turn) -> tuple[Campaign, str]:
+def named_campaign(turn: Turn) -> tuple[Campaign | None, str]:
     """The live campaign an organiser's command names first (``/stats writer``, ``/export writer
-    pdf``), else the conversation's; and the rest of the arguments."""
+    pdf``), if it names one; and the rest of the arguments."""
     first, _, rest = turn.event.args.strip().partition(" ")
     named = turn.services.live_campaign(first.lower())
-    return (named, rest.strip()) if named is not None else (turn.campaign, turn.event.args)
+    return (named, rest.strip()) if named is not None else (None, turn.event.args)
+
+
+def letter_choice(turn: Turn, data: str) -> tuple[str, Keyboard]:
+    """Several letters are live and the command named none: the organiser picks one (the
+    buttons carry ``<data>:<slug>``)."""
+    t = turn.t
+    # Translators: an organiser sent /stats or /export while several petitions are live; their titles follow.
+    lines = ["<b>" + t.gettext("Several letters are live. Which one?") + "</b>"]
+    buttons = []
+    for number, campaign in enumerate(turn.services.all_campaigns(), 1):
+        title = t.catalog.gettext(campaign.title)
+        lines.append(f"{number}. {html.escape(title, quote=False)} (<code>{campaign.slug}</code>)")
+        buttons.append(button(label(f"{number}. {title}"), f"{data}:{campaign.slug}"))
+    return "\n\n".join(lines), rows(*buttons)
+
+
+def picked_letter(turn: Turn) -> Campaign | None:
+    """The letter on a pressed ``letter_choice`` button (its last part); None: no longer live."""
+    campaign = turn.services.live_campaign(turn.event.argument.rpartition(":")[2])
+    if campaign is None:
+        fallback.stale_button(turn)
+    else:
+        turn.answer()
+    return campaign
+
+
+async def stats(turn: Turn) -> None:
+    """``/stats [letter]``: with several letters live and none named, the organiser picks one."""
+    named, _ = named_campaign(turn)
+    if named is None and len(turn.services.all_campaigns()) > 1:
+        turn.send(*letter_choice(turn, STATS_OF))
+        return
+    await figures(turn, named or turn.campaign)
+
+
+async def stats_of(turn: Turn) -> None:
+    """A letter picked for /stats."""
+    if (campaign := picked_letter(turn)) is not None:
+        await figures(turn, campaign)
 
 
 async def export(turn: Turn) -> None:
-    campaign, arguments = named_campaign(turn)
+    """``/export [letter] [csv|xlsx|pdf]``: with several letters live and none named, the organiser
+    picks one (the format travels on the buttons)."""
+    named, arguments = named_campaign(turn)
     parsed = parse_export_args(arguments)
     if parsed is None:
         turn.send(_usage(turn.t))
@@ -305,6 +350,20 @@ async def export(turn: Turn) -> None:
         log.info("admin %s: /export %s with ids refused: ids leave only through the command line", turn.user_id, fmt)
         turn.send(_ids_refused(turn.t))
         return
+    if named is None and len(turn.services.all_campaigns()) > 1:
+        turn.send(*letter_choice(turn, f"{EXPORT_OF}:{fmt}"))
+        return
+    start_export(turn, named or turn.campaign, fmt)
+
+
+async def export_of(turn: Turn) -> None:
+    """A letter picked for /export: ``oexport:<format>:<slug>``."""
+    fmt = turn.event.argument.partition(":")[0]
+    if (campaign := picked_letter(turn)) is not None and fmt in FORMATS:
+        start_export(turn, campaign, fmt)
+
+
+def start_export(turn: Turn, campaign: Campaign, fmt: ExportFormat) -> None:
     log.info("admin %s: /export %s", turn.user_id, fmt)
     if turn.services.exporting.locked():
         log.info("admin %s: /export %s refused: another export is running", turn.user_id, fmt)

@@ -51,6 +51,9 @@ class ConversationState:
     # signing loses nothing. ``draft`` maps a locale to its text, "" = every other language.
     composing: bool = False
     draft: dict[str, str] | None = None
+    # Whom the draft goes to: a campaign's slug (its news subscribers) or "" (the organisation's
+    # list); None: the conversation's campaign (a draft begun before organisers chose).
+    broadcast_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -80,6 +83,8 @@ class ConversationState:
         values["referrer"] = referrer if isinstance(referrer, str) else None
         campaign = values.get("campaign")
         values["campaign"] = campaign if isinstance(campaign, str) else None
+        audience = values.get("broadcast_to")
+        values["broadcast_to"] = audience if isinstance(audience, str) and values["composing"] else None
         draft = values.get("draft")
         values["draft"] = (
             {str(k): str(v) for k, v in draft.items()} if isinstance(draft, dict) and values["composing"] else None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from handlers import welcome
+from handlers.news import FUTURE_OFF as FUTURE_OFF  # under the organisation's news, and in /updates
 from handlers.news import STOP_UPDATES as STOP_UPDATES  # the button under every update
 from handlers.replies import Button, Keyboard
 from handlers.turn import Turn, button, for_campaign, rows
@@ -11,7 +12,6 @@ from storage import consents, signatures
 from storage.models import ContactConsent
 
 TOGGLE = "updates"  # callback data: "updates:on" / "updates:off"
-FUTURE_OFF = "futureoff"  # no more news about the organisation's future campaigns
 PARTNER_OFF = "partneroff"  # "partneroff:<key>": that partner may no longer contact the person
 
 

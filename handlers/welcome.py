@@ -36,7 +36,7 @@ def switch_campaign(turn: Turn, slug: str) -> bool:
     changed = turn.campaign.slug != slug
     if changed:
         # An organiser's unsent /broadcast draft was written for the other letter's subscribers.
-        state.composing, state.draft = False, None
+        state.composing, state.draft, state.broadcast_to = False, None, None
         state.name = state.country = state.name_form = None
         state.opt_in = state.future = False
         state.partners = ()

@@ -1,7 +1,11 @@
 """Broadcasts from the organiser's side: create one, claim a milestone, follow and cancel it.
 
+A broadcast goes to one campaign's news subscribers or, with campaign ``ORGANISATION_LIST``
+(""), to the organisation's list: everyone who agreed to hear about its future campaigns
+(``storage.consents``) and can still be reached (a signature not marked unreachable).
+
 A broadcast snapshots its recipients when it is created: one ``Delivery`` row per
-opted-in, reachable signer (of one language, if asked), inserted by a single
+opted-in, reachable signer or consent (of one language, if asked), inserted by a single
 ``INSERT … SELECT`` in the same transaction as the broadcast, so the sender
 (``storage.outbox``, ``bot.broadcasting``) never sees a broadcast without its
 recipients, and people who sign later are not added to it. Sending itself is
@@ -18,11 +22,15 @@ from sqlalchemy import Integer, String, func, insert, literal, select, true, upd
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from storage.consents import ORGANISATION
 from storage.db import Database
-from storage.models import Broadcast, Delivery, Signature
+from storage.models import Broadcast, ContactConsent, Delivery, Signature
 
 SENDING, DONE, CANCELLED = "sending", "done", "cancelled"
+# The campaign of a broadcast to the organisation's list (the campaign of its consents too).
+ORGANISATION_LIST = ""
 
 
 @dataclass(frozen=True)
@@ -71,16 +79,42 @@ def _recipients(campaign: str, language: str | None) -> Any:
     return query
 
 
+def reachable_giver() -> Any:
+    """The consent's giver has a signature not marked unreachable (the organisation's consent
+    lasts while its giver has a signature; a block marks them all unreachable)."""
+    theirs = aliased(Signature)  # not the outer query's signature, if it has one
+    return (
+        select(theirs.id)
+        .where(theirs.telegram_user_id == ContactConsent.telegram_user_id, theirs.unreachable_at.is_(None))
+        .exists()
+    )
+
+
+def _list_members(language: str | None) -> Any:
+    """The organisation's list: consents to news of future campaigns whose giver can be reached."""
+    query = select(ContactConsent.id).where(
+        ContactConsent.scope == ORGANISATION, ContactConsent.campaign == ORGANISATION_LIST, reachable_giver()
+    )
+    if language is not None:
+        query = query.where(ContactConsent.language == language)
+    return query
+
+
 async def _add_deliveries(session: AsyncSession, broadcast: Broadcast) -> int:
     """``INSERT INTO broadcast_deliveries SELECT …`` the recipients; returns how many."""
-    recipients = _recipients(broadcast.campaign, broadcast.language).subquery()
+    to_list = broadcast.campaign == ORGANISATION_LIST
+    if to_list:
+        recipients = _list_members(broadcast.language).subquery()
+    else:
+        recipients = _recipients(broadcast.campaign, broadcast.language).subquery()
     rows = select(
         literal(broadcast.id, Integer),
         recipients.c.id,
         literal("pending", String),
         literal(0, Integer),
     ).order_by(recipients.c.id)
-    statement = insert(Delivery).from_select(["broadcast_id", "signature_id", "status", "attempts"], rows)
+    recipient = "consent_id" if to_list else "signature_id"
+    statement = insert(Delivery).from_select(["broadcast_id", recipient, "status", "attempts"], rows)
     await session.execute(statement)
     total = await session.scalar(
         select(func.count()).select_from(Delivery).where(Delivery.broadcast_id == broadcast.id)
@@ -213,35 +247,53 @@ async def broadcast_counts(db: Database, broadcast_id: int) -> BroadcastCounts:
 
 async def counts_by_language(db: Database, broadcast_id: int) -> dict[str, BroadcastCounts]:
     """The counts per recipient language (recipients who withdrew meanwhile are in no language)."""
+    language = func.coalesce(Signature.language, ContactConsent.language)
     async with db.session() as session:
         rows = await session.execute(
-            select(Signature.language, Delivery.status, func.count())
-            .join(Signature, Signature.id == Delivery.signature_id)
-            .where(Delivery.broadcast_id == broadcast_id)
-            .group_by(Signature.language, Delivery.status)
+            select(language, Delivery.status, func.count())
+            .select_from(Delivery)
+            .outerjoin(Signature, Signature.id == Delivery.signature_id)
+            .outerjoin(ContactConsent, ContactConsent.id == Delivery.consent_id)
+            .where(Delivery.broadcast_id == broadcast_id, language.is_not(None))
+            .group_by(language, Delivery.status)
         )
         grouped: dict[str, dict[str, int]] = {}
-        for language, status, n in rows:
-            grouped.setdefault(str(language), {})[str(status)] = int(n)
+        for code, status, n in rows:
+            grouped.setdefault(str(code), {})[str(status)] = int(n)
     return {
-        language: _counts(sum(by_status.values()), by_status, gone=False)
-        for language, by_status in sorted(grouped.items())
+        code: _counts(sum(by_status.values()), by_status, gone=False) for code, by_status in sorted(grouped.items())
     }
 
 
 async def recipients_by_language(db: Database, campaign: str, language: str | None = None) -> dict[str, int]:
-    """How many people a broadcast created now would reach, per signature language."""
-    query = (
-        select(Signature.language, func.count())
-        .where(Signature.campaign == campaign, Signature.opt_in == true(), Signature.unreachable_at.is_(None))
-        .group_by(Signature.language)
-        .order_by(Signature.language)
-    )
-    if language is not None:
-        query = query.where(Signature.language == language)
+    """How many people a broadcast created now would reach, per language (their signature's, or
+    for the organisation's list the one they gave their consent in)."""
+    if campaign == ORGANISATION_LIST:
+        members = _list_members(language).subquery()
+        query = (
+            select(ContactConsent.language, func.count())
+            .where(ContactConsent.id.in_(select(members.c.id)))
+            .group_by(ContactConsent.language)
+            .order_by(ContactConsent.language)
+        )
+    else:
+        query = (
+            select(Signature.language, func.count())
+            .where(Signature.campaign == campaign, Signature.opt_in == true(), Signature.unreachable_at.is_(None))
+            .group_by(Signature.language)
+            .order_by(Signature.language)
+        )
+        if language is not None:
+            query = query.where(Signature.language == language)
     async with db.session() as session:
         rows = await session.execute(query)
         return {str(code): int(n) for code, n in rows}
+
+
+async def sending(db: Database) -> list[Broadcast]:
+    """Every broadcast still sending, of any campaign or the organisation's list, oldest first."""
+    async with db.session() as session:
+        return list(await session.scalars(select(Broadcast).where(Broadcast.status == SENDING).order_by(Broadcast.id)))
 
 
 async def latest_broadcast(db: Database, campaign: str) -> Broadcast | None:
@@ -266,10 +318,9 @@ async def running_broadcast(db: Database, campaign: str) -> Broadcast | None:
         )
 
 
-async def cancel_broadcast(db: Database, campaign: str) -> Broadcast | None:
-    """Cancel the broadcast being sent (the oldest still sending, as ``running_broadcast``
-    and the sender see it): it is marked cancelled and its pending and claimed deliveries
-    too, so the sender sends none of them. None if nothing is sending.
+async def cancel_broadcast(db: Database, broadcast_id: int) -> Broadcast | None:
+    """Cancel a broadcast still sending: it is marked cancelled and its pending and claimed
+    deliveries too, so the sender sends none of them. None if it is not sending (any more).
 
     Only the few requests already handed to Telegram (the sender's concurrency) finish,
     as the sender records them.
@@ -277,11 +328,7 @@ async def cancel_broadcast(db: Database, campaign: str) -> Broadcast | None:
     now = datetime.now(UTC)
     async with db.transaction() as session:
         broadcast = await session.scalar(
-            select(Broadcast)
-            .where(Broadcast.campaign == campaign, Broadcast.status == SENDING)
-            .order_by(Broadcast.id)
-            .limit(1)
-            .with_for_update()
+            select(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.status == SENDING).with_for_update()
         )
         if broadcast is None:
             return None

@@ -19,6 +19,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Dialect,
@@ -260,7 +261,8 @@ class SignatureTally(Base):
 
 
 class Broadcast(Base):
-    """One message to every opted-in signer: an organiser's text or a milestone.
+    """One message to every opted-in signer: an organiser's text or a milestone; with
+    ``campaign`` "" an organiser's text to the organisation's list (``storage.broadcasts``).
 
     ``texts`` maps a locale code to the organiser's text, "" meaning "every other
     language". A milestone carries no text (its words are a catalog message) and
@@ -295,25 +297,34 @@ class Broadcast(Base):
 class Delivery(Base):
     """One recipient of one broadcast, and how sending it went.
 
+    The recipient is a signature (a campaign's news: ``signature_id``) or a contact consent
+    (the organisation's list of people who asked for news of its future campaigns:
+    ``consent_id``), never both.
+
     Status: ``pending`` (to send; ``next_attempt_at`` after a failure), ``claimed``
     (taken by the sender, not yet handed to Telegram: pending again if the sender
     stops or dies, cancelled with its broadcast), ``sending`` (handed to Telegram,
     answer not yet recorded), ``sent``, ``blocked`` (403: never retried), ``failed``
     (retries exhausted), ``skipped`` (withdrew or opted out meanwhile), ``cancelled``,
     ``uncertain`` (the sender died while sending it: maybe delivered, never repeated).
-    Deleting the signature (withdrawal, removal, purge) deletes its deliveries.
+    Deleting the signature (withdrawal, removal, purge) or revoking the consent deletes its
+    deliveries.
     """
 
     __tablename__ = "broadcast_deliveries"
     __table_args__ = (
         UniqueConstraint("broadcast_id", "signature_id"),
+        UniqueConstraint("broadcast_id", "consent_id"),
+        CheckConstraint("(signature_id IS NULL) <> (consent_id IS NULL)", name="one_recipient"),
         Index("ix_broadcast_deliveries_broadcast_id_status", "broadcast_id", "status"),
         Index("ix_broadcast_deliveries_signature_id", "signature_id"),
+        Index("ix_broadcast_deliveries_consent_id", "consent_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
-    signature_id: Mapped[int] = mapped_column(ForeignKey("signatures.id", ondelete="CASCADE"))
+    signature_id: Mapped[int | None] = mapped_column(ForeignKey("signatures.id", ondelete="CASCADE"), nullable=True)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("contact_consents.id", ondelete="CASCADE"), nullable=True)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -22,7 +22,8 @@ sent again, so nobody gets a message twice, and at most the sender's concurrency
 ``pending`` too, so nobody is skipped.
 
 Signers who opted out or became unreachable after the broadcast was created are
-``skipped`` when their turn comes; a withdrawn signature's rows are already gone
+``skipped`` when their turn comes (on the organisation's list: people with no reachable
+signature left); a withdrawn signature's or a revoked consent's rows are already gone
 (ON DELETE CASCADE). A cancelled broadcast (``storage.broadcasts``) is never
 claimed from again. Nothing here logs: the broadcaster logs by delivery and
 broadcast ids, never names or Telegram ids.
@@ -32,13 +33,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.broadcasts import reachable_giver
 from storage.db import Database
-from storage.models import Broadcast, Delivery, Lease, Signature, utcnow
+from storage.models import Broadcast, ContactConsent, Delivery, Lease, Signature, utcnow
 
 LEASE_NAME = "broadcast-sender"
 # Delivery statuses whose outcome is still open; a broadcast is done when none is left.
@@ -50,10 +53,11 @@ RECORDABLE = ("sending", "uncertain")
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One claimed delivery: who gets it (a private chat) and in which language."""
+    """One claimed delivery: who gets it (a private chat) and in which language; its signature,
+    or None for a member of the organisation's list."""
 
     delivery_id: int
-    signature_id: int
+    signature_id: int | None
     chat_id: int
     language: str
     attempts: int  # including the one about to be made
@@ -190,13 +194,16 @@ async def claim(
                 select(
                     Delivery.id,
                     Delivery.attempts,
-                    Signature.id.label("signature_id"),
-                    Signature.telegram_user_id,
-                    Signature.language,
+                    Delivery.signature_id,
+                    func.coalesce(Signature.telegram_user_id, ContactConsent.telegram_user_id).label("chat_id"),
+                    func.coalesce(Signature.language, ContactConsent.language).label("language"),
                     Signature.opt_in,
                     Signature.unreachable_at,
+                    reachable_giver().label("giver_reachable"),
                 )
-                .join(Signature, Signature.id == Delivery.signature_id)
+                .select_from(Delivery)
+                .outerjoin(Signature, Signature.id == Delivery.signature_id)
+                .outerjoin(ContactConsent, ContactConsent.id == Delivery.consent_id)
                 .where(
                     Delivery.broadcast_id == broadcast_id,
                     Delivery.status == "pending",
@@ -206,7 +213,7 @@ async def claim(
                 .limit(limit)
             )
         ).all()
-        skipped = [row.id for row in rows if not row.opt_in or row.unreachable_at is not None]
+        skipped = [row.id for row in rows if not _reachable(row)]
         if skipped:
             await session.execute(
                 update(Delivery)
@@ -229,13 +236,21 @@ async def claim(
         Recipient(
             delivery_id=row.id,
             signature_id=row.signature_id,
-            chat_id=int(row.telegram_user_id),
+            chat_id=int(row.chat_id),
             language=row.language,
             attempts=row.attempts + 1,
         )
         for row in (wanted[delivery_id] for delivery_id in sorted(claimed))
     ]
     return Claim(held=True, status=status, recipients=recipients, skipped=len(skipped))
+
+
+def _reachable(row: Row[Any]) -> bool:
+    """Still wants it and can get it: a signer still opted in and not marked unreachable; a
+    member of the organisation's list with a reachable signature left."""
+    if row.signature_id is None:
+        return bool(row.giver_reachable)
+    return bool(row.opt_in) and row.unreachable_at is None
 
 
 async def begin_sending(db: Database, delivery_id: int) -> bool:
@@ -284,9 +299,13 @@ async def record_sent(db: Database, delivery_id: int, *, now: datetime | None = 
     await _record(db, delivery_id, status="sent", sent_at=now or utcnow(), error=None, next_attempt_at=None)
 
 
-async def record_blocked(db: Database, delivery_id: int, signature_id: int, *, now: datetime | None = None) -> None:
-    """403: the person blocked the bot. Never retried; the signature is marked unreachable."""
+async def record_blocked(
+    db: Database, delivery_id: int, signature_id: int | None, chat_id: int, *, now: datetime | None = None
+) -> None:
+    """403: the person blocked the bot. Never retried; the signature is marked unreachable (for
+    a member of the organisation's list, every signature of theirs: the block is the bot's)."""
     now = now or utcnow()
+    whose = Signature.id == signature_id if signature_id is not None else Signature.telegram_user_id == chat_id
     async with db.engine.begin() as session:
         await session.execute(
             update(Delivery)
@@ -294,9 +313,7 @@ async def record_blocked(db: Database, delivery_id: int, signature_id: int, *, n
             .values(status="blocked", error="blocked", next_attempt_at=None)
         )
         await session.execute(
-            update(Signature)
-            .where(Signature.id == signature_id, Signature.unreachable_at.is_(None))
-            .values(unreachable_at=now)
+            update(Signature).where(whose, Signature.unreachable_at.is_(None)).values(unreachable_at=now)
         )
 
 

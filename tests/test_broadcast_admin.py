@@ -310,7 +310,23 @@ async def test_cancel_stops_a_broadcast_midway(emulator: Emulator, tmp_path: Pat
             return all(status in ("sent", "cancelled") for _, status in (await stored(bot))[1])
 
         await _until(sending)
+        # A second one queued behind it (from the command line): /broadcast cancel asks which.
+        db = Database(bot.settings.database_url)
+        try:
+            queued = await broadcasts.create_broadcast(db, campaign="xinjiang", texts={"": "Next"}, language="de")
+        finally:
+            await db.dispose()
         await admin.send("/broadcast cancel")
+        which = await until(admin, has("Several messages are being sent. Which one should stop?"))
+        assert [b.callback_data for row in which.buttons for b in row] == [
+            f"bcstop:{b.id}" for b in (await stored(bot))[0]
+        ]
+        await admin.press("✖️ 2", message_id=which.message_id)  # the queued one: nothing of it was sent
+        await until(admin, has("Stopped. Nobody else will receive this message."))
+        assert (await stored(bot))[0][1].status == "cancelled"
+        await admin.press("✖️ 2", message_id=which.message_id)  # pressed again: no longer sending
+        await until(admin, has("Nothing is being sent right now"))
+        await admin.send("/broadcast cancel")  # one left: it stops at once
         stopped = await until(admin, has("Stopped. Nobody else will receive this message."))
         at_stop = reached()
         assert "Cancelled:" in stopped.text
@@ -321,7 +337,10 @@ async def test_cancel_stops_a_broadcast_midway(emulator: Emulator, tmp_path: Pat
         assert reached() == received
         assert 0 < received < 120
         found, deliveries = await stored(bot)
-        assert [(b.status, b.total) for b in found] == [("cancelled", 120)]
+        assert [(b.id, b.status, b.total) for b in found] == [
+            (found[0].id, "cancelled", 120),
+            (queued.id, "cancelled", 40),
+        ]
         statuses = {status for _, status in deliveries}
         assert statuses <= {"sent", "cancelled"}
         assert sum(1 for _, status in deliveries if status == "sent") == received

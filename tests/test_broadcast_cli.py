@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from bot.cli.broadcast import broadcast as broadcast_command
 from emulator import Emulator
 from handlers.news import STOP_UPDATES
+from storage import consents
 from storage.db import Database
 from storage.migrate import upgrade, upgrade_sync
 from storage.models import Broadcast, Signature
@@ -88,6 +89,31 @@ def test_the_dry_run_shows_recipients_and_each_language_s_message(database_url: 
     assert "Total 2" in [" ".join(line.replace("│", " ").split()) for line in out.splitlines()]
     assert "English" not in out and "Hallo nur auf Deutsch" in out
     assert run_async(lambda: _broadcasts(database_url)) == 0
+
+
+def test_the_organisation_list_is_its_own_audience(database_url: str, tmp_path: Path) -> None:
+    """``--organisation-list``: those who asked for news of future campaigns, in the language they
+    gave it in, with the organisation's heading; not a campaign's subscribers."""
+
+    async def seed() -> None:
+        db = Database(database_url, pool_size=2)
+        try:
+            await _seed(database_url)
+            news = consents.Given(consents.ORGANISATION, "", "w1")
+            await consents.record(db, 6005, "xinjiang", [news], language="fr")  # no news of the letter, but this
+        finally:
+            await db.dispose()
+
+    run_async(seed)
+    text = _write(tmp_path, "Une nouvelle lettre")
+    code, out, err = _run(database_url, "--text-file", str(text), "--dry-run", "--organisation-list")
+    assert code == 0, err
+    lines = [" ".join(line.replace("│", " ").split()) for line in out.splitlines()]
+    assert "Total 1" in lines and any(line.startswith("Français (fr) 1") for line in lines)
+    assert "📢 Des nouvelles d'Amnesty International" in out and "Une nouvelle lettre" in out  # in French
+    assert "News about the letter" not in out
+    code, _, err = _run(database_url, "--text-file", str(text), "--organisation-list", "--campaign", "xinjiang")
+    assert code == 2 and "leave --campaign out" in err
 
 
 @pytest.mark.parametrize(

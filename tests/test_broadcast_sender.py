@@ -101,7 +101,7 @@ async def _statuses(db: Database, broadcast_id: int) -> dict[int, str]:
         rows = await session.execute(
             select(Delivery.signature_id, Delivery.status).where(Delivery.broadcast_id == broadcast_id)
         )
-        return {int(sid): str(status) for sid, status in rows}
+        return {int(sid or 0): str(status) for sid, status in rows}
 
 
 # --- the lease and claiming (storage.outbox) ------------------------------------------------
@@ -158,7 +158,8 @@ async def test_opted_out_and_unreachable_signers_are_skipped_and_a_cancelled_bro
     claim = await outbox.claim(database, broadcast.id, "a", 10, 10)
     assert claim.skipped == 2 and [r.signature_id for r in claim.recipients] == [s.signature_id for s in signers[2:]]
     await outbox.unclaim(database, [r.delivery_id for r in claim.recipients])
-    assert await cancel_broadcast(database, "xinjiang") is not None
+    assert await cancel_broadcast(database, broadcast.id) is not None
+    assert await cancel_broadcast(database, broadcast.id) is None  # no longer sending
     claim = await outbox.claim(database, broadcast.id, "a", 10, 10)
     assert (claim.status, claim.recipients) == ("cancelled", [])
     counts = await broadcast_counts(database, broadcast.id)
@@ -173,7 +174,7 @@ async def test_cancel_stops_the_broadcast_being_sent_and_its_claims(database: Da
     assert running is not None and running.id == first.id  # what /broadcast status shows and the sender sends
     assert await outbox.acquire_lease(database, "a", 10) == 0
     claim = await outbox.claim(database, first.id, "a", 2, 10)
-    cancelled = await cancel_broadcast(database, "xinjiang")
+    cancelled = await cancel_broadcast(database, first.id)
     assert cancelled is not None and cancelled.id == first.id
     # The sender's claims are cancelled too: it hands none of them to Telegram.
     assert [await outbox.begin_sending(database, r.delivery_id) for r in claim.recipients] == [False, False]
@@ -293,7 +294,7 @@ async def test_cancelling_stops_sending_at_once(
     sender.start()
     try:
         await _until(lambda: _sent_at_least(database, broadcast.id, 5))
-        await cancel_broadcast(database, "xinjiang")
+        await cancel_broadcast(database, broadcast.id)
         at_cancel = _delivered(emulator)
         await _until(lambda: _no_open(database, broadcast.id))
         await asyncio.sleep(0.5)

@@ -110,7 +110,7 @@ async def _broadcast_with_restart(
             rows = await session.execute(
                 select(Delivery.signature_id, Delivery.status).where(Delivery.broadcast_id == broadcast.id)
             )
-            statuses = {int(signature_id): str(status) for signature_id, status in rows}
+            statuses = {int(signature_id or 0): str(status) for signature_id, status in rows}
             unreachable = set(
                 (await session.scalars(select(Signature.id).where(Signature.unreachable_at.is_not(None)))).all()
             )

@@ -208,19 +208,27 @@ async def test_organisers_name_the_campaign_they_mean(start_one_bot: Any, campai
     await admin.send("/help")
     assert "Several letters are live (xinjiang, archive, writer)" in (await until(admin, has("/stats"))).text
 
-    # /stats names the campaign first, else the one of the organiser's conversation (the home one).
+    # /stats names the campaign first, or asks which letter.
     await admin.send("/stats writer")
     stats = await until(admin, has("Signatures:"))
     assert stats.text.startswith("Free the imprisoned writer") and "Signatures: 1 of 5,000" in stats.text
     await admin.send("/stats")
+    choice = await until(admin, has("Several letters are live. Which one?"))
+    assert set(buttons(choice).values()) == {"ostats:xinjiang", "ostats:writer", "ostats:archive"}
+    await admin.press(next(label for label, data in buttons(choice).items() if data == "ostats:xinjiang"))
     home = await until(admin, has("Signatures:"))
     assert home.text.startswith("Protest the Chinese government") and "Signatures: 0 of 100,000" in home.text
 
-    # /export writer: that campaign's list only.
+    # /export writer: that campaign's list only; /export xlsx asks which letter, the format kept.
     await admin.send("/export writer")
     sent = await until(admin, lambda m: m.document is not None, within=60)
     assert sent.document is not None and sent.document.filename.startswith("writer-")
     assert b"Cy" in sent.document.data
+    await admin.send("/export xlsx")
+    choice = await until(admin, has("Several letters are live. Which one?"))
+    await admin.press(next(label for label, data in buttons(choice).items() if data == "oexport:xlsx:writer"))
+    sheet = await until(admin, lambda m: m.document is not None and m.document.filename.endswith(".xlsx"), within=60)
+    assert sheet.document is not None and sheet.document.filename.startswith("writer-")
     # /remove finds a receipt of any campaign and says from which letter's list it removes.
     cy_writer = await stored(bot, "writer", 7003)
     assert cy_writer is not None and cy_writer.receipt is not None
@@ -230,10 +238,68 @@ async def test_organisers_name_the_campaign_they_mean(start_one_bot: Any, campai
     await admin.press("🗑 Remove")
     await until(admin, has("Removed:"))
     assert await stored(bot, "writer", 7003) is None
-    # /broadcast says whose subscribers it writes to.
+    # /broadcast asks whom to write to: a letter's news subscribers, or the organisation's list
+    # (the writer's letter offers news of future campaigns), and says whom it writes to.
     await admin.send("/broadcast")
+    choice = await until(admin, has("Who should get your message?"))
+    assert set(buttons(choice).values()) == {"bcto:xinjiang", "bcto:archive", "bcto:writer", "bcto:*"}
+    assert "People who asked for news about future campaigns of Amnesty International · 0 people" in choice.text
+    await admin.press(next(label for label, data in buttons(choice).items() if data == "bcto:xinjiang"))
     assert (await until(admin, has("Write your message"))).text.startswith("Protest the Chinese government")
     await admin.send("/cancel")
+    assert bot.emulator.rejected == []
+
+
+async def test_a_message_to_the_organisations_list_reaches_only_those_who_asked(
+    start_one_bot: Any, campaigns_dir: Path
+) -> None:
+    """News of future campaigns: an organiser writes to the organisation's list; only the signers
+    who ticked it get the message, in the language they gave it in, and its "Stop updates" ends it."""
+    admin_id = 7100
+    bot = await start_one_bot(core="real", campaigns_dir=campaigns_dir, admin_ids=frozenset({admin_id}))
+    gil = bot.emulator.user(7006, first_name="Gil", language_code="de")
+    hal = bot.emulator.user(7007, first_name="Hal", language_code="en")
+    await gil.send("/start writer")
+    await until(gil, offers_to_sign)
+    await gil.press("✍️ Brief unterschreiben")
+    screen = await until(gil, has("Bevor Sie unterschreiben"))
+    await gil.press(callback_data="future", message_id=screen.message_id)  # news of future campaigns, in German
+    await until(gil, lambda m: any(label.startswith("☑") for label in buttons(m)))
+    await gil.press(callback_data="agree")
+    await until(gil, has("Mit welchem Namen"))
+    await gil.press("Als Gil unterschreiben")
+    await until(gil, has("In welchem Land"))
+    await gil.send("Deutschland")
+    review = await until(gil, has("Bitte prüfen"))
+    await gil.press(next(label for label in buttons(review) if label.startswith("✅")))
+    await until(gil, has("Danke, Gil!"))
+    await hal.send("/start writer")
+    await until(hal, offers_to_sign)
+    await sign_here(hal)  # ticks nothing
+
+    admin = bot.emulator.user(admin_id, first_name="Org", language_code="en")
+    await admin.send("/broadcast")
+    choice = await until(admin, has("Who should get your message?"))
+    assert "People who asked for news about future campaigns of Amnesty International · 1 person" in choice.text
+    await admin.press(next(label for label, data in buttons(choice).items() if data == "bcto:*"))
+    intro = await until(admin, has("Write your message"))
+    assert intro.text.startswith("People who asked for news about future campaigns of Amnesty International")
+    assert "Write your message to the 1 person who asked for news." in intro.text
+    await admin.send("A new letter opens next week.")
+    summary = await until(admin, has("Who gets what"))
+    assert "Deutsch: 1 · the text for every other language" in summary.text
+    await admin.press("📨 Send to 1 person")
+    await until(admin, lambda m: m.edited and "Done: 1 of 1 received it." in m.text, within=30)
+    news = await until(gil, has("A new letter opens next week."))
+    assert news.text.startswith("📢 Neuigkeiten von Amnesty International")
+    assert not any("A new letter" in m.text for m in hal.messages)  # he did not ask for it
+    stop = next(label for label, data in buttons(news).items() if data.startswith("futureoff"))
+    await gil.press(stop, message_id=news.message_id)
+    assert await consents_of(bot, 7006) == []
+    assert await stored(bot, "writer", 7006) is not None  # the signature stays
+    await admin.send("/broadcast status")
+    status = await until(admin, has("By language"))
+    assert "📢 Message of" in status.text and "to people who asked for news about future campaigns" in status.text
     assert bot.emulator.rejected == []
 
 

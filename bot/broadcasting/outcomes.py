@@ -68,7 +68,7 @@ def recording(db: Database, recipient: outbox.Recipient, verdict: Verdict) -> Ca
         case "flood":
             return lambda: outbox.record_retry(db, delivery, verdict.seconds, "flood", count_attempt=False)
         case "blocked":
-            return lambda: outbox.record_blocked(db, delivery, recipient.signature_id)
+            return lambda: outbox.record_blocked(db, delivery, recipient.signature_id, recipient.chat_id)
         case "uncertain":
             return lambda: outbox.record_uncertain(db, delivery, verdict.error)
         case "failed":

@@ -1,5 +1,6 @@
-"""``python -m bot broadcast --text-file FILE [--lang LANG] [--dry-run]``: write to everyone who
-asked for news, from the server.
+"""``python -m bot broadcast --text-file FILE [--lang LANG] [--dry-run] [--campaign SLUG |
+--organisation-list]``: write to everyone who asked for news (of one campaign, or with
+``--organisation-list`` about the organisation's future campaigns), from the server.
 
 The file has the same format as the bot's ``/broadcast``: one text for everyone, or one
 per language after ``[de]``, ``[fr]``, … tags on lines of their own (``[all]``, or the text
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # the bot's modules load on use, so that `broadcast --help` i
     from handlers.broadcast import DraftProblem
     from handlers.i18n import I18n
     from handlers.turn import Services
-    from petition.campaign import Campaign
     from storage.broadcasts import BroadcastCounts
 
 
@@ -51,6 +51,7 @@ class Plan:
     texts: dict[str, str]
     language: str | None
     recipients: dict[str, int]
+    audience: str  # a campaign's slug, or "" for the organisation's list (``storage.broadcasts``)
 
     @property
     def total(self) -> int:
@@ -125,7 +126,7 @@ def render_dry_run(console: Console, services: Services, plan: Plan) -> None:
         table.add_row(escape(f"{language_name(code)} ({code})"), f"{count:,}", which)
     table.add_row("Total", f"{plan.total:,}", "")
     console.print(table)
-    sample = Broadcast(campaign=services.campaign.slug, kind="message", texts=plan.texts, language=plan.language)
+    sample = Broadcast(campaign=plan.audience, kind="message", texts=plan.texts, language=plan.language)
     for code in plan.recipients:
         text, _ = news_message(services, sample, code)
         console.print()
@@ -135,7 +136,7 @@ def render_dry_run(console: Console, services: Services, plan: Plan) -> None:
     console.print("dry run: nothing was sent")
 
 
-async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | None, dry_run: bool) -> int:
+async def _run(settings: Settings, audience: str, path: Path, lang: str | None, dry_run: bool) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.broadcasting.command_line import TelegramUnreachable
@@ -149,13 +150,13 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
         services = make_services(settings, db, bot_username="bot")
         texts, language = read_texts(path, lang, services.i18n)
         try:
-            recipients = await broadcasts.recipients_by_language(db, campaign.slug, language)
+            recipients = await broadcasts.recipients_by_language(db, audience, language)
         except (SQLAlchemyError, OSError) as error:
             hint = " (run `python -m bot migrate` first?)" if "signatures" in str(error) else ""
             raise CommandError(
                 f"DATABASE_URL {mask_url(settings.database_url)} cannot be read ({reason(error)}){hint}"
             ) from None
-        plan = Plan(texts, language, recipients)
+        plan = Plan(texts, language, recipients, audience)
         check_plan(plan)
         if dry_run:
             render_dry_run(console, services, plan)
@@ -166,7 +167,7 @@ async def _run(settings: Settings, campaign: Campaign, path: Path, lang: str | N
         setup_logging(
             "WARNING", [token, *url_passwords(settings.database_url), *url_passwords(settings.telegram_api_url)]
         )
-        broadcast = await broadcasts.create_broadcast(db, campaign=campaign.slug, texts=texts, language=language)
+        broadcast = await broadcasts.create_broadcast(db, campaign=audience, texts=texts, language=language)
         console.print(f"broadcast {broadcast.id} created for {broadcast.total:,} people")
         try:
             counts = await _send(settings, broadcast.id, broadcast.total)
@@ -223,16 +224,25 @@ def summary(counts: BroadcastCounts) -> str:
 )
 @click.option("--lang", default=None, help="Only signers of this language (e.g. de, pt_BR); the file is their text.")
 @click.option("--dry-run", is_flag=True, help="Show the recipients per language and each message; send nothing.")
+@click.option(
+    "--organisation-list",
+    "to_list",
+    is_flag=True,
+    help="Write to everyone who asked for news about the organisation's future campaigns instead.",
+)
 @campaign_option
-def broadcast(text_file: Path, lang: str | None, dry_run: bool, campaign_slug: str | None) -> None:
+def broadcast(text_file: Path, lang: str | None, dry_run: bool, to_list: bool, campaign_slug: str | None) -> None:
     """Send the text in FILE to every signer who asked for news, each in their language.
 
     Reads DATABASE_URL, CAMPAIGN and the Telegram settings (environment or .env).
     Each person gets the text with a short heading, a footer and a "Stop updates"
     button in their own language.
     """
+    from storage.broadcasts import ORGANISATION_LIST
 
+    if to_list and campaign_slug:
+        raise click.UsageError("--organisation-list writes to no campaign's subscribers: leave --campaign out")
     with usage_errors():
         settings, campaign = settings_and_campaign(campaign_slug)
     check_sqlite_file(settings.database_url)
-    asyncio.run(_run(settings, campaign, text_file, lang, dry_run))
+    asyncio.run(_run(settings, ORGANISATION_LIST if to_list else campaign.slug, text_file, lang, dry_run))
