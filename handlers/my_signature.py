@@ -34,7 +34,19 @@ async def show(turn: Turn) -> None:
     signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
     other_lines, other_buttons = await _other_signatures(turn)
     if signature is None:
-        turn.send(t.gettext("You have not signed this letter. Send /start to read it and sign."))
+        end = services.end_of(turn.campaign)
+        if end is not None and services.is_closed(turn.campaign):
+            # Translators: /mysignature of someone with no signature on a petition that has ended (they may have
+            # signed it and seen their name erased after the retention period); {date} in the long format.
+            turn.send(
+                t.gettext(
+                    "You have no signature on this letter. It closed on {date}; its signers' names are erased some "
+                    "time after the end, and only their number is kept.",
+                    date=end,
+                )
+            )
+        else:
+            turn.send(t.gettext("You have not signed this letter. Send /start to read it and sign."))
         if other_lines:
             turn.send("\n".join(other_lines), other_buttons)
         return

@@ -242,6 +242,15 @@ def load_campaigns(home: str, directory: Path = CAMPAIGNS_DIR, *, home_ends: dat
     if home_ends is not None:
         first = replace(first, ends=home_ends)
     others = [load_campaign(str(path)) for path in sorted(directory.glob("*.toml"))]
+    for other in others:
+        # One bot speaks for one organisation: its list of people who asked for news about
+        # future campaigns, and every footer naming it, are that organisation's.
+        if other.organisation != first.organisation:
+            raise CampaignError(
+                f"campaign {other.slug!r} names the organisation {other.organisation!r}, the home campaign "
+                f"{first.slug!r} {first.organisation!r}: one bot speaks for one organisation (name others as "
+                "[[partners]], or run a bot of their own)"
+            )
     return Campaigns(first, tuple(c for c in others if c.slug != first.slug))
 
 

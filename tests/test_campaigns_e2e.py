@@ -19,11 +19,13 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli.export import export as export_command
+from bot.cli.purge import purge as purge_command
 from handlers import referrals
 from petition.campaign import CAMPAIGNS_DIR, CampaignError, load_campaigns
 from storage import consents, signatures
 from storage.db import Database
 from storage.models import Signature
+from tests.signers import add_signer
 from tests.test_signing_e2e import has, offers_to_sign, until
 
 WRITER = """
@@ -333,6 +335,11 @@ def test_every_campaign_file_is_live_and_a_bad_one_is_refused(campaigns_dir: Pat
     (campaigns_dir / "bad.toml").write_text(WRITER, encoding="utf-8")  # a second file with the slug "writer"
     with pytest.raises(CampaignError, match="same slug"):
         load_campaigns("xinjiang", campaigns_dir)
+    # Another organisation's letter: its own bot (or a partner here), never a second list of news.
+    other = WRITER.replace('slug = "writer"', 'slug = "pen"').replace("Amnesty International", "PEN International")
+    (campaigns_dir / "bad.toml").write_text(other, encoding="utf-8")
+    with pytest.raises(CampaignError, match="one bot speaks for one organisation"):
+        load_campaigns("xinjiang", campaigns_dir)
 
 
 async def consents_of(bot: Any, user_id: int) -> list[tuple[str, str, str]]:
@@ -476,3 +483,43 @@ async def test_a_button_from_before_a_second_campaign_acts_on_the_home_one(
         assert await consents.of_person(db, 7009) == []
     finally:
         await db.dispose()
+
+
+async def test_a_purged_campaign_beside_an_open_one(start_one_bot: Any, campaigns_dir: Path) -> None:
+    """A letter closed long ago is purged on its own dates by ``python -m bot purge``: its names
+    are gone (its count stays), the letter stays readable, and the same person's signature and
+    news of future campaigns on an open letter are untouched."""
+    long_ago = date.today() - timedelta(days=400)  # past its end + RETENTION_DAYS (180)
+    (campaigns_dir / "archive.toml").write_text(ARCHIVE.format(ends=long_ago.isoformat()), encoding="utf-8")
+    admin_id = 7100
+    bot = await start_one_bot(core="real", campaigns_dir=campaigns_dir, admin_ids=frozenset({admin_id}))
+    db = Database(bot.settings.database_url)
+    try:
+        await add_signer(db, 7008, campaign="archive", name="Ida Archive")  # signed while it was open
+        await add_signer(db, 7008, campaign="writer", consents=[consents.Given(consents.ORGANISATION, "", "w1")])
+    finally:
+        await db.dispose()
+
+    server = {"DATABASE_URL": bot.settings.database_url, "CAMPAIGNS_DIR": str(campaigns_dir), "CAMPAIGN": None}
+    result = await asyncio.to_thread(CliRunner().invoke, purge_command, [], env=server)
+    assert result.exit_code == 0, result.output
+    assert await stored(bot, "archive", 7008) is None
+    assert await stored(bot, "writer", 7008) is not None
+    assert await consents_of(bot, 7008) == [("organisation", "", "writer")]
+
+    ida = bot.emulator.user(7008, first_name="Ida", language_code="en")
+    await ida.send("/start archive")
+    letter = await until(ida, has("Stop the demolition"))
+    assert "Dear Mayor" in letter.text  # still readable
+    await ida.send("/mysignature")
+    record = await until(ida, has("You have no signature on this letter. It closed on"))
+    assert "Ida Archive" not in record.text
+    admin = bot.emulator.user(admin_id, first_name="Org", language_code="en")
+    await admin.send("/stats archive")
+    figures = await until(admin, has("Signatures:"))
+    assert figures.text.startswith("Stop the demolition") and "Signatures: 1 of 1,000" in figures.text
+    await admin.send("/export archive")
+    emptied = await until(admin, lambda m: m.document is not None, within=60)
+    assert emptied.document is not None and b"Ida" not in emptied.document.data
+    assert "1 signature was erased after the retention period" in (emptied.caption or emptied.text)
+    assert bot.emulator.rejected == []
