@@ -331,7 +331,7 @@ async def _several_campaigns(
     """What only several campaigns show, in this language: the choice of letters (one closed),
     a coalition letter's consent toggles (news about future campaigns, a partner), the other
     letters signed, consents in /mysignature and /updates and their withdrawal, and the
-    organisers' help and headings. The campaigns are copies of ``campaign`` (its texts are
+    organisers' help, headings and pickers, with a message to the organisation's list. The campaigns are copies of ``campaign`` (its texts are
     translated), so every reply is checked against Telegram's limits as the real ones will be."""
     home = Path(campaign) if campaign.endswith(".toml") else CAMPAIGNS_DIR / f"{campaign}.toml"
     text = home.read_text(encoding="utf-8")
@@ -353,6 +353,7 @@ async def _several_campaigns(
     await ana.send("/start")  # the choice of letters
     await ana.press(callback_data="camp:closed")
     await ana.press(callback_data="sign")  # closed
+    await ana.send("/mysignature")  # no signature on a closed letter
     await ana.send(f"/start {slug}")
     for action in ("sign", "agree", "asme"):
         await ana.press(callback_data=action)
@@ -373,7 +374,11 @@ async def _several_campaigns(
     await ana.press(callback_data="partneroff:partner~coalition")
     await ana.send("/help")
     await ana.send("/stats coalition")
-    await ana.send("/broadcast")
+    await ana.send("/stats")  # which letter
+    await ana.send("/export xlsx")  # which letter
+    await ana.send("/broadcast")  # to whom: a letter's subscribers, or the organisation's list
+    await ana.press(callback_data="bcto:*")
+    await ana.send("A new letter opens next week.")  # the list's message as its members read it
     await ana.send("/cancel")
     await ana.send(f"/start {slug}")
     await ana.send("/withdraw")
