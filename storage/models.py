@@ -99,6 +99,8 @@ class Signature(Base):
         Index("ix_signatures_campaign_source", "campaign", "source"),
         Index("ix_signatures_campaign_letter_version", "campaign", "letter_version"),
         Index("ix_signatures_campaign_opt_in", "campaign", "opt_in"),
+        # A person's signatures on every letter (/mysignature's other letters, the organisation's list).
+        Index("ix_signatures_telegram_user_id", "telegram_user_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -314,11 +316,11 @@ class Delivery(Base):
     __tablename__ = "broadcast_deliveries"
     __table_args__ = (
         UniqueConstraint("broadcast_id", "signature_id"),
-        UniqueConstraint("broadcast_id", "consent_id"),
+        # Consent first: it also finds a revoked consent's deliveries (ON DELETE CASCADE).
+        UniqueConstraint("consent_id", "broadcast_id"),
         CheckConstraint("(signature_id IS NULL) <> (consent_id IS NULL)", name="one_recipient"),
         Index("ix_broadcast_deliveries_broadcast_id_status", "broadcast_id", "status"),
         Index("ix_broadcast_deliveries_signature_id", "signature_id"),
-        Index("ix_broadcast_deliveries_consent_id", "consent_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, or_, select, update
+from sqlalchemy import Row, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -199,7 +199,8 @@ async def claim(
                     func.coalesce(Signature.language, ContactConsent.language).label("language"),
                     Signature.opt_in,
                     Signature.unreachable_at,
-                    reachable_giver().label("giver_reachable"),
+                    # Asked for members of the organisation's list only (a signature's row has no giver).
+                    case((Delivery.consent_id.is_not(None), reachable_giver()), else_=False).label("giver_reachable"),
                 )
                 .select_from(Delivery)
                 .outerjoin(Signature, Signature.id == Delivery.signature_id)
