@@ -41,7 +41,7 @@ async def _fresh(url: str) -> None:
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        Path(str(parsed.database)).unlink(missing_ok=True)
+        await asyncio.to_thread(Path(str(parsed.database)).unlink, missing_ok=True)
         return
     if parsed.host not in ("127.0.0.1", "localhost"):
         raise SystemExit("--database-url must be on 127.0.0.1: the benchmark drops and recreates it")
