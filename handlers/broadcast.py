@@ -142,9 +142,10 @@ def problem_text(t: Translator, problem: DraftProblem, locales: tuple[str, ...])
             )
 
 
-def digest(draft: dict[str, str]) -> str:
-    """A short fingerprint of a draft: a Send button only sends the draft it previewed."""
-    return hashlib.sha256(json.dumps(draft, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+def digest(draft: dict[str, str], audience: str) -> str:
+    """A short fingerprint of a draft and whom it goes to: a Send button only sends the draft it
+    previewed, to the people it previewed it for."""
+    return hashlib.sha256(json.dumps([audience, draft], sort_keys=True).encode("utf-8")).hexdigest()[:12]
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -186,11 +187,26 @@ def audience(turn: Turn) -> str:
     return chosen if chosen is not None else turn.campaign.slug
 
 
+def still_offered(turn: Turn) -> bool:
+    """Whether the draft's people may still be written to (its letter may have been taken down,
+    or stopped offering the list, since the draft began): if not, the draft ends."""
+    if audience(turn) in audiences(turn.services):
+        return True
+    log.info("admin %s: /broadcast draft ended: its audience is no longer offered", turn.user_id)
+    turn.state.composing, turn.state.draft, turn.state.broadcast_to = False, None, None
+    return False
+
+
 def audience_heading(turn: Turn, key: str) -> str:
-    """Whom a reply is about, in bold; "" for the only letter's subscribers (nothing to tell apart)."""
-    if key != ORGANISATION_LIST:
-        return turn.which_letter(turn.services.campaign_named(key))
-    return "<b>" + html.escape(list_name(turn.t, turn.services), quote=False) + "</b>"
+    """Whom a reply is about, in bold; "" when there is nobody else to write to."""
+    services = turn.services
+    if len(audiences(services)) == 1:
+        return ""
+    if key == ORGANISATION_LIST:
+        name = list_name(turn.t, services)
+    else:
+        name = turn.t.catalog.gettext(services.campaign_named(key).title)
+    return "<b>" + html.escape(name, quote=False) + "</b>"
 
 
 def list_name(t: Translator, services: Services) -> str:
@@ -208,6 +224,8 @@ async def start(turn: Turn) -> None:
     if len(choices) == 1:
         await compose(turn, choices[0])
         return
+    # A draft begun earlier ends: a text typed now instead of choosing must not join it.
+    turn.state.composing, turn.state.draft, turn.state.broadcast_to = False, None, None
     t = turn.t
     # Translators: an organiser sent /broadcast; the letters' news subscribers and the organisation's list follow.
     lines = ["<b>" + t.gettext("Who should get your message?") + "</b>"]
@@ -288,6 +306,9 @@ async def draft_text(turn: Turn) -> None:
     """A text while composing: its sections are added to the draft, then the preview."""
     services = turn.services
     t = turn.t
+    if not still_offered(turn):
+        turn.send(t.gettext("This draft is closed. Send /broadcast to write a new message."))
+        return
     try:
         sections = parse_sections(turn.event.text, services.i18n.locales)
     except DraftProblem as problem:
@@ -374,7 +395,7 @@ async def summary_message(turn: Turn, draft: dict[str, str]) -> tuple[str, Keybo
     send = button(
         # Translators: button label, at most 40 characters (longer labels are cut on phones); {n} is a number.
         t.ngettext("📨 Send to {n} person", "📨 Send to {n} people", total),
-        f"{SEND}:{digest(draft)}",
+        f"{SEND}:{digest(draft, audience(turn))}",
     )
     return "\n".join(lines), rows(send, restart, drop), True
 
@@ -387,7 +408,7 @@ async def on_button(turn: Turn) -> None:
     t = turn.t
     action = turn.event.action
     state = turn.state
-    if not state.composing or state.draft is None:
+    if not state.composing or state.draft is None or not still_offered(turn):
         # Translators: a pop-up, at most 200 characters.
         turn.answer(t.gettext("This draft is closed. Send /broadcast to write a new message."), alert=True)
         return
@@ -415,7 +436,7 @@ async def confirm(turn: Turn, previewed: str) -> None:
     t = turn.t
     state = turn.state
     draft = state.draft or {}
-    if not draft or previewed != digest(draft):
+    if not draft or previewed != digest(draft, audience(turn)):
         # Translators: a pop-up, at most 200 characters.
         turn.answer(t.gettext("This preview is out of date: please use the latest one."), alert=True)
         return
@@ -434,7 +455,7 @@ async def confirm(turn: Turn, previewed: str) -> None:
         already = t.gettext("You already sent exactly this message in the last 24 hours: it is not sent twice.")
         turn.answer(already, alert=True)
         return
-    queued = await broadcasts.running_broadcast(services.db, key)
+    queued = await broadcasts.sending(services.db)  # the sender goes oldest first, whoever they are for
     broadcast = await broadcasts.create_broadcast(
         services.db,
         campaign=key,
@@ -451,7 +472,7 @@ async def confirm(turn: Turn, previewed: str) -> None:
     if message is not None:
         await broadcasts.set_progress_message(services.db, broadcast.id, chat, message)
         turn.followups.append(lambda deliver: _refresh(services, broadcast.id, deliver))
-    if queued is not None:
+    if queued:
         turn.send(t.gettext("Another broadcast is still being sent; this one starts as soon as it has finished."))
 
 
@@ -526,29 +547,25 @@ def progress_text(services: Services, broadcast: Broadcast, counts: BroadcastCou
 
 
 async def status(turn: Turn) -> None:
-    """The broadcast sending now and the latest one, of every letter and the organisation's list."""
+    """The broadcasts sending now and the latest one of every letter and of the organisation's
+    list, a message each (with its languages, several would outgrow Telegram's limit)."""
     log.info("admin %s: /broadcast status", turn.user_id)
     services = turn.services
     t = turn.t
-    choices = audiences(services)
-    shown: list[Broadcast] = []
-    for key in choices:
-        for found in (
-            await broadcasts.running_broadcast(services.db, key),
-            await broadcasts.latest_broadcast(services.db, key),
-        ):
-            if found is not None and all(found.id != b.id for b in shown):
-                shown.append(found)
+    shown: list[Broadcast] = list(await broadcasts.sending(services.db))
+    for key in audiences(services):
+        latest = await broadcasts.latest_broadcast(services.db, key)
+        if latest is not None and all(latest.id != b.id for b in shown):
+            shown.append(latest)
     if not shown:
         turn.send(t.gettext("No message has been sent to the people who asked for news yet. /broadcast writes one."))
         return
-    parts = []
     for broadcast in shown:
         counts = await broadcasts.broadcast_counts(services.db, broadcast.id)
         by_language = await broadcasts.counts_by_language(services.db, broadcast.id)
         # Status in the asker's language, whoever started it.
         text = progress_text(services, broadcast, counts, t.locale)
-        heading = [which] if len(choices) > 1 and (which := audience_heading(turn, broadcast.campaign)) else []
+        heading = [which] if (which := audience_heading(turn, broadcast.campaign)) else []
         lines = [*heading, text, "", "<b>" + t.gettext("By language") + "</b>"]
         for code, part in by_language.items():
             # Translators: {sent} and {total} are numbers of people, per language in a broadcast's status.
@@ -557,8 +574,7 @@ async def status(turn: Turn) -> None:
                 + ": "
                 + t.gettext("{sent} of {total}", sent=part.sent, total=part.total)
             )
-        parts.append("\n".join(lines))
-    turn.send("\n\n".join(parts))
+        turn.send("\n".join(lines))
 
 
 async def cancel(turn: Turn) -> None:
@@ -584,10 +600,15 @@ async def cancel(turn: Turn) -> None:
 
 
 async def on_stop(turn: Turn) -> None:
-    """The organiser picked which broadcast to cancel."""
-    turn.answer()
+    """The organiser picked which broadcast to cancel (its button may be older than its end)."""
     chosen = int(turn.event.argument) if turn.event.argument.isdigit() else None
-    await stop(turn, chosen)
+    found = await broadcasts.get_broadcast(turn.services.db, chosen) if chosen is not None else None
+    if found is None or found.status != broadcasts.SENDING:
+        # Translators: a pop-up, at most 200 characters: an organiser chose to stop a message that has ended since.
+        turn.answer(turn.t.gettext("This message is no longer being sent."), alert=True)
+        return
+    turn.answer()
+    await stop(turn, found.id)
 
 
 async def stop(turn: Turn, broadcast_id: int | None) -> None:

@@ -141,7 +141,7 @@ async def open_letter(turn: Turn) -> Step | None:
     if existing is not None:
         turn.state.referrer = None  # a signer opening a share link (even their own) credits nobody
         if existing.unreachable_at is not None:  # blocked the bot during an update, and is back
-            await signatures.mark_reachable(turn.services.db, turn.campaign.slug, turn.user_id)
+            await signatures.mark_reachable(turn.services.db, turn.user_id)
         turn.state.name = turn.state.name_form = None  # a name typed again to change its form, unused
         await review.already_signed(turn, existing)
         return Step.SIGNED

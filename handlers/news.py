@@ -20,7 +20,8 @@ from storage.broadcasts import ORGANISATION_LIST
 from storage.models import Broadcast
 
 STOP_UPDATES = "stopnews"  # callback data of the "Stop updates" button
-FUTURE_OFF = "futureoff"  # no more news about the organisation's future campaigns (its list's "Stop updates")
+FUTURE_OFF = "futureoff"  # no more news about the organisation's future campaigns (/updates' button)
+UNDER_NEWS = "news"  # "futureoff:news": the same, pressed under a message to the organisation's list
 SHARE_SOURCE = "news"  # the deep-link source of the share link in milestone messages
 
 
@@ -96,7 +97,7 @@ def list_message(services: Services, broadcast: Broadcast, language: str) -> tup
         "/updates turns it off.",
         organisation=organisation,
     )
-    stop = button(t.gettext("🔕 Stop updates"), for_campaign(services, services.campaign, FUTURE_OFF))
+    stop = button(t.gettext("🔕 Stop updates"), for_campaign(services, services.campaign, f"{FUTURE_OFF}:{UNDER_NEWS}"))
     return "\n\n".join([header, body, f"<i>{why}</i>"]), ((stop,),)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from handlers import welcome
 from handlers.news import FUTURE_OFF as FUTURE_OFF  # under the organisation's news, and in /updates
 from handlers.news import STOP_UPDATES as STOP_UPDATES  # the button under every update
+from handlers.news import UNDER_NEWS
 from handlers.replies import Button, Keyboard
 from handlers.turn import Turn, button, for_campaign, rows
 from storage import consents, signatures
@@ -28,7 +29,7 @@ async def show(turn: Turn) -> None:
     keyboard: Keyboard = ()
     if signature is not None:
         if signature.unreachable_at is not None:  # marked when an update found the bot blocked; they are back
-            await signatures.mark_reachable(services.db, turn.campaign.slug, turn.user_id)
+            await signatures.mark_reachable(services.db, turn.user_id)
         parts.append(_status(turn, signature.opt_in))
         keyboard = _toggle(turn, signature.opt_in)
     lines, buttons = contact_lines(turn, held, revocable=True)
@@ -74,11 +75,25 @@ def contact_lines(turn: Turn, held: list[ContactConsent], *, revocable: bool) ->
 
 
 async def stop_future(turn: Turn) -> None:
-    """The /updates button: no more news about the organisation's future campaigns."""
+    """No more news about the organisation's future campaigns: the /updates button (its message
+    shows the new state), or "Stop updates" under such news (the news stays as it is, and a
+    new message says what changed; a second press says it again)."""
     await consents.revoke(turn.services.db, turn.user_id, consents.ORGANISATION, "")
+    t = turn.t
     # Translators: a pop-up, at most 200 characters.
-    turn.answer(turn.t.gettext("Done: no news about future campaigns."))
-    await _refresh(turn)
+    turn.answer(t.gettext("Done: no news about future campaigns."))
+    if turn.event.argument != UNDER_NEWS:
+        await _refresh(turn)
+        return
+    organisation = turn.services.campaign.organisation
+    # Translators: after “Stop updates” under a message to people who asked for news about future campaigns;
+    # {organisation} is “Amnesty International”.
+    turn.send(
+        t.gettext(
+            "You will get no more news about future campaigns of {organisation}. Nothing else changes.",
+            organisation=organisation,
+        )
+    )
 
 
 async def stop_partner(turn: Turn) -> None:

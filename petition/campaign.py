@@ -241,16 +241,18 @@ def load_campaigns(home: str, directory: Path = CAMPAIGNS_DIR, *, home_ends: dat
     first = load_campaign(home, directory)
     if home_ends is not None:
         first = replace(first, ends=home_ends)
-    others = [load_campaign(str(path)) for path in sorted(directory.glob("*.toml"))]
-    for other in others:
+    others = []
+    for path in sorted(directory.glob("*.toml")):
+        other = load_campaign(str(path))
         # One bot speaks for one organisation: its list of people who asked for news about
         # future campaigns, and every footer naming it, are that organisation's.
         if other.organisation != first.organisation:
             raise CampaignError(
-                f"campaign {other.slug!r} names the organisation {other.organisation!r}, the home campaign "
-                f"{first.slug!r} {first.organisation!r}: one bot speaks for one organisation (name others as "
-                "[[partners]], or run a bot of their own)"
+                f"{path}: the organisation {other.organisation!r} is not the home campaign's ({first.slug!r}: "
+                f"{first.organisation!r}); one bot speaks for one organisation: name others as [[partners]], "
+                "or run a bot of their own"
             )
+        others.append(other)
     return Campaigns(first, tuple(c for c in others if c.slug != first.slug))
 
 

@@ -8,10 +8,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Executable, ScalarSelect, and_, delete, exists, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    ScalarSelect,
+    String,
+    and_,
+    delete,
+    exists,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from storage.db import Database
-from storage.models import ContactConsent, Signature, utcnow
+from storage.models import ContactConsent, Signature, UTCDateTime, utcnow
 
 ORGANISATION = "organisation"  # news about the organisation's future campaigns
 PARTNER = "partner:"  # "partner:<key>": a partner organisation of one campaign may contact the signer
@@ -33,29 +45,30 @@ class Given:
 
 def replacing(user_id: int, given_in: str, consents: Sequence[Given], *, language: str) -> list[Executable]:
     """The statements that record ``consents`` (given on ``given_in``'s consent screen, in
-    ``language``): one given again replaces the earlier record, with the wording agreed to now.
-    Run inside the transaction that stores the signature (``signatures.add_signature``): both
-    are kept, or neither."""
+    ``language``): one given again keeps its row (and so its place in a message to the list
+    being sent) with the wording agreed to now. Run inside the transaction that stores the
+    signature (``signatures.add_signature``): both are kept, or neither."""
     statements: list[Executable] = []
     for consent in consents:
-        statements.append(
-            delete(ContactConsent).where(
-                ContactConsent.telegram_user_id == user_id,
-                ContactConsent.scope == consent.scope,
-                ContactConsent.campaign == consent.campaign,
-            )
+        same = (
+            ContactConsent.telegram_user_id == user_id,
+            ContactConsent.scope == consent.scope,
+            ContactConsent.campaign == consent.campaign,
         )
-        statements.append(
-            insert(ContactConsent).values(
-                telegram_user_id=user_id,
-                scope=consent.scope,
-                campaign=consent.campaign,
-                given_in=given_in,
-                language=language,
-                wording_version=consent.wording_version,
-                given_at=utcnow(),
-            )
-        )
+        now = utcnow()
+        agreed = {"given_in": given_in, "language": language, "wording_version": consent.wording_version}
+        statements.append(update(ContactConsent).where(*same).values(**agreed, given_at=now))
+        new_row = select(
+            literal(user_id, BigInteger),
+            literal(consent.scope, String),
+            literal(consent.campaign, String),
+            literal(given_in, String),
+            literal(language, String),
+            literal(consent.wording_version, String),
+            literal(now, UTCDateTime()),
+        ).where(~exists().where(*same))
+        columns = ["telegram_user_id", "scope", "campaign", "given_in", "language", "wording_version", "given_at"]
+        statements.append(insert(ContactConsent).from_select(columns, new_row))
     return statements
 
 

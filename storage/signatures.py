@@ -269,17 +269,14 @@ async def set_opt_in(db: Database, campaign: str, user_id: int, on: bool) -> boo
     return None if exists is None else False
 
 
-async def mark_reachable(db: Database, campaign: str, user_id: int) -> bool:
-    """Clear the unreachable mark (set when an update found the bot blocked): the person came
-    back with /start, so updates may reach them again. True if there was a mark."""
+async def mark_reachable(db: Database, user_id: int) -> bool:
+    """Clear the unreachable mark (set when an update found the bot blocked) on every signature
+    of this person: they came back, and a block is the whole bot's, so updates of every letter
+    may reach them again. True if there was a mark."""
     async with db.transaction() as session:
         result = await session.execute(
             update(Signature)
-            .where(
-                Signature.campaign == campaign,
-                Signature.telegram_user_id == user_id,
-                Signature.unreachable_at.is_not(None),
-            )
+            .where(Signature.telegram_user_id == user_id, Signature.unreachable_at.is_not(None))
             .values(unreachable_at=None)
         )
     return bool(cast("CursorResult[Any]", result).rowcount)

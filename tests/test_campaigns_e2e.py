@@ -279,7 +279,21 @@ async def test_a_message_to_the_organisations_list_reaches_only_those_who_asked(
     await until(hal, offers_to_sign)
     await sign_here(hal)  # ticks nothing
 
+    db = Database(bot.settings.database_url)
+    try:
+        await add_signer(db, 7009, campaign="writer", opt_in=True)  # news of the writer's letter only
+    finally:
+        await db.dispose()
     admin = bot.emulator.user(admin_id, first_name="Org", language_code="en")
+    # A draft to the writer's news subscribers first, previewed and not sent: its Send button
+    # never sends the same text to another audience chosen later.
+    await admin.send("/broadcast")
+    choice = await until(admin, has("Who should get your message?"))
+    await admin.press(next(label for label, data in buttons(choice).items() if data == "bcto:writer"))
+    await until(admin, has("Write your message"))
+    await admin.send("A new letter opens next week.")
+    earlier = await until(admin, has("Who gets what"))
+    assert earlier.text.startswith("Free the imprisoned writer")
     await admin.send("/broadcast")
     choice = await until(admin, has("Who should get your message?"))
     assert "People who asked for news about future campaigns of Amnesty International · 1 person" in choice.text
@@ -290,13 +304,17 @@ async def test_a_message_to_the_organisations_list_reaches_only_those_who_asked(
     await admin.send("A new letter opens next week.")
     summary = await until(admin, has("Who gets what"))
     assert "Deutsch: 1 · the text for every other language" in summary.text
-    await admin.press("📨 Send to 1 person")
+    stale = await admin.press(callback_data=buttons(earlier)["📨 Send to 1 person"], message_id=earlier.message_id)
+    assert stale.text == "This preview is out of date: please use the latest one."
+    await admin.press("📨 Send to 1 person", message_id=summary.message_id)
     await until(admin, lambda m: m.edited and "Done: 1 of 1 received it." in m.text, within=30)
     news = await until(gil, has("A new letter opens next week."))
     assert news.text.startswith("📢 Neuigkeiten von Amnesty International")
     assert not any("A new letter" in m.text for m in hal.messages)  # he did not ask for it
     stop = next(label for label, data in buttons(news).items() if data.startswith("futureoff"))
     await gil.press(stop, message_id=news.message_id)
+    await until(gil, has("Sie erhalten keine Neuigkeiten mehr über künftige Kampagnen von Amnesty International."))
+    assert "A new letter opens next week." in gil.conversation.bot_messages[news.message_id].text  # kept as it was
     assert await consents_of(bot, 7006) == []
     assert await stored(bot, "writer", 7006) is not None  # the signature stays
     await admin.send("/broadcast status")

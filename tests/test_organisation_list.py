@@ -76,8 +76,8 @@ async def test_consents_are_kept_with_their_signature_or_not_at_all(database: Da
     assert sorted(await held(database, 1)) == [("organisation", ""), ("partner:pen", "writer")]
     # A second tap (the signature exists): nothing is stored, not even a changed choice.
     with pytest.raises(signatures.AlreadySigned):
-        await sign_with(database, 1, "writer", [])
-    assert len(await held(database, 1)) == 2
+        await sign_with(database, 1, "writer", [Given(partner_scope("uhrp"), "writer", "w2")])
+    assert sorted(await held(database, 1)) == [("organisation", ""), ("partner:pen", "writer")]
     # A consent whose row cannot be written takes the signature with it: neither is stored.
     too_long = Given("x" * 41, "writer", "w1")  # scope is String(40): PostgreSQL refuses it
     if database.is_postgres:
@@ -98,3 +98,24 @@ async def test_removing_a_signature_by_its_receipt_drops_its_partner_consents(da
         left = list(await session.scalars(select(ContactConsent.scope)))
     assert left == ["organisation"]
     assert not await signatures.remove_by_receipt(database, "writer", signature.receipt)
+
+
+async def test_a_member_who_leaves_after_the_snapshot_is_skipped_and_one_who_agrees_again_keeps_their_place(
+    database: Database,
+) -> None:
+    await sign_with(database, 1, "writer", [NEWS])
+    await sign_with(database, 2, "writer", [NEWS])
+    await sign_with(database, 3, "writer", [NEWS])
+    message = await broadcasts.create_broadcast(database, campaign=broadcasts.ORGANISATION_LIST, texts={"": "Hi"})
+    assert message.total == 3
+    # 1 withdraws their only signature (the consent row stays until the purge or their withdrawal
+    # ends it): nothing to reach them by. 2 signs another letter, ticking the news again.
+    assert await signatures.withdraw_signature(database, "writer", 1)
+    before = {c.telegram_user_id: c.id for c in await consents.of_person(database, 2)}
+    await sign_with(database, 2, "xinjiang", [Given(ORGANISATION, "", "w2")], language="de")
+    [again] = await consents.of_person(database, 2)
+    assert again.id == before[2] and (again.wording_version, again.given_in, again.language) == ("w2", "xinjiang", "de")
+    assert await outbox.acquire_lease(database, "a", 10) == 0
+    claim = await outbox.claim(database, message.id, "a", 10, 10)
+    assert sorted(r.chat_id for r in claim.recipients) == [2, 3] and claim.skipped == 1
+    assert [r.language for r in claim.recipients if r.chat_id == 2] == ["de"]  # the language they gave it in last

@@ -231,14 +231,17 @@ async def _mark_unreachable(database: Database, user_id: int) -> None:
 
 async def test_mark_reachable_clears_the_unreachable_mark(database: Database) -> None:
     await _sign(database, 31, opt_in=True)
+    await _sign(database, 31, opt_in=True, campaign="another")  # the same person on another letter
     await _sign(database, 32, opt_in=True)
     await _mark_unreachable(database, 31)
     await _mark_unreachable(database, 32)
-    assert await mark_reachable(database, CAMPAIGN, 31) is True
-    assert await mark_reachable(database, CAMPAIGN, 31) is False  # nothing left to clear
-    assert await mark_reachable(database, CAMPAIGN, 33) is False  # not signed
+    assert await mark_reachable(database, 31) is True
+    assert await mark_reachable(database, 31) is False  # nothing left to clear
+    assert await mark_reachable(database, 33) is False  # not signed
     first, second = await get_signature(database, CAMPAIGN, 31), await get_signature(database, CAMPAIGN, 32)
     assert first is not None and first.unreachable_at is None
+    other_letter = await get_signature(database, "another", 31)
+    assert other_letter is not None and other_letter.unreachable_at is None  # a block is the whole bot's
     assert second is not None and second.unreachable_at is not None  # only that person
 
 
