@@ -20,19 +20,23 @@ USER_AGENT = BaseRequest.USER_AGENT
 class AiohttpRequest(BaseRequest):
     """One aiohttp session with at most ``connections`` connections; a request waits up to
     ``pool_timeout`` s for one of them. Timeouts are PTB's (seconds; None: no limit), per
-    call or these defaults. aiohttp has no write timeout of its own: the read timeout runs
-    from when the request has been sent."""
+    call or these defaults. aiohttp has no write timeout of its own (its read timeout runs
+    from when the request has been sent), so the whole request is bounded by the sum of the
+    four: an upload that stalls (an export's file to a peer that stops reading) ends with
+    ``TimedOut`` instead of holding its connection for ever."""
 
     def __init__(
         self,
         *,
         connections: int,
         read_timeout: float | None = 5.0,
+        write_timeout: float | None = 60.0,  # an export's file (up to 50 MB) on a slow link
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
     ) -> None:
         self._connections = connections
         self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
         self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
         self._session: aiohttp.ClientSession | None = None
@@ -66,11 +70,17 @@ class AiohttpRequest(BaseRequest):
             await self.initialize()  # as PTB's own HTTPXRequest, usable before initialize()
         assert self._session is not None
         read = _given(read_timeout, self._read_timeout)
+        write = _given(write_timeout, self._write_timeout)
         connect = _given(connect_timeout, self._connect_timeout)
         pool = _given(pool_timeout, self._pool_timeout)
-        # aiohttp's ``connect`` covers both the wait for a pooled connection and opening one.
+        parts = (pool, connect, write, read)
+        # aiohttp's ``connect`` covers both the wait for a pooled connection and opening one;
+        # ``total`` stands in for the write timeout aiohttp lacks.
         timeout = aiohttp.ClientTimeout(
-            connect=None if pool is None or connect is None else pool + connect, sock_connect=connect, sock_read=read
+            total=None if None in parts else sum(p for p in parts if p is not None),
+            connect=None if pool is None or connect is None else pool + connect,
+            sock_connect=connect,
+            sock_read=read,
         )
         fields = request_data.json_parameters if request_data else {}
         files = request_data.multipart_data if request_data else {}
