@@ -32,7 +32,6 @@ from typing import Any
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/undersign_bench_outbox"
 BATCH = 50  # the sender's claim batch (``Broadcaster.batch``)
-LANGUAGES = ("en", "de", "fr", "ug", "zh_Hans")
 
 
 async def _fresh(url: str) -> None:
@@ -58,48 +57,33 @@ async def _fresh(url: str) -> None:
 
 
 async def _seed(db: Any, count: int, *, with_consents: bool) -> None:
+    """``count`` opted-in signers (``bench.broadcast``'s, nobody blocked), and with
+    ``with_consents`` each one's consent to news about future campaigns."""
     from sqlalchemy import insert
 
-    from storage.models import Signature
+    from bench.broadcast import seed_signers
 
-    start = datetime.now(UTC) - timedelta(days=3)
-    rows = [
+    signers = await seed_signers(db, count, blocked_every=None)
+    if not with_consents:
+        return
+    from storage.models import ContactConsent
+
+    given_at = datetime.now(UTC) - timedelta(days=3)
+    consents = [
         {
-            "campaign": "xinjiang",
-            "telegram_user_id": 10_000_000 + n,
-            "name": f"Signer {n}",
-            "country": "DE",
-            "language": LANGUAGES[n % len(LANGUAGES)],
-            "referral_code": f"r{n:09d}",
-            "opt_in": True,
-            "signed_at": start + timedelta(seconds=n),
-            "letter_version": "bench",
-            "consent_version": "bench",
-            "receipt": f"{n:08d}",
+            "telegram_user_id": signer.user_id,
+            "scope": "organisation",
+            "campaign": "",
+            "given_in": "xinjiang",
+            "language": signer.language,
+            "wording_version": "bench",
+            "given_at": given_at,
         }
-        for n in range(count)
+        for signer in signers
     ]
     async with db.engine.begin() as connection:
-        for first in range(0, len(rows), 1000):
-            await connection.execute(insert(Signature), rows[first : first + 1000])
-    if with_consents:
-        from storage.models import ContactConsent
-
-        consents = [
-            {
-                "telegram_user_id": row["telegram_user_id"],
-                "scope": "organisation",
-                "campaign": "",
-                "given_in": "xinjiang",
-                "language": row["language"],
-                "wording_version": "bench",
-                "given_at": row["signed_at"],
-            }
-            for row in rows
-        ]
-        async with db.engine.begin() as connection:
-            for first in range(0, len(consents), 1000):
-                await connection.execute(insert(ContactConsent), consents[first : first + 1000])
+        for first in range(0, len(consents), 1000):
+            await connection.execute(insert(ContactConsent), consents[first : first + 1000])
 
 
 async def _walk(db: Any, campaign: str) -> dict[str, float]:
