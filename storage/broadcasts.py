@@ -307,17 +307,6 @@ async def latest_broadcast(db: Database, campaign: str) -> Broadcast | None:
         )
 
 
-async def running_broadcast(db: Database, campaign: str) -> Broadcast | None:
-    """The broadcast being sent now: the oldest still sending (the sender goes oldest first)."""
-    async with db.session() as session:
-        return await session.scalar(
-            select(Broadcast)
-            .where(Broadcast.campaign == campaign, Broadcast.status == SENDING)
-            .order_by(Broadcast.id)
-            .limit(1)
-        )
-
-
 async def cancel_broadcast(db: Database, broadcast_id: int) -> Broadcast | None:
     """Cancel a broadcast still sending: it is marked cancelled and its pending and claimed
     deliveries too, so the sender sends none of them. None if it is not sending (any more).
