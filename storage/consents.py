@@ -43,7 +43,7 @@ class Given:
     wording_version: str
 
 
-def replacing(user_id: int, given_in: str, consents: Sequence[Given], *, language: str) -> list[Executable]:
+def recording(user_id: int, given_in: str, consents: Sequence[Given], *, language: str) -> list[Executable]:
     """The statements that record ``consents`` (given on ``given_in``'s consent screen, in
     ``language``): one given again keeps its row (and so its place in a message to the list
     being sent) with the wording agreed to now. Run inside the transaction that stores the
@@ -73,9 +73,9 @@ def replacing(user_id: int, given_in: str, consents: Sequence[Given], *, languag
 
 
 async def record(db: Database, user_id: int, given_in: str, consents: Sequence[Given], *, language: str) -> None:
-    """Record ``consents`` on their own (``replacing``)."""
+    """Record ``consents`` on their own, outside a signature's transaction (``recording``)."""
     async with db.transaction() as session:
-        for statement in replacing(user_id, given_in, consents, language=language):
+        for statement in recording(user_id, given_in, consents, language=language):
             await session.execute(statement)
 
 

@@ -200,7 +200,7 @@ async def add_signature(
                     await connection.execute(
                         _CREDIT_SHARER, {"of_campaign": campaign, "referrer": referrer, "newcomer": user_id}
                     )
-                for statement in contact_consents.replacing(user_id, campaign, consents, language=language):
+                for statement in contact_consents.recording(user_id, campaign, consents, language=language):
                     await connection.execute(statement)
             return Signature(id=row_id, **values)
         except IntegrityError:
