@@ -260,14 +260,21 @@ async def run_terminal_chat(
     input_stream: TextIO | None = None,
     output: TextIO | None = None,
     reply_wait: float = 3.0,
-    quiet: float = 0.3,
+    quiet: float | None = None,
     files: Path | None = None,
     width: int | None = None,
     visual_order: bool = True,
 ) -> None:
     """Chat with the bot as a simulated user until :quit, end of input or Ctrl-C; documents and
     photos the bot sends are saved in ``files``; right-to-left text is shown in visual order
-    unless the terminal does that itself (``visual_order=False``)."""
+    unless the terminal does that itself (``visual_order=False``).
+
+    After each reply the chat waits until the bot has been ``quiet`` for a moment: 0.3 s for a
+    person typing; 1 s for input from a file or a pipe, whose next line comes at once (a chart
+    still being drawn would otherwise arrive after the next command, or after ``:user``)."""
+    stream = input_stream or sys.stdin
+    if quiet is None:
+        quiet = 0.3 if stream.isatty() else 1.0
     user = emu.user(user_id, first_name=first_name, last_name=last_name, username=username, language_code=language_code)
     chat = TerminalChat(
         user,
@@ -285,9 +292,7 @@ async def run_terminal_chat(
     chat.say("Type /start to begin.")
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
-    threading.Thread(
-        target=_read_lines, args=(input_stream or sys.stdin, loop, lines), name="terminal-input", daemon=True
-    ).start()
+    threading.Thread(target=_read_lines, args=(stream, loop, lines), name="terminal-input", daemon=True).start()
     printers = [loop.create_task(chat.print_messages())]
 
     def follow() -> None:  # a new person: print their messages instead
