@@ -22,7 +22,7 @@ from pypdf.generic import DictionaryObject, PdfObject
 from petition.campaign import load_campaign
 from storage.db import Database
 from storage.exports.export import export_signatures
-from storage.exports.fonts import CJK_FACE, Font, font_files
+from storage.exports.fonts import CJK_FACE, VENDORED, Font, font_files
 from storage.signatures import add_signature
 from tools.font_licences import OFL, font_sources, licence_problems
 
@@ -32,7 +32,8 @@ NOTICES = ROOT / "THIRD_PARTY_NOTICES.md"
 
 def test_every_pdf_font_comes_from_a_package_that_states_the_ofl_and_ships_its_text() -> None:
     sources = font_sources()
-    assert len(sources) == len(font_files().faces()) == 22  # Noto Sans, Arabic, CJK, 17 scripts, symbols, emoji
+    # Noto Sans, Arabic, CJK, 17 scripts from packages, 4 vendored (Tibetan, Thaana, Mongolian, Syriac), symbols, emoji
+    assert len(sources) == len(font_files().faces()) == 26
     assert [problem for source in sources for problem in licence_problems(source)] == []
     for source in sources:
         assert source.licence == OFL
@@ -71,6 +72,33 @@ def test_the_check_fails_for_a_font_no_package_installed(tmp_path: Path) -> None
     [source] = font_sources([Font("Loose", loose)])
     assert licence_problems(source) == [
         "Loose.ttf (no installed package): the font is not listed in any installed package's RECORD"
+    ]
+
+
+def test_a_vendored_font_counts_only_as_the_file_its_source_lists(tmp_path: Path) -> None:
+    """The fonts kept in the repository (no package provides them) carry their licence text and
+    a SOURCE.toml naming each file's SHA-256: a changed or unlisted file is no one's."""
+    vendored = [source for source in font_sources() if source.font.path.parent == VENDORED]
+    assert [source.full_name for source in vendored] == [
+        "Noto Serif Tibetan Regular",
+        "Noto Sans Thaana Regular",
+        "Noto Sans Mongolian Regular",
+        "Noto Sans Syriac Regular",
+    ]
+    assert all(source.licence == OFL and not licence_problems(source) for source in vendored)
+    copy = tmp_path / "vendored_fonts"
+    shutil.copytree(VENDORED, copy)
+    changed = copy / "NotoSansThaana-Regular.ttf"
+    changed.write_bytes(changed.read_bytes() + b"\0")  # not the file that was vendored
+    [source] = font_sources([Font("NotoSansThaana", changed)], [], vendored_in=copy)
+    assert licence_problems(source) == [
+        "NotoSansThaana-Regular.ttf (no installed package): the font is not listed in any installed package's RECORD"
+    ]
+    (copy / "OFL.txt").write_text("All rights reserved.", encoding="utf-8")  # the licence text gone
+    [source] = font_sources([Font("NotoSansSyriac", copy / "NotoSansSyriac-Regular.ttf")], [], vendored_in=copy)
+    assert licence_problems(source) == [
+        "NotoSansSyriac-Regular.ttf (fonts-noto-core (Debian), vendored): the package ships no SIL Open Font "
+        "License 1.1 text"
     ]
 
 

@@ -76,6 +76,9 @@ def test_the_wheel_carries_all_the_code_the_migrations_and_the_emulators_api(whe
     assert _checkout("storage/migrations/versions/*.py") <= names
     assert "storage/migrations/script.py.mako" in names
     assert [name for name in names if name.endswith("/api.json")]  # the emulator's Bot API description
+    # The fonts no package provides, with their licence text and where they came from.
+    assert _checkout("storage/exports/vendored_fonts/*") <= names
+    assert "storage/exports/vendored_fonts/OFL.txt" in names
     assert not [name for name in names if name.startswith(("tests/", "bench/"))]
 
 

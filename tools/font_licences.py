@@ -7,21 +7,26 @@ to take on trust from a package name. ``font_sources`` finds the installed
 distribution that owns each font file (through its RECORD, never by guessing
 from names), and ``licence_problems`` says what is missing for it to count as
 OFL-licensed: the OFL-1.1 licence expression (or classifier) in its metadata
-and the licence text among its files. THIRD_PARTY_NOTICES.md lists the result;
-tests/test_font_licences.py fails if any font loses either.
+and the licence text among its files. The few fonts no package provides are kept in
+``storage/exports/vendored_fonts`` with the licence text and ``SOURCE.toml`` (where they
+came from, the licence, each file's SHA-256), which stands in for a package's metadata.
+THIRD_PARTY_NOTICES.md lists the result; tests/test_font_licences.py fails if any font
+loses either.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata as metadata
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fontTools.ttLib import TTFont
 
-from storage.exports.fonts import Font, font_files
+from storage.exports.fonts import VENDORED, Font, font_files
 
 OFL = "OFL-1.1"
 OFL_CLASSIFIER = "License :: OSI Approved :: SIL Open Font License 1.1 (OFL-1.1)"
@@ -94,10 +99,33 @@ def _name(font: Font, name_id: int) -> str:
         face.close()
 
 
+def _vendored(font: Font, directory: Path) -> FontSource | None:
+    """``font`` as kept in ``directory`` (``SOURCE.toml`` lists it with its SHA-256), or None."""
+    manifest = directory / "SOURCE.toml"
+    if font.path.resolve().parent != directory.resolve() or not manifest.is_file():
+        return None
+    source = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    digest = hashlib.sha256(font.path.read_bytes()).hexdigest()
+    if source.get("files", {}).get(font.path.name) != digest:
+        return None  # not the file that was vendored: it counts as no one's
+    return FontSource(
+        font=font,
+        full_name=_name(font, 4),
+        copyright=_name(font, 0),
+        distribution=str(source["distribution"]),
+        version=str(source["version"]),
+        licence=str(source["licence"]),
+        licence_files=tuple(sorted(directory.glob("OFL*.txt"))),
+    )
+
+
 def font_sources(
-    fonts: Iterable[Font] | None = None, distributions: Iterable[metadata.Distribution] | None = None
+    fonts: Iterable[Font] | None = None,
+    distributions: Iterable[metadata.Distribution] | None = None,
+    vendored_in: Path = VENDORED,
 ) -> tuple[FontSource, ...]:
-    """Each font the PDF uses (or ``fonts``) with its distribution and the licence it states."""
+    """Each font the PDF uses (or ``fonts``) with its distribution (or vendored source) and the
+    licence it states."""
     faces = tuple(font_files().faces() if fonts is None else fonts)
     owners = _owners(
         (font.path for font in faces), metadata.distributions() if distributions is None else distributions
@@ -105,6 +133,10 @@ def font_sources(
     sources = []
     for font in faces:
         owner = owners.get(font.path.resolve())
+        vendored = _vendored(font, vendored_in) if owner is None else None
+        if vendored is not None:
+            sources.append(vendored)
+            continue
         sources.append(
             FontSource(
                 font=font,

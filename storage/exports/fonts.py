@@ -10,9 +10,12 @@ found through the packages' own ``__file__``, never a system font directory, so
 every machine that installed the project renders the same glyphs. Every one of
 these packages states the SIL Open Font License 1.1 in its metadata and ships
 its text (``font_sources``; THIRD_PARTY_NOTICES.md; tests/test_font_licences.py).
+Four scripts no package provides (Tibetan, Thaana, Mongolian, Syriac) come from Noto
+files kept in ``vendored_fonts/`` with the licence text and where they came from
+(``SOURCE.toml``, each file's SHA-256).
 
 What no font covers is never dropped silently (``shown``): a letter, mark,
-digit or punctuation mark of a script without a font (Tibetan, Syriac, Thaana, Mongolian, ...) is
+digit or punctuation mark of a script without a font (Cherokee, N'Ko, Tifinagh, ...) is
 drawn as ``MISSING`` (□), one per character, so the reader sees that the name is
 incomplete; emoji and symbols are drawn in black and white (Noto Emoji, Noto Sans
 Symbols: colour emoji do not embed well in PDF), and the few no font has are left out
@@ -50,7 +53,9 @@ class Font:
     """Which font of a ``.ttc`` collection (fontTools' ``fontNumber``, fpdf2's ``collection_font_number``)."""
 
 
-# The per-script fonts of manimgx-fonts, in fallback order (after Arabic and CJK).
+# Scripts no font package provides: their Noto fonts are kept in ``VENDORED``.
+VENDORED_FAMILIES = ("NotoSerifTibetan", "NotoSansThaana", "NotoSansMongolian", "NotoSansSyriac")
+# The per-script fonts of manimgx-fonts (and the vendored ones), in fallback order (after Arabic and CJK).
 SCRIPT_FAMILIES = (
     "NotoSansHebrew",
     "NotoSansArmenian",
@@ -69,11 +74,16 @@ SCRIPT_FAMILIES = (
     "NotoSansKannada",
     "NotoSansMalayalam",
     "NotoSansSinhala",
+    *VENDORED_FAMILIES,
     # Last: symbols, and emoji drawn in black and white (a colour emoji font does not embed
     # well in a PDF), so "Emoji 😀 Fan" prints whole instead of losing the face.
     "NotoSansSymbols",
     "NotoEmoji",
 )
+
+
+VENDORED = Path(__file__).resolve().parent / "vendored_fonts"
+"""Noto fonts of scripts no package provides, with OFL.txt and SOURCE.toml (where they came from)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,16 @@ def _upright_variable_font(directory: Path, family: str) -> Path:
     if not found:
         raise FontError(f"no {family} font file in {directory}: reinstall the project's dependencies")
     return found[0]
+
+
+def _script_font(directory: Path, family: str) -> Path:
+    """A per-script font: ``manimgx-fonts``' variable one, or a vendored static one."""
+    if family not in VENDORED_FAMILIES:
+        return _upright_variable_font(directory, family)
+    vendored = VENDORED / f"{family}-Regular.ttf"
+    if not vendored.is_file():
+        raise FontError(f"no {vendored.name} in {VENDORED}: reinstall the project")
+    return vendored
 
 
 def _package_directory(package_file: str | None) -> Path:
@@ -136,7 +156,7 @@ def font_files() -> FontFiles:
                 ),
             ),
             Font("NotoSansCJK", cjk, _collection_face(cjk, CJK_FACE)),
-            *(Font(family, _upright_variable_font(scripts, family)) for family in SCRIPT_FAMILIES),
+            *(Font(family, _script_font(scripts, family)) for family in SCRIPT_FAMILIES),
         ),
     )
 
