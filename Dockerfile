@@ -1,7 +1,8 @@
 # The bot as a container image: slim, non-root, the locked dependencies hash-checked, the
-# catalogs compiled, the fonts of every script the delivery PDF prints (they are Python
-# packages in the lock). One image for every process: the command picks the role
-# (compose.yaml): `run --mode webhook`, `run --mode polling`, `web`, `migrate`, `purge`.
+# catalogs compiled, the fonts of every script the delivery PDF prints (Python packages in the
+# lock, and the few vendored in storage/exports/vendored_fonts). One image for every process:
+# the command picks the role (compose.yaml): `run --mode webhook`, `run --mode polling`, `web`,
+# `migrate`, `purge`.
 #
 #   docker build -t undersign .
 #   docker run --rm --env-file .env -p 8080:8080 undersign run --mode webhook

@@ -86,6 +86,9 @@ def test_a_vendored_font_counts_only_as_the_file_its_source_lists(tmp_path: Path
         "Noto Sans Syriac Regular",
     ]
     assert all(source.licence == OFL and not licence_problems(source) for source in vendored)
+    notice = (VENDORED / "OFL.txt").read_text(encoding="utf-8")
+    for source in vendored:  # the OFL's condition: each font's copyright notice travels with it
+        assert source.copyright.split(". All Rights")[0] in notice, source.copyright
     copy = tmp_path / "vendored_fonts"
     shutil.copytree(VENDORED, copy)
     changed = copy / "NotoSansThaana-Regular.ttf"
@@ -127,7 +130,7 @@ def test_both_locks_pin_every_package_with_hashes_and_the_build_requirements() -
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the fonts do not depend on the backend
-async def test_pdf_prints_chinese_uyghur_and_kazakh_names_in_the_licensed_fonts(
+async def test_pdf_prints_chinese_uyghur_kazakh_and_tibetan_names_in_the_licensed_fonts(
     database: Database, tmp_path: Path
 ) -> None:
     names = [
@@ -135,6 +138,10 @@ async def test_pdf_prints_chinese_uyghur_and_kazakh_names_in_the_licensed_fonts(
         ("阿依古丽", "CN", "zh"),
         ("ئايگۈل مەمەت", "CN", "ug"),
         ("Айгүл Мәмет", "KZ", "kk"),
+        ("བཀྲ་ཤིས་", "CN", "bo"),  # the vendored fonts: Tibetan, Thaana, Mongolian, Syriac
+        ("ދިވެހި", "MV", "dv"),
+        ("ᠪᠠᠲᠤ", "CN", "mn"),
+        ("ܐܦܪܝܡ", "SY", "syr"),
     ]
     for offset, (name, country, language) in enumerate(names):
         await add_signature(
@@ -168,6 +175,8 @@ async def test_pdf_prints_chinese_uyghur_and_kazakh_names_in_the_licensed_fonts(
     embedded = {str(font["/BaseFont"]).split("+", 1)[-1] for font in fonts if "/BaseFont" in font}
     assert "NotoSansCJKSC" in embedded  # the simplified-Chinese face of the collection, not its first (JP)
     assert any(name.startswith("NotoSansArabic") for name in embedded)
+    for family in ("NotoSerifTibetan", "NotoSansThaana", "NotoSansMongolian", "NotoSansSyriac"):
+        assert any(name.startswith(family) for name in embedded), (family, embedded)
 
 
 def _dictionary(value: PdfObject) -> DictionaryObject:

@@ -132,11 +132,12 @@ def font_sources(
     )
     sources = []
     for font in faces:
-        owner = owners.get(font.path.resolve())
-        vendored = _vendored(font, vendored_in) if owner is None else None
+        # A vendored font first: in a non-editable install the project's own RECORD lists it too.
+        vendored = _vendored(font, vendored_in)
         if vendored is not None:
             sources.append(vendored)
             continue
+        owner = owners.get(font.path.resolve())
         sources.append(
             FontSource(
                 font=font,

@@ -10,6 +10,7 @@ with PTB in ``RuntimeBase``.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import aiohttp
@@ -151,6 +152,9 @@ class AiogramRuntime(RuntimeBase):
         if isinstance(reply, SendDocument):
             return FSInputFile(reply.path, filename=reply.filename)
         return BufferedInputFile(reply.photo, filename=reply.filename)
+
+    def _upload_timeout(self, seconds: float) -> dict[str, Any]:
+        return {"request_timeout": math.ceil(seconds)}  # the whole request (aiohttp's total)
 
     def _command(self, command: BotCommand) -> AiogramBotCommand:
         return AiogramBotCommand(command=command.command, description=command.description)

@@ -44,6 +44,18 @@ log = logging.getLogger("bot.runtime")
 _HTML = {"parse_mode": "HTML", "link_preview_options": json.dumps({"is_disabled": True})}
 
 
+# A file (an export: up to 50 MB, Telegram's limit for bots) gets the time the slowest upload we
+# allow for needs: 50 MB at 128 KiB/s is 400 s; nothing below a minute.
+SLOWEST_UPLOAD = 128 * 1024  # bytes per second
+UPLOAD_FLOOR = 60.0
+
+
+def upload_time(reply: SendDocument | SendPhoto) -> float:
+    """Seconds a document or photo may take to upload and be answered."""
+    size = reply.path.stat().st_size if isinstance(reply, SendDocument) else len(reply.photo)
+    return max(UPLOAD_FLOOR, size / SLOWEST_UPLOAD)
+
+
 def _markup(buttons: Keyboard) -> str | None:
     return json.dumps(inline_keyboard(buttons), ensure_ascii=False) if buttons else None
 
@@ -107,6 +119,10 @@ class BotCalls(ABC):
     @abstractmethod
     def _upload(self, reply: SendDocument | SendPhoto) -> Any:
         """The framework's input file for a document or photo."""
+
+    @abstractmethod
+    def _upload_timeout(self, seconds: float) -> dict[str, Any]:
+        """The framework's keyword arguments that give one upload ``seconds`` (``upload_time``)."""
 
     @abstractmethod
     def _command(self, command: BotCommand) -> Any:
@@ -189,11 +205,19 @@ class BotCalls(ABC):
                 return None
             case SendDocument():
                 document = await self._bot.send_document(
-                    reply.chat_id, self._upload(reply), caption=reply.caption or None
+                    reply.chat_id,
+                    self._upload(reply),
+                    caption=reply.caption or None,
+                    **self._upload_timeout(upload_time(reply)),
                 )
                 return int(document.message_id)
             case SendPhoto():
-                photo = await self._bot.send_photo(reply.chat_id, self._upload(reply), caption=reply.caption or None)
+                photo = await self._bot.send_photo(
+                    reply.chat_id,
+                    self._upload(reply),
+                    caption=reply.caption or None,
+                    **self._upload_timeout(upload_time(reply)),
+                )
                 return int(photo.message_id)
         message_id = sent.get("message_id") if isinstance(sent, dict) else None  # an inline edit answers True
         return message_id if isinstance(message_id, int) else None

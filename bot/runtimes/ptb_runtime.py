@@ -32,6 +32,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.call_policy import ErrorTable
 from bot.runtimes.base import RuntimeBase
+from bot.runtimes.bot_calls import UPLOAD_FLOOR
 from bot.runtimes.contract import ALLOWED_UPDATES, BotCommand
 from bot.runtimes.polling import READ_MARGIN
 from bot.runtimes.ptb_aiohttp import AiohttpRequest
@@ -129,6 +130,10 @@ class PtbRuntime(RuntimeBase):
     def _upload(self, reply: SendDocument | SendPhoto) -> InputFile:
         content = reply.path.read_bytes() if isinstance(reply, SendDocument) else reply.photo
         return InputFile(content, filename=reply.filename)
+
+    def _upload_timeout(self, seconds: float) -> dict[str, Any]:
+        # Writing the body, then Telegram's answer (``ptb_aiohttp``: their sum bounds the request).
+        return {"write_timeout": seconds, "read_timeout": UPLOAD_FLOOR}
 
     def _command(self, command: BotCommand) -> PtbBotCommand:
         return PtbBotCommand(command.command, command.description)

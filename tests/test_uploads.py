@@ -1,10 +1,12 @@
-"""python-telegram-bot's requests on aiohttp (``bot.runtimes.ptb_aiohttp``): a peer that stops
-reading an upload ends the request with PTB's ``TimedOut`` within its timeouts, never holds it."""
+"""Uploads and their time limits: python-telegram-bot's requests on aiohttp
+(``bot.runtimes.ptb_aiohttp``) end with PTB's ``TimedOut`` when a peer stops reading an upload,
+never hold it; and a file gets the time its size needs (``bot.runtimes.bot_calls.upload_time``)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from telegram import InputFile
@@ -12,7 +14,9 @@ from telegram.error import TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bot.runtimes.bot_calls import UPLOAD_FLOOR, upload_time
 from bot.runtimes.ptb_aiohttp import AiohttpRequest
+from handlers.replies import SendDocument, SendPhoto
 
 
 async def test_an_upload_to_a_peer_that_stops_reading_times_out() -> None:
@@ -38,3 +42,13 @@ async def test_an_upload_to_a_peer_that_stops_reading_times_out() -> None:
         server.close()
         await server.wait_closed()
     assert time.monotonic() - began < 5  # within the sum of its timeouts (2 s), with room for a slow machine
+
+
+def test_a_file_gets_the_time_its_size_needs(tmp_path: Path) -> None:
+    """An export of 50 MB (Telegram's limit for bots) may take 400 s to upload at 128 KiB/s; a
+    small file or a chart gets a minute, as every other call."""
+    export = tmp_path / "signatories.pdf"
+    with export.open("wb") as file:
+        file.truncate(50 * 1024 * 1024)  # sparse: nothing is written
+    assert upload_time(SendDocument(1, export, "signatories.pdf")) == 400
+    assert upload_time(SendPhoto(1, b"\x89PNG")) == UPLOAD_FLOOR == 60
