@@ -292,7 +292,7 @@ def retention(turn: Turn) -> str:
     """When the personal data is erased: a date once the campaign's end is known."""
     t = turn.t
     services = turn.services
-    days = services.retention_days
+    days = services.retention_of(turn.campaign)
     end = services.end_of(turn.campaign)
     if end is None:
         # Translators: {n} is a number of days.

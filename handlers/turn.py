@@ -90,6 +90,11 @@ class Services:
         end = self.end_of(campaign)
         return end is not None and self.clock().date() > end
 
+    def retention_of(self, campaign: Campaign) -> int:
+        """Days ``campaign``'s personal data is kept after its end: its file's ``retention_days``,
+        else ``RETENTION_DAYS``."""
+        return campaign.kept_for(self.retention_days)
+
     def milestones_of(self, campaign: Campaign) -> tuple[int, ...]:
         """The totals announced to its news subscribers: ``MILESTONES`` for the home campaign."""
         return self.milestones if campaign.slug == self.campaign.slug else campaign.milestones

@@ -60,6 +60,9 @@ class Campaign:
     ends: date | None = None
     """The last day signatures are collected (``ends = 2027-03-31``); the letter stays readable
     after it. For the home campaign, ``CAMPAIGN_END`` wins when it is set."""
+    retention_days: int | None = None
+    """Days its signers' personal data is kept after ``ends``, then purged (``retention_days = 90``);
+    None: ``RETENTION_DAYS``."""
     featured: bool = False
     """Opened by a bare /start when several campaigns are open (``featured = true``)."""
     future_campaigns: bool = False
@@ -67,6 +70,11 @@ class Campaign:
     (``future_campaigns = true``): a separate choice, never pre-ticked."""
     partners: tuple[Partner, ...] = ()
     """Partner organisations a signer may agree to be contacted by, each separately."""
+
+    def kept_for(self, default: int) -> int:
+        """Days its signers' personal data is kept after its end: ``retention_days``, else
+        ``default`` (``RETENTION_DAYS``)."""
+        return default if self.retention_days is None else self.retention_days
 
     def closed_on(self, day: date) -> bool:
         """True the day after ``ends`` (the last day itself still collects)."""
@@ -129,6 +137,7 @@ KEYS = frozenset(
         "letter",
         "delivery",
         "ends",
+        "retention_days",
         "featured",
         "future_campaigns",
         "partners",
@@ -160,6 +169,9 @@ def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
         ends = data.get("ends")
         if ends is not None and not isinstance(ends, date):
             raise ValueError(f"ends = {ends!r} is not a date (ends = 2027-03-31)")
+        retention = data.get("retention_days")
+        if retention is not None and (type(retention) is not int or not 0 <= retention <= 3650):
+            raise ValueError(f"retention_days = {retention!r}: a whole number of days, 0 to 3650")
         return Campaign(
             slug=str(data["slug"]),
             organisation=str(data["organisation"]),
@@ -177,6 +189,7 @@ def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
             subject=str(delivery.get("subject", "")),
             delivery_languages=tuple(str(code) for code in delivery.get("languages", ())),
             ends=ends,
+            retention_days=retention,
             featured=bool(data.get("featured", False)),
             future_campaigns=bool(data.get("future_campaigns", False)),
             partners=_partners(data.get("partners", [])),

@@ -353,6 +353,9 @@ def test_every_campaign_file_is_live_and_a_bad_one_is_refused(campaigns_dir: Pat
     (campaigns_dir / "bad.toml").write_text(WRITER, encoding="utf-8")  # a second file with the slug "writer"
     with pytest.raises(CampaignError, match="same slug"):
         load_campaigns("xinjiang", campaigns_dir)
+    (campaigns_dir / "bad.toml").write_text(WRITER.replace('slug = "writer"', 'slug = "w2"\nretention_days = -1'))
+    with pytest.raises(CampaignError, match="retention_days = -1: a whole number of days, 0 to 3650"):
+        load_campaigns("xinjiang", campaigns_dir)
     # Another organisation's letter: its own bot (or a partner here), never a second list of news.
     other = WRITER.replace('slug = "writer"', 'slug = "pen"').replace("Amnesty International", "PEN International")
     (campaigns_dir / "bad.toml").write_text(other, encoding="utf-8")
@@ -504,11 +507,13 @@ async def test_a_button_from_before_a_second_campaign_acts_on_the_home_one(
 
 
 async def test_a_purged_campaign_beside_an_open_one(start_one_bot: Any, campaigns_dir: Path) -> None:
-    """A letter closed long ago is purged on its own dates by ``python -m bot purge``: its names
+    """A closed letter is purged on its own dates (its end, its retention) by ``python -m bot purge``: its names
     are gone (its count stays), the letter stays readable, and the same person's signature and
     news of future campaigns on an open letter are untouched."""
-    long_ago = date.today() - timedelta(days=400)  # past its end + RETENTION_DAYS (180)
-    (campaigns_dir / "archive.toml").write_text(ARCHIVE.format(ends=long_ago.isoformat()), encoding="utf-8")
+    # It ended 40 days ago and keeps names 30 days (its own retention_days; RETENTION_DAYS is 180).
+    ended = date.today() - timedelta(days=40)
+    archive = ARCHIVE.format(ends=ended.isoformat()).replace("goal = 1000", "goal = 1000\nretention_days = 30")
+    (campaigns_dir / "archive.toml").write_text(archive, encoding="utf-8")
     admin_id = 7100
     bot = await start_one_bot(core="real", campaigns_dir=campaigns_dir, admin_ids=frozenset({admin_id}))
     db = Database(bot.settings.database_url)

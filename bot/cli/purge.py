@@ -67,26 +67,25 @@ def _plan_table(campaign: str, plan: PurgePlan, *, title: str) -> Table:
 
 async def _run(
     database_url: str,
-    campaigns: list[tuple[str, date | None]],
+    campaigns: list[tuple[str, date | None, int]],
     *,
-    retention_days: int,
     dry_run: bool,
     console: Console,
 ) -> None:
-    """``campaigns``: every live campaign's slug and last day, each purged on its own dates."""
+    """``campaigns``: every live campaign's slug, last day and retention, each purged on its own dates."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from storage.db import Database
 
     db = Database(database_url, pool_size=1)
     try:
-        for campaign, campaign_end in campaigns:
+        for campaign, campaign_end, retention_days in campaigns:
             if len(campaigns) > 1:
                 console.print(f"[bold]{campaign}[/bold]")
             await _purge(
                 db, campaign, campaign_end=campaign_end, retention_days=retention_days, dry_run=dry_run, console=console
             )
-        await _contact_consents(db, {slug for slug, _ in campaigns}, dry_run=dry_run, console=console)
+        await _contact_consents(db, {slug for slug, _, _ in campaigns}, dry_run=dry_run, console=console)
         forgot = await _forget_secret(db, dry_run=dry_run, console=console)
         await _erase(db, dry_run=dry_run, console=console, force=("bot_secrets",) if forgot else ())
     except (SQLAlchemyError, OSError) as error:
@@ -256,9 +255,9 @@ def _deleted(counts: list[int | None]) -> str:
 def purge(dry_run: bool) -> None:
     """Erase the names, Telegram ids and receipts of signatures past retention, keeping anonymous counts.
 
-    Signatures are past retention when today (UTC) is later than their campaign's end plus
-    RETENTION_DAYS; every live campaign is purged on its own dates (CAMPAIGN_END for the home
-    campaign, `ends` in each campaign file). Until then this prints the date and erases none of them, so it is safe
+    Signatures are past retention when today (UTC) is later than their campaign's end plus its
+    retention (`retention_days` in its file, else RETENTION_DAYS); every live campaign is purged on
+    its own dates (CAMPAIGN_END for the home campaign, `ends` in each campaign file). Until then this prints the date and erases none of them, so it is safe
     to run daily from a scheduler; running it again after a purge changes nothing either.
     Every run also removes the rows deleted since the last run (withdrawals, removals) from
     the database files: PostgreSQL tables that had deletions are rewritten with VACUUM FULL
@@ -277,8 +276,7 @@ def purge(dry_run: bool) -> None:
     asyncio.run(
         _run(
             settings.database_url,
-            [(campaign.slug, campaign.ends) for campaign in live],
-            retention_days=settings.retention_days,
+            [(campaign.slug, campaign.ends, campaign.kept_for(settings.retention_days)) for campaign in live],
             dry_run=dry_run,
             console=console,
         )
