@@ -61,15 +61,24 @@ def compile_() -> None:
 
 
 @i18n.command()
+@click.argument("languages", nargs=-1)
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Fail, naming file, line and message, on any translation that would break the bot."""
+def check(ctx: click.Context, languages: tuple[str, ...]) -> None:
+    """Fail, naming file, line and message, on any translation that would break the bot.
+
+    Every catalog, or only those of LANGUAGES (e.g. `check de ug`, for a translator's own).
+    """
     from bot.settings import load_settings
     from bot.translations import catalogs
     from bot.translations.check import check_all
     from handlers.i18n import LOCALES_DIR
 
-    problems = asyncio.run(check_all(LOCALES_DIR, catalogs.ROOT, campaign=load_settings().campaign))
+    known = [path.parent.parent.name for path in catalogs.catalog_files(LOCALES_DIR)]
+    unknown = [code for code in languages if code not in known]
+    if unknown:
+        raise click.BadParameter(f"no catalog for {', '.join(unknown)} (there are: {', '.join(known)})")
+    only = set(languages) or None
+    problems = asyncio.run(check_all(LOCALES_DIR, catalogs.ROOT, campaign=load_settings().campaign, only=only))
     for problem in problems:
         click.echo(str(problem))
     broken = [problem for problem in problems if problem.breaks]
@@ -82,9 +91,7 @@ def check(ctx: click.Context) -> None:
     if broken:
         click.echo(f"{len(broken)} problem(s) would break a message: fix them before committing.", err=True)
         ctx.exit(1)
-    click.echo(
-        f"All {len(catalogs.catalog_files(LOCALES_DIR))} catalogs are fine" + (" to commit." if unfinished else ".")
-    )
+    click.echo(f"All {len(only or known)} catalogs are fine" + (" to commit." if unfinished else "."))
 
 
 @i18n.command()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,13 +252,20 @@ def report_once(problems: list[Problem]) -> list[Problem]:
 
 
 async def check_all(
-    locales_dir: Path = LOCALES_DIR, root: Path | None = None, *, campaign: str = "xinjiang"
+    locales_dir: Path = LOCALES_DIR,
+    root: Path | None = None,
+    *,
+    campaign: str = "xinjiang",
+    only: Collection[str] | None = None,
 ) -> list[Problem]:
+    """Every catalog (or those of the locales ``only``), message by message and rehearsed in
+    every state; the English source is rehearsed too."""
+    files = [path for path in catalog_files(locales_dir) if only is None or path.parent.parent.name in only]
     problems: list[Problem] = []
-    for path in catalog_files(locales_dir):
+    for path in files:
         problems.extend(check_catalog(path, root))
     async with migrated_database() as migrated:
-        for locale in ["en", *(path.parent.parent.name for path in catalog_files(locales_dir))]:
+        for locale in ["en", *(path.parent.parent.name for path in files)]:
             problems.extend(
                 await check_conversation(locale, locales_dir, migrated=migrated, campaign=campaign, root=root)
             )
