@@ -13,7 +13,7 @@ import html
 from datetime import date
 from urllib.parse import quote
 
-from handlers.referrals import with_campaign
+from handlers.referrals import start_link
 from handlers.replies import Button, Keyboard
 from handlers.turn import Services, button, for_campaign
 from storage.broadcasts import ORGANISATION_LIST
@@ -67,9 +67,7 @@ def news_message(services: Services, broadcast: Broadcast, language: str) -> tup
         share = t.gettext("Every name counts. Please share the letter with people who care:")
         text = "\n\n".join([f"<b>{headline}</b>", share, footer])
         home = campaign.slug == services.campaign.slug
-        link = (
-            f"https://t.me/{services.bot_username}?start={with_campaign(None if home else campaign.slug, SHARE_SOURCE)}"
-        )
+        link = start_link(services.bot_username, None if home else campaign.slug, SHARE_SOURCE)
         invite = t.gettext("I signed this letter. Will you sign it too?")
         url = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(invite, safe='')}"
         return text, ((Button(text=t.gettext("📣 Share the letter"), url=url),), (stop,))

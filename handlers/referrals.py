@@ -84,6 +84,13 @@ def with_campaign(slug: str | None, source: str | None, room: int = PAYLOAD_MAX)
     return slug
 
 
+def start_link(bot_username: str, campaign: str | None, source: str | None) -> str:
+    """``https://t.me/<bot>?start=…`` opening ``campaign`` (None: the home one, whose links name no
+    campaign, as they always did) with ``source``: posters, the web page, milestone news."""
+    payload = with_campaign(campaign, source)
+    return f"https://t.me/{bot_username}" + (f"?start={payload}" if payload else "")
+
+
 def share_payload(code: str, own_source: str | None, campaign: str | None = None) -> str | None:
     """The /start payload of a signer's share link: their code, the campaign (unless it is the
     home one) and their campaign source if it fits. None if the code is not a referral code

@@ -540,3 +540,34 @@ async def test_every_live_campaign_has_its_page_and_the_list_shows_them(database
     finally:
         stop.set()
         await serving
+
+
+def test_a_poster_of_another_campaign_opens_that_campaign(tmp_path: Any) -> None:
+    """``poster --campaign writer``: its QR code and link name the writer's letter (the home
+    campaign's posters name none, as they always did)."""
+    from click.testing import CliRunner
+    from pypdf import PdfReader
+
+    from bot.cli.poster import poster
+    from petition.campaign import CAMPAIGNS_DIR
+    from tests.test_campaigns_e2e import WRITER
+
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    (folder / "xinjiang.toml").write_text((CAMPAIGNS_DIR / "xinjiang.toml").read_text("utf-8"), "utf-8")
+    (folder / "writer.toml").write_text(WRITER, encoding="utf-8")
+    output = tmp_path / "poster.pdf"
+    env = {
+        "BOT_USERNAME": BOT,
+        "CAMPAIGN": "xinjiang",
+        "CAMPAIGNS_DIR": str(folder),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unused.db",
+    }
+    arguments = ["--source", "poster_berlin", "--campaign", "writer", "-o", str(output)]
+    result = CliRunner().invoke(poster, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    link = f"https://t.me/{BOT}?start=writer__poster_berlin"
+    assert link in result.output
+    assert link.removeprefix("https://") in PdfReader(output).pages[0].extract_text()
+    home = CliRunner().invoke(poster, ["--source", "poster_berlin", "-o", str(output)], env=env)
+    assert home.exit_code == 0 and f"https://t.me/{BOT}?start=poster_berlin\n" in home.output

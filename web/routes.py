@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from handlers.i18n import I18n, language_name
-from handlers.referrals import PAYLOAD, PREFIX, with_campaign
+from handlers.referrals import PAYLOAD, PREFIX, start_link
 from petition.campaign import Campaign
 from web.count import Count, KeptCount
 from web.page import IndexEntry, Language, Snippets, language_tag, render_index, render_page
@@ -113,9 +113,7 @@ class CampaignSite:
             raise web.HTTPNotFound(text="no such campaign")
 
     def link(self, source: str) -> str:
-        return (
-            f"https://t.me/{self.bot_username}?start={with_campaign(None if self.home else self.campaign.slug, source)}"
-        )
+        return start_link(self.bot_username, None if self.home else self.campaign.slug, source)
 
     def locale(self, request: web.Request) -> str:
         asked = request.query.get("lang")

@@ -28,10 +28,17 @@ def campaign_option(command: F) -> F:
 
 
 def settings_and_campaign(campaign: str | None) -> tuple[Settings, Campaign]:
-    """The settings (``CAMPAIGN`` replaced by ``campaign`` when given) and that campaign, read
-    from ``CAMPAIGNS_DIR``; raises ``CampaignError``/``ValidationError`` for ``usage_errors``."""
+    """The settings and the campaign ``campaign`` names (the home one, ``CAMPAIGN``, when None),
+    read from ``CAMPAIGNS_DIR``; raises ``CampaignError``/``ValidationError`` for ``usage_errors``."""
     from bot.settings import load_settings
     from petition.campaign import load_campaign
 
-    settings = load_settings(**({"campaign": campaign} if campaign else {}))
-    return settings, load_campaign(settings.campaign, settings.campaigns_dir)
+    settings = load_settings()
+    return settings, load_campaign(campaign or settings.campaign, settings.campaigns_dir)
+
+
+def is_home(settings: Settings, campaign: Campaign) -> bool:
+    """Whether ``campaign`` is the home one (``CAMPAIGN``), whose links name no campaign."""
+    from petition.campaign import load_campaign
+
+    return load_campaign(settings.campaign, settings.campaigns_dir).slug == campaign.slug

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.campaign import campaign_option, settings_and_campaign
+from bot.cli.campaign import campaign_option, is_home, settings_and_campaign
 from bot.cli.errors import EXIT_USAGE, Command, CommandError, usage_errors
 
 
@@ -36,6 +36,7 @@ def poster(source: str, lang: str | None, output: Path, campaign_slug: str | Non
     """Write an A4 poster (title, "Sign the letter", QR code, link) for one source."""
     from bot.cli.web import _username
     from handlers.i18n import I18n, normalise_locale
+    from handlers.referrals import start_link
     from web.poster import poster_pdf
     from web.routes import valid_source
 
@@ -50,7 +51,8 @@ def poster(source: str, lang: str | None, output: Path, campaign_slug: str | Non
     locale = i18n.default_locale if lang is None else normalise_locale(lang)
     if locale not in i18n.locales:
         raise CommandError(f"--lang {lang}: no catalog; choose one of {', '.join(i18n.locales)}", EXIT_USAGE)
-    link = f"https://t.me/{asyncio.run(_username(settings))}?start={source}"
+    home = is_home(settings, campaign)
+    link = start_link(asyncio.run(_username(settings)), None if home else campaign.slug, source)
     output = output.expanduser().absolute()
     if not output.parent.is_dir():
         raise CommandError(f"cannot write {output}: no such directory {output.parent}")
