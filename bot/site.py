@@ -33,7 +33,7 @@ def campaign_site(services: Services) -> CampaignSites:
         count = KeptCount(_counter(services, campaign.slug))
         home = campaign.slug == services.campaign.slug
         sites.append(CampaignSite(campaign, services.i18n, count, services.bot_username, home=home))
-    return CampaignSites(sites, end_of=services.end_of)
+    return CampaignSites(sites)
 
 
 def _counter(services: Services, slug: str) -> Callable[[], Awaitable[int]]:

@@ -193,7 +193,7 @@ def still_offered(turn: Turn) -> bool:
     if audience(turn) in audiences(turn.services):
         return True
     log.info("admin %s: /broadcast draft ended: its audience is no longer offered", turn.user_id)
-    turn.state.composing, turn.state.draft, turn.state.broadcast_to = False, None, None
+    turn.state.end_draft()
     return False
 
 
@@ -225,7 +225,7 @@ async def start(turn: Turn) -> None:
         await compose(turn, choices[0])
         return
     # A draft begun earlier ends: a text typed now instead of choosing must not join it.
-    turn.state.composing, turn.state.draft, turn.state.broadcast_to = False, None, None
+    turn.state.end_draft()
     t = turn.t
     # Translators: an organiser sent /broadcast; the letters' news subscribers and the organisation's list follow.
     lines = ["<b>" + t.gettext("Who should get your message?") + "</b>"]
@@ -426,7 +426,7 @@ async def on_button(turn: Turn) -> None:
 async def discard(turn: Turn) -> None:
     """End composing (the Cancel button, or /cancel while composing); nothing is sent."""
     log.info("admin %s: /broadcast draft discarded", turn.user_id)
-    turn.state.composing, turn.state.draft, turn.state.broadcast_to = False, None, None
+    turn.state.end_draft()
     turn.answer()
     turn.show(turn.t.gettext("Stopped. Nothing was sent. Send /broadcast to write a new message."))
 
@@ -449,7 +449,7 @@ async def confirm(turn: Turn, previewed: str) -> None:
     key = audience(turn)
     twice = await broadcasts.sent_already(services.db, campaign=key, texts=draft, created_by=turn.user_id)
     if twice is not None:  # the draft survived a crash right after it was sent: never twice
-        state.composing, state.draft, state.broadcast_to = False, None, None
+        state.end_draft()
         log.info("admin %s: /broadcast %s pressed again: not sent twice", turn.user_id, twice.id)
         # Translators: a pop-up, at most 200 characters.
         already = t.gettext("You already sent exactly this message in the last 24 hours: it is not sent twice.")
@@ -463,7 +463,7 @@ async def confirm(turn: Turn, previewed: str) -> None:
         created_by=turn.user_id,
         progress_locale=t.locale,
     )
-    state.composing, state.draft, state.broadcast_to = False, None, None
+    state.end_draft()
     log.info("admin %s: /broadcast %s confirmed for %d recipient(s)", turn.user_id, broadcast.id, broadcast.total)
     turn.answer()
     counts = BroadcastCounts(total=broadcast.total, pending=broadcast.total if broadcast.status == "sending" else 0)

@@ -377,7 +377,6 @@ def build_services(
         store=store,
         receipt_key=receipt_key or secrets.token_bytes(32),
         admin_ids=admin_ids,
-        campaign_end=campaign_end,
         retention_days=retention_days,
         milestones=tuple(sorted(set(chosen))),
         flood_limit=flood_limit,

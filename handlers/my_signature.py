@@ -64,7 +64,7 @@ async def show(turn: Turn) -> None:
         t.gettext("News about this campaign: yes") if signature.opt_in else t.gettext("News about this campaign: no"),
     ]
     held = await consents.of_person(services.db, turn.user_id)
-    mine = [c for c in held if c.scope == consents.ORGANISATION or c.campaign == turn.campaign.slug]
+    mine = updates.of_this_letter(turn, held)
     lines += updates.contact_lines(turn, mine, revocable=False)[0]  # /updates withdraws them
     if signature.source:
         lines.append(source_line(t, signature.source))
@@ -194,9 +194,8 @@ async def ask_withdraw(turn: Turn) -> Step | None:
     question = t.gettext(
         "Do you want to withdraw your signature? Your name will be erased and will not be delivered with the letter."
     )
-    heading = turn.which_letter()  # several letters are live: which one this erases
     turn.send(
-        f"{heading}\n\n{question}" if heading else question,
+        turn.headed(question),  # several letters are live: which one this erases
         rows(
             # Translators: button label, at most 40 characters (longer labels are cut on phones); confirms the withdrawal.
             button(t.gettext("Yes, erase my signature"), WITHDRAW_YES),

@@ -119,8 +119,7 @@ async def figures(turn: Turn, campaign: Campaign) -> None:
     await services.funnel.flush(services.db)
     figures = await campaign_stats(services.db, campaign.slug, now=services.clock())
     text = stats_text(turn.t, figures, campaign.goal, letter_languages(services, campaign))
-    heading = turn.which_letter(campaign)
-    turn.send(f"{heading}\n\n{text}" if heading else text)
+    turn.send(turn.headed(text, campaign))
     t = turn.t
 
     def label(english: str, translated: str) -> str:

@@ -20,7 +20,7 @@ by looking the code up.
 
 Links to a campaign other than the home one (``CAMPAIGN``) name it first: ``<slug>``,
 ``<slug>__<source>``, and a signer's share link ``r-<code>-<slug>[__<source>]``
-(``with_campaign``; ``welcome.open_campaign`` reads them). A source that does not fit
+(``with_campaign``; ``welcome.campaign_in_link`` reads them). A source that does not fit
 beside the campaign within 64 characters is dropped; the campaign never is.
 """
 

@@ -55,6 +55,10 @@ class ConversationState:
     # list); None: the conversation's campaign (a draft begun before organisers chose).
     broadcast_to: str | None = None
 
+    def end_draft(self) -> None:
+        """The organiser's /broadcast draft ends (sent, dropped, or no longer sendable)."""
+        self.composing, self.draft, self.broadcast_to = False, None, None
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["step"] = self.step.value

@@ -44,7 +44,6 @@ class Services:
     store: StateStore  # rate limits (flood control, /verify) shared by every worker
     receipt_key: bytes  # the receipt secret (storage.receipts)
     admin_ids: frozenset[int] = frozenset()
-    campaign_end: date | None = None  # CAMPAIGN_END
     retention_days: int = 180  # RETENTION_DAYS after CAMPAIGN_END, personal data is purged
     milestones: tuple[int, ...] = ()  # totals that send a message to opted-in signers, ascending
     flood_limit: int = 30  # updates per minute per person before "please slow down"
@@ -80,15 +79,13 @@ class Services:
         return self.campaigns.named(slug)
 
     def end_of(self, campaign: Campaign) -> date | None:
-        """The last day ``campaign`` collects signatures: ``CAMPAIGN_END`` for the home one."""
-        if campaign.slug == self.campaign.slug and self.campaign_end is not None:
-            return self.campaign_end
+        """The last day ``campaign`` collects signatures (for the home one ``CAMPAIGN_END``, which
+        ``load_campaigns`` has put in its ``ends``)."""
         return campaign.ends
 
     def is_closed(self, campaign: Campaign) -> bool:
         """True the day after its end (the end day itself still collects)."""
-        end = self.end_of(campaign)
-        return end is not None and self.clock().date() > end
+        return campaign.closed_on(self.clock().date())
 
     def retention_of(self, campaign: Campaign) -> int:
         """Days ``campaign``'s personal data is kept after its end: its file's ``retention_days``,
@@ -131,6 +128,11 @@ class Turn:
             return ""
         title = self.t.catalog.gettext((campaign or self.campaign).title)
         return f"<b>{html.escape(title, quote=False)}</b>"
+
+    def headed(self, text: str, campaign: Campaign | None = None) -> str:
+        """``text`` under ``which_letter(campaign)`` when several letters are live."""
+        heading = self.which_letter(campaign)
+        return f"{heading}\n\n{text}" if heading else text
 
     @property
     def user_id(self) -> int:

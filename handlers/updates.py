@@ -10,7 +10,7 @@ from handlers.news import UNDER_NEWS
 from handlers.replies import Button, Keyboard
 from handlers.turn import Turn, button, for_campaign, rows
 from storage import consents, signatures
-from storage.models import ContactConsent
+from storage.models import ContactConsent, Signature
 
 TOGGLE = "updates"  # callback data: "updates:on" / "updates:off"
 PARTNER_OFF = "partneroff"  # "partneroff:<key>": that partner may no longer contact the person
@@ -21,23 +21,29 @@ async def show(turn: Turn) -> None:
     each revocable in one tap, even after their signatures are gone."""
     services = turn.services
     signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
-    held = _of_this_letter(turn, await consents.of_person(services.db, turn.user_id))
+    if signature is not None and signature.unreachable_at is not None:
+        await signatures.mark_reachable(services.db, turn.user_id)  # an update found the bot blocked; they are back
+    turn.send(*await _as_now(turn, signature))
+
+
+async def _refresh(turn: Turn) -> None:
+    """The /updates message again, in its place, as it is now."""
+    signature = await signatures.get_signature(turn.services.db, turn.campaign.slug, turn.user_id)
+    turn.show(*await _as_now(turn, signature))
+
+
+async def _as_now(turn: Turn, signature: Signature | None) -> tuple[str, Keyboard]:
+    """The /updates text and buttons: this letter's news (for its signer) and the consents."""
+    held = of_this_letter(turn, await consents.of_person(turn.services.db, turn.user_id))
     if signature is None and not held:
-        turn.send(_not_signed(turn))
-        return
-    parts: list[str] = []
-    keyboard: Keyboard = ()
-    if signature is not None:
-        if signature.unreachable_at is not None:  # marked when an update found the bot blocked; they are back
-            await signatures.mark_reachable(services.db, turn.user_id)
-        parts.append(_status(turn, signature.opt_in))
-        keyboard = _toggle(turn, signature.opt_in)
+        return turn.headed(_not_signed(turn)), ()
+    parts = [_status(turn, signature.opt_in)] if signature is not None else []
+    keyboard = _toggle(turn, signature.opt_in) if signature is not None else ()
     lines, buttons = contact_lines(turn, held, revocable=True)
-    heading = [which] if (which := turn.which_letter()) else []  # several letters: which one's
-    turn.send("\n\n".join([*heading, *parts, *lines]), keyboard + buttons)
+    return turn.headed("\n\n".join([*parts, *lines])), keyboard + buttons
 
 
-def _of_this_letter(turn: Turn, held: list[ContactConsent]) -> list[ContactConsent]:
+def of_this_letter(turn: Turn, held: list[ContactConsent]) -> list[ContactConsent]:
     """The organisation's consent and this letter's partners': a screenshot of /updates names
     no other letter (each shows its own)."""
     return [c for c in held if c.scope == consents.ORGANISATION or c.campaign == turn.campaign.slug]
@@ -50,7 +56,7 @@ def contact_lines(turn: Turn, held: list[ContactConsent], *, revocable: bool) ->
     buttons: list[Button] = []
     for consent in held:
         if consent.scope == consents.ORGANISATION:
-            organisation = services.campaign_named(consent.given_in).organisation
+            organisation = services.campaign.organisation  # one bot, one organisation (petition.campaign)
             # Translators: in /updates and /mysignature; {organisation} is “Amnesty International”.
             lines.append(t.gettext("You get news about future campaigns of {organisation}.", organisation=organisation))
             if revocable:
@@ -107,20 +113,6 @@ async def stop_partner(turn: Turn) -> None:
     await _refresh(turn)
 
 
-async def _refresh(turn: Turn) -> None:
-    """The /updates message again, in its place, as it is now."""
-    services = turn.services
-    signature = await signatures.get_signature(services.db, turn.campaign.slug, turn.user_id)
-    held = _of_this_letter(turn, await consents.of_person(services.db, turn.user_id))
-    parts = [_status(turn, signature.opt_in)] if signature is not None else []
-    keyboard = _toggle(turn, signature.opt_in) if signature is not None else ()
-    lines, buttons = contact_lines(turn, held, revocable=True)
-    if not parts and not lines:
-        parts = [_not_signed(turn)]
-    heading = [which] if (which := turn.which_letter()) else []
-    turn.show("\n\n".join([*heading, *parts, *lines]), keyboard + buttons)
-
-
 async def toggle(turn: Turn) -> None:
     """The button under ``/updates``: turn news on or off, then show the new status in its place."""
     argument = turn.event.argument
@@ -161,8 +153,7 @@ async def stop(turn: Turn) -> None:
         "You will get no more updates about this campaign. Your signature stays on the letter. "
         "If you change your mind, /updates turns them back on."
     )
-    heading = turn.which_letter()  # several letters are live: which one's updates
-    turn.send(f"{heading}\n\n{stopped}" if heading else stopped)
+    turn.send(turn.headed(stopped))  # several letters are live: which one's updates
 
 
 def _not_signed(turn: Turn) -> str:

@@ -84,11 +84,11 @@ async def check(turn: Turn) -> None:
             )
         )
         return
-    heading = turn.which_letter(services.campaign_named(signature.campaign))
+    on_list = services.campaign_named(signature.campaign)
 
     def say(text: str) -> None:
         """The answer, under the letter's title when several letters are live (which list it is on)."""
-        turn.send(f"{heading}\n\n{text}" if heading else text)
+        turn.send(turn.headed(text, on_list))
 
     delivery = None
     if signature.list_delivery_id is not None:

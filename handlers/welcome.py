@@ -36,7 +36,7 @@ def switch_campaign(turn: Turn, slug: str) -> bool:
     changed = turn.campaign.slug != slug
     if changed:
         # An organiser's unsent /broadcast draft was written for the other letter's subscribers.
-        state.composing, state.draft, state.broadcast_to = False, None, None
+        state.end_draft()
         state.name = state.country = state.name_form = None
         state.opt_in = state.future = False
         state.partners = ()
@@ -103,7 +103,7 @@ async def remember_source(turn: Turn, payload: str | None = None) -> None:
     """Keep where the first valid deep-link payload says they came from; junk is ignored, never
     an error. A signer's share link leaves ``shared[-<campaign>]`` as the source and the
     sharer's code in the state only (``handlers.referrals``). ``payload``: the /start payload
-    without its campaign (``open_campaign``)."""
+    without its campaign (``campaign_in_link``)."""
     if turn.state.source is not None:
         return
     arrival = referrals.parse(turn.event.args.strip() if payload is None else payload)

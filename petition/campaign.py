@@ -152,10 +152,15 @@ PARTNER_KEY = re.compile(r"[a-z0-9-]{1,20}")
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]|_(?!_)){0,31}")
 
 
+def campaign_path(slug: str, directory: Path = CAMPAIGNS_DIR) -> Path:
+    """The file of campaign ``slug`` in ``directory``, or ``slug`` itself when it is a path to a
+    ``.toml`` file (``CAMPAIGN=/srv/letter-v2.toml``: a copy kept outside the code, as tests do)."""
+    return Path(slug) if slug.endswith(".toml") else directory / f"{slug}.toml"
+
+
 def load_campaign(slug: str, directory: Path = CAMPAIGNS_DIR) -> Campaign:
-    """The campaign ``slug`` from ``campaigns/``, or from a path to a ``.toml`` file
-    (``CAMPAIGN=/srv/letter-v2.toml``: a copy kept outside the code, as tests do)."""
-    path = Path(slug) if slug.endswith(".toml") else directory / f"{slug}.toml"
+    """The campaign ``slug`` from ``campaigns/``, or from a path to a ``.toml`` file (``campaign_path``)."""
+    path = campaign_path(slug, directory)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         unknown = sorted(set(data) - KEYS)
@@ -220,24 +225,20 @@ class Campaigns:
 
     home: Campaign
     others: tuple[Campaign, ...] = ()
+    all: tuple[Campaign, ...] = field(init=False, repr=False, compare=False)
+    """The home campaign, then the others (asked on every update: built once)."""
     _by_slug: dict[str, Campaign] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        by_slug = {campaign.slug: campaign for campaign in (self.home, *self.others)}
-        if len(by_slug) != 1 + len(self.others):
+        every = (self.home, *self.others)
+        by_slug = {campaign.slug: campaign for campaign in every}
+        if len(by_slug) != len(every):
             raise CampaignError("CAMPAIGN is invalid: two campaign files have the same slug")
+        object.__setattr__(self, "all", every)
         object.__setattr__(self, "_by_slug", by_slug)
-
-    @property
-    def all(self) -> tuple[Campaign, ...]:
-        """The home campaign, then the others."""
-        return (self.home, *self.others)
 
     def __iter__(self) -> Iterator[Campaign]:
         return iter(self.all)
-
-    def __len__(self) -> int:
-        return 1 + len(self.others)
 
     def get(self, slug: str | None) -> Campaign | None:
         return self._by_slug.get(slug or "")
@@ -255,7 +256,10 @@ def load_campaigns(home: str, directory: Path = CAMPAIGNS_DIR, *, home_ends: dat
     if home_ends is not None:
         first = replace(first, ends=home_ends)
     others = []
+    home_path = campaign_path(home, directory).resolve()
     for path in sorted(directory.glob("*.toml")):
+        if path.resolve() == home_path:
+            continue  # read above
         other = load_campaign(str(path))
         # One bot speaks for one organisation: its list of people who asked for news about
         # future campaigns, and every footer naming it, are that organisation's.

@@ -90,9 +90,10 @@ def reachable_giver() -> Any:
     )
 
 
-def _list_members(language: str | None) -> Any:
-    """The organisation's list: consents to news of future campaigns whose giver can be reached."""
-    query = select(ContactConsent.id).where(
+def _list_members(language: str | None, *columns: Any) -> Any:
+    """The organisation's list (``columns`` of it, its ids by default): consents to news of future
+    campaigns whose giver can be reached."""
+    query = select(*(columns or (ContactConsent.id,))).where(
         ContactConsent.scope == ORGANISATION, ContactConsent.campaign == ORGANISATION_LIST, reachable_giver()
     )
     if language is not None:
@@ -269,10 +270,8 @@ async def recipients_by_language(db: Database, campaign: str, language: str | No
     """How many people a broadcast created now would reach, per language (their signature's, or
     for the organisation's list the one they gave their consent in)."""
     if campaign == ORGANISATION_LIST:
-        members = _list_members(language).subquery()
         query = (
-            select(ContactConsent.language, func.count())
-            .where(ContactConsent.id.in_(select(members.c.id)))
+            _list_members(language, ContactConsent.language, func.count())
             .group_by(ContactConsent.language)
             .order_by(ContactConsent.language)
         )

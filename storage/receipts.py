@@ -129,12 +129,6 @@ async def backfill(db: Database, key: bytes, *, batch: int = 1000) -> int:
             raise RuntimeError("could not assign receipts to the remaining signatures")
 
 
-async def find_by_receipt(db: Database, campaign: str, code: str) -> Signature | None:
-    """The current signature with this (normalised) receipt, if it is on the list."""
-    async with db.session() as session:
-        return await session.scalar(select(Signature).where(Signature.campaign == campaign, Signature.receipt == code))
-
-
 async def find_in_campaigns(db: Database, campaigns: Iterable[str], code: str) -> Signature | None:
     """The current signature with this (normalised) receipt on the list of any of ``campaigns``
     (the live ones: a receipt names no campaign, and a person may have signed several)."""

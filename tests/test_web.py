@@ -507,7 +507,7 @@ async def test_every_live_campaign_has_its_page_and_the_list_shows_them(database
         CampaignSite(c, I18n(), KeptCount(counter(c.slug), ttl=0), BOT, home=index == 0)
         for index, c in enumerate(campaigns)
     ]
-    everything = CampaignSites(sites, end_of=lambda campaign: campaign.ends)
+    everything = CampaignSites(sites)
     port, stop = free_port(), asyncio.Event()
     serving = asyncio.create_task(serve(everything, "127.0.0.1", port, stop))
     try:

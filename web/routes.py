@@ -19,7 +19,7 @@ import hashlib
 import html
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -218,10 +218,9 @@ class CampaignSites:
     """Every live campaign's routes under one set of paths, each request handed to its
     campaign's ``CampaignSite``, and ``GET /c/``: the campaigns, the open ones first."""
 
-    def __init__(self, sites: Sequence[CampaignSite], *, end_of: Callable[[Campaign], date | None]) -> None:
+    def __init__(self, sites: Sequence[CampaignSite]) -> None:
         self.sites = {site.campaign.slug: site for site in sites}
         self.first = sites[0]  # the home campaign's: its language choice serves the list
-        self.end_of = end_of
 
     def counts(self) -> list[KeptCount]:
         return [site.count for site in self.sites.values()]
@@ -254,8 +253,7 @@ class CampaignSites:
         today = datetime.now(UTC).date()  # as the bot decides it: the UTC day
         entries = []
         for site in self.sites.values():
-            end = self.end_of(site.campaign)
-            closed = end is not None and today > end
+            end, closed = site.campaign.ends, site.campaign.closed_on(today)
             url = f"/c/{site.campaign.slug}?{urlencode({'lang': language_tag(locale), 's': source_of(request)})}"
             entries.append(IndexEntry(site.campaign, (await site.count.get()).value, url, end if closed else None))
         entries.sort(key=lambda entry: entry.closed_on is not None)

@@ -35,7 +35,7 @@ from handlers.replies import (
     SendPhoto,
 )
 from handlers.simulated_user import Exchange, InProcessUser
-from petition.campaign import CAMPAIGNS_DIR, load_campaign
+from petition.campaign import CAMPAIGNS_DIR, campaign_path
 from storage.broadcasts import BroadcastCounts
 from storage.db import Database
 from storage.deliveries import DeliveryError, record_delivery
@@ -157,7 +157,7 @@ async def _walk(person: InProcessUser, locale: str) -> None:
     await _broadcasting(person, locale)
     # After CAMPAIGN_END, what a signing input (the Sign button, a typed name…) is answered with.
     services = person.core.services
-    ended = closed.text(services.i18n.get(locale), services.campaign_end or datetime.now(UTC).date())
+    ended = closed.text(services.i18n.get(locale), services.campaign.ends or datetime.now(UTC).date())
     person.exchanges.append(Exchange("[presses sign after the campaign closed]", [SendMessage(USER_ID, ended)]))
 
 
@@ -333,9 +333,9 @@ async def _several_campaigns(
     letters signed, consents in /mysignature and /updates and their withdrawal, and the
     organisers' help, headings and pickers, with a message to the organisation's list. The campaigns are copies of ``campaign`` (its texts are
     translated), so every reply is checked against Telegram's limits as the real ones will be."""
-    home = Path(campaign) if campaign.endswith(".toml") else CAMPAIGNS_DIR / f"{campaign}.toml"
+    home = campaign_path(campaign)
     text = home.read_text(encoding="utf-8")
-    slug = load_campaign(campaign).slug
+    slug = person.core.services.campaign.slug
     folder = scratch / "campaigns"
     folder.mkdir(exist_ok=True)
     (folder / home.name).write_text(text, encoding="utf-8")
